@@ -1,0 +1,42 @@
+"""Errors the event store raises. Each says what was violated."""
+
+from uuid import UUID
+
+
+class EventStoreError(Exception):
+    """Base class for every error the event store raises."""
+
+
+class ConcurrencyError(EventStoreError):
+    """The stream is not at the version the writer expected; nothing was stored."""
+
+    def __init__(self, aggregate_id: UUID, expected_version: int, actual_version: int | None = None):
+        self.aggregate_id = aggregate_id
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+        actual = "unknown" if actual_version is None else actual_version
+        super().__init__(
+            f"stream {aggregate_id} is at version {actual}, the writer expected {expected_version}"
+        )
+
+
+class UnknownEventTypeError(EventStoreError):
+    """An event type that is not registered in the catalog."""
+
+    def __init__(self, event_type: str):
+        self.event_type = event_type
+        super().__init__(f"event type {event_type!r} is not registered in the event catalog")
+
+
+class EventSchemaError(EventStoreError):
+    """Event data that does not match its registered JSON Schema."""
+
+    def __init__(self, event_type: str, version: int, errors: list[str]):
+        self.event_type = event_type
+        self.version = version
+        self.errors = errors
+        super().__init__(f"{event_type} v{version} does not match its schema: " + "; ".join(errors))
+
+
+class UpcastError(EventStoreError):
+    """A stored event could not be brought to the current schema version."""

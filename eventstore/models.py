@@ -1,0 +1,59 @@
+"""Tables of the event store. Rows are written only through ``EventStore``;
+the models exist for migrations, the admin audit view and ad-hoc queries."""
+
+from django.db import models
+
+
+class Event(models.Model):
+    """One immutable event. UPDATE and DELETE are refused by a database trigger."""
+
+    position = models.BigAutoField(primary_key=True)
+    # PostgreSQL: id of the writing transaction (pg_current_xact_id), the first
+    # key of the gap-safe global order. Always 0 on SQLite.
+    tx_id = models.BigIntegerField(db_default=0, editable=False)
+    event_id = models.UUIDField(unique=True, editable=False)
+    aggregate_type = models.CharField(max_length=100)
+    aggregate_id = models.UUIDField()
+    event_type = models.CharField(max_length=100)
+    schema_version = models.PositiveIntegerField(default=1)
+    event_data = models.JSONField()
+    metadata = models.JSONField(default=dict)
+    version = models.PositiveIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "events"
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["aggregate_id", "version"], name="events_aggregate_version_uniq"),
+            models.CheckConstraint(condition=models.Q(version__gte=1), name="events_version_from_1"),
+        ]
+        indexes = [
+            models.Index(fields=["event_type", "created_at"], name="events_type_created_idx"),
+            models.Index(fields=["tx_id", "position"], name="events_global_order_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.event_type} {self.aggregate_id} v{self.version}"
+
+
+class Snapshot(models.Model):
+    """Aggregate state at a stream version; derived data, safe to delete."""
+
+    aggregate_id = models.UUIDField()
+    aggregate_type = models.CharField(max_length=100)
+    version = models.PositiveIntegerField()
+    schema_version = models.PositiveIntegerField(default=1)
+    state = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "snapshots"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["aggregate_id", "version"], name="snapshots_aggregate_version_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.aggregate_id} v{self.version}"

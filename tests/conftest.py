@@ -1,0 +1,84 @@
+"""Suite-wide setup: refuse to start, with one clear line, when the services
+the tests need are not reachable; helpers for tests that need real threads."""
+
+import threading
+
+import pytest
+
+
+def _check_postgres() -> str | None:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        return None
+    import psycopg
+
+    try:
+        psycopg.connect(
+            host=db.get("HOST") or None,
+            port=db.get("PORT") or None,
+            user=db.get("USER") or None,
+            password=db.get("PASSWORD") or None,
+            dbname=db.get("NAME") or "postgres",
+            connect_timeout=3,
+        ).close()
+    except psycopg.OperationalError as exc:
+        where = f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}"
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (
+            f"PostgreSQL is not reachable at {where} ({first_line}). "
+            "Start it, or point DATABASE_URL at a server the tests may use."
+        )
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    problem = _check_postgres()
+    if problem:
+        pytest.exit(problem, returncode=3)
+
+
+@pytest.fixture
+def run_in_threads():
+    """Run callables in real threads (each gets its own database connection,
+    closed when it finishes) and return their results or raise their errors."""
+
+    def run(*callables, timeout: float = 120):
+        from django.db import connections
+
+        results: list = [None] * len(callables)
+        errors: list = [None] * len(callables)
+
+        def wrap(i, fn):
+            try:
+                results[i] = fn()
+            except BaseException as exc:  # reported to the test below
+                errors[i] = exc
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=wrap, args=(i, fn), daemon=True) for i, fn in enumerate(callables)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout)
+            if t.is_alive():
+                raise TimeoutError("a worker thread did not finish in time")
+        for err in errors:
+            if err is not None:
+                raise err
+        return results
+
+    return run
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (DATABASE_URL points elsewhere)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,79 @@
+"""The embedded SQLite default, end to end in a fresh process: migrate a new
+database file, append, load, read the global log, and see history refused."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import json, uuid
+from django.db import connection
+from eventstore import EventStore, EventTypeRegistry, NewEvent, ConcurrencyError, START, Snapshot
+
+reg = EventTypeRegistry()
+reg.register("Noted", {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
+store = EventStore(registry=reg)
+a, b = uuid.uuid4(), uuid.uuid4()
+r1 = store.append("Note", a, [NewEvent("Noted", {"n": 1}), NewEvent("Noted", {"n": 2})], 0)
+r2 = store.append("Note", b, [NewEvent("Noted", {"n": 3})], 0)
+r3 = store.append("Note", a, [NewEvent("Noted", {"n": 4})], 2)
+try:
+    store.append("Note", a, [NewEvent("Noted", {"n": 5})], 2)
+    stale = "accepted"
+except ConcurrencyError:
+    stale = "refused"
+store.save_snapshot(Snapshot(a, "Note", 2, 1, {"sum": 3}))
+snap, tail = store.load_from_snapshot(a)
+refused = []
+for statement in ("UPDATE events SET version = 9", "DELETE FROM events"):
+    try:
+        with connection.cursor() as c:
+            c.execute(statement)
+    except Exception as exc:
+        refused.append("immutable" in str(exc))
+print(json.dumps({
+    "versions": [r1.version, r2.version, r3.version],
+    "positions": [r1.position, r2.position, r3.position],
+    "stream": [e.data["n"] for e in store.load(a)],
+    "log": [e.data["n"] for e in store.read_all(START, limit=10)],
+    "log_after_2": [e.data["n"] for e in store.read_all(START._replace(position=2))],
+    "stale": stale,
+    "snapshot": [snap.version, snap.state, [e.data["n"] for e in tail]],
+    "refused": refused,
+}))
+"""
+
+
+def manage(*args, env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_sqlite_mode_migrates_appends_loads_and_reads_the_log(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}", "VAR_DIR": str(tmp_path)}
+    migrated = manage("migrate", "--noinput", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    run = manage("shell", "-c", SCRIPT, env=env)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result == {
+        "versions": [2, 1, 3],
+        "positions": [2, 3, 4],
+        "stream": [1, 2, 4],
+        "log": [1, 2, 3, 4],
+        "log_after_2": [3, 4],
+        "stale": "refused",
+        "snapshot": [2, {"sum": 3}, [4]],
+        "refused": [True, True],
+    }
+    assert (tmp_path / "app.sqlite3").exists()
