@@ -104,6 +104,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
+    # Enables psycopg's prepared statements, which the event store uses for
+    # its hot statements (Django's own queries use client-side binding and are
+    # not affected). Set DB_PREPARED_STATEMENTS=false behind a PgBouncer older
+    # than 1.21 in transaction mode.
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        _db.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
     _db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     _db.setdefault("CONN_HEALTH_CHECKS", True)
     _db.setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default="test_orders")

@@ -37,6 +37,7 @@ class EventStore:
     def __init__(self, using: str = "default", registry: EventTypeRegistry | None = None):
         self.using = using
         self.registry = registry or default_registry
+        self._dialect_cache: sql.Dialect | None = None
 
     @property
     def _connection(self):
@@ -44,7 +45,9 @@ class EventStore:
 
     @property
     def _dialect(self) -> sql.Dialect:
-        return sql.dialect_for(self._connection)
+        if self._dialect_cache is None:
+            self._dialect_cache = sql.dialect_for(connections[self.using])
+        return self._dialect_cache
 
     # -- writing -----------------------------------------------------------
 
@@ -84,9 +87,7 @@ class EventStore:
         dialect = self._dialect
         query, params = dialect.append(aggregate_type, aggregate_id, rows, expected_version, now)
         try:
-            with self._connection.cursor() as cursor:
-                cursor.execute(query, params)
-                written = cursor.fetchall()
+            written = dialect.fetch(self._connection, query, params)
         except IntegrityError as exc:
             if dialect.is_constraint_violation(exc, _VERSION_CONSTRAINT):
                 raise ConcurrencyError(aggregate_id, expected_version) from exc
@@ -100,12 +101,13 @@ class EventStore:
 
     def stream_version(self, aggregate_id: UUID) -> int:
         """The stream's current version, 0 when it does not exist."""
-        with self._connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_id = %s",
-                [self._dialect.param_uuid(aggregate_id)],
-            )
-            return cursor.fetchone()[0]
+        dialect = self._dialect
+        [(version,)] = dialect.fetch(
+            self._connection,
+            "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_id = %s",
+            [dialect.param_uuid(aggregate_id)],
+        )
+        return version
 
     def load(
         self,
@@ -128,9 +130,7 @@ class EventStore:
             clauses.append("created_at <= %s")
             params.append(dialect.param_datetime(until))
         query = f"SELECT {sql.COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY version"
-        with self._connection.cursor() as cursor:
-            cursor.execute(query, params)
-            return self._decode(cursor.fetchall())
+        return self._decode(dialect.fetch(self._connection, query, params))
 
     # -- the global log ----------------------------------------------------
 
@@ -143,39 +143,38 @@ class EventStore:
         are ordered by (transaction id, position); pass the last event's
         ``global_position`` as the next ``after``.
         """
-        query, params = self._dialect.read_all(after, limit)
-        with self._connection.cursor() as cursor:
-            cursor.execute(query, params)
-            return self._decode(cursor.fetchall())
+        dialect = self._dialect
+        query, params = dialect.read_all(after, limit)
+        return self._decode(dialect.fetch(self._connection, query, params))
 
     def global_position_of(self, position: int) -> GlobalPosition | None:
         """The global-order key of the event at ``position`` (a consistency
         token handed out by ``append``), or None if there is no such event."""
-        with self._connection.cursor() as cursor:
-            cursor.execute("SELECT tx_id, position FROM events WHERE position = %s", [position])
-            row = cursor.fetchone()
-        return GlobalPosition(*row) if row else None
+        rows = self._dialect.fetch(
+            self._connection, "SELECT tx_id, position FROM events WHERE position = %s", [position]
+        )
+        return GlobalPosition(*rows[0]) if rows else None
 
     # -- snapshots ---------------------------------------------------------
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Store a snapshot; saving one that exists already is a no-op."""
         dialect = self._dialect
-        with self._connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO snapshots"
-                " (aggregate_id, aggregate_type, version, schema_version, state, created_at)"
-                f" VALUES (%s, %s, %s, %s, {dialect.json_placeholder}, %s)"
-                " ON CONFLICT (aggregate_id, version) DO NOTHING",
-                [
-                    dialect.param_uuid(snapshot.aggregate_id),
-                    snapshot.aggregate_type,
-                    snapshot.version,
-                    snapshot.schema_version,
-                    orjson.dumps(snapshot.state).decode(),
-                    dialect.param_datetime(dialect.now()),
-                ],
-            )
+        dialect.fetch(
+            self._connection,
+            "INSERT INTO snapshots"
+            " (aggregate_id, aggregate_type, version, schema_version, state, created_at)"
+            f" VALUES (%s, %s, %s, %s, {dialect.json_placeholder}, %s)"
+            " ON CONFLICT (aggregate_id, version) DO NOTHING",
+            [
+                dialect.param_uuid(snapshot.aggregate_id),
+                snapshot.aggregate_type,
+                snapshot.version,
+                snapshot.schema_version,
+                orjson.dumps(snapshot.state).decode(),
+                dialect.param_datetime(dialect.now()),
+            ],
+        )
 
     def load_snapshot(
         self, aggregate_id: UUID, *, max_version: int | None = None, schema_version: int | None = None
@@ -191,15 +190,15 @@ class EventStore:
         if schema_version is not None:
             clauses.append("schema_version = %s")
             params.append(schema_version)
-        with self._connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT aggregate_id, aggregate_type, version, schema_version, state, created_at"
-                f" FROM snapshots WHERE {' AND '.join(clauses)} ORDER BY version DESC LIMIT 1",
-                params,
-            )
-            row = cursor.fetchone()
-        if row is None:
+        rows = dialect.fetch(
+            self._connection,
+            "SELECT aggregate_id, aggregate_type, version, schema_version, state, created_at"
+            f" FROM snapshots WHERE {' AND '.join(clauses)} ORDER BY version DESC LIMIT 1",
+            params,
+        )
+        if not rows:
             return None
+        row = rows[0]
         return Snapshot(
             aggregate_id=dialect.to_uuid(row[0]),
             aggregate_type=row[1],
@@ -221,32 +220,35 @@ class EventStore:
     # -- decoding ----------------------------------------------------------
 
     def _decode(self, rows: list[tuple]) -> list[RecordedEvent]:
-        current_versions = self.registry.current_versions
+        # The hot loop of every replay and catch-up: one comprehension, the
+        # tuple built directly, upcasting only for rows stored at an older
+        # schema version.
+        current = self.registry.current_versions
         upcast = self.registry.upcast
-        to_uuid = self._dialect.to_uuid
-        to_datetime = self._dialect.to_datetime
         loads = orjson.loads
-        out = []
-        append = out.append
-        for position, tx_id, event_id, agg_type, agg_id, event_type, stored, data, meta, version, at in rows:
-            data = loads(data)
-            current = current_versions.get(event_type, stored)
-            if stored != current:
-                data = upcast(event_type, stored, data)
-            append(
-                RecordedEvent(
-                    position,
-                    tx_id,
-                    to_uuid(event_id),
-                    agg_type,
-                    to_uuid(agg_id),
-                    event_type,
-                    current,
-                    data,
-                    loads(meta),
-                    version,
-                    to_datetime(at),
-                    stored,
+        new = tuple.__new__
+        cls = RecordedEvent
+        if self._dialect.native_types:
+            return [
+                new(
+                    cls,
+                    (
+                        pos, tx, eid, agg_type, agg_id, etype, current.get(etype, sv),
+                        loads(data) if sv == current.get(etype, sv) else upcast(etype, sv, loads(data)),
+                        loads(meta), version, at, sv,
+                    ),
                 )
+                for pos, tx, eid, agg_type, agg_id, etype, sv, data, meta, version, at in rows
+            ]  # fmt: skip
+        to_uuid, to_datetime = self._dialect.to_uuid, self._dialect.to_datetime
+        return [
+            new(
+                cls,
+                (
+                    pos, tx, to_uuid(eid), agg_type, to_uuid(agg_id), etype, current.get(etype, sv),
+                    loads(data) if sv == current.get(etype, sv) else upcast(etype, sv, loads(data)),
+                    loads(meta), version, to_datetime(at), sv,
+                ),
             )
-        return out
+            for pos, tx, eid, agg_type, agg_id, etype, sv, data, meta, version, at in rows
+        ]  # fmt: skip

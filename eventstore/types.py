@@ -5,10 +5,10 @@ dataclasses on purpose: they are built for every row on the hot read paths
 (replay, catch-up), where a tuple is several times cheaper to construct.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
-from uuid import UUID, uuid4
+from uuid import UUID
 
 # Expected version of a stream that must not exist yet.
 NEW_STREAM = 0
@@ -31,12 +31,15 @@ START = GlobalPosition(0, 0)
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
-    """An event to append: its type, JSON data and optional extra metadata."""
+    """An event to append: its type, JSON data, optional extra metadata and
+    an optional id (the store draws one when it is None). A writer that
+    derives ids deterministically gets duplicate appends refused: ids are
+    unique across the store."""
 
     event_type: str
     data: dict[str, Any]
-    metadata: dict[str, Any] = field(default_factory=dict)
-    event_id: UUID = field(default_factory=uuid4)
+    metadata: dict[str, Any] | None = None
+    event_id: UUID | None = None
 
 
 class RecordedEvent(NamedTuple):

@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def counted(writer: int, sku: str = "RACE") -> NewEvent:
-    return NewEvent("ItemCounted", {"sku": sku, "quantity": 1, "writer": writer})
+    return NewEvent("ItemCounted", {"sku": sku, "quantity": 1, "writer": writer}, event_id=uuid.uuid4())
 
 
 def head(store):

@@ -1,0 +1,66 @@
+"""Benchmark plumbing shared by the suites of ``python manage.py bench``.
+
+A suite is a function ``(options) -> dict`` registered under a name; apps
+register theirs in ``AppConfig.ready`` so that ``eventstore`` needs to know
+nothing of the apps built on it. Each suite runs in a database of its own,
+created and dropped here.
+"""
+
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.management import call_command
+from django.db import connections
+
+Suite = Callable[[dict[str, Any]], dict[str, Any]]
+SUITES: dict[str, Suite] = {}
+
+
+def register_suite(name: str, suite: Suite) -> None:
+    SUITES[name] = suite
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 3)
+
+
+class Timer:
+    def __enter__(self) -> "Timer":
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+@contextmanager
+def bench_database(alias: str = "bench") -> Iterator[str]:
+    """A new, migrated PostgreSQL database under ``alias``; dropped afterwards."""
+    default = connections.databases["default"]
+    if default["ENGINE"] != "django.db.backends.postgresql":
+        raise SystemExit("bench: needs PostgreSQL; set DATABASE_URL=postgres://...")
+    name = f"bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = connections["default"]
+    with admin._nodb_cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    connections.databases[alias] = {**default, "NAME": name, "CONN_MAX_AGE": None, "TEST": {}}
+    try:
+        progress(f"created database {name}; migrating")
+        call_command("migrate", database=alias, verbosity=0, interactive=False)
+        yield alias
+    finally:
+        connections[alias].close()
+        connections.databases.pop(alias, None)
+        with admin._nodb_cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        progress(f"dropped database {name}")

@@ -1,0 +1,320 @@
+"""W1-W3 of BENCHMARKS.md through the event store's own API, plus the same
+workloads on plain psycopg (the "raw" baseline) measured in the same run."""
+
+import multiprocessing
+import time
+import uuid
+from typing import Any
+
+import psycopg
+from django.db import connections
+
+from eventstore.bench import Timer, bench_database, median_ms, progress
+from eventstore.metadata import message_context
+from eventstore.registry import EventTypeRegistry
+from eventstore.store import EventStore
+from eventstore.types import START, NewEvent, Snapshot
+
+LINE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "sku": {"type": "string", "maxLength": 40},
+        "quantity": {"type": "integer", "minimum": 1},
+        "price_cents": {"type": "integer", "minimum": 0},
+        "name": {"type": "string"},
+        "warehouse": {"type": "string"},
+        "note": {"type": "string"},
+    },
+    "required": ["sku", "quantity", "price_cents"],
+}
+
+
+def bench_registry() -> EventTypeRegistry:
+    reg = EventTypeRegistry()
+    reg.register("BenchItemAdded", LINE_SCHEMA, aggregate_type="BenchOrder")
+    return reg
+
+
+def payload(i: int) -> dict[str, Any]:
+    # About 200 bytes of JSON, like an order line.
+    return {
+        "sku": f"WIDGET-{i % 50:03d}",
+        "quantity": 1 + i % 7,
+        "price_cents": 1999 + i,
+        "name": "Widget, anodised aluminium, 40 mm",
+        "warehouse": "BER-2",
+        "note": "gift wrap; leave at the front desk if nobody answers",
+    }
+
+
+def _w1_orders(store: EventStore, n_orders: int, per_order: int, batched: bool) -> int:
+    written = 0
+    with message_context(correlation_id=str(uuid.uuid4()), user_id="bench", command="BenchAddItem"):
+        for _ in range(n_orders):
+            order = uuid.uuid4()
+            if batched:
+                store.append(
+                    "BenchOrder", order, [NewEvent("BenchItemAdded", payload(i)) for i in range(per_order)], 0
+                )
+            else:
+                for version in range(per_order):
+                    store.append("BenchOrder", order, [NewEvent("BenchItemAdded", payload(version))], version)
+            written += per_order
+    return written
+
+
+def _w1_child(alias, n_orders, per_order, ready, go, out):
+    store = EventStore(using=alias, registry=bench_registry())
+    store.stream_version(uuid.uuid4())  # connect before the clock starts
+    ready.release()
+    go.wait()
+    out.put(_w1_orders(store, n_orders, per_order, batched=False))
+    connections.close_all()
+
+
+def w1_parallel(alias: str, clients: int, n_orders: int, per_order: int) -> float:
+    ctx = multiprocessing.get_context("fork")
+    connections.close_all()
+    ready, go, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
+    share = [n_orders // clients + (1 if i < n_orders % clients else 0) for i in range(clients)]
+    procs = [ctx.Process(target=_w1_child, args=(alias, n, per_order, ready, go, out)) for n in share]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.acquire()
+    start = time.perf_counter()
+    go.set()
+    written = sum(out.get(timeout=600) for _ in procs)
+    elapsed = time.perf_counter() - start
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise RuntimeError(f"a W1 client exited with {p.exitcode}")
+    return written / elapsed
+
+
+def rebuild(events) -> dict[str, int]:
+    state = {"lines": 0, "units": 0, "total_cents": 0}
+    for e in events:
+        d = e.data
+        state["lines"] += 1
+        state["units"] += d["quantity"]
+        state["total_cents"] += d["quantity"] * d["price_cents"]
+    return state
+
+
+def run(options: dict[str, Any]) -> dict[str, Any]:
+    scale = options.get("scale", 1.0)
+    n_orders, per_order = max(8, int(2000 * scale)), 5
+    w2_events = max(100, int(10_000 * scale))
+    result: dict[str, Any] = {}
+    with bench_database() as alias:
+        store = EventStore(using=alias, registry=bench_registry())
+        store.stream_version(uuid.uuid4())
+
+        progress(f"W1: {n_orders} orders x {per_order} events, one append per event, 1 client")
+        with Timer() as t:
+            written = _w1_orders(store, n_orders, per_order, batched=False)
+        result["w1_events_per_s_1client"] = round(written / t.seconds)
+
+        progress("W1: the same with 8 client processes")
+        result["w1_events_per_s_8clients"] = round(w1_parallel(alias, 8, n_orders, per_order))
+
+        progress("W1: 5 events per append")
+        with Timer() as t:
+            written = _w1_orders(store, n_orders, per_order, batched=True)
+        result["w1_batched_events_per_s"] = round(written / t.seconds)
+
+        expected = 3 * n_orders * per_order
+        with connections[alias].cursor() as c:
+            c.execute("SELECT COUNT(*), COUNT(DISTINCT aggregate_id), MAX(version) FROM events")
+            count, streams, max_version = c.fetchone()
+        assert (count, streams, max_version) == (expected, 3 * n_orders, per_order), (count, streams)
+
+        progress(f"W3: read the {expected} events of W1 through the gap-safe read, pages of 1,000")
+        with Timer() as t:
+            checkpoint, seen = START, 0
+            while batch := store.read_all(checkpoint, limit=1000):
+                seen += len(batch)
+                checkpoint = batch[-1].global_position
+        assert seen == expected, (seen, expected)
+        result["w3_events_per_s"] = round(seen / t.seconds)
+
+        progress(f"W2: one stream of {w2_events} events; median of 20 loads")
+        order = uuid.uuid4()
+        for v in range(0, w2_events, 100):
+            store.append(
+                "BenchOrder", order, [NewEvent("BenchItemAdded", payload(v + i)) for i in range(100)], v
+            )
+        samples, state = [], None
+        for _ in range(20):
+            with Timer() as t:
+                state = rebuild(store.load(order))
+            samples.append(t.seconds)
+        assert state["lines"] == w2_events
+        result["w2_load_ms_10k"] = median_ms(samples)
+
+        store.save_snapshot(Snapshot(order, "BenchOrder", w2_events, 1, state))
+        samples = []
+        for _ in range(20):
+            with Timer() as t:
+                snapshot, tail = store.load_from_snapshot(order, schema_version=1)
+                snap_state = dict(snapshot.state)
+                if tail:
+                    snap_state = rebuild(tail)
+            samples.append(t.seconds)
+        assert snap_state == state and not tail
+        result["w2_snapshot_load_ms"] = median_ms(samples)
+
+        if not options.get("no_raw"):
+            result.update(raw_baseline(alias, n_orders, per_order, w2_events))
+    return result
+
+
+# -- the raw baseline: plain psycopg on the seed's table, no framework ---------
+
+RAW_SCHEMA = """
+CREATE TABLE raw_events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    aggregate_type VARCHAR(100) NOT NULL,
+    aggregate_id UUID NOT NULL,
+    event_type VARCHAR(100) NOT NULL,
+    event_data JSONB NOT NULL,
+    metadata JSONB NOT NULL DEFAULT '{}',
+    version INTEGER NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    UNIQUE (aggregate_id, version)
+);
+CREATE INDEX raw_events_type_created ON raw_events (event_type, created_at);
+"""
+RAW_INSERT = (
+    "INSERT INTO raw_events (aggregate_type, aggregate_id, event_type, event_data, metadata, version)"
+    " VALUES (%s, %s, %s, %s, %s, %s)"
+)
+
+
+def _raw_conninfo(alias: str) -> str:
+    settings = connections.databases[alias]
+    return psycopg.conninfo.make_conninfo(
+        host=settings.get("HOST") or None,
+        port=settings.get("PORT") or None,
+        user=settings.get("USER") or None,
+        password=settings.get("PASSWORD") or None,
+        dbname=settings["NAME"],
+    )
+
+
+def _raw_w1(conninfo: str, n_orders: int, per_order: int, batched: bool = False) -> int:
+    """One INSERT per append in autocommit (one round trip, one commit),
+    auto-prepared by psycopg: the floor for one commit per append. Its only
+    version check is the UNIQUE constraint, and it is not gap-safe."""
+    from psycopg.types.json import Jsonb
+
+    meta = Jsonb({"correlation_id": str(uuid.uuid4()), "user_id": "bench", "command": "BenchAddItem"})
+    with psycopg.connect(conninfo, autocommit=True) as conn, conn.cursor() as cur:
+        for _ in range(n_orders):
+            order = uuid.uuid4()
+            if batched:
+                with conn.transaction():
+                    cur.executemany(
+                        RAW_INSERT,
+                        [
+                            ("BenchOrder", order, "BenchItemAdded", Jsonb(payload(v)), meta, v)
+                            for v in range(1, per_order + 1)
+                        ],
+                    )
+                continue
+            for version in range(1, per_order + 1):
+                cur.execute(
+                    RAW_INSERT,
+                    ("BenchOrder", order, "BenchItemAdded", Jsonb(payload(version)), meta, version),
+                )
+    return n_orders * per_order
+
+
+def _raw_child(conninfo, n_orders, per_order, ready, go, out):
+    with psycopg.connect(conninfo):
+        pass
+    ready.release()
+    go.wait()
+    out.put(_raw_w1(conninfo, n_orders, per_order))
+
+
+def _raw_parallel(conninfo: str, clients: int, n_orders: int, per_order: int) -> float:
+    ctx = multiprocessing.get_context("fork")
+    ready, go, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
+    share = [n_orders // clients + (1 if i < n_orders % clients else 0) for i in range(clients)]
+    procs = [ctx.Process(target=_raw_child, args=(conninfo, n, per_order, ready, go, out)) for n in share]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.acquire()
+    start = time.perf_counter()
+    go.set()
+    written = sum(out.get(timeout=600) for _ in procs)
+    elapsed = time.perf_counter() - start
+    for p in procs:
+        p.join()
+    return written / elapsed
+
+
+def raw_baseline(alias: str, n_orders: int, per_order: int, w2_events: int) -> dict[str, Any]:
+    from psycopg.types.json import Jsonb
+
+    conninfo = _raw_conninfo(alias)
+    out: dict[str, Any] = {}
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(RAW_SCHEMA)
+    progress("raw baseline W1, 1 client")
+    with Timer() as t:
+        written = _raw_w1(conninfo, n_orders, per_order)
+    out["raw_w1_events_per_s_1client"] = round(written / t.seconds)
+    progress("raw baseline W1, 8 clients")
+    out["raw_w1_events_per_s_8clients"] = round(_raw_parallel(conninfo, 8, n_orders, per_order))
+    progress("raw baseline W1, 5 events per transaction")
+    with Timer() as t:
+        written = _raw_w1(conninfo, n_orders, per_order, batched=True)
+    out["raw_w1_batched_events_per_s"] = round(written / t.seconds)
+
+    progress("raw baseline W3")
+    with psycopg.connect(conninfo) as conn, Timer() as t:
+        last, seen = 0, 0
+        while True:
+            rows = conn.execute(
+                "SELECT id, aggregate_type, aggregate_id, event_type, event_data, metadata, version, created_at"
+                " FROM raw_events WHERE id > %s ORDER BY id LIMIT 1000",
+                (last,),
+            ).fetchall()
+            if not rows:
+                break
+            seen += len(rows)
+            last = rows[-1][0]
+    out["raw_w3_events_per_s"] = round(seen / t.seconds)
+
+    progress("raw baseline W2")
+    order = uuid.uuid4()
+    with psycopg.connect(conninfo) as conn:
+        with conn.transaction(), conn.cursor() as cur:
+            cur.executemany(
+                RAW_INSERT,
+                [
+                    ("BenchOrder", order, "BenchItemAdded", Jsonb(payload(v)), Jsonb({}), v + 1)
+                    for v in range(w2_events)
+                ],
+            )
+        samples = []
+        for _ in range(20):
+            with Timer() as t:
+                rows = conn.execute(
+                    "SELECT event_type, event_data, version FROM raw_events WHERE aggregate_id = %s ORDER BY version",
+                    (order,),
+                ).fetchall()
+                state = {"lines": 0, "units": 0, "total_cents": 0}
+                for _type, d, _v in rows:
+                    state["lines"] += 1
+                    state["units"] += d["quantity"]
+                    state["total_cents"] += d["quantity"] * d["price_cents"]
+            samples.append(t.seconds)
+        conn.rollback()
+    out["raw_w2_load_ms_10k"] = median_ms(samples)
+    return out

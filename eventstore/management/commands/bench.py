@@ -1,0 +1,35 @@
+"""``python manage.py bench SUITE [--json]``: run a benchmark suite.
+
+Progress goes to stderr; the last line of stdout is one JSON object with the
+figures (``--json``) or a readable table otherwise.
+"""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from eventstore.bench import SUITES
+
+
+class Command(BaseCommand):
+    help = "Run a benchmark suite (see BENCHMARKS in the README) in a database of its own."
+
+    def add_arguments(self, parser):
+        parser.add_argument("suite", help="suite name, e.g. eventstore")
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument("--no-raw", action="store_true", help="skip the plain-psycopg baselines")
+        parser.add_argument(
+            "--scale", type=float, default=1.0, help="multiply workload sizes (for a quick run)"
+        )
+
+    def handle(self, *args, **options):
+        suite = SUITES.get(options["suite"])
+        if suite is None:
+            raise CommandError(f"unknown suite {options['suite']!r}; known: {', '.join(sorted(SUITES))}")
+        result = suite(options)
+        if options["json"]:
+            self.stdout.write(json.dumps(result))
+        else:
+            width = max(map(len, result))
+            for key, value in result.items():
+                self.stdout.write(f"{key:<{width}}  {value}")
