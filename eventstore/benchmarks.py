@@ -281,8 +281,8 @@ def raw_baseline(alias: str, n_orders: int, per_order: int, w2_events: int) -> d
         last, seen = 0, 0
         while True:
             rows = conn.execute(
-                "SELECT id, aggregate_type, aggregate_id, event_type, event_data, metadata, version, created_at"
-                " FROM raw_events WHERE id > %s ORDER BY id LIMIT 1000",
+                "SELECT id, aggregate_type, aggregate_id, event_type, event_data, metadata, version,"
+                " created_at FROM raw_events WHERE id > %s ORDER BY id LIMIT 1000",
                 (last,),
             ).fetchall()
             if not rows:
@@ -306,7 +306,8 @@ def raw_baseline(alias: str, n_orders: int, per_order: int, w2_events: int) -> d
         for _ in range(20):
             with Timer() as t:
                 rows = conn.execute(
-                    "SELECT event_type, event_data, version FROM raw_events WHERE aggregate_id = %s ORDER BY version",
+                    "SELECT event_type, event_data, version FROM raw_events"
+                    " WHERE aggregate_id = %s ORDER BY version",
                     (order,),
                 ).fetchall()
                 state = {"lines": 0, "units": 0, "total_cents": 0}
