@@ -1,0 +1,231 @@
+"""OrderAggregate: decides which events a command produces, and folds events
+into state.
+
+Command methods check the rules and then record events; ``apply`` only
+assigns state (no checks, no clock, no I/O), so replaying history can never
+fail or differ from what was decided.
+"""
+
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from orders.domain import rules
+from orders.domain.errors import (
+    DuplicateOrderError,
+    InvalidOrderDataError,
+    LastLineRemovalError,
+    LineNotFoundError,
+    OrderAlreadyCancelledError,
+    OrderAlreadyShippedError,
+    OrderNotFoundError,
+    PriceMismatchError,
+    QuantityLimitError,
+    TooManyLinesError,
+)
+from orders.domain.events import (
+    ItemAdded,
+    ItemRemoved,
+    Line,
+    OrderCancelled,
+    OrderEvent,
+    OrderPlaced,
+    OrderShipped,
+)
+
+# Bump when the snapshot layout changes: older snapshots are then ignored.
+SNAPSHOT_SCHEMA_VERSION = 1
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+
+class OrderAggregate:
+    """One order's consistency boundary."""
+
+    def __init__(self, order_id: UUID):
+        self.id = order_id
+        self.version = 0
+        self.status: OrderStatus | None = None
+        self.customer_id: str | None = None
+        self.lines: dict[str, Line] = {}
+        self.carrier: str | None = None
+        self.tracking_number: str | None = None
+        self.cancel_reason: str | None = None
+        self.pending: list[OrderEvent] = []
+
+    # -- rebuilding --------------------------------------------------------
+
+    @classmethod
+    def from_history(cls, order_id: UUID, events: list[OrderEvent], snapshot: "dict | None" = None):
+        order = cls.from_snapshot(order_id, snapshot) if snapshot else cls(order_id)
+        for event in events:
+            order.apply(event)
+        return order
+
+    @property
+    def exists(self) -> bool:
+        return self.status is not None
+
+    @property
+    def total_cents(self) -> int:
+        return sum(line.total_cents for line in self.lines.values())
+
+    # -- commands ----------------------------------------------------------
+
+    def place(self, customer_id: str, items: list[tuple[str, int, int]] | list[Line]) -> None:
+        if self.exists:
+            raise DuplicateOrderError(f"order {self.id} is already placed")
+        rules.check_customer_id(customer_id)
+        if not items:
+            raise InvalidOrderDataError("items", "an order needs at least one line")
+        lines: dict[str, Line] = {}
+        for item in items:
+            sku, quantity, price = (
+                (item.sku, item.quantity, item.price_cents) if isinstance(item, Line) else item
+            )
+            line = Line(rules.check_sku(sku), rules.check_quantity(quantity), rules.check_price(price))
+            if sku in lines:
+                if lines[sku].price_cents != line.price_cents:
+                    raise PriceMismatchError(f"SKU {sku} appears twice with different prices")
+                merged = lines[sku].quantity + line.quantity
+                if merged > rules.MAX_QUANTITY:
+                    raise QuantityLimitError(f"SKU {sku}: at most {rules.MAX_QUANTITY:,} units per line")
+                line = Line(sku, merged, line.price_cents)
+            lines[sku] = line
+        if len(lines) > rules.MAX_LINES:
+            raise TooManyLinesError(f"an order has at most {rules.MAX_LINES} lines")
+        self._record(
+            OrderPlaced(
+                customer_id=customer_id,
+                items=tuple(lines.values()),
+                total_cents=sum(line.total_cents for line in lines.values()),
+            )
+        )
+
+    def add_item(self, sku: str, quantity: int, price_cents: int) -> None:
+        self._require_open()
+        rules.check_sku(sku)
+        rules.check_quantity(quantity)
+        rules.check_price(price_cents)
+        existing = self.lines.get(sku)
+        if existing is None and len(self.lines) >= rules.MAX_LINES:
+            raise TooManyLinesError(f"an order has at most {rules.MAX_LINES} lines")
+        if existing is not None:
+            if existing.price_cents != price_cents:
+                raise PriceMismatchError(
+                    f"SKU {sku} is on the order at {existing.price_cents} cents, not {price_cents}"
+                )
+            if existing.quantity + quantity > rules.MAX_QUANTITY:
+                raise QuantityLimitError(
+                    f"SKU {sku} would have {existing.quantity + quantity:,} units; "
+                    f"at most {rules.MAX_QUANTITY:,} per line"
+                )
+        self._record(ItemAdded(sku, quantity, price_cents, self.total_cents + quantity * price_cents))
+
+    def remove_item(self, sku: str) -> None:
+        self._require_open()
+        line = self.lines.get(sku)
+        if line is None:
+            raise LineNotFoundError(f"SKU {sku} is not on order {self.id}")
+        if len(self.lines) == 1:
+            raise LastLineRemovalError("the last line cannot be removed; cancel the order instead")
+        self._record(ItemRemoved(sku, line.quantity, line.price_cents, self.total_cents - line.total_cents))
+
+    def ship(self, carrier: str | None = None, tracking_number: str | None = None) -> None:
+        self._require_open()
+        self._record(
+            OrderShipped(
+                carrier=rules.check_text("carrier", carrier, rules.MAX_CARRIER_LENGTH, required=False),
+                tracking_number=rules.check_text(
+                    "tracking_number", tracking_number, rules.MAX_TRACKING_LENGTH, required=False
+                ),
+            )
+        )
+
+    def cancel(self, reason: str) -> None:
+        self._require_open()
+        self._record(
+            OrderCancelled(rules.check_text("reason", reason, rules.MAX_REASON_LENGTH, required=True))
+        )
+
+    def _require_open(self) -> None:
+        if not self.exists:
+            raise OrderNotFoundError(self.id)
+        if self.status is OrderStatus.SHIPPED:
+            raise OrderAlreadyShippedError(f"order {self.id} has shipped; it cannot change any more")
+        if self.status is OrderStatus.CANCELLED:
+            raise OrderAlreadyCancelledError(f"order {self.id} is cancelled; it cannot change any more")
+
+    def _record(self, event: OrderEvent) -> None:
+        self.apply(event)
+        self.pending.append(event)
+
+    # -- state changes -----------------------------------------------------
+
+    def apply(self, event: OrderEvent) -> None:
+        """Fold one event into state. Assignments only."""
+        match event:
+            case OrderPlaced():
+                self.status = OrderStatus.PLACED
+                self.customer_id = event.customer_id
+                self.lines = {line.sku: line for line in event.items}
+            case ItemAdded():
+                current = self.lines.get(event.sku)
+                quantity = event.quantity + (current.quantity if current else 0)
+                self.lines = {**self.lines, event.sku: Line(event.sku, quantity, event.price_cents)}
+            case ItemRemoved():
+                self.lines = {sku: line for sku, line in self.lines.items() if sku != event.sku}
+            case OrderShipped():
+                self.status = OrderStatus.SHIPPED
+                self.carrier = event.carrier
+                self.tracking_number = event.tracking_number
+            case OrderCancelled():
+                self.status = OrderStatus.CANCELLED
+                self.cancel_reason = event.reason
+        self.version += 1
+
+    # -- snapshots and views -------------------------------------------------
+
+    def to_snapshot(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "status": self.status.value if self.status else None,
+            "customer_id": self.customer_id,
+            "lines": [[line.sku, line.quantity, line.price_cents] for line in self.lines.values()],
+            "carrier": self.carrier,
+            "tracking_number": self.tracking_number,
+            "cancel_reason": self.cancel_reason,
+        }
+
+    @classmethod
+    def from_snapshot(cls, order_id: UUID, state: dict[str, Any]) -> "OrderAggregate":
+        order = cls(order_id)
+        order.version = state["version"]
+        order.status = OrderStatus(state["status"]) if state["status"] else None
+        order.customer_id = state["customer_id"]
+        order.lines = {sku: Line(sku, quantity, price) for sku, quantity, price in state["lines"]}
+        order.carrier = state["carrier"]
+        order.tracking_number = state["tracking_number"]
+        order.cancel_reason = state["cancel_reason"]
+        return order
+
+    def state(self) -> dict[str, Any]:
+        """The order as plain data (for the point-in-time view and tests)."""
+        return {
+            "order_id": str(self.id),
+            "version": self.version,
+            "status": self.status.value if self.status else None,
+            "customer_id": self.customer_id,
+            "items": [
+                {"sku": ln.sku, "quantity": ln.quantity, "price_cents": ln.price_cents}
+                for ln in self.lines.values()
+            ],
+            "total_cents": self.total_cents,
+            "carrier": self.carrier,
+            "tracking_number": self.tracking_number,
+            "cancel_reason": self.cancel_reason,
+        }

@@ -1,0 +1,162 @@
+"""Order events: past-tense facts, with the JSON Schema each is stored under.
+
+Events carry the facts a reader needs without replaying the stream (an item
+event carries the order's new total), so projections stay simple.
+"""
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+from orders.domain import rules
+
+AGGREGATE_TYPE = "Order"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    sku: str
+    quantity: int
+    price_cents: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.quantity * self.price_cents
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """Base of order events. ``schema_version`` is the catalog version the
+    class's shape corresponds to."""
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+    schema: ClassVar[dict[str, Any]]
+    description: ClassVar[str] = ""
+
+    def to_data(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> "OrderEvent":
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+
+def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+_SKU = {"type": "string", "pattern": rules.SKU_PATTERN}
+_QUANTITY = {"type": "integer", "minimum": rules.MIN_QUANTITY, "maximum": rules.MAX_QUANTITY}
+_PRICE = {"type": "integer", "minimum": rules.MIN_PRICE_CENTS, "maximum": rules.MAX_PRICE_CENTS}
+_TOTAL = {"type": "integer", "minimum": 0}
+_LINE = _object(
+    {"sku": _SKU, "quantity": _QUANTITY, "price_cents": _PRICE}, ["sku", "quantity", "price_cents"]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPlaced(OrderEvent):
+    event_type: ClassVar[str] = "OrderPlaced"
+    description: ClassVar[str] = "A customer placed an order with its first lines."
+    schema: ClassVar[dict[str, Any]] = _object(
+        {
+            "customer_id": {"type": "string", "pattern": rules.CUSTOMER_ID_PATTERN},
+            "items": {"type": "array", "items": _LINE, "minItems": 1, "maxItems": rules.MAX_LINES},
+            "total_cents": _TOTAL,
+        },
+        ["customer_id", "items", "total_cents"],
+    )
+
+    customer_id: str
+    items: tuple[Line, ...]
+    total_cents: int
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "customer_id": self.customer_id,
+            "items": [asdict(line) for line in self.items],
+            "total_cents": self.total_cents,
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> "OrderPlaced":
+        return cls(
+            customer_id=data["customer_id"],
+            items=tuple(Line(**item) for item in data["items"]),
+            total_cents=data["total_cents"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemAdded(OrderEvent):
+    """``quantity`` is what was added; on a SKU already on the order it adds
+    to that line."""
+
+    event_type: ClassVar[str] = "ItemAdded"
+    description: ClassVar[str] = "Units of a SKU were added to an open order."
+    schema: ClassVar[dict[str, Any]] = _object(
+        {"sku": _SKU, "quantity": _QUANTITY, "price_cents": _PRICE, "order_total_cents": _TOTAL},
+        ["sku", "quantity", "price_cents", "order_total_cents"],
+    )
+
+    sku: str
+    quantity: int
+    price_cents: int
+    order_total_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRemoved(OrderEvent):
+    """A whole line left the order; it carries the line as it was."""
+
+    event_type: ClassVar[str] = "ItemRemoved"
+    description: ClassVar[str] = "A line was removed from an open order."
+    schema: ClassVar[dict[str, Any]] = _object(
+        {
+            "sku": _SKU,
+            "quantity": {"type": "integer", "minimum": rules.MIN_QUANTITY},
+            "price_cents": _PRICE,
+            "order_total_cents": _TOTAL,
+        },
+        ["sku", "quantity", "price_cents", "order_total_cents"],
+    )
+
+    sku: str
+    quantity: int
+    price_cents: int
+    order_total_cents: int
+
+
+_OPTIONAL_TEXT = {"type": ["string", "null"], "maxLength": 100}
+
+
+@dataclass(frozen=True, slots=True)
+class OrderShipped(OrderEvent):
+    event_type: ClassVar[str] = "OrderShipped"
+    description: ClassVar[str] = "The order left the warehouse."
+    schema: ClassVar[dict[str, Any]] = _object(
+        {"carrier": _OPTIONAL_TEXT, "tracking_number": _OPTIONAL_TEXT}, ["carrier", "tracking_number"]
+    )
+
+    carrier: str | None
+    tracking_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled(OrderEvent):
+    event_type: ClassVar[str] = "OrderCancelled"
+    description: ClassVar[str] = "The order was cancelled; it changes no more."
+    schema: ClassVar[dict[str, Any]] = _object(
+        {"reason": {"type": "string", "minLength": 1, "maxLength": rules.MAX_REASON_LENGTH}}, ["reason"]
+    )
+
+    reason: str
+
+
+EVENT_TYPES: dict[str, type[OrderEvent]] = {
+    cls.event_type: cls for cls in (OrderPlaced, ItemAdded, ItemRemoved, OrderShipped, OrderCancelled)
+}
+
+
+def event_from_data(event_type: str, data: dict[str, Any]) -> OrderEvent:
+    return EVENT_TYPES[event_type].from_data(data)

@@ -1,0 +1,214 @@
+"""The order rules as given events / when command / then events or error."""
+
+import uuid
+
+import pytest
+
+from orders.domain import (
+    DuplicateOrderError,
+    InvalidOrderDataError,
+    ItemAdded,
+    ItemRemoved,
+    LastLineRemovalError,
+    Line,
+    LineNotFoundError,
+    OrderAggregate,
+    OrderCancelled,
+    OrderClosedError,
+    OrderNotFoundError,
+    OrderPlaced,
+    OrderShipped,
+    PriceMismatchError,
+    TooManyLinesError,
+)
+from orders.domain.errors import (
+    OrderAlreadyCancelledError,
+    OrderAlreadyShippedError,
+    QuantityLimitError,
+)
+
+PLACED = OrderPlaced("cust_456", (Line("WIDGET-A", 2, 1999), Line("GADGET-B", 1, 500)), 4498)
+
+
+def given(*events):
+    return OrderAggregate.from_history(uuid.uuid4(), list(events))
+
+
+def test_placing_an_order_records_its_lines_and_total():
+    order = OrderAggregate(uuid.uuid4())
+    order.place("cust_456", [("WIDGET-A", 2, 1999), ("GADGET-B", 1, 500)])
+    assert order.pending == [PLACED]
+    assert order.version == 1 and order.total_cents == 4498
+
+
+def test_the_same_sku_twice_in_a_new_order_becomes_one_line():
+    order = OrderAggregate(uuid.uuid4())
+    order.place("c1", [("A", 2, 100), ("A", 3, 100)])
+    assert order.pending[0].items == (Line("A", 5, 100),)
+
+
+def test_an_order_is_placed_once():
+    with pytest.raises(DuplicateOrderError):
+        given(PLACED).place("cust_456", [("X", 1, 1)])
+
+
+@pytest.mark.parametrize(
+    ("items", "field"),
+    [
+        ([], "items"),
+        ([("bad sku!", 1, 1)], "sku"),
+        ([("", 1, 1)], "sku"),
+        ([("S" * 41, 1, 1)], "sku"),
+        ([("A", 0, 1)], "quantity"),
+        ([("A", 10_001, 1)], "quantity"),
+        ([("A", True, 1)], "quantity"),
+        ([("A", 1, -1)], "price_cents"),
+        ([("A", 1, 10_000_001)], "price_cents"),
+        ([("A", 1, 1.5)], "price_cents"),
+    ],
+)
+def test_invalid_lines_are_refused(items, field):
+    with pytest.raises(InvalidOrderDataError) as err:
+        OrderAggregate(uuid.uuid4()).place("c1", items)
+    assert err.value.field == field
+
+
+def test_customer_id_must_be_a_short_code():
+    with pytest.raises(InvalidOrderDataError):
+        OrderAggregate(uuid.uuid4()).place("not a customer", [("A", 1, 1)])
+
+
+def test_an_order_has_at_most_100_lines():
+    order = OrderAggregate(uuid.uuid4())
+    order.place("c1", [(f"SKU-{i}", 1, 1) for i in range(100)])
+    with pytest.raises(TooManyLinesError):
+        order.add_item("SKU-100", 1, 1)
+    order.add_item("SKU-5", 1, 1)  # an existing line still grows
+    with pytest.raises(TooManyLinesError):
+        OrderAggregate(uuid.uuid4()).place("c1", [(f"SKU-{i}", 1, 1) for i in range(101)])
+
+
+def test_adding_a_sku_already_on_the_order_increases_its_quantity():
+    order = given(PLACED)
+    order.add_item("WIDGET-A", 3, 1999)
+    assert order.pending == [ItemAdded("WIDGET-A", 3, 1999, 4498 + 3 * 1999)]
+    assert order.lines["WIDGET-A"] == Line("WIDGET-A", 5, 1999)
+    assert len(order.lines) == 2
+
+
+def test_adding_a_known_sku_at_another_price_is_refused():
+    with pytest.raises(PriceMismatchError):
+        given(PLACED).add_item("WIDGET-A", 1, 2500)
+
+
+def test_a_line_holds_at_most_10000_units():
+    order = given(PLACED)
+    order.add_item("WIDGET-A", 9_998, 1999)
+    with pytest.raises(QuantityLimitError):
+        order.add_item("WIDGET-A", 1, 1999)
+
+
+def test_removing_a_line_records_it_as_it_was():
+    order = given(PLACED)
+    order.remove_item("GADGET-B")
+    assert order.pending == [ItemRemoved("GADGET-B", 1, 500, 3998)]
+    assert list(order.lines) == ["WIDGET-A"]
+    assert order.total_cents == 3998
+
+
+def test_removing_a_sku_that_is_not_there_is_an_error():
+    with pytest.raises(LineNotFoundError):
+        given(PLACED).remove_item("NOPE")
+
+
+def test_the_last_line_cannot_be_removed():
+    order = given(PLACED, ItemRemoved("GADGET-B", 1, 500, 3998))
+    with pytest.raises(LastLineRemovalError):
+        order.remove_item("WIDGET-A")
+
+
+def test_ship_and_cancel_close_the_order():
+    shipped = given(PLACED)
+    shipped.ship("DHL", "JD0001")
+    assert shipped.pending == [OrderShipped("DHL", "JD0001")]
+    cancelled = given(PLACED)
+    cancelled.cancel("  customer changed their mind ")
+    assert cancelled.pending == [OrderCancelled("customer changed their mind")]
+
+
+def test_shipping_without_carrier_details_is_allowed():
+    order = given(PLACED)
+    order.ship()
+    assert order.pending == [OrderShipped(None, None)]
+
+
+def test_cancelling_needs_a_reason():
+    with pytest.raises(InvalidOrderDataError):
+        given(PLACED).cancel("   ")
+
+
+def test_cannot_cancel_a_shipped_order():
+    with pytest.raises(OrderAlreadyShippedError):
+        given(PLACED, OrderShipped(None, None)).cancel("too late")
+
+
+def test_cannot_ship_a_cancelled_order():
+    with pytest.raises(OrderAlreadyCancelledError):
+        given(PLACED, OrderCancelled("no stock")).ship()
+
+
+@pytest.mark.parametrize("closing", [OrderShipped("UPS", None), OrderCancelled("fraud")])
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda o: o.add_item("NEW", 1, 1),
+        lambda o: o.remove_item("WIDGET-A"),
+        lambda o: o.ship(),
+        lambda o: o.cancel("again"),
+    ],
+)
+def test_nothing_changes_after_shipping_or_cancelling(closing, command):
+    order = given(PLACED, closing)
+    with pytest.raises(OrderClosedError):
+        command(order)
+    assert order.pending == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda o: o.add_item("A", 1, 1),
+        lambda o: o.remove_item("A"),
+        lambda o: o.ship(),
+        lambda o: o.cancel("x"),
+    ],
+)
+def test_commands_on_an_order_that_was_never_placed_fail(command):
+    with pytest.raises(OrderNotFoundError):
+        command(OrderAggregate(uuid.uuid4()))
+
+
+def test_events_round_trip_through_their_stored_form():
+    from orders.domain.events import event_from_data
+
+    for event in (
+        PLACED,
+        ItemAdded("A", 1, 2, 3),
+        ItemRemoved("A", 1, 2, 3),
+        OrderShipped(None, "T"),
+        OrderCancelled("r"),
+    ):
+        assert event_from_data(event.event_type, event.to_data()) == event
+
+
+def test_event_data_matches_the_registered_schemas():
+    import jsonschema_rs
+
+    for event in (
+        PLACED,
+        ItemAdded("A", 1, 2, 3),
+        ItemRemoved("A", 1, 2, 3),
+        OrderShipped(None, "T"),
+        OrderCancelled("r"),
+    ):
+        assert jsonschema_rs.validator_for(event.schema).is_valid(event.to_data()), event
