@@ -1,0 +1,92 @@
+"""Idempotency keys: a retried command returns its first result, appends nothing.
+
+A record is written in the same transaction as the command's events, so
+either both exist or neither does. Keys are scoped to the user who sent them
+and expire after ``IDEMPOTENCY_KEY_TTL`` seconds (24 hours by default);
+``python manage.py purge_idempotency_keys`` deletes expired ones.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orders.models import IdempotencyRecord
+
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyKeyReusedError(Exception):
+    """The key was used before with a different request."""
+
+    def __init__(self, key: str):
+        super().__init__(f"Idempotency-Key {key!r} was already used for a different request")
+
+
+class IdempotencyRaceError(Exception):
+    """A concurrent request with the same key committed first; retry to read it."""
+
+
+def invalid_key_reason(key: str) -> str | None:
+    if not key or len(key) > MAX_KEY_LENGTH:
+        return f"must be 1 to {MAX_KEY_LENGTH} characters"
+    if not key.isascii() or not key.isprintable():
+        return "must be printable ASCII"
+    return None
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    scope: str
+    key: str
+    request_hash: str
+
+    @classmethod
+    def for_request(cls, scope: str, key: str, *parts: Any) -> "IdempotencyKey":
+        digest = hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return cls(scope, key, digest)
+
+
+def ttl() -> timedelta:
+    return timedelta(seconds=getattr(settings, "IDEMPOTENCY_KEY_TTL", 24 * 3600))
+
+
+def lookup(idem: IdempotencyKey) -> dict[str, Any] | None:
+    """The stored result for this key, None if unused (or expired), or
+    ``IdempotencyKeyReusedError`` if it was used for another request."""
+    record = IdempotencyRecord.objects.filter(scope=idem.scope, key=idem.key).first()
+    if record is None:
+        return None
+    if record.expires_at <= timezone.now():
+        record.delete()
+        return None
+    if record.request_hash != idem.request_hash:
+        raise IdempotencyKeyReusedError(idem.key)
+    return record.result
+
+
+def remember(idem: IdempotencyKey, command: str, result: dict[str, Any]) -> None:
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            IdempotencyRecord.objects.create(
+                scope=idem.scope,
+                key=idem.key,
+                request_hash=idem.request_hash,
+                command=command,
+                result=result,
+                created_at=now,
+                expires_at=now + ttl(),
+            )
+    except IntegrityError as exc:
+        raise IdempotencyRaceError(idem.key) from exc
+
+
+def purge_expired() -> int:
+    deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted

@@ -1,0 +1,59 @@
+"""Loads and saves OrderAggregates through the event store."""
+
+from datetime import datetime
+from uuid import UUID
+
+from django.conf import settings
+
+from eventstore import AppendResult, EventStore, NewEvent, RecordedEvent, Snapshot
+from orders.domain import OrderAggregate
+from orders.domain.aggregate import SNAPSHOT_SCHEMA_VERSION
+from orders.domain.events import AGGREGATE_TYPE, event_from_data
+
+
+class StaleVersionError(Exception):
+    """The client's If-Match version is not the order's current version."""
+
+    def __init__(self, order_id: UUID, expected: int, current: int | None):
+        self.order_id, self.expected, self.current = order_id, expected, current
+        now = "unknown" if current is None else current
+        super().__init__(f"order {order_id} is at version {now}, not {expected}; reload and try again")
+
+
+def to_domain(recorded: list[RecordedEvent]):
+    return [event_from_data(e.event_type, e.data) for e in recorded]
+
+
+class OrderRepository:
+    def __init__(self, store: EventStore | None = None, snapshot_every: int | None = None):
+        self.store = store or EventStore()
+        self.snapshot_every = snapshot_every or settings.EVENTSTORE_SNAPSHOT_EVERY
+
+    def get(self, order_id: UUID, expected_version: int | None = None) -> OrderAggregate:
+        """The order as of its latest event (a new, unplaced one if it has
+        none). With ``expected_version``, a different version is refused."""
+        snapshot, tail = self.store.load_from_snapshot(order_id, schema_version=SNAPSHOT_SCHEMA_VERSION)
+        order = OrderAggregate.from_history(order_id, to_domain(tail), snapshot.state if snapshot else None)
+        if expected_version is not None and order.version != expected_version:
+            raise StaleVersionError(order_id, expected_version, order.version)
+        return order
+
+    def get_at(self, order_id: UUID, at: datetime) -> tuple[OrderAggregate, list[RecordedEvent]]:
+        """The order replayed from its events recorded at or before ``at``."""
+        history = self.store.load(order_id, until=at)
+        return OrderAggregate.from_history(order_id, to_domain(history)), history
+
+    def save(self, order: OrderAggregate) -> AppendResult:
+        """Append the order's pending events, expecting the stream to be where
+        it was loaded; snapshot when the stream crosses a multiple of N."""
+        events = [NewEvent(e.event_type, e.to_data()) for e in order.pending]
+        loaded_version = order.version - len(events)
+        result = self.store.append(AGGREGATE_TYPE, order.id, events, expected_version=loaded_version)
+        order.pending = []
+        if loaded_version // self.snapshot_every != result.version // self.snapshot_every:
+            self.store.save_snapshot(
+                Snapshot(
+                    order.id, AGGREGATE_TYPE, order.version, SNAPSHOT_SCHEMA_VERSION, order.to_snapshot()
+                )
+            )
+        return result
