@@ -77,3 +77,33 @@ def test_sqlite_mode_migrates_appends_loads_and_reads_the_log(tmp_path):
         "refused": [True, True],
     }
     assert (tmp_path / "app.sqlite3").exists()
+
+
+ORDERS_SCRIPT = """
+import json
+from django.conf import settings
+settings.EVENTSTORE_SNAPSHOT_EVERY = 2
+from orders import commands
+from orders.domain import Line
+from orders.repository import OrderRepository
+placed = commands.execute(commands.PlaceOrder("cust_1", (Line("A", 2, 100),)))
+commands.execute(commands.AddItem(placed.order_id, "B", 1, 50))
+commands.execute(commands.AddItem(placed.order_id, "A", 1, 100), expected_version=2)
+try:
+    commands.execute(commands.ShipOrder(placed.order_id), expected_version=1)
+    stale = "accepted"
+except Exception as exc:
+    stale = type(exc).__name__
+commands.execute(commands.ShipOrder(placed.order_id, "DHL"))
+state = OrderRepository().get(placed.order_id).state()
+print(json.dumps({"state": [state["version"], state["status"], state["total_cents"]], "stale": stale}))
+"""
+
+
+def test_sqlite_mode_runs_order_commands_with_snapshots(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}", "VAR_DIR": str(tmp_path)}
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    run = manage("shell", "-c", ORDERS_SCRIPT, env=env)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result == {"state": [4, "shipped", 350], "stale": "StaleVersionError"}

@@ -1,0 +1,112 @@
+"""Commands racing on one order over HTTP, each client on its own thread and
+database connection, committing for real."""
+
+import json
+import threading
+import uuid
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
+from eventstore import EventStore
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def auth():
+    user = User.objects.create_user("racer", password="pw-racer-123", is_staff=True)
+    return {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+
+
+def post(path, body, headers):
+    return Client().post(path, data=json.dumps(body), content_type="application/json", headers=headers)
+
+
+def place(auth):
+    response = post(
+        "/api/orders/",
+        {"customer_id": "c1", "items": [{"sku": "BASE", "quantity": 1, "price_cents": 1}]},
+        auth,
+    )
+    assert response.status_code == 201
+    return response.json()["order_id"]
+
+
+def test_eight_clients_adding_items_at_once_are_all_applied_exactly_once(auth, run_in_threads):
+    oid = place(auth)
+    barrier = threading.Barrier(8)
+
+    def client(n):
+        barrier.wait()
+        return post(
+            f"/api/orders/{oid}/items", {"sku": f"SKU-{n}", "quantity": n + 1, "price_cents": 100}, auth
+        )
+
+    responses = run_in_threads(*[lambda n=n: client(n) for n in range(8)])
+    assert [r.status_code for r in responses] == [200] * 8
+    versions = sorted(r.json()["version"] for r in responses)
+    assert versions == list(range(2, 10))
+
+    events = EventStore().load(uuid.UUID(oid))
+    assert [e.version for e in events] == list(range(1, 10))
+    added = sorted(e.data["sku"] for e in events if e.event_type == "ItemAdded")
+    assert added == sorted(f"SKU-{n}" for n in range(8))
+    # every running total is consistent with the order it was applied in
+    total = 1
+    for e in events[1:]:
+        total += e.data["quantity"] * e.data["price_cents"]
+        assert e.data["order_total_cents"] == total
+
+
+def test_with_a_shared_stale_if_match_exactly_one_client_wins(auth, run_in_threads):
+    oid = place(auth)
+    barrier = threading.Barrier(8)
+
+    def client(n):
+        barrier.wait()
+        headers = {**auth, "If-Match": '"1"'}
+        return post(
+            f"/api/orders/{oid}/items", {"sku": f"SKU-{n}", "quantity": 1, "price_cents": 100}, headers
+        )
+
+    responses = run_in_threads(*[lambda n=n: client(n) for n in range(8)])
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200] + [412] * 7
+    assert all(r["Content-Type"] == "application/problem+json" for r in responses if r.status_code == 412)
+    assert [e.version for e in EventStore().load(uuid.UUID(oid))] == [1, 2]
+
+
+def test_the_same_idempotent_request_sent_concurrently_appends_once(auth, run_in_threads):
+    before = EventStore().read_all(limit=100000)
+    barrier = threading.Barrier(4)
+    headers = {**auth, "Idempotency-Key": "burst-1"}
+    body = {"customer_id": "c-burst", "items": [{"sku": "ONE", "quantity": 1, "price_cents": 5}]}
+
+    def client():
+        barrier.wait()
+        return post("/api/orders/", body, headers)
+
+    responses = run_in_threads(*[client] * 4)
+    assert {r.status_code for r in responses} == {201}
+    assert len({json.dumps(r.json(), sort_keys=True) for r in responses}) == 1
+    after = EventStore().read_all(limit=100000)
+    new = [e for e in after if e.position not in {b.position for b in before}]
+    assert [e.event_type for e in new] == ["OrderPlaced"]
+
+
+def test_the_same_idempotent_add_item_sent_concurrently_appends_once(auth, run_in_threads):
+    oid = place(auth)
+    barrier = threading.Barrier(4)
+    headers = {**auth, "Idempotency-Key": "add-once"}
+
+    def client():
+        barrier.wait()
+        return post(f"/api/orders/{oid}/items", {"sku": "TWICE", "quantity": 1, "price_cents": 5}, headers)
+
+    responses = run_in_threads(*[client] * 4)
+    assert {r.status_code for r in responses} == {200}
+    assert {r.json()["version"] for r in responses} == {2}
+    assert [e.version for e in EventStore().load(uuid.UUID(oid))] == [1, 2]
