@@ -65,8 +65,7 @@ def existing_order(db):
     ],
 )
 def test_command_api_never_fails_and_matches_its_schema(case, token, existing_order):
-    if "order_id" in (case.path_parameters or {}) and case.path_parameters["order_id"].__class__ is str:
-        # Half the cases target a real order; the rest keep the generated id.
-        if hash(str(case.body)) % 2 == 0:
-            case.path_parameters["order_id"] = str(existing_order)
+    # About half the cases target a real order; the rest keep the generated id.
+    if isinstance((case.path_parameters or {}).get("order_id"), str) and len(str(case.body)) % 2 == 0:
+        case.path_parameters["order_id"] = str(existing_order)
     case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)

@@ -34,7 +34,7 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get(name="Order managers"))
         if reset:
             Token.objects.filter(user=user).delete()
-        token, created = Token.objects.get_or_create(user=user)
+        token, _ = Token.objects.get_or_create(user=user)
         if not (user.is_staff or user.has_perm("orders.manage_orders")):
             self.stderr.write(
                 "note: this user may read but not send commands; add --manager to allow commands"
