@@ -29,6 +29,28 @@ _INSERT_MANY = (
 )
 
 
+_LOAD_FROM_SNAPSHOT = (
+    "WITH s AS (SELECT aggregate_type, version, schema_version, state, created_at FROM snapshots"
+    " WHERE aggregate_id = %s{schema_clause} ORDER BY version DESC LIMIT 1)"
+    " SELECT 0, 0, NULL{uuid_cast}, s.aggregate_type, NULL{uuid_cast}, '', s.schema_version, s.state,"
+    " NULL{json_cast}, s.version, s.created_at FROM s"
+    f" UNION ALL SELECT {COLUMNS} FROM events"
+    " WHERE aggregate_id = %s AND version > COALESCE((SELECT version FROM s), 0)"
+    " ORDER BY 10"
+)
+
+
+def load_from_snapshot_sql(dialect: "Dialect", *, with_schema_version: bool) -> str:
+    """Latest snapshot (as a first row with position 0) and the events after
+    it, in one statement."""
+    pg = isinstance(dialect, Postgres)
+    return _LOAD_FROM_SNAPSHOT.format(
+        schema_clause=" AND schema_version = %s" if with_schema_version else "",
+        uuid_cast="::uuid" if pg else "",
+        json_cast="::jsonb" if pg else "",
+    )
+
+
 class Dialect:
     # True when the driver returns UUID and aware datetime objects as they are.
     native_types = False

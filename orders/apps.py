@@ -7,7 +7,9 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from config import rest
-        from orders import catalog, errors
+        from eventstore import bench
+        from orders import benchmarks, catalog, errors
 
         catalog.register_order_events()
         rest.ERROR_MAPPERS.append(errors.order_problem)
+        bench.register_suite("commands", benchmarks.run)

@@ -29,6 +29,10 @@ class OrderRepository:
         self.store = store or EventStore()
         self.snapshot_every = snapshot_every or settings.EVENTSTORE_SNAPSHOT_EVERY
 
+    def new(self, order_id: UUID) -> OrderAggregate:
+        """A fresh order to place; ``save`` refuses it if the id is taken."""
+        return OrderAggregate(order_id)
+
     def get(self, order_id: UUID, expected_version: int | None = None) -> OrderAggregate:
         """The order as of its latest event (a new, unplaced one if it has
         none). With ``expected_version``, a different version is refused."""

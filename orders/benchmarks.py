@@ -1,0 +1,75 @@
+"""``python manage.py bench commands``: the cost of one command on the write
+path, through the handler and through HTTP (Django's test client, in
+process), in a database of its own."""
+
+import json
+import time
+from typing import Any
+
+from django.db import connections
+from django.test import Client
+from django.test.utils import override_settings
+
+from eventstore.bench import bench_database, median_ms, progress
+from orders import commands
+from orders.domain import Line
+
+BODY = {"customer_id": "cust_456", "items": [{"sku": "WIDGET-A", "quantity": 2, "price_cents": 1999}]}
+
+
+def run(options: dict[str, Any]) -> dict[str, Any]:
+    n = max(50, int(1000 * options.get("scale", 1.0)))
+    result: dict[str, Any] = {}
+    with bench_database("default_bench") as alias:
+        # Point "default" at the bench database for the duration.
+        saved = connections.databases["default"]
+        connections["default"].close()
+        del connections["default"]
+        connections.databases["default"] = connections.databases[alias]
+        try:
+            result.update(_measure(n))
+        finally:
+            connections["default"].close()
+            del connections["default"]
+            connections.databases["default"] = saved
+    return result
+
+
+def _measure(n: int) -> dict[str, Any]:
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    items = (Line("WIDGET-A", 2, 1999),)
+    progress(f"{n} PlaceOrder through the handler")
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        commands.execute(commands.PlaceOrder("cust_456", items))
+        samples.append(time.perf_counter() - start)
+    out = {"place_order_handler_p50_ms": median_ms(samples)}
+
+    # Realistic streams: each order gets a handful of items.
+    orders = [commands.execute(commands.PlaceOrder("cust_456", items)).order_id for _ in range(n // 5)]
+    samples = []
+    for i in range(len(orders) * 5):
+        start = time.perf_counter()
+        commands.execute(commands.AddItem(orders[i % len(orders)], f"SKU-{i // len(orders)}", 1, 1999))
+        samples.append(time.perf_counter() - start)
+    out["add_item_handler_p50_ms"] = median_ms(samples)
+
+    progress(f"{n} POST /api/orders/ through the test client")
+    user = User.objects.create_user("bench", is_staff=True)
+    headers = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    client = Client()
+    body = json.dumps(BODY)
+    samples = []
+    with override_settings(DEBUG=False):
+        for _ in range(n):
+            start = time.perf_counter()
+            response = client.post(
+                "/api/orders/", data=body, content_type="application/json", headers=headers
+            )
+            samples.append(time.perf_counter() - start)
+            assert response.status_code == 201, response.content
+    out["place_order_http_p50_ms"] = median_ms(samples)
+    return out
