@@ -181,6 +181,45 @@ SPECTACULAR_SETTINGS = {
 # Event store
 EVENTSTORE_SNAPSHOT_EVERY = env.int("EVENTSTORE_SNAPSHOT_EVERY", default=100)
 
+# Projections. "celery": a worker runs them, nudged after each commit and by
+# beat; "inprocess": run right after each commit in the web process (the
+# default without Redis); "off": only `manage.py projections run`.
+REDIS_URL = env.str("REDIS_URL", default="")
+PROJECTIONS_MODE = env.str("PROJECTIONS_MODE", default="celery" if REDIS_URL else "inprocess")
+PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=500)
+# Projections applied inside the command's transaction instead of by a worker,
+# e.g. PROJECTION_CONSISTENCY=order_list=inline
+PROJECTION_CONSISTENCY = env.dict("PROJECTION_CONSISTENCY", default={})
+# How long a read with X-Min-Position waits for the projections (seconds).
+READ_YOUR_WRITES_TIMEOUT = env.float("READ_YOUR_WRITES_TIMEOUT", default=5.0)
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True  # a task is acked after it ran, so a killed worker's task is redelivered
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "projections"
+CELERY_TASK_ROUTES = {"projections.*": {"queue": "projections"}, "orders.*": {"queue": "projections"}}
+# Redis redelivers an unacked task after the visibility timeout; a projection
+# run takes seconds, so 5 minutes never re-runs a live task and still
+# recovers a lost one soon (beat re-runs every projection anyway).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 300,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "run-projections": {
+        "task": "projections.tasks.run_projections",
+        "schedule": env.float("PROJECTION_BEAT_SECONDS", default=2.0),
+    },
+    "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 3600.0},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

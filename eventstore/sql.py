@@ -25,7 +25,7 @@ _INSERT_MANY = (
     "WITH v (event_id, event_type, schema_version, event_data, metadata, version) AS (VALUES {rows}) "
     + _INSERT_COLUMNS
     + " SELECT {event_id}, %s, %s, v.event_type, v.schema_version, v.event_data, v.metadata, v.version, %s"
-    " FROM v" + _CHECK.format(agg="%s", expected="%s") + " RETURNING position, tx_id"
+    " FROM v" + _CHECK.format(agg="%s", expected="%s") + " RETURNING position, tx_id, event_id"
 )
 
 
@@ -64,12 +64,12 @@ class Dialect:
             1: _INSERT_COLUMNS
             + f" SELECT {self.one_row_select}"
             + _CHECK.format(agg="%s", expected="%s")
-            + " RETURNING position, tx_id"
+            + " RETURNING position, tx_id, event_id"
         }
         # A new stream needs no check: version 1 already existing is exactly
         # what the UNIQUE index refuses.
         self._insert_new_stream = (
-            _INSERT_COLUMNS + f" VALUES ({self.one_row_select}) RETURNING position, tx_id"
+            _INSERT_COLUMNS + f" VALUES ({self.one_row_select}) RETURNING position, tx_id, event_id"
         )
 
     def fetch(self, connection, query: str, params) -> list[tuple]:

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import orjson
-from django.db import IntegrityError, connections
+from django.db import IntegrityError, connections, transaction
 
-from eventstore import sql
+from eventstore import hooks, sql
 from eventstore.errors import ConcurrencyError
 from eventstore.metadata import build_metadata
 from eventstore.registry import EventTypeRegistry
@@ -94,8 +94,26 @@ class EventStore:
             raise
         if not written:
             raise ConcurrencyError(aggregate_id, expected_version, self.stream_version(aggregate_id))
-        position, tx_id = max(written)
+        position, tx_id, _ = max(written)
+        if hooks.append_listeners:
+            recorded = self._recorded(aggregate_type, aggregate_id, rows, sorted(written), now)
+            for listener in hooks.append_listeners:
+                listener(recorded, self.using)
+        for listener in hooks.commit_listeners:
+            transaction.on_commit(lambda listener=listener: listener(self.using), using=self.using)
         return AppendResult(version=expected_version + len(events), position=position, tx_id=tx_id)
+
+    def _recorded(self, aggregate_type, aggregate_id, rows, written, created_at) -> list[RecordedEvent]:
+        to_uuid = self._dialect.to_uuid
+        return [
+            RecordedEvent(
+                position, tx_id, to_uuid(event_id), aggregate_type, aggregate_id, event_type,
+                schema_version, data, meta, version, created_at, schema_version,
+            )
+            for (position, tx_id, event_id), (_, event_type, schema_version, data, meta, version) in zip(
+                written, rows, strict=True
+            )
+        ]  # fmt: skip
 
     # -- reading one stream ------------------------------------------------
 

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from django.db import transaction
 
-from eventstore import ConcurrencyError
+from eventstore import ConcurrencyError, hooks
 from eventstore.metadata import message_context
 from orders import idempotency
 from orders.domain import DuplicateOrderError, Line
@@ -147,7 +147,8 @@ def execute(
     # Without an idempotency record to keep beside the events, the append is a
     # single atomic statement and needs no surrounding transaction (two round
     # trips fewer); the loaded state is guarded by the expected version.
-    unit_of_work = transaction.atomic if idempotency_key is not None else nullcontext
+    needs_transaction = idempotency_key is not None or hooks.needs_transaction()
+    unit_of_work = transaction.atomic if needs_transaction else nullcontext
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with unit_of_work(), message_context(command=name, causation_id=command_id):

@@ -1,0 +1,67 @@
+"""What a projection is, and the registry of them."""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from django.conf import settings
+from django.db.models import Model
+
+from eventstore import RecordedEvent
+from projections.tables import Tables, TableSpec
+
+INLINE, ASYNC = "inline", "async"
+
+
+class ProjectionError(Exception):
+    """The event log and a read model disagree (an event for an unknown
+    order, a version gap): the projection must stop rather than guess."""
+
+
+class Projection:
+    """A read model kept up to date from the event log.
+
+    ``apply`` receives a batch of events (only of the types in
+    ``event_types``, in global order) and must be idempotent: events it has
+    already applied (per-row ``version``) change nothing.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    description: ClassVar[str] = ""
+    event_types: ClassVar[frozenset[str]]
+    models: ClassVar[dict[str, type[Model]]]
+
+    @property
+    def consistency(self) -> str:
+        return getattr(settings, "PROJECTION_CONSISTENCY", {}).get(self.name, ASYNC)
+
+    def tables(self, using: str = "default", rename: dict[str, str] | None = None) -> Tables:
+        return Tables({logical: TableSpec(model) for logical, model in self.models.items()}, using, rename)
+
+    def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
+        """Fold ``events`` into the tables; return how many changed something."""
+        raise NotImplementedError
+
+
+@dataclass
+class Registry:
+    projections: dict[str, Projection]
+
+    def register(self, projection: Projection) -> None:
+        self.projections[projection.name] = projection
+
+    def get(self, name: str) -> Projection:
+        try:
+            return self.projections[name]
+        except KeyError:
+            known = ", ".join(sorted(self.projections))
+            raise KeyError(f"no projection {name!r}; known: {known}") from None
+
+    def all(self) -> list[Projection]:
+        return [self.projections[name] for name in sorted(self.projections)]
+
+    def inline(self) -> list[Projection]:
+        return [p for p in self.all() if p.consistency == INLINE]
+
+
+registry = Registry({})

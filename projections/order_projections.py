@@ -1,0 +1,252 @@
+"""The order read models: order_list (+ order_lines), customer_summary and
+daily_sales. Each folds a batch of events into the rows it touches in memory
+and writes them back set-based."""
+
+from datetime import date
+from uuid import UUID
+
+from eventstore import RecordedEvent
+from projections.base import Projection, ProjectionError
+from projections.models import (
+    CustomerOrder,
+    CustomerSummary,
+    DailySales,
+    DailySalesOrder,
+    OrderLine,
+    OrderSummary,
+)
+from projections.tables import Tables
+
+ORDER_EVENTS = frozenset({"OrderPlaced", "ItemAdded", "ItemRemoved", "OrderShipped", "OrderCancelled"})
+
+
+def _check_sequence(row: dict | None, event: RecordedEvent, projection: str) -> bool:
+    """True if the event is new for this row; False if already applied.
+    Refuses events for unknown orders and version gaps."""
+    if row is None:
+        if event.event_type != "OrderPlaced":
+            raise ProjectionError(f"{projection}: {event.event_type} v{event.version} for unknown order")
+        return True
+    if event.version <= row["version"]:
+        return False
+    if event.version != row["version"] + 1:
+        raise ProjectionError(
+            f"{projection}: order {event.aggregate_id} jumps from v{row['version']} to v{event.version}"
+        )
+    return True
+
+
+class OrderListProjection(Projection):
+    name = "order_list"
+    description = "One row per order with its lines, for the order pages and GET /api/orders/."
+    event_types = ORDER_EVENTS
+    models = {"order_list": OrderSummary, "order_lines": OrderLine}
+
+    def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
+        ids = {e.aggregate_id for e in events}
+        orders = {row["order_id"]: row for row in tables.fetch("order_list", "order_id", ids)}
+        lines: dict[UUID, dict[str, dict]] = {}
+        for row in tables.fetch("order_lines", "order_id", ids):
+            lines.setdefault(row["order_id"], {})[row["sku"]] = row
+        changed_orders: set[UUID] = set()
+        changed_lines: set[UUID] = set()
+        applied = 0
+        for e in events:
+            oid, d = e.aggregate_id, e.data
+            row = orders.get(oid)
+            if not _check_sequence(row, e, self.name):
+                continue
+            if e.event_type == "OrderPlaced":
+                order_lines = {
+                    item["sku"]: _line(oid, item["sku"], item["quantity"], item["price_cents"], n)
+                    for n, item in enumerate(d["items"], start=1)
+                }
+                lines[oid] = order_lines
+                row = orders[oid] = {
+                    "order_id": oid,
+                    "customer_id": d["customer_id"],
+                    "status": "placed",
+                    "total_cents": d["total_cents"],
+                    "placed_at": e.created_at,
+                    "shipped_at": None,
+                    "cancelled_at": None,
+                    "cancel_reason": "",
+                    "carrier": "",
+                    "tracking_number": "",
+                }
+                changed_lines.add(oid)
+            elif e.event_type == "ItemAdded":
+                order_lines = lines.setdefault(oid, {})
+                current = order_lines.get(d["sku"])
+                quantity = d["quantity"] + (current["quantity"] if current else 0)
+                line_no = (
+                    current["line_no"]
+                    if current
+                    else max((ln["line_no"] for ln in order_lines.values()), default=0) + 1
+                )
+                order_lines[d["sku"]] = _line(oid, d["sku"], quantity, d["price_cents"], line_no)
+                row["total_cents"] = d["order_total_cents"]
+                changed_lines.add(oid)
+            elif e.event_type == "ItemRemoved":
+                lines.get(oid, {}).pop(d["sku"], None)
+                row["total_cents"] = d["order_total_cents"]
+                changed_lines.add(oid)
+            elif e.event_type == "OrderShipped":
+                row.update(
+                    status="shipped",
+                    shipped_at=e.created_at,
+                    carrier=d.get("carrier") or "",
+                    tracking_number=d.get("tracking_number") or "",
+                )
+            elif e.event_type == "OrderCancelled":
+                row.update(status="cancelled", cancelled_at=e.created_at, cancel_reason=d["reason"])
+            order_lines = lines.get(oid, {})
+            row.update(
+                line_count=len(order_lines),
+                item_count=sum(ln["quantity"] for ln in order_lines.values()),
+                version=e.version,
+                last_position=e.position,
+                updated_at=e.created_at,
+            )
+            changed_orders.add(oid)
+            applied += 1
+        tables.upsert("order_list", ["order_id"], [orders[oid] for oid in changed_orders])
+        if changed_lines:
+            tables.delete("order_lines", "order_id", changed_lines)
+            tables.insert("order_lines", [ln for oid in changed_lines for ln in lines.get(oid, {}).values()])
+        return applied
+
+
+def _line(order_id: UUID, sku: str, quantity: int, price: int, line_no: int) -> dict:
+    return {
+        "order_id": order_id,
+        "sku": sku,
+        "quantity": quantity,
+        "price_cents": price,
+        "line_total_cents": quantity * price,
+        "line_no": line_no,
+    }
+
+
+class CustomerSummaryProjection(Projection):
+    name = "customer_summary"
+    description = "Per customer: orders by status and lifetime value (open and shipped orders)."
+    event_types = ORDER_EVENTS
+    models = {"customer_summary": CustomerSummary, "customer_orders": CustomerOrder}
+
+    def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
+        ids = {e.aggregate_id for e in events}
+        orders = {row["order_id"]: row for row in tables.fetch("customer_orders", "order_id", ids)}
+        customer_ids = {row["customer_id"] for row in orders.values()}
+        customer_ids |= {e.data["customer_id"] for e in events if e.event_type == "OrderPlaced"}
+        customers = {
+            row["customer_id"]: row for row in tables.fetch("customer_summary", "customer_id", customer_ids)
+        }
+        changed_orders: set[UUID] = set()
+        changed_customers: set[str] = set()
+        applied = 0
+        for e in events:
+            oid, d = e.aggregate_id, e.data
+            order = orders.get(oid)
+            if not _check_sequence(order, e, self.name):
+                continue
+            if e.event_type == "OrderPlaced":
+                order = orders[oid] = {
+                    "order_id": oid,
+                    "customer_id": d["customer_id"],
+                    "status": "placed",
+                    "total_cents": d["total_cents"],
+                }
+                customer = customers.get(d["customer_id"])
+                if customer is None:
+                    customer = customers[d["customer_id"]] = {
+                        "customer_id": d["customer_id"],
+                        "orders_placed": 0,
+                        "orders_open": 0,
+                        "orders_shipped": 0,
+                        "orders_cancelled": 0,
+                        "lifetime_total_cents": 0,
+                        "first_order_at": e.created_at,
+                        "last_order_at": e.created_at,
+                    }
+                customer["orders_placed"] += 1
+                customer["orders_open"] += 1
+                customer["lifetime_total_cents"] += d["total_cents"]
+                customer["last_order_at"] = max(customer["last_order_at"], e.created_at)
+                customer["first_order_at"] = min(customer["first_order_at"], e.created_at)
+            else:
+                customer = customers[order["customer_id"]]
+                if e.event_type in ("ItemAdded", "ItemRemoved"):
+                    customer["lifetime_total_cents"] += d["order_total_cents"] - order["total_cents"]
+                    order["total_cents"] = d["order_total_cents"]
+                elif e.event_type == "OrderShipped":
+                    order["status"] = "shipped"
+                    customer["orders_open"] -= 1
+                    customer["orders_shipped"] += 1
+                elif e.event_type == "OrderCancelled":
+                    order["status"] = "cancelled"
+                    customer["orders_open"] -= 1
+                    customer["orders_cancelled"] += 1
+                    customer["lifetime_total_cents"] -= order["total_cents"]
+            order["version"] = e.version
+            changed_orders.add(oid)
+            changed_customers.add(order["customer_id"])
+            applied += 1
+        tables.upsert("customer_orders", ["order_id"], [orders[o] for o in changed_orders])
+        tables.upsert("customer_summary", ["customer_id"], [customers[c] for c in changed_customers])
+        return applied
+
+
+class DailySalesProjection(Projection):
+    name = "daily_sales"
+    description = "Per UTC day: orders placed, shipped and cancelled, booked value and revenue (shipped)."
+    event_types = ORDER_EVENTS
+    models = {"daily_sales": DailySales, "sales_orders": DailySalesOrder}
+
+    def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
+        ids = {e.aggregate_id for e in events}
+        orders = {row["order_id"]: row for row in tables.fetch("sales_orders", "order_id", ids)}
+        days_needed = {e.created_at.date() for e in events}
+        days = {row["day"]: row for row in tables.fetch("daily_sales", "day", days_needed)}
+        changed_orders: set[UUID] = set()
+        changed_days: set[date] = set()
+        applied = 0
+        for e in events:
+            oid, d = e.aggregate_id, e.data
+            order = orders.get(oid)
+            if not _check_sequence(order, e, self.name):
+                continue
+            day_key = e.created_at.date()
+            day = days.get(day_key)
+            if day is None:
+                day = days[day_key] = {
+                    "day": day_key,
+                    "orders_placed": 0,
+                    "orders_shipped": 0,
+                    "orders_cancelled": 0,
+                    "booked_cents": 0,
+                    "revenue_cents": 0,
+                }
+            if e.event_type == "OrderPlaced":
+                order = orders[oid] = {"order_id": oid, "total_cents": d["total_cents"]}
+                day["orders_placed"] += 1
+                day["booked_cents"] += d["total_cents"]
+                changed_days.add(day_key)
+            elif e.event_type in ("ItemAdded", "ItemRemoved"):
+                order["total_cents"] = d["order_total_cents"]
+            elif e.event_type == "OrderShipped":
+                day["orders_shipped"] += 1
+                day["revenue_cents"] += order["total_cents"]
+                changed_days.add(day_key)
+            elif e.event_type == "OrderCancelled":
+                day["orders_cancelled"] += 1
+                changed_days.add(day_key)
+            order["version"] = e.version
+            changed_orders.add(oid)
+            applied += 1
+        tables.upsert("sales_orders", ["order_id"], [orders[o] for o in changed_orders])
+        tables.upsert("daily_sales", ["day"], [days[k] for k in changed_days])
+        return applied
+
+
+ORDER_PROJECTIONS = (OrderListProjection(), CustomerSummaryProjection(), DailySalesProjection())

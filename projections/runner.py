@@ -1,0 +1,317 @@
+"""Advances projections through the global log.
+
+One batch = one transaction: take the projection's lock, read events after
+its checkpoint (gap-safe), apply them, move the checkpoint. A crash anywhere
+rolls the whole batch back, so an event is never skipped nor applied twice.
+A failing event is retried with backoff, then the projection is held at it
+(other projections go on) until an operator retries or skips it.
+"""
+
+import logging
+import time
+import traceback
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from eventstore import EventStore, GlobalPosition, RecordedEvent
+from projections.base import Projection, registry
+from projections.models import ProjectionCheckpoint, ProjectionFailure
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+def batch_size() -> int:
+    return getattr(settings, "PROJECTION_BATCH_SIZE", 500)
+
+
+def _lock_key(name: str) -> int:
+    return zlib.crc32(f"projection:{name}".encode()) - 2**31  # fits a signed 32-bit key
+
+
+def _try_lock(name: str, using: str) -> bool:
+    """Transaction-scoped advisory lock: one runner per projection at a time.
+    (An advisory lock takes no transaction id, unlike SELECT ... FOR UPDATE,
+    so it does not hold back this runner's own gap-safe read.)"""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return True  # SQLite has one writer at a time anyway
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_lock_key(name)])
+        return cursor.fetchone()[0]
+
+
+def ensure_checkpoints(using: str = "default") -> None:
+    for projection in registry.all():
+        ProjectionCheckpoint.objects.using(using).get_or_create(
+            name=projection.name, defaults={"projection_version": projection.version}
+        )
+
+
+def open_failure(name: str, using: str = "default") -> ProjectionFailure | None:
+    return (
+        ProjectionFailure.objects.using(using)
+        .filter(projection=name, resolved_at__isnull=True)
+        .order_by("-id")
+        .first()
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(2**attempts, 300))
+
+
+@dataclass
+class BatchResult:
+    read: int = 0
+    applied: int = 0
+    held: bool = False
+
+
+def run_batch(projection: Projection, *, using: str = "default", limit: int | None = None) -> BatchResult:
+    """Process one batch of ``projection``; read=0 when there is nothing to do
+    (caught up, held, or another runner has it)."""
+    store = EventStore(using=using)
+    with transaction.atomic(using=using):
+        if not _try_lock(projection.name, using):
+            return BatchResult()
+        checkpoint = ProjectionCheckpoint.objects.using(using).filter(name=projection.name).first()
+        if checkpoint is None:
+            return BatchResult()
+        failure = open_failure(projection.name, using)
+        if failure is not None and (
+            failure.attempts >= MAX_ATTEMPTS
+            or (failure.next_attempt_at and failure.next_attempt_at > timezone.now())
+        ):
+            return BatchResult(held=True)
+        events = store.read_all(GlobalPosition(checkpoint.tx_id, checkpoint.position), limit or batch_size())
+        if not events:
+            return BatchResult()
+        relevant = [e for e in events if e.event_type in projection.event_types]
+        tables = projection.tables(using)
+        done, applied = events, 0
+        try:
+            with transaction.atomic(using=using):
+                applied = projection.apply(relevant, tables)
+        except Exception:
+            done, applied = _apply_until_failure(projection, events, relevant, tables, failure, using)
+        else:
+            if failure is not None:
+                _resolve(failure, "retried", "runner")
+        if done:
+            last = done[-1]
+            ProjectionCheckpoint.objects.using(using).filter(name=projection.name).update(
+                tx_id=last.tx_id,
+                position=last.position,
+                events_seen=checkpoint.events_seen + len(done),
+                events_applied=checkpoint.events_applied + applied,
+                updated_at=timezone.now(),
+            )
+        return BatchResult(read=len(done), applied=applied, held=len(done) < len(events))
+
+
+def _apply_until_failure(projection, events, relevant, tables, failure, using):
+    """Apply events one by one to find the first that fails; keep the ones
+    before it, record the failure, stop at it."""
+    applied = 0
+    for event in relevant:
+        try:
+            with transaction.atomic(using=using):
+                applied += projection.apply([event], tables)
+        except Exception as exc:
+            _record_failure(projection, event, exc, failure, using)
+            index = next(i for i, e in enumerate(events) if e.position == event.position)
+            return events[:index], applied
+    # The batch failed as a whole but every event passes alone: keep them all.
+    return events, applied
+
+
+def _record_failure(
+    projection: Projection, event: RecordedEvent, exc: Exception, failure, using: str
+) -> None:
+    now = timezone.now()
+    text = f"{type(exc).__name__}: {exc}"
+    tb = "".join(traceback.format_exception(exc))
+    if failure is not None and failure.position == event.position:
+        failure.attempts += 1
+        failure.error, failure.traceback, failure.last_failed_at = text, tb, now
+        failure.next_attempt_at = now + backoff(failure.attempts)
+        failure.save(using=using)
+        attempts = failure.attempts
+    else:
+        if failure is not None:
+            _resolve(failure, "retried", "runner")
+        ProjectionFailure.objects.using(using).create(
+            projection=projection.name,
+            position=event.position,
+            tx_id=event.tx_id,
+            event_type=event.event_type,
+            aggregate_id=event.aggregate_id,
+            error=text,
+            traceback=tb,
+            attempts=1,
+            first_failed_at=now,
+            last_failed_at=now,
+            next_attempt_at=now + backoff(1),
+        )
+        attempts = 1
+    level = logging.ERROR if attempts >= MAX_ATTEMPTS else logging.WARNING
+    log.log(
+        level,
+        "projection %s failed at position %s (attempt %s): %s",
+        projection.name,
+        event.position,
+        attempts,
+        text,
+    )
+
+
+def _resolve(failure: ProjectionFailure, resolution: str, by: str) -> None:
+    failure.resolved_at = timezone.now()
+    failure.resolution = resolution
+    failure.resolved_by = by
+    failure.save(using=failure._state.db)
+
+
+def run_projection(
+    projection: Projection,
+    *,
+    using: str = "default",
+    time_budget: float | None = None,
+    max_batches: int | None = None,
+) -> int:
+    """Run batches until caught up, held, out of time or out of batches; the
+    number of events read."""
+    deadline = time.monotonic() + time_budget if time_budget else None
+    total, batches = 0, 0
+    while True:
+        result = run_batch(projection, using=using)
+        total += result.read
+        batches += 1
+        if result.read == 0 or result.held:
+            return total
+        if (deadline and time.monotonic() > deadline) or (max_batches and batches >= max_batches):
+            return total
+
+
+def run_all(*, using: str = "default", time_budget: float | None = None) -> dict[str, int]:
+    """Catch every projection up; a failing one does not stop the others."""
+    ensure_checkpoints(using)
+    out = {}
+    for projection in registry.all():
+        try:
+            out[projection.name] = run_projection(projection, using=using, time_budget=time_budget)
+        except Exception:  # e.g. the database went away: log, let the next run retry
+            log.exception("projection %s could not run", projection.name)
+            out[projection.name] = 0
+    return out
+
+
+# -- operator actions ------------------------------------------------------------
+
+
+def retry(name: str, by: str, using: str = "default") -> ProjectionFailure | None:
+    """Release a held projection: its next run tries the failed event again."""
+    registry.get(name)
+    failure = open_failure(name, using)
+    if failure is not None:
+        _resolve(failure, "retried", by)
+    return failure
+
+
+class SkipError(Exception):
+    pass
+
+
+def skip(name: str, position: int, by: str, using: str = "default") -> ProjectionFailure:
+    """Move a held projection past the failed event at ``position``; the skip
+    is recorded with who did it."""
+    registry.get(name)
+    with transaction.atomic(using=using):
+        if not _try_lock(name, using):
+            raise SkipError(f"projection {name} is running; try again in a moment")
+        failure = open_failure(name, using)
+        if failure is None or failure.position != position:
+            held = f"it is held at position {failure.position}" if failure else "it is not held"
+            raise SkipError(f"projection {name} cannot skip position {position}: {held}")
+        ProjectionCheckpoint.objects.using(using).filter(name=name).update(
+            tx_id=failure.tx_id, position=failure.position, updated_at=timezone.now()
+        )
+        _resolve(failure, "skipped", by)
+    log.warning("projection %s: %s skipped the event at position %s", name, by, position)
+    return failure
+
+
+# -- status --------------------------------------------------------------------------
+
+
+def status(using: str = "default") -> list[dict]:
+    """Each projection with its checkpoint, lag (events and seconds) and
+    failures."""
+    checkpoints = {c.name: c for c in ProjectionCheckpoint.objects.using(using).all()}
+    connection = connections[using]
+    pg = connection.vendor == "postgresql"
+    now = timezone.now()
+    out = []
+    for projection in registry.all():
+        cp = checkpoints.get(projection.name) or ProjectionCheckpoint(name=projection.name)
+        with connection.cursor() as cursor:
+            if pg:
+                cursor.execute(
+                    "SELECT COUNT(*), MIN(created_at) FROM events WHERE (tx_id, position) > (%s, %s)",
+                    [cp.tx_id, cp.position],
+                )
+            else:
+                cursor.execute(
+                    "SELECT COUNT(*), MIN(created_at) FROM events WHERE position > %s", [cp.position]
+                )
+            lag_events, oldest = cursor.fetchone()
+        if isinstance(oldest, str):
+            oldest = datetime.fromisoformat(oldest)
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        failures = list(
+            ProjectionFailure.objects.using(using).filter(projection=projection.name).order_by("-id")[:5]
+        )
+        open_ = next((f for f in failures if f.resolved_at is None), None)
+        out.append(
+            {
+                "name": projection.name,
+                "description": projection.description,
+                "event_types": sorted(projection.event_types),
+                "consistency": projection.consistency,
+                "version": projection.version,
+                "checkpoint": {"tx_id": cp.tx_id, "position": cp.position, "updated_at": cp.updated_at},
+                "events_seen": cp.events_seen,
+                "events_applied": cp.events_applied,
+                "lag_events": lag_events,
+                "lag_seconds": round((now - oldest).total_seconds(), 3) if oldest else 0.0,
+                "state": (
+                    "held" if open_ and open_.attempts >= MAX_ATTEMPTS else "retrying" if open_ else "running"
+                ),
+                "failures": [
+                    {
+                        "id": f.id,
+                        "position": f.position,
+                        "event_type": f.event_type,
+                        "aggregate_id": str(f.aggregate_id),
+                        "error": f.error,
+                        "attempts": f.attempts,
+                        "first_failed_at": f.first_failed_at,
+                        "last_failed_at": f.last_failed_at,
+                        "next_attempt_at": f.next_attempt_at,
+                        "resolved_at": f.resolved_at,
+                        "resolution": f.resolution,
+                        "resolved_by": f.resolved_by,
+                    }
+                    for f in failures
+                ],
+            }
+        )
+    return out
