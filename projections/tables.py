@@ -130,7 +130,8 @@ class Tables:
                 arrays,
             )
             return
-        query = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) {conflict}"
+        placeholders = ", ".join(["%s"] * len(columns))
+        query = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) {conflict}"
         with self.connection.cursor() as cursor:
             cursor.executemany(query, [[self._to_db(spec.kinds[c], row[c]) for c in columns] for row in rows])
 
