@@ -127,7 +127,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             exc = mapped
             break
     if isinstance(exc, Problem):
-        return problem_response(exc.status_code, exc.code, exc.title, exc.detail, **exc.extra)
+        response = problem_response(exc.status_code, exc.code, exc.title, exc.detail, **exc.extra)
+        if "retry_after" in exc.extra:
+            response["Retry-After"] = str(exc.extra["retry_after"])
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("eventstore.urls")),
     path("", include("orders.urls")),
+    path("", include("projections.urls")),
 ]
 
 handler400 = "config.errors.bad_request"

@@ -4,7 +4,6 @@ from orders import api
 
 urlpatterns = [
     path("api/auth/token", api.AuthTokenApi.as_view(), name="api-token"),
-    path("api/orders/", api.OrderPlaceApi.as_view(), name="api-orders"),
     path("api/orders/<uuid:order_id>/items", api.OrderItemAddApi.as_view(), name="api-order-items"),
     path(
         "api/orders/<uuid:order_id>/items/<str:sku>", api.OrderItemRemoveApi.as_view(), name="api-order-item"

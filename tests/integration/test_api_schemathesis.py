@@ -68,4 +68,9 @@ def test_command_api_never_fails_and_matches_its_schema(case, token, existing_or
     # About half the cases target a real order; the rest keep the generated id.
     if isinstance((case.path_parameters or {}).get("order_id"), str) and len(str(case.body)) % 2 == 0:
         case.path_parameters["order_id"] = str(existing_order)
+    # X-Min-Position on a read whose projections do not run in this test's
+    # transaction waits out its timeout and answers its documented 503
+    # (test_read_api covers it); leave it out here.
+    if case.headers:
+        case.headers.pop("X-Min-Position", None)
     case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)

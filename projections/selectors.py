@@ -1,0 +1,204 @@
+"""Reads over the read-model tables, shared by the REST API and the pages.
+They never load aggregates or replay events."""
+
+import base64
+import binascii
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+from django.conf import settings
+from django.db import connection
+
+from eventstore import EventStore, GlobalPosition
+from projections.models import CustomerSummary, DailySales, OrderLine, OrderSummary, ProjectionCheckpoint
+
+ORDERINGS = {
+    "-placed_at": ("placed_at", True),
+    "placed_at": ("placed_at", False),
+    "-total": ("total_cents", True),
+    "total": ("total_cents", False),
+}
+STATUSES = ("placed", "shipped", "cancelled")
+
+
+class InvalidCursorError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    status: str | None = None
+    customer_id: str | None = None
+    placed_from: datetime | None = None
+    placed_to: datetime | None = None
+    total_min: int | None = None
+    total_max: int | None = None
+
+    def apply(self, qs):
+        if self.status:
+            qs = qs.filter(status=self.status)
+        if self.customer_id:
+            qs = qs.filter(customer_id=self.customer_id)
+        if self.placed_from:
+            qs = qs.filter(placed_at__gte=self.placed_from)
+        if self.placed_to:
+            qs = qs.filter(placed_at__lt=self.placed_to)
+        if self.total_min is not None:
+            qs = qs.filter(total_cents__gte=self.total_min)
+        if self.total_max is not None:
+            qs = qs.filter(total_cents__lte=self.total_max)
+        return qs
+
+
+@dataclass
+class Page:
+    rows: list[OrderSummary]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def _encode(value: Any, order_id: UUID, direction: str) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = orjson.dumps([value, str(order_id), direction])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, field: str) -> tuple[Any, UUID, str]:
+    try:
+        value, order_id, direction = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        order_id = UUID(order_id)
+        if direction not in ("n", "p"):
+            raise ValueError(direction)
+        if field == "placed_at":
+            value = datetime.fromisoformat(value)
+            if value.tzinfo is None:
+                raise ValueError("naive time")
+        elif not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(value)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+        raise InvalidCursorError("the cursor is not one this list handed out") from exc
+    return value, order_id, direction
+
+
+def order_list(
+    filters: OrderFilters = OrderFilters(),
+    ordering: str = "-placed_at",
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """One page of orders, keyset-paginated on (ordering field, order_id), so
+    any page costs the same at a million rows."""
+    field, descending = ORDERINGS[ordering]
+    qs = filters.apply(OrderSummary.objects.all())
+    direction = "n"
+    if cursor:
+        value, after_id, direction = _decode(cursor, field)
+        # Going forward in a descending list means smaller keys, and so on.
+        smaller = descending == (direction == "n")
+        db_value = OrderSummary._meta.get_field(field).get_db_prep_value(value, connection)
+        db_id = OrderSummary._meta.get_field("order_id").get_db_prep_value(after_id, connection)
+        qs = qs.extra(
+            where=[f"({field}, order_id) {'<' if smaller else '>'} (%s, %s)"], params=[db_value, db_id]
+        )
+    reverse = direction == "p"
+    order_desc = descending != reverse
+    qs = qs.order_by(f"-{field}" if order_desc else field, "-order_id" if order_desc else "order_id")
+    rows = list(qs[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if reverse:
+        rows.reverse()
+    if not rows:
+        return Page([], None, None)
+    first, last = rows[0], rows[-1]
+    more_after = has_more if not reverse else True
+    more_before = bool(cursor) if not reverse else has_more
+    return Page(
+        rows,
+        _encode(getattr(last, field), last.order_id, "n") if more_after else None,
+        _encode(getattr(first, field), first.order_id, "p") if more_before else None,
+    )
+
+
+def order_get(order_id: UUID) -> tuple[OrderSummary, list[OrderLine]] | None:
+    order = OrderSummary.objects.filter(order_id=order_id).first()
+    if order is None:
+        return None
+    return order, list(OrderLine.objects.filter(order_id=order_id).order_by("line_no"))
+
+
+def order_count_estimate(filters: OrderFilters) -> tuple[int, bool]:
+    """(count, exact): exact up to 10,000 matches; beyond that, PostgreSQL's
+    row estimate for the query, which costs nothing at a million rows."""
+    qs = filters.apply(OrderSummary.objects.all())
+    if connection.vendor != "postgresql":
+        return qs.count(), True
+    bounded = qs[:10_001].count()
+    if bounded <= 10_000:
+        return bounded, True
+    sql, params = qs.values("order_id").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    plan = orjson.loads(plan) if isinstance(plan, str | bytes) else plan
+    return max(int(plan[0]["Plan"]["Plan Rows"]), bounded), False
+
+
+def customer_get(customer_id: str) -> CustomerSummary | None:
+    return CustomerSummary.objects.filter(customer_id=customer_id).first()
+
+
+def daily_sales(start: date | None = None, end: date | None = None) -> list[DailySales]:
+    qs = DailySales.objects.order_by("day")
+    if start:
+        qs = qs.filter(day__gte=start)
+    if end:
+        qs = qs.filter(day__lte=end)
+    return list(qs)
+
+
+def status_counts() -> dict[str, int]:
+    """Orders by status, from customer_summary (cheap at any size)."""
+    from django.db.models import Sum
+
+    totals = CustomerSummary.objects.aggregate(
+        placed=Sum("orders_open"), shipped=Sum("orders_shipped"), cancelled=Sum("orders_cancelled")
+    )
+    return {k: v or 0 for k, v in totals.items()}
+
+
+# -- read-your-writes ------------------------------------------------------------------
+
+
+def projection_position(names: tuple[str, ...]) -> int:
+    """Position of the last event every one of ``names`` has applied."""
+    positions = list(ProjectionCheckpoint.objects.filter(name__in=names).values_list("position", flat=True))
+    return min(positions) if len(positions) == len(names) else 0
+
+
+def wait_for_position(names: tuple[str, ...], position: int, timeout: float | None = None) -> bool:
+    """Wait until each of ``names`` has applied the event at ``position`` (a
+    consistency token from a command); False if ``timeout`` passes first."""
+    timeout = settings.READ_YOUR_WRITES_TIMEOUT if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    store = EventStore()
+    target: GlobalPosition | None = None
+    delay = 0.005
+    while True:
+        if target is None:
+            target = store.global_position_of(position)
+        if target is not None:
+            checkpoints = list(
+                ProjectionCheckpoint.objects.filter(name__in=names).values_list("tx_id", "position")
+            )
+            if len(checkpoints) == len(names) and all(GlobalPosition(*cp) >= target for cp in checkpoints):
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
