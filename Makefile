@@ -24,9 +24,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
+# Without DATABASE_URL and REDIS_URL: SQLite, projections in-process, one
+# gunicorn. With both: web, Celery worker and beat (Procfile) under honcho.
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
-	$(PY) -m gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
+		mkdir -p var; \
+		HOST=$(HOST) WEB_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile; \
+	else \
+		$(PY) -m gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -; \
+	fi
 
 test: $(STAMP)
 	DATABASE_URL='$(TEST_DATABASE_URL)' REDIS_URL='$(TEST_REDIS_URL)' $(PY) -m pytest $(PYTEST_ARGS)

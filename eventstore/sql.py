@@ -11,6 +11,8 @@ COLUMNS = (
     "position, tx_id, event_id, aggregate_type, aggregate_id, event_type,"
     " schema_version, event_data, metadata, version, created_at"
 )
+# The same without the metadata, for readers that do not need it (projections).
+COLUMNS_NO_METADATA = COLUMNS.replace("metadata", "NULL")
 
 # The expected-version check, shared by both shapes below: no row is inserted
 # unless the stream is exactly where the writer thinks it is. Two writers that
@@ -148,33 +150,24 @@ class Postgres(Dialect):
             cursor.execute(query, params, prepare=PREPARE)
             return cursor.fetchall() if cursor.description else []
 
-    @staticmethod
-    def _cursor(connection) -> psycopg.Cursor:
-        # One cursor per connection, reused: creating a psycopg cursor costs
-        # about as much CPU as the rest of an append. Django connections are
-        # per thread, so the cursor is too.
-        raw = connection.connection
-        cursor = getattr(connection, "_eventstore_cursor", None)
-        if cursor is None or cursor.connection is not raw or cursor.closed:
-            cursor = psycopg.Cursor(raw)
-            # Django loads timestamptz through a Python loader; psycopg's own
-            # (in C, UTC on Django's connections) is ~10x faster per row.
-            cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _FAST_TIMESTAMPTZ)
-            connection._eventstore_cursor = cursor
-        return cursor
+    _cursor = staticmethod(lambda connection: raw_cursor(connection))
 
     # Gap safety: only events of transactions older than the oldest one still
     # running (the snapshot's xmin) are returned; no event can still appear
     # before them in (tx_id, position) order. Readers never block writers.
     _READ_ALL = (
-        f"SELECT {COLUMNS} FROM events"
+        "SELECT {columns} FROM events"
         " WHERE (tx_id, position) > (%s, %s)"
         " AND tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"
         " ORDER BY tx_id, position LIMIT %s"
     )
+    _READ_ALL_QUERIES = {
+        True: _READ_ALL.format(columns=COLUMNS),
+        False: _READ_ALL.format(columns=COLUMNS_NO_METADATA),
+    }
 
-    def read_all(self, after, limit):
-        return self._READ_ALL, [after.tx_id, after.position, limit]
+    def read_all(self, after, limit, metadata=True):
+        return self._READ_ALL_QUERIES[metadata], [after.tx_id, after.position, limit]
 
     @staticmethod
     def param_uuid(value: UUID) -> UUID:
@@ -201,10 +194,14 @@ class Postgres(Dialect):
 class SQLite(Dialect):
     """SQLite has one writer at a time, so position order is commit order."""
 
-    _READ_ALL = f"SELECT {COLUMNS} FROM events WHERE position > %s ORDER BY position LIMIT %s"
+    _READ_ALL = "SELECT {columns} FROM events WHERE position > %s ORDER BY position LIMIT %s"
+    _READ_ALL_QUERIES = {
+        True: _READ_ALL.format(columns=COLUMNS),
+        False: _READ_ALL.format(columns=COLUMNS_NO_METADATA),
+    }
 
-    def read_all(self, after, limit):
-        return self._READ_ALL, [after.position, limit]
+    def read_all(self, after, limit, metadata=True):
+        return self._READ_ALL_QUERIES[metadata], [after.position, limit]
 
     @staticmethod
     def param_uuid(value: UUID) -> str:
@@ -241,6 +238,24 @@ _FAST_TIMESTAMPTZ = psycopg.postgres.adapters.get_loader(_TIMESTAMPTZ_OID, psyco
 # Ask for prepared statements; psycopg honours it when the connection has a
 # prepare_threshold (settings.py sets one unless DB_PREPARED_STATEMENTS=false).
 PREPARE = True
+
+
+def raw_cursor(connection) -> psycopg.Cursor:
+    """A server-side-binding psycopg cursor on a Django PostgreSQL connection
+    (so it joins Django's transaction), reused per connection: creating a
+    psycopg cursor costs about as much CPU as the rest of an append. Django
+    connections are per thread, so the cursor is too. Use it inside
+    ``connection.wrap_database_errors`` after ``ensure_connection()``."""
+    raw = connection.connection
+    cursor = getattr(connection, "_eventstore_cursor", None)
+    if cursor is None or cursor.connection is not raw or cursor.closed:
+        cursor = psycopg.Cursor(raw)
+        # Django loads timestamptz through a Python loader; psycopg's own (in
+        # C, UTC on Django's connections) is ~10x faster per row.
+        cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _FAST_TIMESTAMPTZ)
+        connection._eventstore_cursor = cursor
+    return cursor
+
 
 _POSTGRES = Postgres()
 _SQLITE = SQLite()

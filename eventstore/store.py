@@ -8,6 +8,7 @@ there is not.
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from types import MappingProxyType
 from uuid import UUID
 
 import orjson
@@ -29,6 +30,7 @@ from eventstore.types import (
 )
 
 _VERSION_CONSTRAINT = "events_aggregate_version_uniq"
+NO_METADATA = MappingProxyType({})
 
 
 class EventStore:
@@ -152,17 +154,20 @@ class EventStore:
 
     # -- the global log ----------------------------------------------------
 
-    def read_all(self, after: GlobalPosition = START, limit: int = 1000) -> list[RecordedEvent]:
+    def read_all(
+        self, after: GlobalPosition = START, limit: int = 1000, *, metadata: bool = True
+    ) -> list[RecordedEvent]:
         """Up to ``limit`` events after ``after``, in global order, gap-safe.
 
         On PostgreSQL an event is returned only once every transaction that
         could still commit an event ordered before it has finished, so a
         reader that checkpoints the last event it saw never skips one. Events
         are ordered by (transaction id, position); pass the last event's
-        ``global_position`` as the next ``after``.
+        ``global_position`` as the next ``after``. With ``metadata=False``
+        events carry an empty, read-only metadata mapping (cheaper to read).
         """
         dialect = self._dialect
-        query, params = dialect.read_all(after, limit)
+        query, params = dialect.read_all(after, limit, metadata)
         return self._decode(dialect.fetch(self._connection, query, params))
 
     def global_position_of(self, position: int) -> GlobalPosition | None:
@@ -268,7 +273,7 @@ class EventStore:
                     (
                         pos, tx, eid, agg_type, agg_id, etype, current.get(etype, sv),
                         loads(data) if sv == current.get(etype, sv) else upcast(etype, sv, loads(data)),
-                        loads(meta), version, at, sv,
+                        loads(meta) if meta is not None else NO_METADATA, version, at, sv,
                     ),
                 )
                 for pos, tx, eid, agg_type, agg_id, etype, sv, data, meta, version, at in rows
@@ -280,7 +285,7 @@ class EventStore:
                 (
                     pos, tx, to_uuid(eid), agg_type, to_uuid(agg_id), etype, current.get(etype, sv),
                     loads(data) if sv == current.get(etype, sv) else upcast(etype, sv, loads(data)),
-                    loads(meta), version, to_datetime(at), sv,
+                    loads(meta) if meta is not None else NO_METADATA, version, to_datetime(at), sv,
                 ),
             )
             for pos, tx, eid, agg_type, agg_id, etype, sv, data, meta, version, at in rows

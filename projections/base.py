@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import Model
 
 from eventstore import RecordedEvent
-from projections.tables import Tables, TableSpec
+from projections.tables import BufferedTables, Tables, TableSpec
 
 INLINE, ASYNC = "inline", "async"
 
@@ -30,13 +30,22 @@ class Projection:
     description: ClassVar[str] = ""
     event_types: ClassVar[frozenset[str]]
     models: ClassVar[dict[str, type[Model]]]
+    # Whether apply() reads event metadata; reading without it is cheaper.
+    needs_metadata: ClassVar[bool] = False
 
     @property
     def consistency(self) -> str:
         return getattr(settings, "PROJECTION_CONSISTENCY", {}).get(self.name, ASYNC)
 
+    # The column each table is fetched and deleted by (rebuilds cache by it).
+    group_keys: ClassVar[dict[str, str]]
+
     def tables(self, using: str = "default", rename: dict[str, str] | None = None) -> Tables:
         return Tables({logical: TableSpec(model) for logical, model in self.models.items()}, using, rename)
+
+    def buffered_tables(self, using: str = "default", rename: dict[str, str] | None = None) -> BufferedTables:
+        specs = {logical: TableSpec(model) for logical, model in self.models.items()}
+        return BufferedTables(specs, using, rename, group_keys=self.group_keys)
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         """Fold ``events`` into the tables; return how many changed something."""

@@ -41,6 +41,7 @@ class OrderListProjection(Projection):
     description = "One row per order with its lines, for the order pages and GET /api/orders/."
     event_types = ORDER_EVENTS
     models = {"order_list": OrderSummary, "order_lines": OrderLine}
+    group_keys = {"order_list": "order_id", "order_lines": "order_id"}
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         ids = {e.aggregate_id for e in events}
@@ -133,6 +134,7 @@ class CustomerSummaryProjection(Projection):
     description = "Per customer: orders by status and lifetime value (open and shipped orders)."
     event_types = ORDER_EVENTS
     models = {"customer_summary": CustomerSummary, "customer_orders": CustomerOrder}
+    group_keys = {"customer_summary": "customer_id", "customer_orders": "order_id"}
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         ids = {e.aggregate_id for e in events}
@@ -202,6 +204,7 @@ class DailySalesProjection(Projection):
     description = "Per UTC day: orders placed, shipped and cancelled, booked value and revenue (shipped)."
     event_types = ORDER_EVENTS
     models = {"daily_sales": DailySales, "sales_orders": DailySalesOrder}
+    group_keys = {"daily_sales": "day", "sales_orders": "order_id"}
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         ids = {e.aggregate_id for e in events}

@@ -38,16 +38,21 @@ class RebuildResult:
 
 
 def rebuild(
-    projection: Projection, *, using: str = "default", progress: Callable[[int, int], None] | None = None
+    projections: Projection | list[Projection],
+    *,
+    using: str = "default",
+    progress: Callable[[int, int], None] | None = None,
 ) -> RebuildResult:
+    """Rebuild one projection, or several in a single pass over the log."""
+    if isinstance(projections, Projection):
+        projections = [projections]
     ensure_checkpoints(using)
     started = time.perf_counter()
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        events, applied, checkpoint = _rebuild_postgres(projection, using, progress)
+    if connections[using].vendor == "postgresql":
+        events, applied, checkpoint = _rebuild_postgres(projections, using, progress)
     else:
-        events, applied, checkpoint = _rebuild_in_place(projection, using, progress)
-    return RebuildResult(events, applied, time.perf_counter() - started, checkpoint)
+        events, applied, checkpoint = _rebuild_in_place(projections, using, progress)
+    return RebuildResult(events, sum(applied.values()), time.perf_counter() - started, checkpoint)
 
 
 def _total_events(using: str) -> int:
@@ -56,59 +61,68 @@ def _total_events(using: str) -> int:
         return cursor.fetchone()[0]
 
 
-def _replay(projection, tables, store, start, using, progress, total, seen=0, applied=0, lock=False):
-    """Apply every readable event after ``start`` to ``tables``; one
-    transaction per batch unless already inside one."""
-    checkpoint = start
-    while True:
-        with transaction.atomic(using=using):
-            batch = store.read_all(checkpoint, REBUILD_BATCH)
-            if not batch:
-                return checkpoint, seen, applied
-            relevant = [e for e in batch if e.event_type in projection.event_types]
-            applied += projection.apply(relevant, tables)
-        checkpoint = batch[-1].global_position
-        seen += len(batch)
-        if progress:
-            progress(seen, max(total, seen))
+def _apply(targets, batch, applied: dict[str, int]) -> None:
+    for projection, tables in targets:
+        relevant = [e for e in batch if e.event_type in projection.event_types]
+        applied[projection.name] = applied.get(projection.name, 0) + projection.apply(relevant, tables)
 
 
-def _rebuild_postgres(projection: Projection, using: str, progress):
-    live = projection.tables(using)
-    names = {logical: spec.table for logical, spec in live.specs.items()}
-    shadow = projection.tables(
-        using, rename={logical: f"{table}{SUFFIX}" for logical, table in names.items()}
-    )
+def _rebuild_postgres(projections: list[Projection], using: str, progress):
+    metadata = any(p.needs_metadata for p in projections)
     connection = connections[using]
     store = EventStore(using=using)
+    targets, live_tables = [], []
+    for projection in projections:
+        names = {logical: spec.table for logical, spec in projection.tables(using).specs.items()}
+        rename = {logical: f"{table}{SUFFIX}" for logical, table in names.items()}
+        targets.append((projection, projection.buffered_tables(using, rename=rename)))
+        live_tables += names.values()
     with connection.cursor() as cursor:
-        for table in names.values():
+        for table in live_tables:
             cursor.execute(f"DROP TABLE IF EXISTS {table}{SUFFIX}")
-            cursor.execute(f"CREATE TABLE {table}{SUFFIX} (LIKE {table} INCLUDING ALL)")
+            # Unlogged while it is built (no WAL per row), logged before it goes live.
+            cursor.execute(f"CREATE UNLOGGED TABLE {table}{SUFFIX} (LIKE {table} INCLUDING ALL)")
     try:
         total = _total_events(using)
-        checkpoint, seen, applied = _replay(projection, shadow, store, START, using, progress, total)
+        checkpoint, seen, applied = START, 0, {}
+        # The bulk, while the live tables keep serving and catching up. Rows
+        # collect in memory and go to the shadow tables by COPY.
+        while batch := store.read_all(checkpoint, REBUILD_BATCH, metadata=metadata):
+            _apply(targets, batch, applied)
+            for _, tables in targets:
+                tables.maybe_flush()
+            checkpoint = batch[-1].global_position
+            seen += len(batch)
+            if progress:
+                progress(seen, max(total, seen))
+        with connection.cursor() as cursor:
+            for _, tables in targets:
+                tables.flush()
+            for table in live_tables:
+                cursor.execute(f"ALTER TABLE {table}{SUFFIX} SET LOGGED")
         with transaction.atomic(using=using):
             with connection.cursor() as cursor:
-                # Wait for the live runner to finish its batch, then keep it out.
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(projection.name)])
-            # The tail that arrived meanwhile, inside this transaction.
-            while batch := store.read_all(checkpoint, REBUILD_BATCH):
-                applied += projection.apply(
-                    [e for e in batch if e.event_type in projection.event_types], shadow
-                )
+                # Wait for live runners to finish their batch, then keep them out.
+                for projection in sorted(projections, key=lambda p: p.name):
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(projection.name)])
+            # The tail that arrived meanwhile, then the swap, in one transaction.
+            while batch := store.read_all(checkpoint, REBUILD_BATCH, metadata=metadata):
+                _apply(targets, batch, applied)
                 checkpoint = batch[-1].global_position
                 seen += len(batch)
+            for _, tables in targets:
+                tables.flush()
             with connection.cursor() as cursor:
-                for table in names.values():
+                for table in live_tables:
                     _swap(cursor, table, f"{table}{SUFFIX}")
-            _set_checkpoint(projection, checkpoint, seen, applied, using)
+            for projection in projections:
+                _set_checkpoint(projection, checkpoint, seen, applied.get(projection.name, 0), using)
         if progress:
             progress(seen, seen)
         return seen, applied, checkpoint
     finally:
         with connection.cursor() as cursor:
-            for table in names.values():
+            for table in live_tables:
                 cursor.execute(f"DROP TABLE IF EXISTS {table}{SUFFIX}")
 
 
@@ -136,22 +150,38 @@ def _swap(cursor, live: str, shadow: str) -> None:
         cursor.execute(f'ALTER INDEX "{name}" RENAME TO "{live_indexes[shape]}"')
 
 
-def _rebuild_in_place(projection: Projection, using: str, progress):
-    tables = projection.tables(using)
+def _rebuild_in_place(projections: list[Projection], using: str, progress):
+    metadata = any(p.needs_metadata for p in projections)
+    targets = [(projection, projection.tables(using)) for projection in projections]
     store = EventStore(using=using)
     total = _total_events(using)
     with transaction.atomic(using=using):
-        for logical in tables.specs:
-            tables.truncate(logical)
-        checkpoint, seen, applied = START, 0, 0
-        while batch := store.read_all(checkpoint, REBUILD_BATCH):
-            applied += projection.apply([e for e in batch if e.event_type in projection.event_types], tables)
+        for _, tables in targets:
+            for logical in tables.specs:
+                tables.truncate(logical)
+        checkpoint, seen, applied = START, 0, {}
+        while batch := store.read_all(checkpoint, REBUILD_BATCH, metadata=metadata):
+            _apply(targets, batch, applied)
             checkpoint = batch[-1].global_position
             seen += len(batch)
             if progress:
                 progress(seen, max(total, seen))
-        _set_checkpoint(projection, checkpoint, seen, applied, using)
+        for projection in projections:
+            _set_checkpoint(projection, checkpoint, seen, applied.get(projection.name, 0), using)
     return seen, applied, checkpoint
+
+
+def snapshot(projection: Projection, using: str = "default") -> dict[str, list[tuple]]:
+    """Every row of the projection's tables (surrogate ids left out), sorted:
+    two tables with the same content give equal snapshots."""
+    out = {}
+    tables = projection.tables(using)
+    with connections[using].cursor() as cursor:
+        for logical, spec in tables.specs.items():
+            columns = list(spec.kinds)
+            cursor.execute(f"SELECT {', '.join(columns)} FROM {tables.name(logical)}")
+            out[spec.table] = sorted(tuple(str(v) for v in row) for row in cursor.fetchall())
+    return out
 
 
 def _set_checkpoint(projection, checkpoint: GlobalPosition, seen: int, applied: int, using: str) -> None:

@@ -74,46 +74,80 @@ class BatchResult:
     held: bool = False
 
 
-def run_batch(projection: Projection, *, using: str = "default", limit: int | None = None) -> BatchResult:
-    """Process one batch of ``projection``; read=0 when there is nothing to do
-    (caught up, held, or another runner has it)."""
+def _is_waiting(failure: ProjectionFailure | None) -> bool:
+    """Held for good (out of retries) or backing off before the next try."""
+    return failure is not None and (
+        failure.attempts >= MAX_ATTEMPTS
+        or (failure.next_attempt_at is not None and failure.next_attempt_at > timezone.now())
+    )
+
+
+def run_batch(
+    projections: Projection | list[Projection], *, using: str = "default", limit: int | None = None
+) -> BatchResult:
+    """Process one batch; read=0 when there is nothing to do (caught up, held,
+    or other runners have them).
+
+    Given several projections, those furthest behind that share a checkpoint
+    are advanced together from one read of the log, each applying in its own
+    savepoint (so one failing does not stop the others).
+    """
+    if isinstance(projections, Projection):
+        projections = [projections]
     store = EventStore(using=using)
     with transaction.atomic(using=using):
-        if not _try_lock(projection.name, using):
-            return BatchResult()
-        checkpoint = ProjectionCheckpoint.objects.using(using).filter(name=projection.name).first()
-        if checkpoint is None:
-            return BatchResult()
-        failure = open_failure(projection.name, using)
-        if failure is not None and (
-            failure.attempts >= MAX_ATTEMPTS
-            or (failure.next_attempt_at and failure.next_attempt_at > timezone.now())
-        ):
-            return BatchResult(held=True)
-        events = store.read_all(GlobalPosition(checkpoint.tx_id, checkpoint.position), limit or batch_size())
+        ready, held = [], False
+        for projection in sorted(projections, key=lambda p: p.name):
+            if not _try_lock(projection.name, using):
+                continue
+            checkpoint = ProjectionCheckpoint.objects.using(using).filter(name=projection.name).first()
+            if checkpoint is None:
+                continue
+            failure = open_failure(projection.name, using)
+            if _is_waiting(failure):
+                held = True
+                continue
+            ready.append((projection, checkpoint, failure))
+        if not ready:
+            return BatchResult(held=held)
+        start = min(GlobalPosition(cp.tx_id, cp.position) for _, cp, _ in ready)
+        group = [(p, cp, f) for p, cp, f in ready if GlobalPosition(cp.tx_id, cp.position) == start]
+        events = store.read_all(
+            start, limit or batch_size(), metadata=any(p.needs_metadata for p, _, _ in group)
+        )
         if not events:
-            return BatchResult()
-        relevant = [e for e in events if e.event_type in projection.event_types]
-        tables = projection.tables(using)
-        done, applied = events, 0
-        try:
-            with transaction.atomic(using=using):
-                applied = projection.apply(relevant, tables)
-        except Exception:
-            done, applied = _apply_until_failure(projection, events, relevant, tables, failure, using)
-        else:
-            if failure is not None:
-                _resolve(failure, "retried", "runner")
-        if done:
-            last = done[-1]
-            ProjectionCheckpoint.objects.using(using).filter(name=projection.name).update(
-                tx_id=last.tx_id,
-                position=last.position,
-                events_seen=checkpoint.events_seen + len(done),
-                events_applied=checkpoint.events_applied + applied,
-                updated_at=timezone.now(),
-            )
-        return BatchResult(read=len(done), applied=applied, held=len(done) < len(events))
+            return BatchResult(held=held)
+        result = BatchResult(held=held)
+        for projection, checkpoint, failure in group:
+            done, applied = _advance(projection, checkpoint, failure, events, using)
+            result.read = max(result.read, len(done))
+            result.applied += applied
+            result.held = result.held or len(done) < len(events)
+        return result
+
+
+def _advance(projection, checkpoint, failure, events, using) -> tuple[list[RecordedEvent], int]:
+    relevant = [e for e in events if e.event_type in projection.event_types]
+    tables = projection.tables(using)
+    done, applied = events, 0
+    try:
+        with transaction.atomic(using=using):
+            applied = projection.apply(relevant, tables)
+    except Exception:
+        done, applied = _apply_until_failure(projection, events, relevant, tables, failure, using)
+    else:
+        if failure is not None:
+            _resolve(failure, "retried", "runner")
+    if done:
+        last = done[-1]
+        ProjectionCheckpoint.objects.using(using).filter(name=projection.name).update(
+            tx_id=last.tx_id,
+            position=last.position,
+            events_seen=checkpoint.events_seen + len(done),
+            events_applied=checkpoint.events_applied + applied,
+            updated_at=timezone.now(),
+        )
+    return done, applied
 
 
 def _apply_until_failure(projection, events, relevant, tables, failure, using):
@@ -201,16 +235,24 @@ def run_projection(
 
 
 def run_all(*, using: str = "default", time_budget: float | None = None) -> dict[str, int]:
-    """Catch every projection up; a failing one does not stop the others."""
+    """Catch every projection up, sharing reads of the log between those at
+    the same checkpoint; a failing one does not stop the others."""
     ensure_checkpoints(using)
-    out = {}
-    for projection in registry.all():
-        try:
-            out[projection.name] = run_projection(projection, using=using, time_budget=time_budget)
-        except Exception:  # e.g. the database went away: log, let the next run retry
-            log.exception("projection %s could not run", projection.name)
-            out[projection.name] = 0
-    return out
+    projections = registry.all()
+    before = _positions(using)
+    deadline = time.monotonic() + time_budget if time_budget else None
+    try:
+        while run_batch(projections, using=using).read:
+            if deadline and time.monotonic() > deadline:
+                break
+    except Exception:  # e.g. the database went away: log, let the next run retry
+        log.exception("projections could not run")
+    after = _positions(using)
+    return {name: after.get(name, 0) - before.get(name, 0) for name in (p.name for p in projections)}
+
+
+def _positions(using: str) -> dict[str, int]:
+    return dict(ProjectionCheckpoint.objects.using(using).values_list("name", "events_seen"))
 
 
 # -- operator actions ------------------------------------------------------------

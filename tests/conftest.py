@@ -88,3 +88,10 @@ def pytest_collection_modifyitems(config, items):
 def fast_password_hashing(settings):
     """PBKDF2's deliberate slowness is not what these tests measure."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def projections_off_unless_asked(settings):
+    """Tests choose when projections run (settings.PROJECTIONS_MODE =
+    "inprocess", or projections.runner.run_all()); none publish to Celery."""
+    settings.PROJECTIONS_MODE = "off"

@@ -21,7 +21,8 @@ class Command(BaseCommand):
         run.add_argument("--follow", action="store_true", help="keep running, polling for new events")
         run.add_argument("--interval", type=float, default=1.0, help="seconds between polls with --follow")
         rb = sub.add_parser("rebuild", help="rebuild from position 0 into shadow tables, then swap them in")
-        rb.add_argument("name")
+        rb.add_argument("names", nargs="*", metavar="NAME", help="projections to rebuild in one pass")
+        rb.add_argument("--all", action="store_true", help="rebuild every projection")
         rt = sub.add_parser("retry", help="release a held projection to try its failed event again")
         rt.add_argument("name")
         sk = sub.add_parser("skip", help="move a held projection past its failed event")
@@ -63,14 +64,17 @@ class Command(BaseCommand):
                 return
             time.sleep(interval)
 
-    def do_rebuild(self, name, **options):
-        projection = registry.get(name)
+    def do_rebuild(self, names, all=False, **options):
+        if not names and not all:
+            raise CommandError("name the projections to rebuild, or pass --all")
+        projections = registry.all() if all else [registry.get(name) for name in names]
         progress = Progress(self.stderr)
-        result = rebuild.rebuild(projection, progress=progress)
+        result = rebuild.rebuild(projections, progress=progress)
         progress.done()
         self.stdout.write(
-            f"{name}: rebuilt from {result.events} event(s) in {result.seconds:.1f} s "
-            f"({result.events / max(result.seconds, 1e-9):,.0f} events/s) and swapped in"
+            f"{', '.join(p.name for p in projections)}: rebuilt from {result.events} event(s) in "
+            f"{result.seconds:.1f} s ({result.events / max(result.seconds, 1e-9):,.0f} events/s)"
+            " and swapped in"
         )
 
     def do_retry(self, name, **options):

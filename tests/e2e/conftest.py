@@ -1,0 +1,196 @@
+"""The running system for end-to-end tests: a dedicated Redis server, the web
+app under gunicorn, Celery workers and beat, all as real processes against
+the test database."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings as django_settings
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class RedisServer:
+    """A private redis-server that tests may stop and start."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(self.ping, 10, "redis-server to answer")
+
+    def ping(self) -> bool:
+        import redis
+
+        try:
+            return redis.Redis.from_url(self.url, socket_connect_timeout=0.2).ping()
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+class Stack:
+    """gunicorn + Celery workers + beat on the test database."""
+
+    def __init__(self, redis_server: RedisServer, logdir: Path, beat_seconds: float):
+        db = django_settings.DATABASES["default"]
+        self.redis = redis_server
+        self.logdir = logdir
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": "postgres://{}@{}:{}/{}".format(
+                db["USER"] or "postgres", db["HOST"] or "127.0.0.1", db["PORT"] or 5432, db["NAME"]
+            ),
+            "REDIS_URL": redis_server.url,
+            "PROJECTIONS_MODE": "celery",
+            "PROJECTION_BEAT_SECONDS": str(beat_seconds),
+            "PROJECTION_BATCH_SIZE": "50",
+            "SECRET_KEY": "e2e-tests-only",
+            "DEBUG": "false",
+            "CONN_MAX_AGE": "0",
+            "PYTHONUNBUFFERED": "1",
+        }  # fmt: skip
+        self.workers: list[subprocess.Popen] = []
+        self.others: list[subprocess.Popen] = []
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        return subprocess.Popen(
+            args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def start_web(self) -> None:
+        self.others.append(
+            self._spawn(
+                "web",
+                [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+                 "--workers", "1", "--threads", "8", "--timeout", "60"],
+            )
+        )  # fmt: skip
+        wait_until(self._web_up, 30, "gunicorn to serve")
+
+    def _web_up(self) -> bool:
+        try:
+            return requests.get(f"{self.base_url}/api/schema/", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def start_worker(self) -> subprocess.Popen:
+        n = len(self.workers)
+        worker = self._spawn(
+            f"worker{n}",
+            [str(BIN / "celery"), "-A", "config", "worker", "-Q", "projections", "--pool", "solo",
+             "--hostname", f"e2e{n}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
+             "--loglevel", "INFO"],
+        )  # fmt: skip
+        self.workers.append(worker)
+        log = self.logdir / f"worker{n}.log"
+        wait_until(lambda: b"ready." in log.read_bytes(), 30, "the Celery worker to start")
+        return worker
+
+    def start_beat(self) -> None:
+        self.others.append(
+            self._spawn(
+                "beat",
+                [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "INFO",
+                 "--schedule", str(self.logdir / "beat-schedule")],
+            )
+        )  # fmt: skip
+
+    def kill(self, process: subprocess.Popen) -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+    def stop(self) -> None:
+        for process in self.workers + self.others:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.workers + self.others:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill(process)
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.logdir.glob("*.log")))
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stack(transactional_db, redis_server, tmp_path, settings, request):
+    """The app, one worker and beat (every 0.5 s). Tests add workers or kill
+    them through the returned object."""
+    settings.PROJECTIONS_MODE = "off"  # this process only writes and checks
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    running = Stack(redis_server, logdir, beat_seconds=getattr(request, "param", 0.5))
+    try:
+        running.start_web()
+        yield running
+    finally:
+        running.stop()
+        if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+            print(running.logs())
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def token(transactional_db):
+    user = User.objects.create_user("e2e-manager", password="pw-e2e-manager-1", is_staff=True)
+    return Token.objects.create(user=user).key

@@ -1,0 +1,241 @@
+"""Projections driven by real Celery workers on a real Redis, through the
+running app: the happy path, read-your-writes, and the faults that must only
+ever delay a projection."""
+
+import random
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from orders import commands
+from orders.domain import Line
+from projections.base import registry
+from tests.e2e.conftest import wait_until
+from tests.support import checkpoints, event_head, read_model_snapshot, rebuilt_snapshot
+
+pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
+
+
+def api(stack, token, method, path, body=None, headers=None):
+    return requests.request(
+        method,
+        f"{stack.base_url}{path}",
+        json=body,
+        headers={"Authorization": f"Token {token}", **(headers or {})},
+        timeout=30,
+    )
+
+
+def place(stack, token, customer="cust_e2e", sku="WIDGET-A"):
+    response = api(
+        stack,
+        token,
+        "POST",
+        "/api/orders/",
+        {"customer_id": customer, "items": [{"sku": sku, "quantity": 2, "price_cents": 1999}]},
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def caught_up() -> bool:
+    _, head = event_head()
+    cps = checkpoints()
+    return len(cps) == len(registry.all()) and all(position == head for position, _ in cps.values())
+
+
+def write_orders_directly(n: int, seed: int) -> None:
+    """Commands through the handlers in this process (no nudges: mode off)."""
+    rng = random.Random(seed)
+    for i in range(n):
+        order = commands.execute(
+            commands.PlaceOrder(f"cust_{i % 37}", (Line("BASE", 1, 100 + i % 50),))
+        ).order_id
+        for k in range(rng.randint(0, 3)):
+            commands.execute(commands.AddItem(order, f"SKU-{k}", rng.randint(1, 5), 250))
+        roll = rng.random()
+        if roll < 0.3:
+            commands.execute(commands.ShipOrder(order, "DHL"))
+        elif roll < 0.45:
+            commands.execute(commands.CancelOrder(order, "changed mind"))
+
+
+def test_a_command_reaches_the_read_model_through_a_worker_nudged_after_commit(stack, token):
+    stack.start_worker()  # no beat: only the post-commit nudge can start it
+    placed = place(stack, token)
+    read = api(
+        stack,
+        token,
+        "GET",
+        f"/api/orders/{placed['order_id']}",
+        headers={"X-Min-Position": str(placed["position"])},
+    )
+    assert read.status_code == 200, read.text
+    body = read.json()
+    assert body["status"] == "placed" and body["total_cents"] == 3998 and body["version"] == 1
+    assert int(read.headers["X-Projection-Position"]) >= placed["position"]
+
+    added = api(
+        stack,
+        token,
+        "POST",
+        f"/api/orders/{placed['order_id']}/items",
+        {"sku": "GADGET", "quantity": 1, "price_cents": 500},
+    )
+    assert added.status_code == 200
+    listed = api(
+        stack,
+        token,
+        "GET",
+        "/api/orders/?customer_id=cust_e2e",
+        headers={"X-Min-Position": str(added.json()["position"])},
+    )
+    assert [o["total_cents"] for o in listed.json()["results"]] == [4498]
+    assert wait_until(caught_up, 20, "every projection to reach the head")
+
+
+def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(stack):
+    write_orders_directly(600, seed=1)
+    worker = stack.start_worker()
+    stack.start_beat()
+    _, head = event_head()
+    # Kill it while it is part-way through the log (batches of 50 events).
+    wait_until(
+        lambda: any(0 < position < head for position, _ in checkpoints().values()),
+        60,
+        "the worker to start projecting",
+    )
+    stack.kill(worker)
+    assert not caught_up()
+    stack.start_worker()
+    wait_until(caught_up, 120, "a new worker to catch every projection up")
+    count, _ = event_head()
+    assert all(seen == count for _, seen in checkpoints().values()), checkpoints()
+    live = read_model_snapshot()
+    assert live == rebuilt_snapshot()
+
+
+def test_redis_restarting_while_commands_arrive_only_delays_projections(stack, token, redis_server):
+    stack.start_worker()
+    stack.start_beat()
+    placed: list[str] = []
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def client():
+        while not stop.is_set():
+            try:
+                response = api(
+                    stack,
+                    token,
+                    "POST",
+                    "/api/orders/",
+                    {"customer_id": "cust_r", "items": [{"sku": "R", "quantity": 1, "price_cents": 1}]},
+                )
+            except requests.RequestException as exc:
+                errors.append(str(exc))
+                continue
+            if response.status_code == 201:
+                placed.append(response.json()["order_id"])
+            else:
+                errors.append(f"{response.status_code} {response.text[:200]}")
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        wait_until(lambda: len(placed) >= 10, 30, "some orders before the outage")
+        redis_server.stop()
+        during = len(placed)
+        wait_until(lambda: len(placed) >= during + 10, 30, "commands to keep succeeding without Redis")
+        time.sleep(1)
+        redis_server.start()  # empty: every queued task and nudge flag is gone
+        wait_until(lambda: len(placed) >= during + 30, 30, "commands after Redis is back")
+    finally:
+        stop.set()
+        thread.join(30)
+    assert errors == []
+    wait_until(caught_up, 90, "beat and the worker to catch up after the outage")
+    listed = set()
+    url = "/api/orders/?customer_id=cust_r&limit=200"
+    while url:
+        page = api(stack, token, "GET", url).json()
+        listed |= {o["order_id"] for o in page["results"]}
+        url = page["next"] and page["next"].replace(stack.base_url, "")
+    assert listed == set(placed)
+    assert read_model_snapshot() == rebuilt_snapshot()
+
+
+def test_the_same_task_delivered_twice_changes_nothing(stack):
+    from config.celery import app
+
+    write_orders_directly(100, seed=2)
+    stack.start_worker()
+    stack.start_worker()
+    app.conf.broker_url = stack.redis.url
+    app.close()
+    try:
+        for _ in range(2):
+            app.send_task("projections.tasks.run_projections", queue="projections")
+        wait_until(caught_up, 60, "the projections to catch up")
+        before, cps = read_model_snapshot(), checkpoints()
+        for _ in range(4):  # delivered again (and concurrently, two workers)
+            app.send_task("projections.tasks.run_projections", queue="projections")
+        time.sleep(2)
+    finally:
+        app.close()
+    assert read_model_snapshot() == before
+    assert checkpoints() == cps
+    count, _ = event_head()
+    assert all(seen == count for _, seen in cps.values())
+
+
+def test_two_workers_and_several_writers_apply_every_event_exactly_once(stack, token):
+    stack.start_worker()
+    stack.start_worker()
+    stack.start_beat()
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def writer(n):
+        session = requests.Session()
+        for i in range(40):
+            response = session.post(
+                f"{stack.base_url}/api/orders/",
+                json={
+                    "customer_id": f"cust_w{n}",
+                    "items": [{"sku": f"S{i % 3}", "quantity": 1, "price_cents": 10}],
+                },
+                headers={"Authorization": f"Token {token}"},
+                timeout=30,
+            )
+            assert response.status_code == 201, response.text
+            order = response.json()["order_id"]
+            if i % 4 == 0:
+                assert (
+                    session.post(
+                        f"{stack.base_url}/api/orders/{order}/ship",
+                        headers={"Authorization": f"Token {token}"},
+                        timeout=30,
+                    ).status_code
+                    == 200
+                )
+            with lock:
+                ids.append(order)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(ids) == 160
+    wait_until(caught_up, 90, "the projections to catch up")
+    count, _ = event_head()
+    assert all(seen == count for _, seen in checkpoints().values())
+    live = read_model_snapshot()
+    assert {str(row[0]) for row in live["order_list"]} >= set(ids)
+    assert live == rebuilt_snapshot()
+    assert uuid.UUID(ids[0])
