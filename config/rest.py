@@ -26,14 +26,12 @@ class RequestTooLarge(exceptions.APIException):
 class Problem(Exception):
     """An error with a problem type, raised by views for non-DRF failures."""
 
-    def __init__(self, status_code: int, code: str, title: str, detail: str, **extra: Any):
-        self.status_code, self.code, self.title, self.detail, self.extra = (
-            status_code,
-            code,
-            title,
-            detail,
-            extra,
-        )
+    def __init__(
+        self, status_code: int, code: str, title: str, detail: str, headers: dict | None = None, **extra: Any
+    ):
+        self.status_code, self.code, self.title, self.detail = status_code, code, title, detail
+        self.extra = extra
+        self.headers = headers or {}
         super().__init__(detail)
 
 
@@ -130,6 +128,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response = problem_response(exc.status_code, exc.code, exc.title, exc.detail, **exc.extra)
         if "retry_after" in exc.extra:
             response["Retry-After"] = str(exc.extra["retry_after"])
+        for name, value in exc.headers.items():
+            response[name] = value
         return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

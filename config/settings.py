@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "config.middleware.CorrelationIdMiddleware",
+    "config.middleware.UserTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -2,8 +2,9 @@
 
 - ``append_listeners``: called inside the appending transaction with the
   events just written, e.g. to update an inline read model atomically.
-- ``commit_listeners``: called once the appending transaction has committed
-  (never before), e.g. to nudge asynchronous projections.
+- ``commit_listeners``: called with (database alias, global position of the
+  last appended event) once the appending transaction has committed (never
+  before), e.g. to nudge asynchronous projections.
 """
 
 from collections.abc import Callable

@@ -7,14 +7,14 @@ there is not.
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from uuid import UUID
 
 import orjson
 from django.db import IntegrityError, connections, transaction
 
-from eventstore import hooks, sql
+from eventstore import clock, hooks, sql
 from eventstore.errors import ConcurrencyError
 from eventstore.metadata import build_metadata
 from eventstore.registry import EventTypeRegistry
@@ -72,7 +72,7 @@ class EventStore:
         if expected_version < NEW_STREAM:
             raise ValueError("expected_version must be 0 (new stream) or a stream version")
         validate = self.registry.validate
-        now = datetime.now(UTC)
+        now = clock.now()
         rows = []
         for offset, event in enumerate(events, start=1):
             schema_version = validate(event.event_type, event.data)
@@ -101,8 +101,9 @@ class EventStore:
             recorded = self._recorded(aggregate_type, aggregate_id, rows, sorted(written), now)
             for listener in hooks.append_listeners:
                 listener(recorded, self.using)
+        appended = GlobalPosition(tx_id, position)
         for listener in hooks.commit_listeners:
-            transaction.on_commit(lambda listener=listener: listener(self.using), using=self.using)
+            transaction.on_commit(lambda listener=listener: listener(self.using, appended), using=self.using)
         return AppendResult(version=expected_version + len(events), position=position, tx_id=tx_id)
 
     def _recorded(self, aggregate_type, aggregate_id, rows, written, created_at) -> list[RecordedEvent]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders import api
+from orders import api, views
 
 urlpatterns = [
     path("api/auth/token", api.AuthTokenApi.as_view(), name="api-token"),
@@ -12,4 +12,12 @@ urlpatterns = [
     path("api/orders/<uuid:order_id>/cancel", api.OrderCancelApi.as_view(), name="api-order-cancel"),
     path("api/orders/<uuid:order_id>/events", api.OrderEventsApi.as_view(), name="api-order-events"),
     path("api/orders/<uuid:order_id>/state", api.OrderStateApi.as_view(), name="api-order-state"),
+]
+
+# Web UI
+urlpatterns += [
+    path("", views.home, name="home"),
+    path("orders/", views.order_list, name="order-list"),
+    path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
+    path("orders/<uuid:order_id>/<str:action>", views.order_command, name="order-command"),
 ]

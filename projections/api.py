@@ -1,6 +1,7 @@
 """The read API: order queries from the read models, with read-your-writes,
 and the projections' status."""
 
+import re
 from uuid import UUID
 
 from drf_spectacular.types import OpenApiTypes
@@ -12,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.rest import Problem
+from eventstore import EventStore
 from orders.api import OrderPlaceApi, _problems
 from orders.domain import rules
 from orders.serializers import StrictRegexField, StrictSerializer
@@ -40,18 +42,32 @@ def consistent_read(request: Request, names: tuple[str, ...]) -> None:
     raw = request.headers.get("X-Min-Position")
     if raw is None:
         return
-    if not raw.strip().isdigit() or int(raw) > 2**62:
+    if not re.fullmatch(r"\s*[0-9]{1,18}\s*", raw):
         raise Problem(
             400, "invalid-min-position", "Invalid X-Min-Position", "X-Min-Position must be a position."
         )
-    if not selectors.wait_for_position(names, int(raw)):
+    position = int(raw)
+    if EventStore().global_position_of(position) is None:
+        raise Problem(
+            400,
+            "invalid-min-position",
+            "Invalid X-Min-Position",
+            f"No event has position {position}; send the position a command answered with.",
+            headers=position_header(names),
+        )
+    if not selectors.wait_for_position(names, position):
         raise Problem(
             503,
             "projection-lagging",
             "Read models are behind",
-            f"The read models have not reached position {int(raw)} yet; retry shortly.",
+            f"The read models have not reached position {position} yet; retry shortly.",
             retry_after=1,
+            headers=position_header(names),
         )
+
+
+def position_header(names: tuple[str, ...]) -> dict[str, str]:
+    return {"X-Projection-Position": str(selectors.projection_position(names))}
 
 
 def with_position(response: Response, names: tuple[str, ...]) -> Response:
@@ -149,7 +165,13 @@ class OrderDetailApi(APIView):
         consistent_read(request, ORDER_PROJECTIONS)
         found = selectors.order_get(order_id)
         if found is None:
-            raise Problem(404, "order-not-found", "Order not found", f"order {order_id} does not exist")
+            raise Problem(
+                404,
+                "order-not-found",
+                "Order not found",
+                f"order {order_id} does not exist (or is not in the read model yet)",
+                headers=position_header(ORDER_PROJECTIONS),
+            )
         order, lines = found
         body = order_row(order) | {
             "items": [

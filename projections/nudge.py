@@ -24,12 +24,15 @@ def redis_client():
     return _redis
 
 
-def nudge(using: str = "default") -> None:
+def nudge(using: str = "default", appended=None) -> None:
     mode = settings.PROJECTIONS_MODE
     if mode == "inprocess":
-        from projections.runner import run_all
+        from projections.runner import catch_up_to
 
-        run_all(using=using, time_budget=5.0)
+        # Another transaction still open on the server can keep the new event
+        # out of the gap-safe read for a moment: keep trying, briefly. (Reads
+        # with X-Min-Position also run the projections in this mode.)
+        catch_up_to(appended, using=using, timeout=2.0)
     elif mode == "celery":
         try:
             if redis_client().set(NUDGE_KEY, 1, nx=True, ex=5):

@@ -251,6 +251,32 @@ def run_all(*, using: str = "default", time_budget: float | None = None) -> dict
     return {name: after.get(name, 0) - before.get(name, 0) for name in (p.name for p in projections)}
 
 
+def caught_up_to(
+    target: GlobalPosition, using: str = "default", names: tuple[str, ...] | None = None
+) -> bool:
+    """Whether every projection (or each of ``names``) has applied ``target``."""
+    names = names or tuple(p.name for p in registry.all())
+    rows = list(
+        ProjectionCheckpoint.objects.using(using).filter(name__in=names).values_list("tx_id", "position")
+    )
+    return len(rows) == len(names) and all(GlobalPosition(*row) >= target for row in rows)
+
+
+def catch_up_to(target: GlobalPosition | None, *, using: str = "default", timeout: float = 2.0) -> bool:
+    """Run the projections until they have applied ``target`` (in-process mode)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        run_all(using=using, time_budget=timeout)
+        if target is None or caught_up_to(target, using):
+            return True
+        if time.monotonic() >= deadline:
+            log.warning("projections have not reached %s after %.1f s; the next run will", target, timeout)
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+
+
 def _positions(using: str) -> dict[str, int]:
     return dict(ProjectionCheckpoint.objects.using(using).values_list("name", "events_seen"))
 

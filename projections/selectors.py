@@ -71,6 +71,8 @@ def _encode(value: Any, order_id: UUID, direction: str) -> str:
 def _decode(cursor: str, field: str) -> tuple[Any, UUID, str]:
     try:
         value, order_id, direction = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(order_id, str):
+            raise ValueError(order_id)
         order_id = UUID(order_id)
         if direction not in ("n", "p"):
             raise ValueError(direction)
@@ -192,6 +194,10 @@ def wait_for_position(names: tuple[str, ...], position: int, timeout: float | No
     while True:
         if target is None:
             target = store.global_position_of(position)
+        if target is not None and settings.PROJECTIONS_MODE == "inprocess":
+            from projections.runner import run_all
+
+            run_all()  # no worker in this mode: the reader drives the projections
         if target is not None:
             checkpoints = list(
                 ProjectionCheckpoint.objects.filter(name__in=names).values_list("tx_id", "position")

@@ -7,3 +7,11 @@ urlpatterns = [
     path("api/orders/<uuid:order_id>", api.OrderDetailApi.as_view(), name="api-order"),
     path("api/projections/", api.ProjectionsApi.as_view(), name="api-projections"),
 ]
+
+from projections import views  # noqa: E402
+
+urlpatterns += [
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("projections/", views.projection_status, name="projection-status"),
+    path("projections/<str:name>/retry", views.projection_retry, name="projection-retry"),
+]

@@ -1,0 +1,115 @@
+"""The audit view (staff): every event, newest first, filterable, read-only."""
+
+from django import forms
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth import get_user_model
+from django.db.models.fields.json import KT
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from eventstore.errors import EventStoreError
+from eventstore.models import Event
+from eventstore.registry import registry
+
+PAGE_SIZE = 50
+
+
+class AuditFilterForm(forms.Form):
+    aggregate_id = forms.UUIDField(label="Aggregate id", required=False)
+    aggregate_type = forms.CharField(label="Aggregate type", required=False, max_length=100)
+    event_type = forms.CharField(label="Event type", required=False, max_length=100)
+    user = forms.CharField(label="User", required=False, max_length=150, help_text="username or id")
+    correlation_id = forms.CharField(label="Correlation id", required=False, max_length=128)
+    since = forms.DateTimeField(
+        label="From", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        label="To", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+
+def _user_ids(value: str) -> list[str]:
+    User = get_user_model()
+    ids = [str(pk) for pk in User.objects.filter(username=value).values_list("pk", flat=True)]
+    if value.isdigit():
+        ids.append(value)
+    return ids or [value]
+
+
+def audit_rows(events: list[Event]) -> list[dict]:
+    current = registry.current_versions
+    users = {
+        str(pk): name
+        for pk, name in get_user_model()
+        .objects.filter(
+            pk__in={e.metadata.get("user_id") for e in events if str(e.metadata.get("user_id", "")).isdigit()}
+        )
+        .values_list("pk", "username")
+    }
+    rows = []
+    for e in events:
+        latest = current.get(e.event_type, e.schema_version)
+        upcast = None
+        if e.schema_version < latest:
+            try:
+                upcast = registry.upcast(e.event_type, e.schema_version, e.event_data)
+            except EventStoreError as exc:
+                upcast = {"error": str(exc)}
+        rows.append(
+            {
+                "event": e,
+                "user": users.get(str(e.metadata.get("user_id")), e.metadata.get("user_id")),
+                "current_version": latest,
+                "upcast": upcast,
+            }
+        )
+    return rows
+
+
+@staff_member_required
+def audit(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    events, next_before, status = [], None, 200
+    if form.is_bound and not form.is_valid():
+        status = 400
+    else:
+        data = form.cleaned_data if form.is_bound else {}
+        qs = Event.objects.order_by("-position")
+        if data.get("aggregate_id"):
+            qs = qs.filter(aggregate_id=data["aggregate_id"])
+        if data.get("aggregate_type"):
+            qs = qs.filter(aggregate_type=data["aggregate_type"])
+        if data.get("event_type"):
+            qs = qs.filter(event_type=data["event_type"])
+        if data.get("user"):
+            qs = qs.annotate(uid=KT("metadata__user_id")).filter(uid__in=_user_ids(data["user"]))
+        if data.get("correlation_id"):
+            qs = qs.annotate(cid=KT("metadata__correlation_id")).filter(cid=data["correlation_id"])
+        if data.get("since"):
+            qs = qs.filter(created_at__gte=data["since"])
+        if data.get("until"):
+            qs = qs.filter(created_at__lte=data["until"])
+        if data.get("before"):
+            qs = qs.filter(position__lt=data["before"])
+        events = list(qs[: PAGE_SIZE + 1])
+        if len(events) > PAGE_SIZE:
+            events = events[:PAGE_SIZE]
+            next_before = events[-1].position
+    params = request.GET.copy()
+    params.pop("before", None)
+    return render(
+        request,
+        "eventstore/audit.html",
+        {
+            "nav": "audit",
+            "form": form,
+            "rows": audit_rows(events),
+            "next_before": next_before,
+            "base_query": params.urlencode(),
+            "trace": form.cleaned_data.get("correlation_id") if form.is_bound and form.is_valid() else None,
+            "now": timezone.now(),
+        },
+        status=status,
+    )

@@ -1,0 +1,90 @@
+"""Web forms for the order commands. They check the shape of input; the
+rules themselves live in the aggregate (its errors come back as form errors)."""
+
+from django import forms
+from django.core.validators import RegexValidator
+
+from orders.domain import rules
+
+sku_validator = RegexValidator(rules.SKU_PATTERN, "Letters, digits, '-' and '_' (at most 40).")
+customer_validator = RegexValidator(rules.CUSTOMER_ID_PATTERN, "Letters, digits and _.:- (at most 64).")
+
+PLACE_ORDER_LINES = 5
+
+
+class VersionedForm(forms.Form):
+    """Carries the order version the page was rendered at (If-Match)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+
+class LineFields(forms.Form):
+    sku = forms.CharField(label="SKU", max_length=40, validators=[sku_validator])
+    quantity = forms.IntegerField(min_value=rules.MIN_QUANTITY, max_value=rules.MAX_QUANTITY)
+    price_cents = forms.IntegerField(
+        label="Price (cents)", min_value=rules.MIN_PRICE_CENTS, max_value=rules.MAX_PRICE_CENTS
+    )
+
+
+class AddItemForm(VersionedForm, LineFields):
+    pass
+
+
+class RemoveItemForm(VersionedForm):
+    sku = forms.CharField(max_length=40, widget=forms.HiddenInput)
+
+
+class ShipForm(VersionedForm):
+    carrier = forms.CharField(max_length=rules.MAX_CARRIER_LENGTH, required=False)
+    tracking_number = forms.CharField(max_length=rules.MAX_TRACKING_LENGTH, required=False)
+
+
+class CancelForm(VersionedForm):
+    reason = forms.CharField(max_length=rules.MAX_REASON_LENGTH, widget=forms.TextInput)
+
+
+class PlaceOrderForm(forms.Form):
+    """A customer and up to five lines; blank lines are ignored."""
+
+    customer_id = forms.CharField(label="Customer", max_length=64, validators=[customer_validator])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for i in range(PLACE_ORDER_LINES):
+            self.fields[f"sku_{i}"] = forms.CharField(
+                label=f"SKU, line {i + 1}", max_length=40, required=False, validators=[sku_validator]
+            )
+            self.fields[f"quantity_{i}"] = forms.IntegerField(
+                label=f"Quantity, line {i + 1}",
+                required=False,
+                min_value=rules.MIN_QUANTITY,
+                max_value=rules.MAX_QUANTITY,
+            )
+            self.fields[f"price_cents_{i}"] = forms.IntegerField(
+                label=f"Price in cents, line {i + 1}",
+                required=False,
+                min_value=rules.MIN_PRICE_CENTS,
+                max_value=rules.MAX_PRICE_CENTS,
+            )
+
+    def line_rows(self):
+        return [
+            (i + 1, self[f"sku_{i}"], self[f"quantity_{i}"], self[f"price_cents_{i}"])
+            for i in range(PLACE_ORDER_LINES)
+        ]
+
+    def clean(self):
+        data = super().clean()
+        lines = []
+        for i in range(PLACE_ORDER_LINES):
+            values = [data.get(f"sku_{i}"), data.get(f"quantity_{i}"), data.get(f"price_cents_{i}")]
+            if all(v in (None, "") for v in values):
+                continue
+            if any(v in (None, "") for v in values):
+                self.add_error(f"sku_{i}", f"Line {i + 1} needs a SKU, a quantity and a price.")
+                continue
+            lines.append(tuple(values))
+        if not lines and not self.errors:
+            raise forms.ValidationError("An order needs at least one line.")
+        data["lines"] = lines
+        return data

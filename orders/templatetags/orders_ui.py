@@ -1,0 +1,55 @@
+import json
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def cents(value) -> str:
+    """1999 -> "19.99" (amounts are integer cents everywhere)."""
+    if value is None or value == "":
+        return ""
+    value = int(value)
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    return f"{sign}{value // 100:,}.{value % 100:02d}"
+
+
+@register.filter
+def pretty_json(value) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def event_summary(event) -> str:
+    """One line saying what an order event did."""
+    d = event.data
+    match event.event_type:
+        case "OrderPlaced":
+            lines = len(d["items"])
+            text = f"Placed for {d['customer_id']} with {lines} line(s), total {cents(d['total_cents'])}"
+        case "ItemAdded":
+            text = f"Added {d['quantity']} \u00d7 {d['sku']} at {cents(d['price_cents'])}"
+        case "ItemRemoved":
+            text = f"Removed {d['sku']} ({d['quantity']} \u00d7 {cents(d['price_cents'])})"
+        case "OrderShipped":
+            via = " ".join(x for x in (d.get("carrier"), d.get("tracking_number")) if x)
+            text = f"Shipped{' via ' + via if via else ''}"
+        case "OrderCancelled":
+            text = f"Cancelled: {d['reason']}"
+        case _:
+            text = event.event_type
+    return text
+
+
+@register.simple_tag
+def querystring_with(request, **changes) -> str:
+    params = request.GET.copy()
+    for key, value in changes.items():
+        if value in (None, ""):
+            params.pop(key, None)
+        else:
+            params[key] = value
+    encoded = params.urlencode()
+    return "?" + encoded if encoded else "?"

@@ -1,0 +1,292 @@
+"""The order pages: list (with the place-order form), detail with its event
+timeline and point-in-time view, and one POST view per command. Pages read
+the read models; commands go through orders.commands.execute like the API."""
+
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from eventstore import EventStore
+from eventstore.metadata import message_context
+from orders import commands
+from orders.domain import DomainError, InvalidOrderDataError, Line, OrderNotFoundError
+from orders.forms import AddItemForm, CancelForm, PlaceOrderForm, RemoveItemForm, ShipForm
+from orders.repository import OrderRepository, StaleVersionError
+from projections import selectors
+
+ORDER_READ_MODELS = ("order_list",)
+PAGE_SIZE = 50
+
+
+def can_manage(user) -> bool:
+    return user.is_staff or user.has_perm("orders.manage_orders")
+
+
+class OrderFilterForm(forms.Form):
+    q = forms.CharField(label="Order id", required=False, max_length=64)
+    status = forms.ChoiceField(
+        choices=[("", "Any status")] + [(s, s.title()) for s in selectors.STATUSES], required=False
+    )
+    customer_id = forms.CharField(label="Customer", required=False, max_length=64)
+    placed_from = forms.DateField(
+        label="Placed from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    placed_to = forms.DateField(
+        label="Placed to", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    total_min = forms.DecimalField(
+        label="Total from", required=False, min_value=0, max_digits=14, decimal_places=2
+    )
+    total_max = forms.DecimalField(
+        label="Total to", required=False, min_value=0, max_digits=14, decimal_places=2
+    )
+    ordering = forms.ChoiceField(choices=[(o, o) for o in selectors.ORDERINGS], required=False)
+    cursor = forms.CharField(required=False, max_length=500)
+
+
+def _day_start(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+def _jump_to_order(query: str) -> UUID | None:
+    """A full order id, or a unique hex prefix of at least 8 characters."""
+    text = query.strip().lower()
+    try:
+        return UUID(text)
+    except ValueError:
+        pass
+    hex_part = text.replace("-", "")
+    if len(hex_part) < 8 or len(hex_part) > 32 or any(c not in "0123456789abcdef" for c in hex_part):
+        return None
+    low = UUID(hex_part.ljust(32, "0"))
+    high = UUID(hex_part.ljust(32, "f"))
+    found = list(
+        selectors.OrderSummary.objects.filter(order_id__gte=low, order_id__lte=high).values_list(
+            "order_id", flat=True
+        )[:2]
+    )
+    return found[0] if len(found) == 1 else None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_list(request: HttpRequest) -> HttpResponse:
+    place_form = PlaceOrderForm(request.POST or None) if can_manage(request.user) else None
+    if request.method == "POST":
+        if place_form is None:
+            raise PermissionDenied
+        if place_form.is_valid():
+            lines = tuple(Line(*values) for values in place_form.cleaned_data["lines"])
+            try:
+                with message_context(user_id=str(request.user.pk)):
+                    result = commands.execute(
+                        commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines)
+                    )
+            except DomainError as exc:
+                place_form.add_error(None, str(exc))
+            else:
+                messages.success(request, "Order placed.")
+                return redirect(f"{reverse('order-detail', args=[result.order_id])}?after={result.position}")
+    filters_form = OrderFilterForm(request.GET or None)
+    page, count, exact, filters_valid = None, 0, True, True
+    filters = selectors.OrderFilters()
+    ordering = "-placed_at"
+    cursor = None
+    if filters_form.is_bound and not filters_form.is_valid():
+        filters_valid = False
+    elif filters_form.is_bound:
+        data = filters_form.cleaned_data
+        if data["q"]:
+            found = _jump_to_order(data["q"])
+            if found is not None:
+                return redirect("order-detail", order_id=found)
+            messages.warning(request, f"No order found for “{data['q']}”.")
+        filters = selectors.OrderFilters(
+            status=data["status"] or None,
+            customer_id=data["customer_id"] or None,
+            placed_from=_day_start(data["placed_from"]) if data["placed_from"] else None,
+            placed_to=_day_start(data["placed_to"]) + timedelta(days=1) if data["placed_to"] else None,
+            total_min=int(data["total_min"] * 100) if data["total_min"] is not None else None,
+            total_max=int(data["total_max"] * 100) if data["total_max"] is not None else None,
+        )
+        ordering = data["ordering"] or ordering
+        cursor = data["cursor"] or None
+    if filters_valid:
+        try:
+            page = selectors.order_list(filters, ordering, cursor, PAGE_SIZE)
+        except selectors.InvalidCursorError:
+            messages.warning(request, "That page link is no longer valid; showing the first page.")
+            page = selectors.order_list(filters, ordering, None, PAGE_SIZE)
+        count, exact = selectors.order_count_estimate(filters)
+    status = 400 if not filters_valid or (place_form is not None and place_form.errors) else 200
+    return render(
+        request,
+        "orders/order_list.html",
+        {
+            "nav": "orders",
+            "filters_form": filters_form,
+            "page": page,
+            "count": count,
+            "count_exact": exact,
+            "ordering": ordering,
+            "place_form": place_form,
+        },
+        status=status,
+    )
+
+
+def _parse_as_of(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else timezone.make_aware(parsed)
+
+
+def detail_context(
+    request, order_id: UUID, *, bound: dict | None = None, wait_for: int | None = None
+) -> dict:
+    """Everything the detail page shows; ``bound`` replaces the blank forms
+    with ones carrying the user's input and errors. With ``?after=<position>``
+    (or ``wait_for``) the read model is given time to include that event."""
+    after = request.GET.get("after", "")
+    if wait_for is None and after.isdigit() and len(after) < 19:
+        wait_for = int(after)
+    waited = True
+    if wait_for:
+        waited = selectors.wait_for_position(ORDER_READ_MODELS, wait_for)
+    found = selectors.order_get(order_id)
+    store = EventStore()
+    history = store.load(order_id)
+    if found is None and not history:
+        raise Http404("No such order")
+    if history and history[0].aggregate_type != "Order":
+        raise Http404("No such order")
+    order, lines = found if found else (None, [])
+    version = order.version if order else 0
+    as_of_raw = request.GET.get("as_of")
+    as_of, as_of_state = _parse_as_of(as_of_raw), None
+    if as_of_raw and as_of is None:
+        messages.error(request, "“As of” needs a date and time.")
+    if as_of is not None:
+        replayed, upto = OrderRepository().get_at(order_id, as_of)
+        as_of_state = {"order": replayed.state(), "events": len(upto)} if replayed.exists else {"order": None}
+    forms_ = {
+        "add": AddItemForm(initial={"version": version, "quantity": 1}),
+        "ship": ShipForm(initial={"version": version}),
+        "cancel": CancelForm(initial={"version": version}),
+    }
+    forms_.update(bound or {})
+    user_ids = {e.metadata.get("user_id") for e in history} - {None}
+    usernames = dict(
+        get_user_model()
+        .objects.filter(pk__in=[u for u in user_ids if str(u).isdigit()])
+        .values_list("pk", "username")
+    )
+    for e in history:
+        uid = e.metadata.get("user_id")
+        e.metadata.setdefault("username", usernames.get(int(uid)) if str(uid).isdigit() else uid)
+    return {
+        "nav": "orders",
+        "order_id": order_id,
+        "order": order,
+        "lines": lines,
+        "version": version,
+        "history": history,
+        "lagging": found is None or not waited or order.version < history[-1].version,
+        "can_manage": can_manage(request.user),
+        "is_open": order is not None and order.status in ("placed", "confirmed"),
+        "forms": forms_,
+        "as_of": as_of,
+        "as_of_value": as_of.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%dT%H:%M")
+        if as_of
+        else "",
+        "as_of_state": as_of_state,
+    }
+
+
+@login_required
+def order_detail(request: HttpRequest, order_id: UUID) -> HttpResponse:
+    return render(request, "orders/order_detail.html", detail_context(request, order_id))
+
+
+COMMAND_FORMS = {"add": AddItemForm, "remove": RemoveItemForm, "ship": ShipForm, "cancel": CancelForm}
+
+
+def _command(action: str, order_id: UUID, data: dict):
+    if action == "add":
+        return commands.AddItem(order_id, data["sku"], data["quantity"], data["price_cents"])
+    if action == "remove":
+        return commands.RemoveItem(order_id, data["sku"])
+    if action == "ship":
+        return commands.ShipOrder(order_id, data["carrier"] or None, data["tracking_number"] or None)
+    return commands.CancelOrder(order_id, data["reason"])
+
+
+@login_required
+@require_POST
+def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResponse:
+    if action not in COMMAND_FORMS:
+        raise Http404
+    if not can_manage(request.user):
+        raise PermissionDenied
+    form = COMMAND_FORMS[action](request.POST)
+    conflict, shown_form, current, wait_for = None, form, None, None
+    status = 400
+    if form.is_valid():
+        expected = form.cleaned_data["version"]
+        try:
+            with message_context(user_id=str(request.user.pk)):
+                result = commands.execute(
+                    _command(action, order_id, form.cleaned_data), expected_version=expected
+                )
+        except StaleVersionError:
+            conflict = EventStore().load(order_id, after_version=expected)
+            current = conflict[-1].version if conflict else expected
+            wait_for = conflict[-1].position if conflict else None
+            # Keep what the user typed, against the version they can now see.
+            shown_form = COMMAND_FORMS[action](initial={**form.cleaned_data, "version": current})
+            status = 409
+        except OrderNotFoundError as exc:
+            raise Http404(str(exc)) from None
+        except InvalidOrderDataError as exc:
+            form.add_error(None, str(exc))
+        except DomainError as exc:
+            form.add_error(None, str(exc))
+            status = 409
+        except commands.ContentionError as exc:
+            form.add_error(None, str(exc))
+            status = 409
+        else:
+            messages.success(request, _DONE[action])
+            return redirect(f"{reverse('order-detail', args=[order_id])}?after={result.position}")
+    bound = {action: shown_form} if action != "remove" else {}
+    context = detail_context(request, order_id, bound=bound, wait_for=wait_for)
+    context.update(conflict=conflict, remove_error=form.non_field_errors() if action == "remove" else None)
+    if conflict is not None:
+        context.update(conflict_action=action, version_now=current)
+    return render(request, "orders/order_detail.html", context, status=status)
+
+
+_DONE = {
+    "add": "Item added.",
+    "remove": "Line removed.",
+    "ship": "Order shipped.",
+    "cancel": "Order cancelled.",
+}
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("order-list")
