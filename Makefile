@@ -11,7 +11,10 @@ PORT ?= 8000
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/postgres)
 TEST_REDIS_URL := $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 
-.PHONY: install run test test-fast lint format bench migrate clean
+.PHONY: install run test lint format bench migrate clean chromium
+
+# Browser tests drive the system Chromium (Debian package); install it if missing.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 install: $(STAMP)
 
@@ -29,6 +32,7 @@ migrate: $(STAMP)
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py seed_demo
 	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
 		mkdir -p var; \
 		HOST=$(HOST) WEB_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile; \
@@ -36,7 +40,11 @@ run: $(STAMP)
 		$(PY) -m gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -; \
 	fi
 
-test: $(STAMP)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "Installing Chromium for the browser tests..."; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: $(STAMP) chromium
 	DATABASE_URL='$(TEST_DATABASE_URL)' REDIS_URL='$(TEST_REDIS_URL)' $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

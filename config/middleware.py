@@ -2,6 +2,7 @@
 
 import re
 import zoneinfo
+from urllib.parse import unquote
 
 from django.utils import timezone
 
@@ -41,7 +42,7 @@ class UserTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        name = request.COOKIES.get("tz")
+        name = unquote(request.COOKIES.get("tz", ""))
         zone = None
         if name and len(name) < 64:
             try:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class OrdersConfig(AppConfig):
@@ -13,3 +14,20 @@ class OrdersConfig(AppConfig):
         catalog.register_order_events()
         rest.ERROR_MAPPERS.append(errors.order_problem)
         bench.register_suite("commands", benchmarks.run)
+        post_migrate.connect(ensure_order_managers_group, sender=self)
+
+
+def ensure_order_managers_group(sender, using="default", **kwargs) -> None:
+    """The "Order managers" group carries the permission to send commands.
+    Also created by a migration; kept here so it survives a database flush."""
+    from django.contrib.auth.models import Group, Permission
+
+    permission = (
+        Permission.objects.using(using)
+        .filter(codename="manage_orders", content_type__app_label="orders")
+        .first()
+    )
+    if permission is None:
+        return
+    group, _ = Group.objects.using(using).get_or_create(name="Order managers")
+    group.permissions.add(permission)

@@ -81,7 +81,9 @@ def _jump_to_order(query: str) -> UUID | None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def order_list(request: HttpRequest) -> HttpResponse:
-    place_form = PlaceOrderForm(request.POST or None) if can_manage(request.user) else None
+    place_form = (
+        PlaceOrderForm(request.POST or None, auto_id="place-%s") if can_manage(request.user) else None
+    )
     if request.method == "POST":
         if place_form is None:
             raise PermissionDenied
@@ -210,7 +212,7 @@ def detail_context(
         "is_open": order is not None and order.status in ("placed", "confirmed"),
         "forms": forms_,
         "as_of": as_of,
-        "as_of_value": as_of.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%dT%H:%M")
+        "as_of_value": as_of.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
         if as_of
         else "",
         "as_of_state": as_of_state,
@@ -277,6 +279,11 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
     context.update(conflict=conflict, remove_error=form.non_field_errors() if action == "remove" else None)
     if conflict is not None:
         context.update(conflict_action=action, version_now=current)
+    if action != "remove" and (conflict is not None or not context["is_open"]):
+        # On a closed order the regular forms are gone: show this one again,
+        # with the user's input, its error and the current version.
+        context["retry_action"] = action
+        context.setdefault("version_now", context["version"])
     return render(request, "orders/order_detail.html", context, status=status)
 
 

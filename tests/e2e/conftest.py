@@ -113,7 +113,7 @@ class Stack:
 
     def _web_up(self) -> bool:
         try:
-            return requests.get(f"{self.base_url}/api/schema/", timeout=1).status_code == 200
+            return requests.get(f"{self.base_url}/healthz", timeout=5).status_code == 200
         except requests.RequestException:
             return False
 
@@ -156,6 +156,12 @@ class Stack:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.logdir.glob("*.log")))
+
+
+@pytest.fixture
+def fast_password_hashing():
+    """Overrides the suite-wide MD5 hasher: the app under test runs in its own
+    processes with the real hashers, and must verify these passwords."""
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import random
 import threading
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
@@ -17,7 +18,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-import eventstore.store
+import eventstore.clock
 from eventstore import START, EventStore, GlobalPosition, hooks
 from orders import commands
 from orders.domain import Line
@@ -25,6 +26,7 @@ from orders.repository import OrderRepository
 from projections import inline, rebuild, runner
 from projections.base import ProjectionError, registry
 from projections.models import ProjectionCheckpoint, ProjectionFailure
+from projections.tables import BufferedTables
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -159,25 +161,32 @@ def table_oids(tables) -> dict[str, int]:
 
 
 class Clock:
-    """Stands in for the event store's clock, so events land on chosen days."""
+    """The time the event store stamps on events (eventstore.clock), so a
+    history can be spread over chosen days. This thread only."""
 
     def __init__(self, start: datetime):
+        self._frozen = ExitStack()
         self.now = start
-        clock = self
 
-        class FrozenDatetime(datetime):
-            @classmethod
-            def now(cls, tz=None):
-                return clock.now if tz is None else clock.now.astimezone(tz)
+    @property
+    def now(self) -> datetime:
+        return self._now
 
-        self.datetime = FrozenDatetime
+    @now.setter
+    def now(self, when: datetime) -> None:
+        self._frozen.close()
+        self._frozen.enter_context(eventstore.clock.frozen(when))
+        self._now = when
+
+    def close(self) -> None:
+        self._frozen.close()
 
 
 @pytest.fixture
-def clock(monkeypatch):
+def clock():
     c = Clock(datetime(2025, 3, 1, 8, 0, tzinfo=UTC))
-    monkeypatch.setattr(eventstore.store, "datetime", c.datetime)
-    return c
+    yield c
+    c.close()
 
 
 class Workload:
@@ -525,7 +534,9 @@ def check_against_the_domain(log) -> None:
     } == days
 
 
-def test_a_rebuild_of_every_projection_equals_the_live_tables_for_thousands_of_random_orders(clock):
+def test_a_rebuild_of_every_projection_equals_the_live_tables_for_thousands_of_random_orders(
+    clock, monkeypatch
+):
     Workload(20250301, clock).orders(2000)
     catch_up()
     log = events()
@@ -556,6 +567,15 @@ def test_a_rebuild_of_every_projection_equals_the_live_tables_for_thousands_of_r
     assert all(new_oids[t] != oids[t] for t in ALL_TABLES)  # swapped in, not patched up
     assert not table_oids([f"{t}{rebuild.SUFFIX}" for t in ALL_TABLES])  # no shadow left behind
     assert catch_up() == {p.name: 0 for p in registry.all()}
+
+    # Once more, all in one pass, the rebuild's row cache written out and read
+    # back after every batch (as on a log too long to keep in memory).
+    monkeypatch.setattr(rebuild, "REBUILD_BATCH", 300)
+    monkeypatch.setattr(BufferedTables, "maybe_flush", BufferedTables.flush)
+    result = rebuilt(registry.all())
+    assert (result.events, result.applied, result.checkpoint) == (count, 3 * count, last)
+    assert all_states() == live
+    assert indexes(ALL_TABLES) == live_indexes
 
 
 # -- 4. rebuild while commands keep arriving ----------------------------------------------
@@ -708,6 +728,22 @@ def test_a_failing_event_is_retried_after_its_backoff_and_then_held_while_the_ot
     assert at(checkpoint("order_list")) == at(checkpoint("customer_summary")) == last
     assert at(checkpoint("daily_sales")) == p.before.global_position
     assert later.order_id in {r["order_id"] for r in rows("customer_summary_orders")}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: projections/runner.py run_batch/run_all: a projection whose retry is due has the lowest "
+    "checkpoint, so it is read alone; it fails at once (read=0) and run_all's loop stops, leaving the "
+    "projections ahead of it without the new events for that run",
+)
+def test_a_projection_due_to_retry_its_poison_event_does_not_hold_the_others_back(poisoned):
+    ProjectionFailure.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))  # retry is due
+    later = place("dave", ("LAMP-9", 1))
+    catch_up()
+    assert ProjectionFailure.objects.get().attempts == 2  # daily_sales tried again, and failed again
+    assert at(checkpoint("daily_sales")) == poisoned.before.global_position
+    assert at(checkpoint("order_list")) == at(checkpoint("customer_summary")) == head()[0]
+    assert later.order_id in {r["order_id"] for r in rows("order_list")}
 
 
 def test_after_the_fix_an_operator_retry_resumes_at_the_poison_event_and_equals_a_rebuild(

@@ -1,0 +1,35 @@
+"""Small project-wide views: health check and the cached OpenAPI schema."""
+
+import threading
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from drf_spectacular.views import SpectacularAPIView
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the app can reach its database (for load balancers and tests)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any database failure means "not ready"
+        return JsonResponse({"status": "unavailable", "detail": type(exc).__name__}, status=503)
+    return JsonResponse({"status": "ok"})
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema, generated once per process. Generation is not
+    thread-safe in drf-spectacular (its extension registry loads lazily), and
+    the schema does not change while the process runs."""
+
+    _lock = threading.Lock()
+    _cache: dict = {}
+
+    def get(self, request, *args, **kwargs):
+        key = (request.GET.get("format") or request.headers.get("Accept", ""), request.GET.get("lang"))
+        with self._lock:
+            if key not in self._cache:
+                response = super().get(request, *args, **kwargs)
+                response.render()
+                self._cache[key] = response
+            return self._cache[key]

@@ -1,0 +1,177 @@
+"""The web UI in a real browser (Playwright driving the system Chromium)
+against the running stack: gunicorn, a Celery worker and beat on Redis.
+Screenshots of each main page go to test-artifacts/screenshots/."""
+
+import re
+import uuid
+import zoneinfo
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from eventstore import EventStore
+
+pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
+
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in this thread; the
+    # test's own ORM calls are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make test` installs it (apt-get install -y chromium)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def running(stack):
+    stack.start_worker()
+    stack.start_beat()
+    return stack
+
+
+def sign_in(browser, base_url, username, password, viewport=None):
+    context = browser.new_context(
+        viewport=viewport or {"width": 1280, "height": 900}, timezone_id="Europe/Berlin"
+    )
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/orders/$"))
+    return context, page
+
+
+def shot(page, name):
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transactional_db):
+    User.objects.create_user("clerk", password="pw-clerk-browser-1", is_staff=True)
+    _, page = sign_in(browser, running.base_url, "clerk", "pw-clerk-browser-1")
+
+    # Place an order with two lines.
+    form = page.locator("#place")
+    form.get_by_label("Customer", exact=True).fill("cust_browser")
+    form.get_by_label("SKU, line 1").fill("WIDGET-A")
+    form.get_by_label("Quantity, line 1").fill("2")
+    form.get_by_label("Price in cents, line 1").fill("1999")
+    form.get_by_label("SKU, line 2").fill("GADGET-B")
+    form.get_by_label("Quantity, line 2").fill("1")
+    form.get_by_label("Price in cents, line 2").fill("500")
+    form.get_by_role("button", name="Place order").click()
+    page.wait_for_url(re.compile(r".*/orders/[0-9a-f-]{36}/"))
+    order_id = re.search(r"/orders/([0-9a-f-]{36})/", page.url).group(1)
+    assert page.locator("#order-status").inner_text() == "placed"
+    assert page.locator("#order-total").inner_text() == "44.98"
+    assert page.locator("#lines tbody tr").count() == 2
+
+    # It is in the list.
+    page.get_by_role("link", name="Orders", exact=True).first.click()
+    row = page.locator("table tbody tr", has_text="cust_browser")
+    assert row.count() == 1 and "44.98" in row.inner_text()
+    shot(page, "order-list")
+    page.get_by_label("Order id").fill(order_id[:8])
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(f".*/orders/{order_id}/"))
+
+    # Add an item, then remove one.
+    page.get_by_label("SKU", exact=True).fill("EXTRA-1")
+    page.get_by_label("Quantity", exact=True).fill("3")
+    page.get_by_label("Price (cents)").fill("250")
+    page.get_by_role("button", name="Add item").click()
+    page.wait_for_selector("text=Item added.")
+    assert page.locator("#lines tbody tr").count() == 3
+    assert page.locator("#order-total").inner_text() == "52.48"
+    page.get_by_role("button", name="Remove GADGET-B").click()
+    page.wait_for_selector("text=Line removed.")
+    assert page.locator("#lines tbody tr").count() == 2
+    assert page.locator("#order-total").inner_text() == "47.48"
+
+    # A second tab opens the order now; the first one ships it.
+    second = page.context.new_page()
+    second.goto(page.url.split("?")[0])
+    page.get_by_label("Carrier").fill("DHL")
+    page.get_by_role("button", name="Ship order").click()
+    page.wait_for_selector("text=Order shipped.")
+    assert page.locator("#order-status").inner_text() == "shipped"
+    shot(page, "order-detail")
+
+    # The stale tab tries to cancel: a conflict, with what changed; nothing appended.
+    second.get_by_label("Reason").fill("customer called")
+    second.get_by_role("button", name="Cancel order").click()
+    conflict = second.locator("#conflict")
+    conflict.wait_for()
+    assert "changed after you opened the page" in conflict.inner_text()
+    assert "Shipped via DHL" in conflict.inner_text()
+    shot(second, "order-conflict")
+    # Insisting runs into the rule: a shipped order cannot be cancelled.
+    second.get_by_role("button", name="Cancel order anyway").click()
+    error = second.locator("#cancel-error")
+    error.wait_for()
+    assert "has shipped" in error.inner_text()
+    assert second.get_by_label("Reason").input_value() == "customer called"
+
+    history = EventStore().load(uuid.UUID(order_id))
+    assert [e.event_type for e in history] == ["OrderPlaced", "ItemAdded", "ItemRemoved", "OrderShipped"]
+
+    # The timeline shows them all; "as of" just after the item was added replays that state.
+    page.goto(f"{running.base_url}/orders/{order_id}/")
+    assert page.locator("#timeline li").count() == 4
+    moment = history[1].created_at + timedelta(milliseconds=1)
+    local = moment.astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))
+    page.get_by_label("Show the order as it was at").fill(local.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3])
+    page.get_by_role("button", name="Replay").click()
+    result = page.locator("#as-of-result")
+    result.wait_for()
+    assert "52.48" in result.inner_text() and "version 2" in result.inner_text()
+    shot(page, "order-as-of")
+
+    # The audit trace of the placement's correlation id shows exactly its events.
+    correlation = history[0].metadata["correlation_id"]
+    page.goto(f"{running.base_url}/audit/?correlation_id={correlation}")
+    rows = page.locator("#audit-table tbody tr")
+    expected = [e for e in history if e.metadata["correlation_id"] == correlation]
+    assert rows.count() == len(expected) == 1
+    assert "OrderPlaced" in rows.first.inner_text()
+    page.goto(f"{running.base_url}/audit/")
+    shot(page, "audit")
+
+    page.goto(f"{running.base_url}/dashboard/")
+    page.wait_for_selector("body[data-charts-ready='true']")
+    shot(page, "dashboard")
+    page.goto(f"{running.base_url}/projections/")
+    assert page.locator("#projection-status tbody tr").count() >= 3
+    shot(page, "projections")
+
+
+def test_an_order_manager_who_is_not_staff_cannot_reach_the_audit_view(running, browser, transactional_db):
+    manager = User.objects.create_user("manager", password="pw-manager-browser-1")
+    manager.groups.add(Group.objects.get(name="Order managers"))
+    _, page = sign_in(
+        browser, running.base_url, "manager", "pw-manager-browser-1", viewport={"width": 390, "height": 844}
+    )
+    assert page.get_by_role("link", name="Audit").count() == 0
+    shot(page, "order-list-phone")
+    page.goto(f"{running.base_url}/audit/")
+    assert "/audit/" not in page.url or page.locator("#audit-table").count() == 0
+    assert page.locator("#audit-table").count() == 0
+    page.goto(f"{running.base_url}/projections/")
+    assert page.locator("#projection-status").count() == 0
