@@ -157,6 +157,20 @@ def _parse_as_of(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else timezone.make_aware(parsed)
 
 
+def with_usernames(events) -> None:
+    """Put each event's username beside its user id (metadata stores ids)."""
+    user_ids = {
+        str(e.metadata.get("user_id")) for e in events if str(e.metadata.get("user_id") or "").isdigit()
+    }
+    names = {
+        str(pk): name
+        for pk, name in get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "username")
+    }
+    for e in events:
+        uid = e.metadata.get("user_id")
+        e.metadata.setdefault("username", names.get(str(uid), uid))
+
+
 def detail_context(
     request, order_id: UUID, *, bound: dict | None = None, wait_for: int | None = None
 ) -> dict:
@@ -191,15 +205,7 @@ def detail_context(
         "cancel": CancelForm(initial={"version": version}),
     }
     forms_.update(bound or {})
-    user_ids = {e.metadata.get("user_id") for e in history} - {None}
-    usernames = dict(
-        get_user_model()
-        .objects.filter(pk__in=[u for u in user_ids if str(u).isdigit()])
-        .values_list("pk", "username")
-    )
-    for e in history:
-        uid = e.metadata.get("user_id")
-        e.metadata.setdefault("username", usernames.get(int(uid)) if str(uid).isdigit() else uid)
+    with_usernames(history)
     return {
         "nav": "orders",
         "order_id": order_id,
@@ -256,6 +262,7 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
                 )
         except StaleVersionError:
             conflict = EventStore().load(order_id, after_version=expected)
+            with_usernames(conflict)
             current = conflict[-1].version if conflict else expected
             wait_for = conflict[-1].position if conflict else None
             # Keep what the user typed, against the version they can now see.

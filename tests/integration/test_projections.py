@@ -605,11 +605,20 @@ def test_a_rebuild_while_commands_keep_arriving_ends_equal_to_a_fresh_rebuild(mo
             time.sleep(0.005)
         return runs
 
+    real_swap = rebuild._swap
+
+    def swap(cursor, live, shadow):
+        if "live_at_swap" not in during:  # the live checkpoints the swap replaces (runners are locked out)
+            during["live_at_swap"] = max(at(cp) for cp in ProjectionCheckpoint.objects.all())
+        real_swap(cursor, live, shadow)
+
+    monkeypatch.setattr(rebuild, "_swap", swap)
+
     def rebuild_all():
         try:
             assert writing.wait(30)
             during["before"] = writer.commands
-            rebuild.rebuild(registry.all())
+            during["result"] = rebuild.rebuild(registry.all())
             during["after"] = writer.commands
         finally:
             stop.set()
@@ -617,6 +626,8 @@ def test_a_rebuild_while_commands_keep_arriving_ends_equal_to_a_fresh_rebuild(mo
     commands_sent, live_runs, _ = run_in_threads(write, run_live, rebuild_all)
     assert during["after"] > during["before"]  # commands did arrive while it rebuilt
     assert live_runs > 0 and commands_sent > 20
+    # what is swapped in is never older than what it replaces
+    assert during["result"].checkpoint >= during["live_at_swap"]
 
     catch_up()
     last, count = head()
