@@ -19,15 +19,25 @@ COLUMNS_NO_METADATA = COLUMNS.replace("metadata", "NULL")
 # pass it at once both try the same next version, and the UNIQUE
 # (aggregate_id, version) index lets exactly one of them commit.
 _CHECK = " WHERE (SELECT COALESCE(MAX(e.version), 0) FROM events e WHERE e.aggregate_id = {agg}) = {expected}"
+# PostgreSQL also keeps each stream's events in version order in the global
+# (tx_id, position) order: a transaction that got its id before the stream's
+# last event was written by a newer one may not append after it (it would be
+# read before that event). It is refused like a lost race, and retrying in a
+# new transaction succeeds. This only happens to transactions that write
+# several streams, or write something else before appending.
+_PG_CHECK = (
+    " WHERE COALESCE((SELECT CASE WHEN e.tx_id <= pg_current_xact_id()::text::bigint THEN e.version ELSE -1 END"
+    " FROM events e WHERE e.aggregate_id = {agg} ORDER BY e.version DESC LIMIT 1), 0) = {expected}"
+)
 _INSERT_COLUMNS = (
     "INSERT INTO events (event_id, aggregate_type, aggregate_id, event_type, schema_version,"
     " event_data, metadata, version, created_at)"
 )
 _INSERT_MANY = (
-    "WITH v (event_id, event_type, schema_version, event_data, metadata, version) AS (VALUES {rows}) "
+    "WITH v (event_id, event_type, schema_version, event_data, metadata, version) AS (VALUES {{rows}}) "
     + _INSERT_COLUMNS
-    + " SELECT {event_id}, %s, %s, v.event_type, v.schema_version, v.event_data, v.metadata, v.version, %s"
-    " FROM v" + _CHECK.format(agg="%s", expected="%s") + " RETURNING position, tx_id, event_id"
+    + " SELECT {{event_id}}, %s, %s, v.event_type, v.schema_version, v.event_data, v.metadata, v.version, %s"
+    " FROM v{check} RETURNING position, tx_id, event_id"
 )
 
 
@@ -61,11 +71,14 @@ class Dialect:
     one_row_select = "%s, %s, %s, %s, %s, %s, %s, %s, %s"
     new_event_id = "v.event_id"
 
+    check = _PG_CHECK
+
     def __init__(self):
+        self._insert_many = _INSERT_MANY.format(check=self.check.format(agg="%s", expected="%s"))
         self._insert_sql: dict[int, str] = {
             1: _INSERT_COLUMNS
             + f" SELECT {self.one_row_select}"
-            + _CHECK.format(agg="%s", expected="%s")
+            + self.check.format(agg="%s", expected="%s")
             + " RETURNING position, tx_id, event_id"
         }
         # A new stream needs no check: version 1 already existing is exactly
@@ -103,7 +116,7 @@ class Dialect:
             return self._insert_sql[1], (*params, agg, expected_version)
         query = self._insert_sql.get(len(rows))
         if query is None:
-            query = _INSERT_MANY.format(
+            query = self._insert_many.format(
                 rows=", ".join([self.row_placeholder] * len(rows)), event_id=self.new_event_id
             )
             self._insert_sql[len(rows)] = query
@@ -126,6 +139,7 @@ class Dialect:
 
 
 class Postgres(Dialect):
+    check = _PG_CHECK
     native_types = True
     json_placeholder = "%s::jsonb"
     row_placeholder = "(%s::uuid, %s, %s::int, %s::jsonb, %s::jsonb, %s::int)"

@@ -44,3 +44,21 @@ def checkpoints() -> dict[str, tuple[int, int]]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT name, position, events_seen FROM projection_checkpoints")
         return {name: (position, seen) for name, position, seen in cursor.fetchall()}
+
+
+def wait_visible(store, position: int, timeout: float = 30.0) -> None:
+    """Wait until the event at ``position`` is readable by the gap-safe global
+    read. Any transaction still open on the PostgreSQL server (another test
+    run, a backup) holds new events back for a while: by design, never lost."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        target = store.global_position_of(position)
+        if target is not None:
+            batch = store.read_all(target._replace(position=target.position - 1), limit=1)
+            if batch and batch[0].position == position:
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"event {position} did not become readable in {timeout}s")
+        time.sleep(0.02)

@@ -19,6 +19,7 @@ from eventstore import (
     UnknownEventTypeError,
 )
 from eventstore.metadata import message_context
+from tests.support import wait_visible
 
 pytestmark = pytest.mark.django_db
 
@@ -222,7 +223,8 @@ def test_old_events_are_read_back_upcast_to_the_current_schema(test_registry):
 @pytest.mark.django_db(transaction=True)
 def test_global_read_upcasts_old_events(test_registry):
     store = EventStore(registry=test_registry)
-    store.append("Shelf", uuid.uuid4(), [counted(sku="OLD-2", quantity=3)], NEW_STREAM)
+    written = store.append("Shelf", uuid.uuid4(), [counted(sku="OLD-2", quantity=3)], NEW_STREAM)
+    wait_visible(store, written.position)
     test_registry.register(
         "ItemCounted",
         {"type": "object", "required": ["sku", "count"]},
@@ -238,7 +240,8 @@ def test_global_read_upcasts_old_events(test_registry):
 def test_global_read_pages_through_the_log_in_order(store):
     shelves = [uuid.uuid4() for _ in range(5)]
     for shelf in shelves:
-        store.append("Shelf", shelf, [counted(), counted()], NEW_STREAM)
+        last = store.append("Shelf", shelf, [counted(), counted()], NEW_STREAM)
+    wait_visible(store, last.position)
     seen = []
     checkpoint = START
     while batch := store.read_all(checkpoint, limit=3):
