@@ -26,7 +26,8 @@ _CHECK = " WHERE (SELECT COALESCE(MAX(e.version), 0) FROM events e WHERE e.aggre
 # new transaction succeeds. This only happens to transactions that write
 # several streams, or write something else before appending.
 _PG_CHECK = (
-    " WHERE COALESCE((SELECT CASE WHEN e.tx_id <= pg_current_xact_id()::text::bigint THEN e.version ELSE -1 END"
+    " WHERE COALESCE((SELECT CASE WHEN e.tx_id <= pg_current_xact_id()::text::bigint"
+    " THEN e.version ELSE -1 END"
     " FROM events e WHERE e.aggregate_id = {agg} ORDER BY e.version DESC LIMIT 1), 0) = {expected}"
 )
 _INSERT_COLUMNS = (
@@ -71,7 +72,7 @@ class Dialect:
     one_row_select = "%s, %s, %s, %s, %s, %s, %s, %s, %s"
     new_event_id = "v.event_id"
 
-    check = _PG_CHECK
+    check = _CHECK
 
     def __init__(self):
         self._insert_many = _INSERT_MANY.format(check=self.check.format(agg="%s", expected="%s"))
