@@ -182,6 +182,10 @@ SPECTACULAR_SETTINGS = {
 # Event store
 EVENTSTORE_SNAPSHOT_EVERY = env.int("EVENTSTORE_SNAPSHOT_EVERY", default=100)
 
+# Orders wait for their stock to be reserved (the fulfilment process) before
+# they can ship. Off: orders ship without inventory, as before it existed.
+INVENTORY_RESERVATION = env.bool("INVENTORY_RESERVATION", default=True)
+
 # Projections. "celery": a worker runs them, nudged after each commit and by
 # beat; "inprocess": run right after each commit in the web process (the
 # default without Redis); "off": only `manage.py projections run`.

@@ -5,6 +5,7 @@ import threading
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.views import SpectacularAPIView
+from rest_framework.response import Response
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -26,10 +27,9 @@ class SchemaView(SpectacularAPIView):
     _cache: dict = {}
 
     def get(self, request, *args, **kwargs):
-        key = (request.GET.get("format") or request.headers.get("Accept", ""), request.GET.get("lang"))
+        key = request.GET.get("lang")
         with self._lock:
             if key not in self._cache:
-                response = super().get(request, *args, **kwargs)
-                response.render()
-                self._cache[key] = response
-            return self._cache[key]
+                self._cache[key] = super().get(request, *args, **kwargs)
+            cached = self._cache[key]
+        return Response(cached.data, headers={"Content-Disposition": cached.get("Content-Disposition", "")})

@@ -180,8 +180,14 @@ class Postgres(Dialect):
         True: _READ_ALL.format(columns=COLUMNS),
         False: _READ_ALL.format(columns=COLUMNS_NO_METADATA),
     }
+    _READ_COMMITTED = (
+        "SELECT {columns} FROM events WHERE (tx_id, position) > (%s, %s) ORDER BY tx_id, position LIMIT %s"
+    )
 
-    def read_all(self, after, limit, metadata=True):
+    def read_all(self, after, limit, metadata=True, include_recent=False):
+        if include_recent:
+            query = self._READ_COMMITTED.format(columns=COLUMNS if metadata else COLUMNS_NO_METADATA)
+            return query, [after.tx_id, after.position, limit]
         return self._READ_ALL_QUERIES[metadata], [after.tx_id, after.position, limit]
 
     @staticmethod
@@ -215,7 +221,7 @@ class SQLite(Dialect):
         False: _READ_ALL.format(columns=COLUMNS_NO_METADATA),
     }
 
-    def read_all(self, after, limit, metadata=True):
+    def read_all(self, after, limit, metadata=True, include_recent=False):
         return self._READ_ALL_QUERIES[metadata], [after.position, limit]
 
     @staticmethod

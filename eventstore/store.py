@@ -156,7 +156,12 @@ class EventStore:
     # -- the global log ----------------------------------------------------
 
     def read_all(
-        self, after: GlobalPosition = START, limit: int = 1000, *, metadata: bool = True
+        self,
+        after: GlobalPosition = START,
+        limit: int = 1000,
+        *,
+        metadata: bool = True,
+        include_recent: bool = False,
     ) -> list[RecordedEvent]:
         """Up to ``limit`` events after ``after``, in global order, gap-safe.
 
@@ -166,9 +171,13 @@ class EventStore:
         are ordered by (transaction id, position); pass the last event's
         ``global_position`` as the next ``after``. With ``metadata=False``
         events carry an empty, read-only metadata mapping (cheaper to read).
+
+        ``include_recent=True`` drops the gap-safety filter and returns every
+        committed event: only correct when the caller knows no writer it cares
+        about is still in flight (e.g. they all hold a lock it now holds).
         """
         dialect = self._dialect
-        query, params = dialect.read_all(after, limit, metadata)
+        query, params = dialect.read_all(after, limit, metadata, include_recent)
         return self._decode(dialect.fetch(self._connection, query, params))
 
     def global_position_of(self, position: int) -> GlobalPosition | None:

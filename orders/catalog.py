@@ -1,15 +1,24 @@
-"""Registers the order events (and their schema versions) in the event catalog."""
+"""Registers the order and inventory events (with every schema version and
+its upcaster) in the event catalog."""
 
 from eventstore import registry
 from orders.domain.events import AGGREGATE_TYPE, EVENT_TYPES
+from orders.domain.inventory import INVENTORY_AGGREGATE, INVENTORY_EVENT_TYPES
 
 
 def register_order_events(target=registry) -> None:
-    for event_type, cls in EVENT_TYPES.items():
-        target.register(
-            event_type,
-            cls.schema,
-            version=1,
-            aggregate_type=AGGREGATE_TYPE,
-            description=cls.description,
-        )
+    for aggregate_type, types in (
+        (AGGREGATE_TYPE, EVENT_TYPES),
+        (INVENTORY_AGGREGATE, INVENTORY_EVENT_TYPES),
+    ):
+        for event_type, cls in types.items():
+            schemas = [*cls.previous_schemas, cls.schema]
+            for version, schema in enumerate(schemas, start=1):
+                target.register(
+                    event_type,
+                    schema,
+                    version=version,
+                    aggregate_type=aggregate_type,
+                    description=cls.description,
+                    upcast_from_previous=getattr(cls, f"upcast_v{version - 1}") if version > 1 else None,
+                )

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
 from django.db import transaction
 
 from eventstore import ConcurrencyError, hooks
-from eventstore.metadata import message_context
+from eventstore.metadata import current_context, message_context
 from orders import idempotency
 from orders.domain import DuplicateOrderError, Line
-from orders.repository import OrderRepository, StaleVersionError
+from orders.repository import InventoryRepository, OrderRepository, StaleVersionError
 
 MAX_ATTEMPTS = 5
 
@@ -61,12 +62,56 @@ class CancelOrder:
 
 
 @dataclass(frozen=True)
+class ConfirmOrder:
+    order_id: UUID
+
+
+@dataclass(frozen=True)
+class ReceiveStock:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ReserveStock:
+    sku: str
+    order_id: UUID
+    quantity: int
+    reference: str
+
+
+@dataclass(frozen=True)
+class ReleaseStock:
+    sku: str
+    order_id: UUID
+    reference: str
+
+
+@dataclass(frozen=True)
+class ShipStock:
+    sku: str
+    order_id: UUID
+    reference: str
+
+
+@dataclass(frozen=True)
 class CommandResult:
+    """The stream a command wrote to (an order, or a SKU's inventory), its
+    version and the position of its last event. ``changed`` is False when the
+    command found nothing to do (a repeated confirmation, a duplicate
+    reservation): then no event was appended."""
+
     order_id: UUID
     version: int
     position: int
     created: bool = False
     replayed: bool = False
+    changed: bool = True
+    events: tuple[str, ...] = ()
+
+    @property
+    def aggregate_id(self) -> UUID:
+        return self.order_id
 
     def to_data(self) -> dict[str, Any]:
         return {"order_id": str(self.order_id), "version": self.version, "position": self.position}
@@ -75,47 +120,100 @@ class CommandResult:
 # -- handlers: load, decide, save ----------------------------------------------
 
 
-def place_order(cmd: PlaceOrder, repo: OrderRepository, expected_version: int | None) -> CommandResult:
+def _saved(aggregate, loaded_version: int, result, **flags) -> CommandResult:
+    if result is None:  # nothing to do: no event
+        return CommandResult(aggregate.id, loaded_version, 0, changed=False, **flags)
+    return CommandResult(aggregate.id, result.version, result.position, **flags)
+
+
+def place_order(cmd: PlaceOrder, expected_version: int | None) -> CommandResult:
+    repo = OrderRepository()
     order = repo.new(cmd.order_id)  # a new stream: saving refuses one that exists
-    order.place(cmd.customer_id, list(cmd.items))
-    result = repo.save(order)
-    return CommandResult(order.id, result.version, result.position, created=True)
+    order.place(cmd.customer_id, list(cmd.items), requires_confirmation=settings.INVENTORY_RESERVATION)
+    return _saved(order, 0, repo.save(order), created=True)
 
 
-def add_item(cmd: AddItem, repo: OrderRepository, expected_version: int | None) -> CommandResult:
+def add_item(cmd: AddItem, expected_version: int | None) -> CommandResult:
+    repo = OrderRepository()
     order = repo.get(cmd.order_id, expected_version)
+    loaded = order.version
     order.add_item(cmd.sku, cmd.quantity, cmd.price_cents)
-    result = repo.save(order)
-    return CommandResult(order.id, result.version, result.position)
+    return _saved(order, loaded, repo.save(order))
 
 
-def remove_item(cmd: RemoveItem, repo: OrderRepository, expected_version: int | None) -> CommandResult:
+def remove_item(cmd: RemoveItem, expected_version: int | None) -> CommandResult:
+    repo = OrderRepository()
     order = repo.get(cmd.order_id, expected_version)
+    loaded = order.version
     order.remove_item(cmd.sku)
-    result = repo.save(order)
-    return CommandResult(order.id, result.version, result.position)
+    return _saved(order, loaded, repo.save(order))
 
 
-def ship_order(cmd: ShipOrder, repo: OrderRepository, expected_version: int | None) -> CommandResult:
+def confirm_order(cmd: ConfirmOrder, expected_version: int | None) -> CommandResult:
+    repo = OrderRepository()
     order = repo.get(cmd.order_id, expected_version)
+    loaded = order.version
+    order.confirm()
+    return _saved(order, loaded, repo.save(order))
+
+
+def ship_order(cmd: ShipOrder, expected_version: int | None) -> CommandResult:
+    repo = OrderRepository()
+    order = repo.get(cmd.order_id, expected_version)
+    loaded = order.version
     order.ship(cmd.carrier, cmd.tracking_number)
-    result = repo.save(order)
-    return CommandResult(order.id, result.version, result.position)
+    return _saved(order, loaded, repo.save(order))
 
 
-def cancel_order(cmd: CancelOrder, repo: OrderRepository, expected_version: int | None) -> CommandResult:
+def cancel_order(cmd: CancelOrder, expected_version: int | None) -> CommandResult:
+    repo = OrderRepository()
     order = repo.get(cmd.order_id, expected_version)
+    loaded = order.version
     order.cancel(cmd.reason)
-    result = repo.save(order)
-    return CommandResult(order.id, result.version, result.position)
+    return _saved(order, loaded, repo.save(order))
+
+
+def _inventory(cmd, expected_version: int | None, decide: Callable) -> CommandResult:
+    repo = InventoryRepository()
+    item = repo.get(cmd.sku)
+    if expected_version is not None and item.version != expected_version:
+        raise StaleVersionError(item.id, expected_version, item.version)
+    loaded = item.version
+    decide(item)
+    events = tuple(e.event_type for e in item.pending)
+    result = _saved(item, loaded, repo.save(item), created=loaded == 0)
+    return CommandResult(**{**result.__dict__, "events": events})
+
+
+def receive_stock(cmd: ReceiveStock, expected_version: int | None) -> CommandResult:
+    return _inventory(cmd, expected_version, lambda item: item.receive(cmd.quantity))
+
+
+def reserve_stock(cmd: ReserveStock, expected_version: int | None) -> CommandResult:
+    return _inventory(
+        cmd, expected_version, lambda item: item.reserve(cmd.order_id, cmd.quantity, cmd.reference)
+    )
+
+
+def release_stock(cmd: ReleaseStock, expected_version: int | None) -> CommandResult:
+    return _inventory(cmd, expected_version, lambda item: item.release(cmd.order_id, cmd.reference))
+
+
+def ship_stock(cmd: ShipStock, expected_version: int | None) -> CommandResult:
+    return _inventory(cmd, expected_version, lambda item: item.ship(cmd.order_id, cmd.reference))
 
 
 HANDLERS: dict[type, Callable[..., CommandResult]] = {
     PlaceOrder: place_order,
     AddItem: add_item,
     RemoveItem: remove_item,
+    ConfirmOrder: confirm_order,
     ShipOrder: ship_order,
     CancelOrder: cancel_order,
+    ReceiveStock: receive_stock,
+    ReserveStock: reserve_stock,
+    ReleaseStock: release_stock,
+    ShipStock: ship_stock,
 }
 
 
@@ -131,7 +229,6 @@ def execute(
     *,
     expected_version: int | None = None,
     idempotency_key: idempotency.IdempotencyKey | None = None,
-    repo: OrderRepository | None = None,
 ) -> CommandResult:
     """Run ``command`` through its handler in one transaction.
 
@@ -141,17 +238,23 @@ def execute(
     result and appends nothing.
     """
     handler = HANDLERS[type(command)]
-    repo = repo or OrderRepository()
     name = type(command).__name__
     command_id = str(uuid.uuid4())
     # Without an idempotency record to keep beside the events, the append is a
     # single atomic statement and needs no surrounding transaction (two round
     # trips fewer); the loaded state is guarded by the expected version.
-    needs_transaction = idempotency_key is not None or hooks.needs_transaction()
+    # Inside a caller's transaction (a process manager's step) a savepoint
+    # keeps a lost race from aborting it, so the retry can run.
+    needs_transaction = (
+        idempotency_key is not None
+        or hooks.needs_transaction()
+        or transaction.get_connection().in_atomic_block
+    )
     unit_of_work = transaction.atomic if needs_transaction else nullcontext
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            with unit_of_work(), message_context(command=name, causation_id=command_id):
+            causation = current_context().causation_id or command_id
+            with unit_of_work(), message_context(command=name, causation_id=causation):
                 if idempotency_key is not None:
                     stored = idempotency.lookup(idempotency_key)
                     if stored is not None:
@@ -162,11 +265,15 @@ def execute(
                             created=isinstance(command, PlaceOrder),
                             replayed=True,
                         )
-                result = handler(command, repo, expected_version)
-                if idempotency_key is not None:
+                result = handler(command, expected_version)
+                if idempotency_key is not None and result.changed:
                     idempotency.remember(idempotency_key, name, result.to_data())
             return result
         except ConcurrencyError as exc:
+            if exc.actual_version == exc.expected_version and transaction.get_connection().in_atomic_block:
+                # Refused for global ordering (see EventStore.append): only the
+                # caller's transaction, retried anew, can get past it.
+                raise
             if isinstance(command, PlaceOrder):
                 raise DuplicateOrderError(f"order {command.order_id} already exists") from exc
             if expected_version is not None:

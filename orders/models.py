@@ -37,3 +37,27 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class FulfilmentProcess(models.Model):
+    """The fulfilment process manager's memory of one order: what each line
+    needs, what is reserved, what was refused. Written in the same
+    transaction as the commands it issues and its checkpoint."""
+
+    order_id = models.UUIDField(primary_key=True)
+    status = models.CharField(max_length=20, help_text="reserving, confirmed, cancelled or shipped")
+    lines = models.JSONField(default=dict, help_text='{sku: {"wanted": n, "reserved": n, "refused": bool}}')
+    order_version = models.PositiveIntegerField(default=0, help_text="last order event handled")
+    correlation_id = models.CharField(max_length=128, blank=True)
+    outcome = models.TextField(blank=True, help_text="why the process cancelled the order, if it did")
+    handled = models.JSONField(
+        default=list, help_text="ids of the latest events handled (duplicates are ignored)"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "fulfilment_processes"
+
+    def __str__(self) -> str:
+        return f"fulfilment of {self.order_id}: {self.status}"

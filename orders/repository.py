@@ -9,6 +9,13 @@ from eventstore import AppendResult, EventStore, NewEvent, RecordedEvent, Snapsh
 from orders.domain import OrderAggregate
 from orders.domain.aggregate import SNAPSHOT_SCHEMA_VERSION
 from orders.domain.events import AGGREGATE_TYPE, event_from_data
+from orders.domain.inventory import (
+    INVENTORY_AGGREGATE,
+    InventoryItem,
+    inventory_event_from_data,
+    inventory_id,
+)
+from orders.domain.inventory import SNAPSHOT_SCHEMA_VERSION as INVENTORY_SNAPSHOT_VERSION
 
 
 class StaleVersionError(Exception):
@@ -47,9 +54,12 @@ class OrderRepository:
         history = self.store.load(order_id, until=at)
         return OrderAggregate.from_history(order_id, to_domain(history)), history
 
-    def save(self, order: OrderAggregate) -> AppendResult:
+    def save(self, order: OrderAggregate) -> AppendResult | None:
         """Append the order's pending events, expecting the stream to be where
-        it was loaded; snapshot when the stream crosses a multiple of N."""
+        it was loaded; snapshot when the stream crosses a multiple of N.
+        None when the command decided nothing needed to happen."""
+        if not order.pending:
+            return None
         events = [NewEvent(e.event_type, e.to_data()) for e in order.pending]
         loaded_version = order.version - len(events)
         result = self.store.append(AGGREGATE_TYPE, order.id, events, expected_version=loaded_version)
@@ -58,6 +68,36 @@ class OrderRepository:
             self.store.save_snapshot(
                 Snapshot(
                     order.id, AGGREGATE_TYPE, order.version, SNAPSHOT_SCHEMA_VERSION, order.to_snapshot()
+                )
+            )
+        return result
+
+
+class InventoryRepository:
+    """Loads and saves InventoryItems (one stream per SKU)."""
+
+    def __init__(self, store: EventStore | None = None, snapshot_every: int | None = None):
+        self.store = store or EventStore()
+        self.snapshot_every = snapshot_every or settings.EVENTSTORE_SNAPSHOT_EVERY
+
+    def get(self, sku: str) -> InventoryItem:
+        snapshot, tail = self.store.load_from_snapshot(
+            inventory_id(sku), schema_version=INVENTORY_SNAPSHOT_VERSION
+        )
+        events = [inventory_event_from_data(e.event_type, e.data) for e in tail]
+        return InventoryItem.from_history(sku, events, snapshot.state if snapshot else None)
+
+    def save(self, item: InventoryItem) -> AppendResult | None:
+        if not item.pending:
+            return None
+        events = [NewEvent(e.event_type, e.to_data()) for e in item.pending]
+        loaded_version = item.version - len(events)
+        result = self.store.append(INVENTORY_AGGREGATE, item.id, events, expected_version=loaded_version)
+        item.pending = []
+        if loaded_version // self.snapshot_every != result.version // self.snapshot_every:
+            self.store.save_snapshot(
+                Snapshot(
+                    item.id, INVENTORY_AGGREGATE, item.version, INVENTORY_SNAPSHOT_VERSION, item.to_snapshot()
                 )
             )
         return result

@@ -32,6 +32,11 @@ class Projection:
     models: ClassVar[dict[str, type[Model]]]
     # Whether apply() reads event metadata; reading without it is cheaper.
     needs_metadata: ClassVar[bool] = False
+    # Process managers issue commands: each event gets its own transaction
+    # (with its checkpoint), and they are never rebuilt (that would repeat
+    # their commands).
+    transaction_per_event: ClassVar[bool] = False
+    rebuildable: ClassVar[bool] = True
 
     @property
     def consistency(self) -> str:

@@ -70,6 +70,7 @@ class OrderSummary(models.Model):
     cancel_reason = models.TextField(blank=True)
     carrier = models.CharField(max_length=100, blank=True)
     tracking_number = models.CharField(max_length=100, blank=True)
+    requires_confirmation = models.BooleanField(default=False, help_text="waits for stock before it can ship")
     version = models.PositiveIntegerField()
     last_position = models.BigIntegerField()
     updated_at = models.DateTimeField()
@@ -173,3 +174,22 @@ class DailySalesOrder(models.Model):
 
     def __str__(self) -> str:
         return str(self.order_id)
+
+
+class InventoryLevel(models.Model):
+    """Per SKU: on hand, reserved for orders, available (inventory read model)."""
+
+    sku = models.CharField(max_length=40, primary_key=True)
+    on_hand = models.BigIntegerField()
+    reserved = models.BigIntegerField()
+    available = models.BigIntegerField()
+    refused = models.PositiveIntegerField(default=0, help_text="reservations refused for lack of stock")
+    version = models.PositiveIntegerField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "inventory_levels"
+        indexes = [models.Index(fields=["available", "sku"], name="inventory_available_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sku}: {self.available} available"

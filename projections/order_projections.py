@@ -12,12 +12,15 @@ from projections.models import (
     CustomerSummary,
     DailySales,
     DailySalesOrder,
+    InventoryLevel,
     OrderLine,
     OrderSummary,
 )
 from projections.tables import Tables
 
-ORDER_EVENTS = frozenset({"OrderPlaced", "ItemAdded", "ItemRemoved", "OrderShipped", "OrderCancelled"})
+ORDER_EVENTS = frozenset(
+    {"OrderPlaced", "ItemAdded", "ItemRemoved", "OrderConfirmed", "OrderShipped", "OrderCancelled"}
+)
 
 
 def _check_sequence(row: dict | None, event: RecordedEvent, projection: str) -> bool:
@@ -74,6 +77,7 @@ class OrderListProjection(Projection):
                     "cancel_reason": "",
                     "carrier": "",
                     "tracking_number": "",
+                    "requires_confirmation": d["requires_confirmation"],
                 }
                 changed_lines.add(oid)
             elif e.event_type == "ItemAdded":
@@ -87,11 +91,15 @@ class OrderListProjection(Projection):
                 )
                 order_lines[d["sku"]] = _line(oid, d["sku"], quantity, d["price_cents"], line_no)
                 row["total_cents"] = d["order_total_cents"]
+                if row["requires_confirmation"]:
+                    row["status"] = "placed"  # the added units wait for stock
                 changed_lines.add(oid)
             elif e.event_type == "ItemRemoved":
                 lines.get(oid, {}).pop(d["sku"], None)
                 row["total_cents"] = d["order_total_cents"]
                 changed_lines.add(oid)
+            elif e.event_type == "OrderConfirmed":
+                row["status"] = "confirmed"
             elif e.event_type == "OrderShipped":
                 row.update(
                     status="shipped",
@@ -252,4 +260,56 @@ class DailySalesProjection(Projection):
         return applied
 
 
-ORDER_PROJECTIONS = (OrderListProjection(), CustomerSummaryProjection(), DailySalesProjection())
+INVENTORY_EVENTS = frozenset(
+    {"StockReceived", "StockReserved", "ReservationRefused", "StockReleased", "StockShipped"}
+)
+
+
+class InventoryProjection(Projection):
+    name = "inventory"
+    description = "Per SKU: on hand, reserved and available stock, and refused reservations."
+    event_types = INVENTORY_EVENTS
+    models = {"levels": InventoryLevel}
+    group_keys = {"levels": "sku"}
+
+    def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
+        levels = {row["sku"]: row for row in tables.fetch("levels", "sku", {e.data["sku"] for e in events})}
+        changed: set[str] = set()
+        applied = 0
+        for e in events:
+            d = e.data
+            row = levels.get(d["sku"])
+            if row is not None and e.version <= row["version"]:
+                continue  # already applied
+            if row is None:
+                row = levels[d["sku"]] = {
+                    "sku": d["sku"],
+                    "on_hand": 0,
+                    "reserved": 0,
+                    "available": 0,
+                    "refused": 0,
+                }
+            if e.event_type == "StockReceived":
+                row["on_hand"] = d["on_hand"]
+            elif e.event_type == "StockReserved":
+                row["reserved"] += d["quantity"]
+            elif e.event_type == "ReservationRefused":
+                row["refused"] += 1
+            elif e.event_type == "StockReleased":
+                row["reserved"] -= d["quantity"]
+            elif e.event_type == "StockShipped":
+                row["reserved"] -= d["quantity"]
+                row["on_hand"] -= d["quantity"]
+            row.update(available=row["on_hand"] - row["reserved"], version=e.version, updated_at=e.created_at)
+            changed.add(d["sku"])
+            applied += 1
+        tables.upsert("levels", ["sku"], [levels[sku] for sku in changed])
+        return applied
+
+
+ORDER_PROJECTIONS = (
+    OrderListProjection(),
+    CustomerSummaryProjection(),
+    DailySalesProjection(),
+    InventoryProjection(),
+)

@@ -17,7 +17,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from eventstore import START, EventStore, GlobalPosition
-from projections.base import Projection
+from projections.base import INLINE, Projection
 from projections.models import ProjectionCheckpoint, ProjectionFailure
 from projections.runner import _lock_key, ensure_checkpoints
 
@@ -46,6 +46,9 @@ def rebuild(
     """Rebuild one projection, or several in a single pass over the log."""
     if isinstance(projections, Projection):
         projections = [projections]
+    for projection in projections:
+        if not projection.rebuildable:
+            raise RebuildError(f"{projection.name} issues commands; replaying it would issue them again")
     ensure_checkpoints(using)
     started = time.perf_counter()
     if connections[using].vendor == "postgresql":
@@ -106,7 +109,12 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress):
                 for projection in sorted(projections, key=lambda p: p.name):
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(projection.name)])
             # The tail that arrived meanwhile, then the swap, in one transaction.
-            while batch := store.read_all(checkpoint, REBUILD_BATCH, metadata=metadata):
+            # Inline writers hold the lock in shared mode: with it held here,
+            # every one has committed, so their events can be read at once.
+            recent = any(p.consistency == INLINE for p in projections)
+            while batch := store.read_all(
+                checkpoint, REBUILD_BATCH, metadata=metadata, include_recent=recent
+            ):
                 _apply(targets, batch, applied)
                 checkpoint = batch[-1].global_position
                 seen += len(batch)

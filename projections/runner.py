@@ -7,15 +7,18 @@ A failing event is retried with backoff, then the projection is held at it
 (other projections go on) until an operator retries or skips it.
 """
 
+import contextlib
 import logging
+import threading
 import time
 import traceback
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from eventstore import EventStore, GlobalPosition, RecordedEvent
@@ -72,6 +75,8 @@ class BatchResult:
     read: int = 0
     applied: int = 0
     held: bool = False
+    # Projections that stopped at a failing event in this batch.
+    stopped: set[str] = field(default_factory=set)
 
 
 def _is_waiting(failure: ProjectionFailure | None) -> bool:
@@ -94,6 +99,7 @@ def run_batch(
     """
     if isinstance(projections, Projection):
         projections = [projections]
+    projections = [p for p in projections if not p.transaction_per_event]  # see run_events
     store = EventStore(using=using)
     with transaction.atomic(using=using):
         ready, held = [], False
@@ -122,7 +128,9 @@ def run_batch(
             done, applied = _advance(projection, checkpoint, failure, events, using)
             result.read = max(result.read, len(done))
             result.applied += applied
-            result.held = result.held or len(done) < len(events)
+            if len(done) < len(events):
+                result.held = True
+                result.stopped.add(projection.name)
         return result
 
 
@@ -148,6 +156,106 @@ def _advance(projection, checkpoint, failure, events, using) -> tuple[list[Recor
             updated_at=timezone.now(),
         )
     return done, applied
+
+
+# -- process managers: one transaction per event -----------------------------------
+
+EVENT_ATTEMPTS = 8
+
+
+def _session_lock(name: str, using: str):
+    """A session-level advisory lock for a whole run of per-event
+    transactions; None if another runner holds it."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return contextlib.nullcontext(True)
+
+    @contextlib.contextmanager
+    def held():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(name)])
+            got = cursor.fetchone()[0]
+        try:
+            yield got
+        finally:
+            if got:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(name)])
+
+    return held()
+
+
+def run_events(projection: Projection, *, using: str = "default", limit: int | None = None) -> BatchResult:
+    """Advance a process manager: each relevant event is handled in its own
+    transaction together with its checkpoint, retried in a fresh
+    transaction when it loses a race, and recorded as a failure if it keeps
+    failing (the process manager is then held at it)."""
+    from eventstore import ConcurrencyError
+
+    retryable: tuple[type[Exception], ...] = (ConcurrencyError,)
+    try:
+        from orders.commands import ContentionError
+
+        retryable = (ConcurrencyError, ContentionError)
+    except ImportError:  # pragma: no cover - orders is always installed here
+        pass
+    store = EventStore(using=using)
+    result = BatchResult()
+    with _session_lock(projection.name, using) as got:
+        if not got:
+            return result
+        checkpoint = ProjectionCheckpoint.objects.using(using).filter(name=projection.name).first()
+        if checkpoint is None:
+            return result
+        failure = open_failure(projection.name, using)
+        if _is_waiting(failure):
+            result.held = True
+            return result
+        events = store.read_all(
+            GlobalPosition(checkpoint.tx_id, checkpoint.position), limit or batch_size(), metadata=True
+        )
+        skipped = 0
+        for event in events:
+            if event.event_type not in projection.event_types:
+                skipped += 1
+                continue
+            for attempt in range(1, EVENT_ATTEMPTS + 1):
+                try:
+                    with transaction.atomic(using=using):
+                        applied = projection.apply([event], projection.tables(using))
+                        _move_checkpoint(projection.name, event, skipped + 1, applied, using)
+                    break
+                except retryable:
+                    if attempt == EVENT_ATTEMPTS:
+                        raise
+                    time.sleep(0.002 * attempt)
+                except Exception as exc:
+                    with transaction.atomic(using=using):
+                        _record_failure(projection, event, exc, failure, using)
+                    result.held = True
+                    result.stopped.add(projection.name)
+                    return result
+            if failure is not None:
+                _resolve(failure, "retried", "runner")
+                failure = None
+            result.read += skipped + 1
+            result.applied += applied
+            skipped = 0
+        if skipped:
+            with transaction.atomic(using=using):
+                _move_checkpoint(projection.name, events[-1], skipped, 0, using)
+            result.read += skipped
+    return result
+
+
+def _move_checkpoint(name: str, event: RecordedEvent, seen: int, applied: int, using: str) -> None:
+    ProjectionCheckpoint.objects.using(using).filter(name=name).update(
+        tx_id=event.tx_id,
+        position=event.position,
+        events_seen=F("events_seen") + seen,
+        events_applied=F("events_applied") + applied,
+        updated_at=timezone.now(),
+    )
 
 
 def _apply_until_failure(projection, events, relevant, tables, failure, using):
@@ -224,8 +332,9 @@ def run_projection(
     number of events read."""
     deadline = time.monotonic() + time_budget if time_budget else None
     total, batches = 0, 0
+    step = run_events if projection.transaction_per_event else run_batch
     while True:
-        result = run_batch(projection, using=using)
+        result = step(projection, using=using)
         total += result.read
         batches += 1
         if result.read == 0 or result.held:
@@ -237,16 +346,34 @@ def run_projection(
 def run_all(*, using: str = "default", time_budget: float | None = None) -> dict[str, int]:
     """Catch every projection up, sharing reads of the log between those at
     the same checkpoint; a failing one does not stop the others."""
+    if getattr(_running, "active", False):
+        return {}  # called again from a commit inside a run: the outer loop goes on
     ensure_checkpoints(using)
     projections = registry.all()
     before = _positions(using)
     deadline = time.monotonic() + time_budget if time_budget else None
+    active = [p for p in projections if not p.transaction_per_event]
+    managers = [p for p in projections if p.transaction_per_event]
+    _running.active = True
     try:
-        while run_batch(projections, using=using).read:
-            if deadline and time.monotonic() > deadline:
+        while active or managers:
+            progress = False
+            if active:
+                result = run_batch(active, using=using)
+                # One stopping at a failing event must not hold the others back.
+                active = [p for p in active if p.name not in result.stopped]
+                progress = bool(result.read or result.stopped)
+            for manager in list(managers):
+                outcome = run_events(manager, using=using)
+                if outcome.stopped:
+                    managers.remove(manager)
+                progress = progress or bool(outcome.read)
+            if not progress or (deadline and time.monotonic() > deadline):
                 break
     except Exception:  # e.g. the database went away: log, let the next run retry
         log.exception("projections could not run")
+    finally:
+        _running.active = False
     after = _positions(using)
     return {name: after.get(name, 0) - before.get(name, 0) for name in (p.name for p in projections)}
 
@@ -275,6 +402,9 @@ def catch_up_to(target: GlobalPosition | None, *, using: str = "default", timeou
             return False
         time.sleep(delay)
         delay = min(delay * 2, 0.1)
+
+
+_running = threading.local()
 
 
 def _positions(using: str) -> dict[str, int]:

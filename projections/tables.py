@@ -26,8 +26,16 @@ _KINDS = {
     "BigIntegerField": "int",
     "IntegerField": "int",
     "PositiveIntegerField": "int",
+    "BooleanField": "bool",
 }
-_PG_TYPES = {"uuid": "uuid", "datetime": "timestamptz", "date": "date", "text": "text", "int": "bigint"}
+_PG_TYPES = {
+    "uuid": "uuid",
+    "datetime": "timestamptz",
+    "date": "date",
+    "text": "text",
+    "int": "bigint",
+    "bool": "boolean",
+}
 
 
 class TableSpec:
@@ -82,6 +90,8 @@ class Tables:
             return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
         if kind == "date":
             return value.isoformat()
+        if kind == "bool":
+            return int(value)
         return value
 
     def _from_db(self, kind: str, value):
@@ -94,6 +104,8 @@ class Tables:
             return value.replace(tzinfo=UTC)
         if kind == "date" and isinstance(value, str):
             return date.fromisoformat(value)
+        if kind == "bool":
+            return bool(value)
         return value
 
     # -- PostgreSQL: many rows or keys travel as one JSON document, which orjson

@@ -95,3 +95,10 @@ def projections_off_unless_asked(settings):
     """Tests choose when projections run (settings.PROJECTIONS_MODE =
     "inprocess", or projections.runner.run_all()); none publish to Celery."""
     settings.PROJECTIONS_MODE = "off"
+
+
+@pytest.fixture(autouse=True)
+def orders_ship_without_inventory_unless_asked(settings):
+    """Most tests are about one thing; stock reservation is tested where it
+    is the subject (settings.INVENTORY_RESERVATION = True)."""
+    settings.INVENTORY_RESERVATION = False

@@ -3,6 +3,7 @@
 from django.db import connection
 
 READ_MODEL_TABLES = {
+    "inventory_levels": "sku",
     "order_list": "order_id",
     "order_lines": "order_id, sku",
     "customer_summary": "customer_id",
@@ -29,8 +30,7 @@ def rebuilt_snapshot() -> dict[str, list[tuple]]:
     from projections.base import registry
     from projections.rebuild import rebuild
 
-    for projection in registry.all():
-        rebuild(projection)
+    rebuild([p for p in registry.all() if p.rebuildable])
     return read_model_snapshot()
 
 

@@ -18,6 +18,7 @@ from orders.domain.errors import (
     LineNotFoundError,
     OrderAlreadyCancelledError,
     OrderAlreadyShippedError,
+    OrderNotConfirmedError,
     OrderNotFoundError,
     PriceMismatchError,
     QuantityLimitError,
@@ -28,19 +29,24 @@ from orders.domain.events import (
     ItemRemoved,
     Line,
     OrderCancelled,
+    OrderConfirmed,
     OrderEvent,
     OrderPlaced,
     OrderShipped,
 )
 
 # Bump when the snapshot layout changes: older snapshots are then ignored.
-SNAPSHOT_SCHEMA_VERSION = 1
+SNAPSHOT_SCHEMA_VERSION = 2
 
 
 class OrderStatus(StrEnum):
-    PLACED = "placed"
+    PLACED = "placed"  # open; waiting for stock if it requires confirmation
+    CONFIRMED = "confirmed"  # open; stock reserved for every line
     SHIPPED = "shipped"
     CANCELLED = "cancelled"
+
+
+OPEN_STATUSES = (OrderStatus.PLACED, OrderStatus.CONFIRMED)
 
 
 class OrderAggregate:
@@ -55,6 +61,7 @@ class OrderAggregate:
         self.carrier: str | None = None
         self.tracking_number: str | None = None
         self.cancel_reason: str | None = None
+        self.requires_confirmation = False
         self.pending: list[OrderEvent] = []
 
     # -- rebuilding --------------------------------------------------------
@@ -76,7 +83,12 @@ class OrderAggregate:
 
     # -- commands ----------------------------------------------------------
 
-    def place(self, customer_id: str, items: list[tuple[str, int, int]] | list[Line]) -> None:
+    def place(
+        self,
+        customer_id: str,
+        items: list[tuple[str, int, int]] | list[Line],
+        requires_confirmation: bool = False,
+    ) -> None:
         if self.exists:
             raise DuplicateOrderError(f"order {self.id} is already placed")
         rules.check_customer_id(customer_id)
@@ -103,6 +115,7 @@ class OrderAggregate:
                 customer_id=customer_id,
                 items=tuple(lines.values()),
                 total_cents=sum(line.total_cents for line in lines.values()),
+                requires_confirmation=requires_confirmation,
             )
         )
 
@@ -135,8 +148,19 @@ class OrderAggregate:
             raise LastLineRemovalError("the last line cannot be removed; cancel the order instead")
         self._record(ItemRemoved(sku, line.quantity, line.price_cents, self.total_cents - line.total_cents))
 
+    def confirm(self) -> None:
+        """Stock is reserved for every line. Repeating it changes nothing."""
+        self._require_open()
+        if self.status is OrderStatus.CONFIRMED or not self.requires_confirmation:
+            return
+        self._record(OrderConfirmed())
+
     def ship(self, carrier: str | None = None, tracking_number: str | None = None) -> None:
         self._require_open()
+        if self.requires_confirmation and self.status is not OrderStatus.CONFIRMED:
+            raise OrderNotConfirmedError(
+                f"order {self.id} is waiting for its stock to be reserved; it can ship once confirmed"
+            )
         self._record(
             OrderShipped(
                 carrier=rules.check_text("carrier", carrier, rules.MAX_CARRIER_LENGTH, required=False),
@@ -155,6 +179,8 @@ class OrderAggregate:
     def _require_open(self) -> None:
         if not self.exists:
             raise OrderNotFoundError(self.id)
+        if self.status in OPEN_STATUSES:
+            return
         if self.status is OrderStatus.SHIPPED:
             raise OrderAlreadyShippedError(f"order {self.id} has shipped; it cannot change any more")
         if self.status is OrderStatus.CANCELLED:
@@ -173,10 +199,15 @@ class OrderAggregate:
                 self.status = OrderStatus.PLACED
                 self.customer_id = event.customer_id
                 self.lines = {line.sku: line for line in event.items}
+                self.requires_confirmation = event.requires_confirmation
             case ItemAdded():
                 current = self.lines.get(event.sku)
                 quantity = event.quantity + (current.quantity if current else 0)
                 self.lines = {**self.lines, event.sku: Line(event.sku, quantity, event.price_cents)}
+                if self.requires_confirmation:
+                    self.status = OrderStatus.PLACED  # the new units still need stock
+            case OrderConfirmed():
+                self.status = OrderStatus.CONFIRMED
             case ItemRemoved():
                 self.lines = {sku: line for sku, line in self.lines.items() if sku != event.sku}
             case OrderShipped():
@@ -199,6 +230,7 @@ class OrderAggregate:
             "carrier": self.carrier,
             "tracking_number": self.tracking_number,
             "cancel_reason": self.cancel_reason,
+            "requires_confirmation": self.requires_confirmation,
         }
 
     @classmethod
@@ -211,6 +243,7 @@ class OrderAggregate:
         order.carrier = state["carrier"]
         order.tracking_number = state["tracking_number"]
         order.cancel_reason = state["cancel_reason"]
+        order.requires_confirmation = state["requires_confirmation"]
         return order
 
     def state(self) -> dict[str, Any]:
@@ -228,4 +261,5 @@ class OrderAggregate:
             "carrier": self.carrier,
             "tracking_number": self.tracking_number,
             "cancel_reason": self.cancel_reason,
+            "requires_confirmation": self.requires_confirmation,
         }

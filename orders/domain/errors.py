@@ -67,3 +67,9 @@ class PriceMismatchError(RuleViolationError):
 
 class QuantityLimitError(RuleViolationError):
     code = "quantity-limit"
+
+
+class OrderNotConfirmedError(RuleViolationError):
+    """Only a confirmed order (stock reserved) can ship."""
+
+    code = "order-not-confirmed"

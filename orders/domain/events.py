@@ -31,6 +31,8 @@ class OrderEvent:
     event_type: ClassVar[str]
     schema_version: ClassVar[int] = 1
     schema: ClassVar[dict[str, Any]]
+    # Schemas of versions 1 .. schema_version-1; version k+1 upcasts with upcast_v<k>.
+    previous_schemas: ClassVar[list] = []
     description: ClassVar[str] = ""
 
     def to_data(self) -> dict[str, Any]:
@@ -54,28 +56,40 @@ _LINE = _object(
 )
 
 
+_PLACED_V1 = {
+    "customer_id": {"type": "string", "pattern": rules.CUSTOMER_ID_PATTERN},
+    "items": {"type": "array", "items": _LINE, "minItems": 1, "maxItems": rules.MAX_LINES},
+    "total_cents": _TOTAL,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class OrderPlaced(OrderEvent):
+    """v2 added ``requires_confirmation``: the order waits for its stock to be
+    reserved before it can ship. Orders placed before (v1) did not."""
+
     event_type: ClassVar[str] = "OrderPlaced"
+    schema_version: ClassVar[int] = 2
     description: ClassVar[str] = "A customer placed an order with its first lines."
     schema: ClassVar[dict[str, Any]] = _object(
-        {
-            "customer_id": {"type": "string", "pattern": rules.CUSTOMER_ID_PATTERN},
-            "items": {"type": "array", "items": _LINE, "minItems": 1, "maxItems": rules.MAX_LINES},
-            "total_cents": _TOTAL,
-        },
-        ["customer_id", "items", "total_cents"],
+        {**_PLACED_V1, "requires_confirmation": {"type": "boolean"}},
+        ["customer_id", "items", "total_cents", "requires_confirmation"],
     )
+    previous_schemas: ClassVar[list] = [
+        _object(_PLACED_V1, ["customer_id", "items", "total_cents"]),
+    ]
 
     customer_id: str
     items: tuple[Line, ...]
     total_cents: int
+    requires_confirmation: bool = False
 
     def to_data(self) -> dict[str, Any]:
         return {
             "customer_id": self.customer_id,
             "items": [asdict(line) for line in self.items],
             "total_cents": self.total_cents,
+            "requires_confirmation": self.requires_confirmation,
         }
 
     @classmethod
@@ -84,7 +98,13 @@ class OrderPlaced(OrderEvent):
             customer_id=data["customer_id"],
             items=tuple(Line(**item) for item in data["items"]),
             total_cents=data["total_cents"],
+            requires_confirmation=data["requires_confirmation"],
         )
+
+    @staticmethod
+    def upcast_v1(data: dict[str, Any]) -> dict[str, Any]:
+        """Orders placed before stock reservation existed need no confirmation."""
+        return {**data, "requires_confirmation": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +163,13 @@ class OrderShipped(OrderEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class OrderConfirmed(OrderEvent):
+    event_type: ClassVar[str] = "OrderConfirmed"
+    description: ClassVar[str] = "Stock is reserved for every line: the order may ship."
+    schema: ClassVar[dict[str, Any]] = _object({}, [])
+
+
+@dataclass(frozen=True, slots=True)
 class OrderCancelled(OrderEvent):
     event_type: ClassVar[str] = "OrderCancelled"
     description: ClassVar[str] = "The order was cancelled; it changes no more."
@@ -154,7 +181,8 @@ class OrderCancelled(OrderEvent):
 
 
 EVENT_TYPES: dict[str, type[OrderEvent]] = {
-    cls.event_type: cls for cls in (OrderPlaced, ItemAdded, ItemRemoved, OrderShipped, OrderCancelled)
+    cls.event_type: cls
+    for cls in (OrderPlaced, ItemAdded, ItemRemoved, OrderConfirmed, OrderShipped, OrderCancelled)
 }
 
 

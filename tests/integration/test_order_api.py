@@ -85,7 +85,12 @@ def test_place_order_answers_201_with_location_etag_and_consistency_token(api, m
     [event] = EventStore().load(order_id)
     assert event.event_type == "OrderPlaced"
     assert event.position == body["position"]
-    assert event.data == {"customer_id": "cust_456", "items": [LINE_A, LINE_B], "total_cents": 4498}
+    assert event.data == {
+        "customer_id": "cust_456",
+        "items": [LINE_A, LINE_B],
+        "total_cents": 4498,
+        "requires_confirmation": False,
+    }
     meta = event.metadata
     assert meta["correlation_id"] == "corr-123"
     assert meta["user_id"] == str(manager.pk)

@@ -67,7 +67,9 @@ class Command(BaseCommand):
     def do_rebuild(self, names, all=False, **options):
         if not names and not all:
             raise CommandError("name the projections to rebuild, or pass --all")
-        projections = registry.all() if all else [registry.get(name) for name in names]
+        projections = (
+            [p for p in registry.all() if p.rebuildable] if all else [registry.get(n) for n in names]
+        )
         progress = Progress(self.stderr)
         result = rebuild.rebuild(projections, progress=progress)
         progress.done()
