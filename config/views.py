@@ -4,6 +4,7 @@ import threading
 
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.response import Response
 
@@ -26,6 +27,7 @@ class SchemaView(SpectacularAPIView):
     _lock = threading.Lock()
     _cache: dict = {}
 
+    @extend_schema(exclude=True)
     def get(self, request, *args, **kwargs):
         key = request.GET.get("lang")
         with self._lock:

@@ -22,6 +22,7 @@ from eventstore.metadata import message_context
 from orders import commands
 from orders.domain import Line, OrderNotFoundError, rules
 from orders.domain.events import AGGREGATE_TYPE
+from orders.domain.inventory import MAX_RECEIVE
 from orders.idempotency import IdempotencyKey, invalid_key_reason
 from orders.repository import OrderRepository
 from orders.serializers import (
@@ -29,6 +30,7 @@ from orders.serializers import (
     LineSerializer,
     ProblemSerializer,
     StrictCharField,
+    StrictIntegerField,
     StrictRegexField,
     StrictSerializer,
 )
@@ -339,3 +341,53 @@ class AuthTokenApi(ObtainAuthToken):
     )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
+
+
+# -- inventory --------------------------------------------------------------------------
+
+
+class InventoryReceiveApi(CommandApi):
+    class ReceiveStockInput(StrictSerializer):
+        quantity = StrictIntegerField(min_value=1, max_value=MAX_RECEIVE)
+
+    @extend_schema(
+        operation_id="receive_stock",
+        summary="Record units of a SKU arriving in the warehouse",
+        request=ReceiveStockInput,
+        parameters=[IF_MATCH, IDEMPOTENCY_KEY, CORRELATION_ID, ETAG],
+        responses={
+            200: inline_serializer(
+                "StockReceipt",
+                {
+                    "sku": serializers.CharField(),
+                    "version": serializers.IntegerField(),
+                    "position": serializers.IntegerField(),
+                },
+            ),
+            **_problems(400, 401, 403, 409, 412, 413, 415, 422),
+        },
+    )
+    def post(self, request: Request, sku: str) -> Response:
+        if not re.fullmatch(rules.SKU_PATTERN, sku):
+            raise Problem(
+                400,
+                "validation-error",
+                "Invalid request",
+                "The SKU in the path is not a valid SKU.",
+                errors={"sku": ["Letters, digits, '-' and '_' (at most 40)."]},
+            )
+        data = self.ReceiveStockInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if_match = expected_version(request)
+        idem = idempotency_key(request, if_match)
+        with message_context(user_id=str(request.user.pk)):
+            result = commands.execute(
+                commands.ReceiveStock(sku, data.validated_data["quantity"]),
+                expected_version=if_match,
+                idempotency_key=idem,
+            )
+        response = Response({"sku": sku, "version": result.version, "position": result.position})
+        response["ETag"] = f'"{result.version}"'
+        if result.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response

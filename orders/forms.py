@@ -88,3 +88,8 @@ class PlaceOrderForm(forms.Form):
             raise forms.ValidationError("An order needs at least one line.")
         data["lines"] = lines
         return data
+
+
+class ReceiveStockForm(forms.Form):
+    sku = forms.CharField(label="SKU", max_length=40, validators=[sku_validator])
+    quantity = forms.IntegerField(min_value=1, max_value=1_000_000)

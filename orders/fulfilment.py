@@ -155,7 +155,7 @@ class FulfilmentProcessManager(Projection):
             elif process.status == "reserving" and all(line["reserved"] >= line["wanted"] for line in lines):
                 self._run(commands.ConfirmOrder(order_id), expected_version=process.order_version)
         except StaleVersionError:
-            log.info("order %s moved on; fulfilment will decide on its next event", order_id)
+            log.debug("order %s moved on; fulfilment will decide on its next event", order_id)
         except DomainError as exc:  # e.g. cancelled by a person meanwhile
             log.info("fulfilment of %s: %s", order_id, exc)
 

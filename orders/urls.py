@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/orders/<uuid:order_id>/cancel", api.OrderCancelApi.as_view(), name="api-order-cancel"),
     path("api/orders/<uuid:order_id>/events", api.OrderEventsApi.as_view(), name="api-order-events"),
     path("api/orders/<uuid:order_id>/state", api.OrderStateApi.as_view(), name="api-order-state"),
+    path("api/inventory/<str:sku>/receive", api.InventoryReceiveApi.as_view(), name="api-inventory-receive"),
 ]
 
 # Web UI
@@ -20,4 +21,5 @@ urlpatterns += [
     path("orders/", views.order_list, name="order-list"),
     path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
     path("orders/<uuid:order_id>/<str:action>", views.order_command, name="order-command"),
+    path("inventory/", views.inventory, name="inventory"),
 ]

@@ -2,7 +2,7 @@
 timeline and point-in-time view, and one POST view per command. Pages read
 the read models; commands go through orders.commands.execute like the API."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from django import forms
@@ -20,7 +20,8 @@ from eventstore import EventStore
 from eventstore.metadata import message_context
 from orders import commands
 from orders.domain import DomainError, InvalidOrderDataError, Line, OrderNotFoundError
-from orders.forms import AddItemForm, CancelForm, PlaceOrderForm, RemoveItemForm, ShipForm
+from orders.forms import AddItemForm, CancelForm, PlaceOrderForm, ReceiveStockForm, RemoveItemForm, ShipForm
+from orders.models import FulfilmentProcess
 from orders.repository import OrderRepository, StaleVersionError
 from projections import selectors
 
@@ -58,13 +59,27 @@ def _day_start(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
+def _day_end(day) -> datetime | None:
+    """The start of the day after ``day`` (None: no end, for the last day there is)."""
+    try:
+        return _day_start(day + timedelta(days=1))
+    except OverflowError:
+        return None
+
+
 def _jump_to_order(query: str) -> UUID | None:
     """A full order id, or a unique hex prefix of at least 8 characters."""
     text = query.strip().lower()
     try:
-        return UUID(text)
+        order_id = UUID(text)
     except ValueError:
         pass
+    else:  # in the read model, or only just placed (in the log, not yet projected)
+        if selectors.OrderSummary.objects.filter(order_id=order_id).exists() or EventStore().stream_version(
+            order_id
+        ):
+            return order_id
+        return None
     hex_part = text.replace("-", "")
     if len(hex_part) < 8 or len(hex_part) > 32 or any(c not in "0123456789abcdef" for c in hex_part):
         return None
@@ -117,7 +132,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
             status=data["status"] or None,
             customer_id=data["customer_id"] or None,
             placed_from=_day_start(data["placed_from"]) if data["placed_from"] else None,
-            placed_to=_day_start(data["placed_to"]) + timedelta(days=1) if data["placed_to"] else None,
+            placed_to=_day_end(data["placed_to"]) if data["placed_to"] else None,
             total_min=int(data["total_min"] * 100) if data["total_min"] is not None else None,
             total_max=int(data["total_max"] * 100) if data["total_max"] is not None else None,
         )
@@ -152,9 +167,12 @@ def _parse_as_of(value: str | None) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        parsed = parsed if parsed.tzinfo else timezone.make_aware(parsed)
+        # Times at the very edge of the calendar cannot be shown in every zone.
+        parsed.astimezone(timezone.get_current_timezone()).astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo else timezone.make_aware(parsed)
+    return parsed
 
 
 def with_usernames(events) -> None:
@@ -216,6 +234,9 @@ def detail_context(
         "lagging": found is None or not waited or order.version < history[-1].version,
         "can_manage": can_manage(request.user),
         "is_open": order is not None and order.status in ("placed", "confirmed"),
+        "can_ship": order is not None
+        and (order.status == "confirmed" or (order.status == "placed" and not order.requires_confirmation)),
+        "fulfilment": FulfilmentProcess.objects.filter(order_id=order_id).first(),
         "forms": forms_,
         "as_of": as_of,
         "as_of_value": as_of.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
@@ -304,3 +325,37 @@ _DONE = {
 
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("order-list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def inventory(request: HttpRequest) -> HttpResponse:
+    """Stock levels (read model) and, for order managers, the receive form."""
+    form = ReceiveStockForm(request.POST or None) if can_manage(request.user) else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                with message_context(user_id=str(request.user.pk)):
+                    result = commands.execute(
+                        commands.ReceiveStock(form.cleaned_data["sku"], form.cleaned_data["quantity"])
+                    )
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(
+                    request, f"Received {form.cleaned_data['quantity']} x {form.cleaned_data['sku']}."
+                )
+                return redirect(f"{reverse('inventory')}?after={result.position}")
+    after = request.GET.get("after", "")
+    if after.isdigit() and len(after) < 19:
+        selectors.wait_for_position(("inventory",), int(after))
+    low = request.GET.get("low") == "1"
+    levels = selectors.inventory_list(available_max=5 if low else None, limit=500)
+    return render(
+        request,
+        "orders/inventory.html",
+        {"nav": "inventory", "levels": levels, "form": form, "low": low},
+        status=400 if form is not None and form.errors else 200,
+    )

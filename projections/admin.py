@@ -6,6 +6,7 @@ from eventstore.admin import ReadOnlyAdmin
 from projections.models import (
     CustomerSummary,
     DailySales,
+    InventoryLevel,
     OrderLine,
     OrderSummary,
     ProjectionCheckpoint,
@@ -70,3 +71,9 @@ class ProjectionFailureAdmin(ReadOnlyAdmin):
         "resolved_by",
     )
     list_filter = ("projection", "resolution")
+
+
+@admin.register(InventoryLevel)
+class InventoryLevelAdmin(ReadOnlyAdmin):
+    list_display = ("sku", "on_hand", "reserved", "available", "refused", "updated_at")
+    search_fields = ("sku",)

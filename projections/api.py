@@ -204,3 +204,65 @@ class ProjectionsApi(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response({"projections": runner.status()})
+
+
+class InventoryListQuery(StrictSerializer):
+    sku = StrictRegexField(rules.SKU_PATTERN, max_length=40, required=False, help_text="exact SKU")
+    available_max = serializers.IntegerField(
+        required=False,
+        min_value=-(2**53),
+        max_value=2**53,
+        help_text="low stock: at most this many available",
+    )
+    after = StrictRegexField(
+        rules.SKU_PATTERN,
+        max_length=40,
+        required=False,
+        help_text="cursor: the last SKU of the previous page",
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
+
+
+INVENTORY_PROJECTIONS = ("inventory",)
+
+
+class InventoryListApi(APIView):
+    @extend_schema(
+        operation_id="list_inventory",
+        summary="Stock per SKU: on hand, reserved, available (from the inventory read model)",
+        parameters=[InventoryListQuery, MIN_POSITION, PROJECTION_POSITION],
+        responses={
+            200: inline_serializer(
+                "InventoryPage",
+                {
+                    "results": serializers.ListField(child=serializers.DictField()),
+                    "next_after": serializers.CharField(allow_null=True),
+                },
+            ),
+            **_problems(400, 401, 503),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = InventoryListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        consistent_read(request, INVENTORY_PROJECTIONS)
+        rows = selectors.inventory_list(
+            sku=q.get("sku"), available_max=q.get("available_max"), after=q.get("after"), limit=q["limit"]
+        )
+        body = {
+            "results": [
+                {
+                    "sku": r.sku,
+                    "on_hand": r.on_hand,
+                    "reserved": r.reserved,
+                    "available": r.available,
+                    "refused": r.refused,
+                    "version": r.version,
+                    "updated_at": r.updated_at.isoformat(),
+                }
+                for r in rows
+            ],
+            "next_after": rows[-1].sku if len(rows) == q["limit"] else None,
+        }
+        return with_position(Response(body), INVENTORY_PROJECTIONS)

@@ -32,7 +32,7 @@ def nudge(using: str = "default", appended=None) -> None:
         # Another transaction still open on the server can keep the new event
         # out of the gap-safe read for a moment: keep trying, briefly. (Reads
         # with X-Min-Position also run the projections in this mode.)
-        catch_up_to(appended, using=using, timeout=2.0)
+        catch_up_to(appended, using=using, timeout=0.5)
     elif mode == "celery":
         try:
             if redis_client().set(NUDGE_KEY, 1, nx=True, ex=5):

@@ -330,6 +330,7 @@ def run_projection(
 ) -> int:
     """Run batches until caught up, held, out of time or out of batches; the
     number of events read."""
+    ensure_checkpoints(using)
     deadline = time.monotonic() + time_budget if time_budget else None
     total, batches = 0, 0
     step = run_events if projection.transaction_per_event else run_batch
@@ -391,6 +392,8 @@ def caught_up_to(
 
 def catch_up_to(target: GlobalPosition | None, *, using: str = "default", timeout: float = 2.0) -> bool:
     """Run the projections until they have applied ``target`` (in-process mode)."""
+    if getattr(_running, "active", False):
+        return True  # committed from inside a run: that run goes on to the new events
     deadline = time.monotonic() + timeout
     delay = 0.005
     while True:

@@ -14,7 +14,14 @@ from django.conf import settings
 from django.db import connection
 
 from eventstore import EventStore, GlobalPosition
-from projections.models import CustomerSummary, DailySales, OrderLine, OrderSummary, ProjectionCheckpoint
+from projections.models import (
+    CustomerSummary,
+    DailySales,
+    InventoryLevel,
+    OrderLine,
+    OrderSummary,
+    ProjectionCheckpoint,
+)
 
 ORDERINGS = {
     "-placed_at": ("placed_at", True),
@@ -216,3 +223,17 @@ def wait_for_position(names: tuple[str, ...], position: int, timeout: float | No
             return False
         time.sleep(delay)
         delay = min(delay * 2, 0.05)
+
+
+def inventory_list(
+    sku: str | None = None, available_max: int | None = None, after: str | None = None, limit: int = 100
+) -> list[InventoryLevel]:
+    """Stock levels by SKU, keyset-paginated on the SKU."""
+    qs = InventoryLevel.objects.order_by("sku")
+    if sku:
+        qs = qs.filter(sku=sku)
+    if available_max is not None:
+        qs = qs.filter(available__lte=available_max)
+    if after:
+        qs = qs.filter(sku__gt=after)
+    return list(qs[:limit])

@@ -6,6 +6,7 @@ urlpatterns = [
     path("api/orders/", api.OrderCollectionApi.as_view(), name="api-orders"),
     path("api/orders/<uuid:order_id>", api.OrderDetailApi.as_view(), name="api-order"),
     path("api/projections/", api.ProjectionsApi.as_view(), name="api-projections"),
+    path("api/inventory/", api.InventoryListApi.as_view(), name="api-inventory"),
 ]
 
 from projections import views  # noqa: E402

@@ -5,6 +5,7 @@ handlers (so every event, projection and audit entry is genuine), and a
 staff user whose password is printed once. Does nothing if orders exist.
 """
 
+import contextlib
 import random
 import secrets
 import uuid
@@ -31,6 +32,18 @@ CATALOGUE = [
     ("CASE-BLK", 1599),
     ("CHARGER-65W", 3999),
 ]
+# Stock on hand before the first order; GADGET-X is scarce, so some orders
+# for it are cancelled as out of stock by the fulfilment process.
+STOCK = {
+    "WIDGET-A": 400,
+    "WIDGET-B": 300,
+    "GADGET-X": 110,
+    "GIZMO-1": 300,
+    "CABLE-USB-C": 250,
+    "ADAPTER-EU": 250,
+    "CASE-BLK": 200,
+    "CHARGER-65W": 150,
+}
 CARRIERS = ["DHL", "UPS", "DPD", "GLS"]
 REASONS = [
     "customer changed their mind",
@@ -61,15 +74,29 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"Staff user created: username {username!r}, password {password!r}")
             )
             self.stdout.write("(printed once; change it in the admin, or with: manage.py changepassword)")
-        with override_settings(PROJECTIONS_MODE="off"):
+        with override_settings(PROJECTIONS_MODE="off", INVENTORY_RESERVATION=True):
             made = self._orders(orders, random.Random(seed), str(user.pk))
         self.stdout.write(f"Seeded {made} orders.")
         self._project()
 
     def _orders(self, count: int, rng: random.Random, user_id: str) -> int:
+        from projections.base import registry
+        from projections.runner import run_projection
+
+        fulfilment = registry.get("fulfilment")
+
+        def run_all():  # only the process manager needs to keep up while seeding
+            run_projection(fulfilment)
+
         now = datetime.now(UTC)
         start = now - timedelta(days=60)
         times = sorted(start + timedelta(seconds=rng.uniform(0, 60 * 86400 - 3600)) for _ in range(count))
+        with (
+            message_context(correlation_id=str(uuid.uuid4()), user_id=user_id),
+            clock.frozen(start - timedelta(days=1)),
+        ):
+            for sku, quantity in STOCK.items():
+                commands.execute(commands.ReceiveStock(sku, quantity))
         made = 0
         for placed_at in times:
             at = placed_at
@@ -79,6 +106,7 @@ class Command(BaseCommand):
             with message_context(correlation_id=str(uuid.uuid4()), user_id=user_id):
                 with clock.frozen(at):
                     order = commands.execute(commands.PlaceOrder(customer, lines)).order_id
+                    run_all()  # the fulfilment process reserves stock and confirms (or cancels)
                 made += 1
                 steps = []
                 if rng.random() < 0.35:
@@ -96,10 +124,10 @@ class Command(BaseCommand):
                 for step in steps:
                     at = min(at + timedelta(hours=rng.uniform(0.2, 30)), now)
                     with clock.frozen(at):
-                        try:
+                        # e.g. shipping an order cancelled for lack of stock fails, as in life
+                        with contextlib.suppress(DomainError):
                             commands.execute(step)
-                        except DomainError as exc:  # e.g. a price clash with an existing line
-                            self.stderr.write(f"skipped a demo step: {exc}")
+                        run_all()
         return made
 
     def _project(self) -> None:
