@@ -253,8 +253,16 @@ def execute(
     unit_of_work = transaction.atomic if needs_transaction else nullcontext
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            causation = current_context().causation_id or command_id
-            with unit_of_work(), message_context(command=name, causation_id=causation):
+            ctx = current_context()
+            # A command outside any request or workflow starts its own correlation.
+            with (
+                unit_of_work(),
+                message_context(
+                    command=name,
+                    causation_id=ctx.causation_id or command_id,
+                    correlation_id=ctx.correlation_id or command_id,
+                ),
+            ):
                 if idempotency_key is not None:
                     stored = idempotency.lookup(idempotency_key)
                     if stored is not None:

@@ -1,0 +1,361 @@
+"""The fulfilment process manager and inventory against real PostgreSQL:
+reservation, confirmation, compensation, duplicates, crashes, races."""
+
+import json
+import random
+import threading
+import uuid
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from rest_framework.authtoken.models import Token
+
+from eventstore import EventStore, EventTypeRegistry, NewEvent
+from orders import commands
+from orders.domain import Line, OrderAggregate
+from orders.domain.errors import OrderNotConfirmedError
+from orders.domain.events import OrderPlaced
+from orders.domain.inventory import (
+    INVENTORY_AGGREGATE,
+    InventoryItem,
+    inventory_event_from_data,
+    inventory_id,
+)
+from orders.fulfilment import FulfilmentProcessManager
+from orders.models import FulfilmentProcess
+from orders.repository import InventoryRepository, OrderRepository
+from projections import runner
+from projections.base import registry
+from projections.models import InventoryLevel, OrderSummary, ProjectionCheckpoint, ProjectionFailure
+from tests.support import wait_visible
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def reservations_on(settings):
+    settings.INVENTORY_RESERVATION = True
+    settings.PROJECTIONS_MODE = "off"  # each test runs the process manager itself
+
+
+def settle() -> None:
+    """Run every projection and the process manager until nothing is left."""
+    store = EventStore()
+    for _ in range(20):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT MAX(position) FROM events")
+            head = cursor.fetchone()[0]
+        if head:
+            wait_visible(store, head)
+        runner.run_all()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT MAX(position) FROM events")
+            if cursor.fetchone()[0] == head:
+                return
+    raise AssertionError("the process manager kept producing events")
+
+
+def receive(sku: str, quantity: int) -> None:
+    commands.execute(commands.ReceiveStock(sku, quantity))
+
+
+def place(*lines: tuple[str, int]) -> uuid.UUID:
+    items = tuple(Line(sku, quantity, 100) for sku, quantity in lines)
+    return commands.execute(commands.PlaceOrder("cust_f", items)).order_id
+
+
+def level(sku: str) -> tuple[int, int, int]:
+    row = InventoryLevel.objects.get(sku=sku)
+    return row.on_hand, row.reserved, row.available
+
+
+def order(order_id) -> OrderAggregate:
+    return OrderRepository().get(order_id)
+
+
+def types(aggregate_id) -> list[str]:
+    return [e.event_type for e in EventStore().load(aggregate_id)]
+
+
+def test_an_order_with_stock_is_reserved_confirmed_and_ships_its_stock():
+    receive("WIDGET-A", 10)
+    receive("GADGET-B", 5)
+    oid = place(("WIDGET-A", 3), ("GADGET-B", 2))
+    with pytest.raises(OrderNotConfirmedError):
+        commands.execute(commands.ShipOrder(oid))
+    settle()
+    assert order(oid).status == "confirmed"
+    assert OrderSummary.objects.get(order_id=oid).status == "confirmed"
+    assert level("WIDGET-A") == (10, 3, 7) and level("GADGET-B") == (5, 2, 3)
+    assert types(oid) == ["OrderPlaced", "OrderConfirmed"]
+
+    commands.execute(commands.ShipOrder(oid, "DHL"))
+    settle()
+    assert level("WIDGET-A") == (7, 0, 7) and level("GADGET-B") == (3, 0, 3)
+    assert types(inventory_id("WIDGET-A")) == ["StockReceived", "StockReserved", "StockShipped"]
+    assert FulfilmentProcess.objects.get(order_id=oid).status == "shipped"
+
+
+def test_an_order_short_of_stock_is_cancelled_as_out_of_stock_and_releases_what_it_held():
+    receive("WIDGET-A", 10)
+    receive("GADGET-B", 1)
+    oid = place(("WIDGET-A", 3), ("GADGET-B", 2))
+    settle()
+    final = order(oid)
+    assert final.status == "cancelled"
+    assert final.cancel_reason == "out of stock: GADGET-B (wanted 2, 1 available)"
+    assert level("WIDGET-A") == (10, 0, 10) and level("GADGET-B") == (1, 0, 1)
+    summary = OrderSummary.objects.get(order_id=oid)
+    assert summary.status == "cancelled" and summary.cancel_reason.startswith("out of stock")
+    # The compensation is caused by the refusal and carries the order's correlation id.
+    history = EventStore().load(oid)
+    refused = next(
+        e for e in EventStore().load(inventory_id("GADGET-B")) if e.event_type == "ReservationRefused"
+    )
+    cancelled = history[-1]
+    assert cancelled.event_type == "OrderCancelled"
+    assert cancelled.metadata["causation_id"] == str(refused.event_id)
+    assert cancelled.metadata["correlation_id"] == history[0].metadata["correlation_id"]
+    assert cancelled.metadata["user_id"] == "system:fulfilment"
+
+
+def test_adding_a_line_reserves_more_and_removing_one_releases_it():
+    receive("WIDGET-A", 10)
+    receive("GADGET-B", 10)
+    receive("EXTRA-C", 10)
+    oid = place(("WIDGET-A", 2), ("GADGET-B", 2))
+    settle()
+    assert order(oid).status == "confirmed"
+
+    commands.execute(commands.AddItem(oid, "EXTRA-C", 4, 100))
+    assert order(oid).status == "placed"  # the new units wait for stock
+    settle()
+    assert order(oid).status == "confirmed"
+    assert level("EXTRA-C") == (10, 4, 6)
+
+    commands.execute(commands.AddItem(oid, "WIDGET-A", 3, 100))
+    settle()
+    assert level("WIDGET-A") == (10, 5, 5)
+
+    commands.execute(commands.RemoveItem(oid, "GADGET-B"))
+    settle()
+    assert level("GADGET-B") == (10, 0, 10)
+    assert order(oid).status == "confirmed"
+
+
+def test_cancelling_an_order_releases_its_reservations():
+    receive("WIDGET-A", 10)
+    oid = place(("WIDGET-A", 6))
+    settle()
+    commands.execute(commands.CancelOrder(oid, "customer changed their mind"))
+    settle()
+    assert level("WIDGET-A") == (10, 0, 10)
+    assert FulfilmentProcess.objects.get(order_id=oid).status == "cancelled"
+
+
+def test_adding_more_than_is_in_stock_to_an_open_order_cancels_it_and_releases_everything():
+    receive("WIDGET-A", 5)
+    oid = place(("WIDGET-A", 2))
+    settle()
+    commands.execute(commands.AddItem(oid, "WIDGET-A", 10, 100))
+    settle()
+    assert order(oid).status == "cancelled"
+    assert level("WIDGET-A") == (5, 0, 5)
+
+
+def test_the_same_events_processed_again_reserve_nothing_more():
+    receive("WIDGET-A", 10)
+    oid = place(("WIDGET-A", 3))
+    settle()
+    before = EventStore().read_all(limit=10_000)
+    # Deliver everything again: the checkpoint goes back to the start.
+    ProjectionCheckpoint.objects.filter(name="fulfilment").update(tx_id=0, position=0)
+    settle()
+    assert len(EventStore().read_all(limit=10_000)) == len(before)
+    assert level("WIDGET-A") == (10, 3, 7)
+    # And a process with no memory of the events: the inventory still reserves once.
+    FulfilmentProcess.objects.all().delete()
+    manager = registry.get("fulfilment")
+    for event in EventStore().load(oid)[:1]:
+        manager.handle(event)
+    settle()
+    item = InventoryRepository().get("WIDGET-A")
+    assert item.reservations == {str(oid): 3}
+
+
+def test_a_crash_between_steps_resumes_where_it_stopped(monkeypatch):
+    receive("WIDGET-A", 10)
+    oid = place(("WIDGET-A", 3))
+    crashes = []
+
+    def crash_on_confirm(self, process, order_id):
+        if process.lines["WIDGET-A"]["reserved"] and not crashes:
+            crashes.append(order_id)
+            raise RuntimeError("worker lost mid-step")
+        return real_decide(self, process, order_id)
+
+    real_decide = FulfilmentProcessManager._decide
+    monkeypatch.setattr(FulfilmentProcessManager, "_decide", crash_on_confirm)
+    settle()
+    # The reservation step committed; the confirming step rolled back and is recorded.
+    assert crashes == [oid]
+    assert order(oid).status == "placed"
+    failure = ProjectionFailure.objects.get(projection="fulfilment", resolved_at__isnull=True)
+    assert failure.event_type == "StockReserved" and "worker lost" in failure.error
+    assert level("WIDGET-A") == (10, 3, 7)
+
+    ProjectionFailure.objects.filter(pk=failure.pk).update(next_attempt_at=None)  # its backoff is over
+    settle()
+    assert order(oid).status == "confirmed"
+    assert level("WIDGET-A") == (10, 3, 7)  # reserved once
+    assert types(oid) == ["OrderPlaced", "OrderConfirmed"]
+    assert ProjectionFailure.objects.get(pk=failure.pk).resolution == "retried"
+
+
+def test_two_orders_competing_for_the_last_units_one_gets_them_the_other_is_cancelled(run_in_threads):
+    receive("LAST-UNITS", 5)
+    barrier = threading.Barrier(2)
+
+    def buyer():
+        barrier.wait()
+        return place(("LAST-UNITS", 3))
+
+    first, second = run_in_threads(buyer, buyer)
+    settle()
+    statuses = sorted([order(first).status, order(second).status])
+    assert statuses == ["cancelled", "confirmed"]
+    loser = first if order(first).status == "cancelled" else second
+    assert order(loser).cancel_reason.startswith("out of stock: LAST-UNITS")
+    assert level("LAST-UNITS") == (5, 3, 2)
+
+
+def test_a_burst_of_concurrent_orders_and_deliveries_never_drives_stock_negative(run_in_threads):
+    receive("HOT-ITEM", 10)
+    placed: list = []
+    lock = threading.Lock()
+
+    def buyer(n):
+        rng = random.Random(n)
+        for _ in range(4):
+            oid = place(("HOT-ITEM", rng.randint(1, 4)))
+            with lock:
+                placed.append(oid)
+
+    def supplier():
+        for _ in range(3):
+            commands.execute(commands.ReceiveStock("HOT-ITEM", 2))
+
+    def manager():
+        for _ in range(5):
+            runner.run_all()
+
+    run_in_threads(*[lambda n=n: buyer(n) for n in range(6)], supplier, manager, manager)
+    settle()
+
+    # Replaying the SKU's stream: available is never negative at any version.
+    item = InventoryItem("HOT-ITEM")
+    for e in EventStore().load(inventory_id("HOT-ITEM")):
+        item.apply(inventory_event_from_data(e.event_type, e.data))
+        assert item.available >= 0 and item.reserved >= 0
+    final = {oid: order(oid) for oid in placed}
+    confirmed = [o for o in final.values() if o.status == "confirmed"]
+    assert all(o.status in ("confirmed", "cancelled") for o in final.values())
+    assert sum(o.lines["HOT-ITEM"].quantity for o in confirmed) == item.reserved <= item.on_hand == 16
+    assert level("HOT-ITEM") == (item.on_hand, item.reserved, item.available)
+    assert all(o.cancel_reason.startswith("out of stock") for o in final.values() if o.status == "cancelled")
+
+
+def test_the_audit_trace_of_an_order_shows_the_whole_workflow(client):
+    receive("WIDGET-A", 10)
+    staff = User.objects.create_user("auditor", password="pw-auditor-1", is_staff=True)
+    oid = place(("WIDGET-A", 2))
+    settle()
+    correlation = EventStore().load(oid)[0].metadata["correlation_id"]
+    client.force_login(staff)
+    page = client.get("/audit/", {"correlation_id": correlation}).content.decode()
+    assert page.count("OrderPlaced") == 1
+    assert page.count("StockReserved") == 1
+    assert page.count("OrderConfirmed") == 1
+    assert "StockReceived" not in page
+
+
+def test_orders_placed_before_fulfilment_existed_still_load_and_ship():
+    """An OrderPlaced written in its v1 shape (no requires_confirmation)."""
+    old = EventTypeRegistry()
+    old.register("OrderPlaced", OrderPlaced.previous_schemas[0], aggregate_type="Order")
+    legacy = uuid.uuid4()
+    data = {
+        "customer_id": "cust_old",
+        "items": [{"sku": "OLD-1", "quantity": 1, "price_cents": 500}],
+        "total_cents": 500,
+    }
+    EventStore(registry=old).append("Order", legacy, [NewEvent("OrderPlaced", data)], 0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT schema_version, event_data FROM events WHERE aggregate_id = %s", [legacy])
+        stored_version, stored = cursor.fetchone()
+    assert stored_version == 1 and "requires_confirmation" not in json.loads(stored)
+
+    [event] = EventStore().load(legacy)
+    assert event.data["requires_confirmation"] is False and event.stored_schema_version == 1
+    loaded = order(legacy)
+    assert loaded.requires_confirmation is False and loaded.status == "placed"
+    commands.execute(commands.ShipOrder(legacy, "DHL"))  # no confirmation needed
+    settle()
+    assert OrderSummary.objects.get(order_id=legacy).status == "shipped"
+    assert not FulfilmentProcess.objects.filter(order_id=legacy).exists()
+
+
+# -- the inventory API -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def manager_headers():
+    user = User.objects.create_user("stocker", password="pw-stocker-1", is_staff=True)
+    return {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+
+
+def test_receiving_stock_over_the_api_and_listing_levels(client, manager_headers):
+    post = lambda body, **h: client.post(  # noqa: E731
+        "/api/inventory/WIDGET-Z/receive",
+        json.dumps(body),
+        content_type="application/json",
+        headers={**manager_headers, **h},
+    )
+    first = post({"quantity": 7}, **{"Idempotency-Key": "rcv-1"})
+    assert first.status_code == 200 and first.json()["version"] == 1 and first.json()["sku"] == "WIDGET-Z"
+    again = post({"quantity": 7}, **{"Idempotency-Key": "rcv-1"})
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert post({"quantity": 8}, **{"Idempotency-Key": "rcv-1"}).status_code == 422
+    assert post({"quantity": 3}, **{"If-Match": '"5"'}).status_code == 412
+    assert post({"quantity": 0}).status_code == 400
+    assert post({"quantity": "3"}).status_code == 400
+    bad_sku = client.post(
+        "/api/inventory/no%20good/receive",
+        '{"quantity": 1}',
+        content_type="application/json",
+        headers=manager_headers,
+    )
+    assert bad_sku.status_code == 400 and bad_sku["Content-Type"] == "application/problem+json"
+    assert [e.event_type for e in EventStore().load(inventory_id("WIDGET-Z"))] == ["StockReceived"]
+
+    receive("LOW-STOCK", 2)
+    settle()
+    listed = client.get("/api/inventory/", headers=manager_headers)
+    assert listed.status_code == 200 and int(listed["X-Projection-Position"]) > 0
+    by_sku = {r["sku"]: r for r in listed.json()["results"]}
+    assert by_sku["WIDGET-Z"]["on_hand"] == 7 and by_sku["LOW-STOCK"]["available"] == 2
+    low = client.get("/api/inventory/", {"available_max": 5}, headers=manager_headers).json()["results"]
+    assert [r["sku"] for r in low] == ["LOW-STOCK"]
+    assert client.get("/api/inventory/", {"limit": 0}, headers=manager_headers).status_code == 400
+
+
+def test_only_order_managers_may_receive_stock(client):
+    clerk = User.objects.create_user("viewer", password="pw-viewer-1")
+    headers = {"Authorization": f"Token {Token.objects.create(user=clerk).key}"}
+    response = client.post(
+        "/api/inventory/WIDGET-A/receive", '{"quantity": 1}', content_type="application/json", headers=headers
+    )
+    assert response.status_code == 403
+    assert EventStore().stream_version(inventory_id("WIDGET-A")) == 0
+    assert INVENTORY_AGGREGATE == "InventoryItem"
