@@ -20,6 +20,7 @@ urlpatterns += [
     path("", views.home, name="home"),
     path("orders/", views.order_list, name="order-list"),
     path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
+    path("orders/<uuid:order_id>/reservation", views.order_reservation, name="order-reservation"),
     path("orders/<uuid:order_id>/<str:action>", views.order_command, name="order-command"),
     path("inventory/", views.inventory, name="inventory"),
 ]

@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from eventstore import EventStore
 from eventstore.metadata import message_context
@@ -359,3 +360,15 @@ def inventory(request: HttpRequest) -> HttpResponse:
         {"nav": "inventory", "levels": levels, "form": form, "low": low},
         status=400 if form is not None and form.errors else 200,
     )
+
+
+@login_required
+def order_reservation(request: HttpRequest, order_id: UUID) -> HttpResponse:
+    """The stock panel, polled by htmx while reserving; once the process has
+    moved on, the whole page reloads to show what can be done now."""
+    fulfilment = FulfilmentProcess.objects.filter(order_id=order_id).first()
+    if fulfilment is None:
+        raise Http404("No fulfilment for this order")
+    if fulfilment.status != "reserving" and request.htmx:
+        return HttpResponseClientRefresh()
+    return render(request, "orders/_reservation.html", {"fulfilment": fulfilment, "order_id": order_id})

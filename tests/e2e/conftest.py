@@ -87,6 +87,8 @@ class Stack:
             "PROJECTIONS_MODE": "celery",
             "PROJECTION_BEAT_SECONDS": str(beat_seconds),
             "PROJECTION_BATCH_SIZE": "50",
+            # Tests that are about stock turn it on (stack.reservations(True)).
+            "INVENTORY_RESERVATION": "false",
             "SECRET_KEY": "e2e-tests-only",
             "DEBUG": "false",
             "CONN_MAX_AGE": "0",
@@ -94,6 +96,12 @@ class Stack:
         }  # fmt: skip
         self.workers: list[subprocess.Popen] = []
         self.others: list[subprocess.Popen] = []
+
+    def reservations(self, on: bool) -> None:
+        """Orders wait for stock (the fulfilment process) in the app's
+        processes started from now on, and in this test process."""
+        self.env["INVENTORY_RESERVATION"] = "true" if on else "false"
+        django_settings.INVENTORY_RESERVATION = on
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
@@ -180,6 +188,10 @@ def stack(transactional_db, redis_server, tmp_path, settings, request):
     logdir = tmp_path / "logs"
     logdir.mkdir()
     running = Stack(redis_server, logdir, beat_seconds=getattr(request, "param", 0.5))
+    marker = request.node.get_closest_marker("reservations")
+    if marker is not None:
+        running.reservations(True)
+        settings.INVENTORY_RESERVATION = True
     try:
         running.start_web()
         yield running

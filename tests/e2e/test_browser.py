@@ -12,6 +12,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from eventstore import EventStore
+from eventstore.models import Event
+from orders import commands
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
@@ -63,8 +65,16 @@ def shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def wait_for_stock(page) -> None:
+    """The stock panel polls while the worker reserves, then reloads the page."""
+    page.get_by_text("Stock is reserved for every line.").wait_for(timeout=60_000)
+
+
+@pytest.mark.reservations
 def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transactional_db):
     User.objects.create_user("clerk", password="pw-clerk-browser-1", is_staff=True)
+    for sku in ("WIDGET-A", "GADGET-B", "EXTRA-1"):
+        commands.execute(commands.ReceiveStock(sku, 50))
     _, page = sign_in(browser, running.base_url, "clerk", "pw-clerk-browser-1")
 
     # Place an order with two lines.
@@ -79,9 +89,11 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     form.get_by_role("button", name="Place order").click()
     page.wait_for_url(re.compile(r".*/orders/[0-9a-f-]{36}/"))
     order_id = re.search(r"/orders/([0-9a-f-]{36})/", page.url).group(1)
-    assert page.locator("#order-status").inner_text() == "placed"
     assert page.locator("#order-total").inner_text() == "44.98"
     assert page.locator("#lines tbody tr").count() == 2
+    assert page.locator("#ship-waiting").count() == 1  # cannot ship before its stock is reserved
+    wait_for_stock(page)
+    assert page.locator("#order-status").inner_text() == "confirmed"
 
     # It is in the list.
     page.get_by_role("link", name="Orders", exact=True).first.click()
@@ -100,6 +112,9 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     page.wait_for_selector("text=Item added.")
     assert page.locator("#lines tbody tr").count() == 3
     assert page.locator("#order-total").inner_text() == "52.48"
+    # The worker reserves the added units and confirms again (a new version):
+    # wait for it, or the next form would be a version behind.
+    wait_for_stock(page)
     page.get_by_role("button", name="Remove GADGET-B").click()
     page.wait_for_selector("text=Line removed.")
     assert page.locator("#lines tbody tr").count() == 2
@@ -130,27 +145,36 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     assert second.get_by_label("Reason").input_value() == "customer called"
 
     history = EventStore().load(uuid.UUID(order_id))
-    assert [e.event_type for e in history] == ["OrderPlaced", "ItemAdded", "ItemRemoved", "OrderShipped"]
+    assert [e.event_type for e in history if e.event_type != "OrderConfirmed"] == [
+        "OrderPlaced",
+        "ItemAdded",
+        "ItemRemoved",
+        "OrderShipped",
+    ]
 
     # The timeline shows them all; "as of" just after the item was added replays that state.
     page.goto(f"{running.base_url}/orders/{order_id}/")
-    assert page.locator("#timeline li").count() == 4
-    moment = history[1].created_at + timedelta(milliseconds=1)
+    assert page.locator("#timeline li").count() == len(history)
+    added = next(e for e in history if e.event_type == "ItemAdded")
+    moment = added.created_at + timedelta(milliseconds=1)
     local = moment.astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))
     page.get_by_label("Show the order as it was at").fill(local.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3])
     page.get_by_role("button", name="Replay").click()
     result = page.locator("#as-of-result")
     result.wait_for()
-    assert "52.48" in result.inner_text() and "version 2" in result.inner_text()
+    assert "52.48" in result.inner_text() and f"version {added.version}" in result.inner_text()
     shot(page, "order-as-of")
 
-    # The audit trace of the placement's correlation id shows exactly its events.
+    # The audit trace of the placement's correlation id shows exactly its
+    # workflow: the order placed, its stock reserved (other streams), confirmed.
     correlation = history[0].metadata["correlation_id"]
     page.goto(f"{running.base_url}/audit/?correlation_id={correlation}")
     rows = page.locator("#audit-table tbody tr")
-    expected = [e for e in history if e.metadata["correlation_id"] == correlation]
-    assert rows.count() == len(expected) == 1
-    assert "OrderPlaced" in rows.first.inner_text()
+    expected = list(Event.objects.filter(metadata__correlation_id=correlation).order_by("-position"))
+    assert {e.event_type for e in expected} == {"OrderPlaced", "StockReserved", "OrderConfirmed"}
+    assert rows.count() == len(expected)
+    for row, event in zip(rows.all(), expected, strict=True):
+        assert event.event_type in row.inner_text() and str(event.position) in row.inner_text()
     page.goto(f"{running.base_url}/audit/")
     shot(page, "audit")
 

@@ -10,8 +10,10 @@ import uuid
 import pytest
 import requests
 
+from eventstore import EventStore
 from orders import commands
 from orders.domain import Line
+from orders.domain.inventory import inventory_id
 from projections.base import registry
 from tests.e2e.conftest import wait_until
 from tests.support import checkpoints, event_head, read_model_snapshot, rebuilt_snapshot
@@ -239,3 +241,61 @@ def test_two_workers_and_several_writers_apply_every_event_exactly_once(stack, t
     assert {str(row[0]) for row in live["order_list"]} >= set(ids)
     assert live == rebuilt_snapshot()
     assert uuid.UUID(ids[0])
+
+
+@pytest.mark.reservations
+def test_fulfilment_through_the_worker_confirms_one_order_and_cancels_another_for_lack_of_stock(stack, token):
+    """Placed, reserved, confirmed and shipped; and placed then cancelled as
+    out of stock: each workflow under its own correlation id in the audit."""
+    stack.start_worker()
+    stack.start_beat()
+    assert api(stack, token, "POST", "/api/inventory/WIDGET-A/receive", {"quantity": 5}).status_code == 200
+
+    def place_with(correlation, quantity):
+        response = api(
+            stack,
+            token,
+            "POST",
+            "/api/orders/",
+            {
+                "customer_id": "cust_saga",
+                "items": [{"sku": "WIDGET-A", "quantity": quantity, "price_cents": 1999}],
+            },
+            headers={"X-Correlation-ID": correlation},
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["order_id"]
+
+    lucky = place_with("saga-lucky", 4)
+    unlucky = place_with("saga-unlucky", 3)
+
+    def status_of(order_id):
+        return api(stack, token, "GET", f"/api/orders/{order_id}").json().get("status")
+
+    wait_until(lambda: status_of(lucky) == "confirmed", 60, "the first order to be confirmed")
+    wait_until(lambda: status_of(unlucky) == "cancelled", 60, "the second to be cancelled as out of stock")
+    detail = api(stack, token, "GET", f"/api/orders/{unlucky}").json()
+    assert detail["cancel_reason"] == "out of stock: WIDGET-A (wanted 3, 1 available)"
+
+    shipped = api(stack, token, "POST", f"/api/orders/{lucky}/ship", {"carrier": "DHL"})
+    assert shipped.status_code == 200, shipped.text
+    wait_until(caught_up, 60, "every projection to reach the head")
+    levels = {r["sku"]: r for r in api(stack, token, "GET", "/api/inventory/").json()["results"]}
+    assert (levels["WIDGET-A"]["on_hand"], levels["WIDGET-A"]["reserved"]) == (1, 0)
+
+    def trace(correlation):
+        from eventstore.models import Event
+
+        return [
+            e.event_type
+            for e in Event.objects.filter(metadata__correlation_id=correlation).order_by("position")
+        ]
+
+    assert trace("saga-lucky") == ["OrderPlaced", "StockReserved", "OrderConfirmed"]
+    assert trace("saga-unlucky") == ["OrderPlaced", "ReservationRefused", "OrderCancelled"]
+    assert [e.event_type for e in EventStore().load(inventory_id("WIDGET-A"))] == [
+        "StockReceived",
+        "StockReserved",
+        "ReservationRefused",
+        "StockShipped",
+    ]
