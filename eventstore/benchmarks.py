@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 from django.db import connections
 
+from eventstore import hooks
 from eventstore.bench import Timer, bench_database, median_ms, progress
 from eventstore.metadata import message_context
 from eventstore.registry import EventTypeRegistry
@@ -104,6 +105,18 @@ def rebuild(events) -> dict[str, int]:
 
 
 def run(options: dict[str, Any]) -> dict[str, Any]:
+    """The store alone: listeners that apps built on it hang on appends
+    (projection nudges, inline read models) are detached for the run."""
+    saved = hooks.append_listeners[:], hooks.commit_listeners[:]
+    hooks.append_listeners.clear()
+    hooks.commit_listeners.clear()
+    try:
+        return _run(options)
+    finally:
+        hooks.append_listeners[:], hooks.commit_listeners[:] = saved
+
+
+def _run(options: dict[str, Any]) -> dict[str, Any]:
     scale = options.get("scale", 1.0)
     n_orders, per_order = max(8, int(2000 * scale)), 5
     w2_events = max(100, int(10_000 * scale))
