@@ -27,7 +27,9 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
         del connections["default"]
         connections.databases["default"] = connections.databases[alias]
         try:
-            result.update(_measure(n))
+            # The command itself: no projections run in this process meanwhile.
+            with override_settings(PROJECTIONS_MODE="off"):
+                result.update(_measure(n))
         finally:
             connections["default"].close()
             del connections["default"]
