@@ -86,9 +86,15 @@ settings.EVENTSTORE_SNAPSHOT_EVERY = 2
 from orders import commands
 from orders.domain import Line
 from orders.repository import OrderRepository
+from projections.models import InventoryLevel, OrderSummary
+commands.execute(commands.ReceiveStock("A", 10))
+commands.execute(commands.ReceiveStock("B", 10))
 placed = commands.execute(commands.PlaceOrder("cust_1", (Line("A", 2, 100),)))
-commands.execute(commands.AddItem(placed.order_id, "B", 1, 50))
-commands.execute(commands.AddItem(placed.order_id, "A", 1, 100), expected_version=2)
+# In-process projections: the fulfilment process reserved and confirmed it already.
+after_place = OrderRepository().get(placed.order_id).status
+added = commands.execute(commands.AddItem(placed.order_id, "B", 1, 50))
+version = OrderRepository().get(placed.order_id).version
+commands.execute(commands.AddItem(placed.order_id, "A", 1, 100), expected_version=version)
 try:
     commands.execute(commands.ShipOrder(placed.order_id), expected_version=1)
     stale = "accepted"
@@ -96,14 +102,36 @@ except Exception as exc:
     stale = type(exc).__name__
 commands.execute(commands.ShipOrder(placed.order_id, "DHL"))
 state = OrderRepository().get(placed.order_id).state()
-print(json.dumps({"state": [state["version"], state["status"], state["total_cents"]], "stale": stale}))
+row = OrderSummary.objects.get(order_id=placed.order_id)
+stock = {lv.sku: [lv.on_hand, lv.reserved] for lv in InventoryLevel.objects.all()}
+print(json.dumps({
+    "after_place": after_place,
+    "state": [state["status"], state["total_cents"]],
+    "read_model": [row.status, row.total_cents, row.version == state["version"]],
+    "stock": stock,
+    "stale": stale,
+}))
 """
 
 
-def test_sqlite_mode_runs_order_commands_with_snapshots(tmp_path):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}", "VAR_DIR": str(tmp_path)}
+def test_sqlite_mode_runs_orders_fulfilment_and_projections_in_process(tmp_path):
+    """The default `make run` shape: SQLite, stock reservation on, projections
+    and the fulfilment process run in-process after each commit."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "REDIS_URL"},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.sqlite3'}",
+        "VAR_DIR": str(tmp_path),
+        "PROJECTIONS_MODE": "inprocess",
+        "INVENTORY_RESERVATION": "true",
+    }
     assert manage("migrate", "--noinput", env=env).returncode == 0
     run = manage("shell", "-c", ORDERS_SCRIPT, env=env)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.strip().splitlines()[-1])
-    assert result == {"state": [4, "shipped", 350], "stale": "StaleVersionError"}
+    assert result == {
+        "after_place": "confirmed",
+        "state": ["shipped", 350],
+        "read_model": ["shipped", 350, True],
+        "stock": {"A": [7, 0], "B": [9, 0]},
+        "stale": "StaleVersionError",
+    }
