@@ -162,6 +162,8 @@ class InventoryItem:
 
     def reserve(self, order_id: UUID, quantity: int, reference: str) -> None:
         """Reserve ``quantity`` for the order, or record that it could not be."""
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+            raise InvalidOrderDataError("quantity", "a positive integer")
         if reference in self.references:
             return
         if quantity <= self.available:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connections
 
 from eventstore import EventStore
 from eventstore.models import Event
@@ -37,6 +38,9 @@ def browser(monkeypatch):
             args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
         )
         yield b
+        # Connections opened while Playwright's loop runs live in its context:
+        # close them here, or the test database cannot be dropped at the end.
+        connections.close_all()
         b.close()
 
 
