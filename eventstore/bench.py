@@ -64,3 +64,53 @@ def bench_database(alias: str = "bench") -> Iterator[str]:
         with admin._nodb_cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         progress(f"dropped database {name}")
+
+
+@contextmanager
+def as_default_database() -> Iterator[None]:
+    """A new bench database that code using the "default" alias (the ORM,
+    command handlers, the test client) works against for the duration."""
+    with bench_database("default_bench") as alias:
+        saved = connections.databases["default"]
+        connections["default"].close()
+        del connections["default"]
+        connections.databases["default"] = connections.databases[alias]
+        try:
+            yield
+        finally:
+            connections["default"].close()
+            del connections["default"]
+            connections.databases["default"] = saved
+
+
+def run_in_processes(target, shares: list, prepare=None) -> float:
+    """Run ``target(share) -> count`` in one forked process per share, all
+    started together once each has run ``prepare()`` (e.g. connected);
+    the total count per second of wall time."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    connections.close_all()
+    ready, go, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
+
+    def child(share):
+        state = prepare() if prepare else None
+        ready.release()
+        go.wait()
+        out.put(target(share, state) if prepare else target(share))
+        connections.close_all()
+
+    procs = [ctx.Process(target=child, args=(share,)) for share in shares]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.acquire()
+    start = time.perf_counter()
+    go.set()
+    total = sum(out.get(timeout=600) for _ in procs)
+    elapsed = time.perf_counter() - start
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise RuntimeError(f"a benchmark process exited with {p.exitcode}")
+    return total / elapsed

@@ -1,8 +1,6 @@
 """W1-W3 of BENCHMARKS.md through the event store's own API, plus the same
 workloads on plain psycopg (the "raw" baseline) measured in the same run."""
 
-import multiprocessing
-import time
 import uuid
 from typing import Any
 
@@ -10,7 +8,7 @@ import psycopg
 from django.db import connections
 
 from eventstore import hooks
-from eventstore.bench import Timer, bench_database, median_ms, progress
+from eventstore.bench import Timer, bench_database, median_ms, progress, run_in_processes
 from eventstore.metadata import message_context
 from eventstore.registry import EventTypeRegistry
 from eventstore.store import EventStore
@@ -64,34 +62,20 @@ def _w1_orders(store: EventStore, n_orders: int, per_order: int, batched: bool) 
     return written
 
 
-def _w1_child(alias, n_orders, per_order, ready, go, out):
-    store = EventStore(using=alias, registry=bench_registry())
-    store.stream_version(uuid.uuid4())  # connect before the clock starts
-    ready.release()
-    go.wait()
-    out.put(_w1_orders(store, n_orders, per_order, batched=False))
-    connections.close_all()
-
-
 def w1_parallel(alias: str, clients: int, n_orders: int, per_order: int) -> float:
-    ctx = multiprocessing.get_context("fork")
-    connections.close_all()
-    ready, go, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
-    share = [n_orders // clients + (1 if i < n_orders % clients else 0) for i in range(clients)]
-    procs = [ctx.Process(target=_w1_child, args=(alias, n, per_order, ready, go, out)) for n in share]
-    for p in procs:
-        p.start()
-    for _ in procs:
-        ready.acquire()
-    start = time.perf_counter()
-    go.set()
-    written = sum(out.get(timeout=600) for _ in procs)
-    elapsed = time.perf_counter() - start
-    for p in procs:
-        p.join()
-        if p.exitcode != 0:
-            raise RuntimeError(f"a W1 client exited with {p.exitcode}")
-    return written / elapsed
+    def connect():
+        store = EventStore(using=alias, registry=bench_registry())
+        store.stream_version(uuid.uuid4())  # connected before the clock starts
+        return store
+
+    def client(n, store):
+        return _w1_orders(store, n, per_order, batched=False)
+
+    return run_in_processes(client, _shares(n_orders, clients), prepare=connect)
+
+
+def _shares(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
 def rebuild(events) -> dict[str, int]:
@@ -245,30 +229,8 @@ def _raw_w1(conninfo: str, n_orders: int, per_order: int, batched: bool = False)
     return n_orders * per_order
 
 
-def _raw_child(conninfo, n_orders, per_order, ready, go, out):
-    with psycopg.connect(conninfo):
-        pass
-    ready.release()
-    go.wait()
-    out.put(_raw_w1(conninfo, n_orders, per_order))
-
-
 def _raw_parallel(conninfo: str, clients: int, n_orders: int, per_order: int) -> float:
-    ctx = multiprocessing.get_context("fork")
-    ready, go, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
-    share = [n_orders // clients + (1 if i < n_orders % clients else 0) for i in range(clients)]
-    procs = [ctx.Process(target=_raw_child, args=(conninfo, n, per_order, ready, go, out)) for n in share]
-    for p in procs:
-        p.start()
-    for _ in procs:
-        ready.acquire()
-    start = time.perf_counter()
-    go.set()
-    written = sum(out.get(timeout=600) for _ in procs)
-    elapsed = time.perf_counter() - start
-    for p in procs:
-        p.join()
-    return written / elapsed
+    return run_in_processes(lambda n: _raw_w1(conninfo, n, per_order), _shares(n_orders, clients))
 
 
 def raw_baseline(alias: str, n_orders: int, per_order: int, w2_events: int) -> dict[str, Any]:

@@ -6,11 +6,10 @@ import json
 import time
 from typing import Any
 
-from django.db import connections
 from django.test import Client
 from django.test.utils import override_settings
 
-from eventstore.bench import bench_database, median_ms, progress
+from eventstore.bench import as_default_database, median_ms, progress
 from orders import commands
 from orders.domain import Line
 
@@ -20,20 +19,9 @@ BODY = {"customer_id": "cust_456", "items": [{"sku": "WIDGET-A", "quantity": 2, 
 def run(options: dict[str, Any]) -> dict[str, Any]:
     n = max(50, int(1000 * options.get("scale", 1.0)))
     result: dict[str, Any] = {}
-    with bench_database("default_bench") as alias:
-        # Point "default" at the bench database for the duration.
-        saved = connections.databases["default"]
-        connections["default"].close()
-        del connections["default"]
-        connections.databases["default"] = connections.databases[alias]
-        try:
-            # The command itself: no projections run in this process meanwhile.
-            with override_settings(PROJECTIONS_MODE="off"):
-                result.update(_measure(n))
-        finally:
-            connections["default"].close()
-            del connections["default"]
-            connections.databases["default"] = saved
+    # The command itself: no projections run in this process meanwhile.
+    with as_default_database(), override_settings(PROJECTIONS_MODE="off"):
+        result.update(_measure(n))
     return result
 
 

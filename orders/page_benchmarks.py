@@ -14,18 +14,18 @@ from django.db import connections
 from django.test import Client
 from django.test.utils import override_settings
 
-from eventstore.bench import bench_database, progress
+from eventstore.bench import as_default_database, progress
 
 LOAD_ORDERS = """
 INSERT INTO order_list (order_id, customer_id, status, line_count, item_count, total_cents, placed_at,
     shipped_at, cancelled_at, cancel_reason, carrier, tracking_number, requires_confirmation, version,
     last_position, updated_at)
-SELECT md5('order' || i)::uuid, 'cust_' || (i % 50000),
-    (ARRAY['placed', 'confirmed', 'shipped', 'cancelled'])[1 + i % 4],
-    2, 3, 1000 + (i * 7919) % 500000,
-    now() - make_interval(secs => (i * 37) % (365 * 86400)),
-    CASE WHEN i % 4 = 2 THEN now() END, CASE WHEN i % 4 = 3 THEN now() END,
-    CASE WHEN i % 4 = 3 THEN 'customer changed their mind' ELSE '' END, '', '', i % 2 = 0,
+SELECT md5('order' || i)::uuid, 'cust_' || (i %% 50000),
+    (ARRAY['placed', 'confirmed', 'shipped', 'cancelled'])[1 + i %% 4],
+    2, 3, 1000 + (i * 7919) %% 500000,
+    now() - make_interval(secs => (i * 37) %% (365 * 86400)),
+    CASE WHEN i %% 4 = 2 THEN now() END, CASE WHEN i %% 4 = 3 THEN now() END,
+    CASE WHEN i %% 4 = 3 THEN 'customer changed their mind' ELSE '' END, '', '', i %% 2 = 0,
     10, i * 10, now()
 FROM generate_series(1, %(orders)s) AS i
 """
@@ -40,16 +40,16 @@ LOAD_EVENTS = """
 INSERT INTO events (tx_id, event_id, aggregate_type, aggregate_id, event_type, schema_version, event_data,
     metadata, version, created_at)
 SELECT 1000 + g, gen_random_uuid(), 'Order', md5('order' || (g / 10 + 1))::uuid,
-    CASE WHEN g % 10 = 0 THEN 'OrderPlaced' ELSE 'ItemAdded' END,
-    CASE WHEN g % 10 = 0 THEN 2 ELSE 1 END,
-    CASE WHEN g % 10 = 0 THEN jsonb_build_object('customer_id', 'cust_' || (g / 10 % 50000),
+    CASE WHEN g %% 10 = 0 THEN 'OrderPlaced' ELSE 'ItemAdded' END,
+    CASE WHEN g %% 10 = 0 THEN 2 ELSE 1 END,
+    CASE WHEN g %% 10 = 0 THEN jsonb_build_object('customer_id', 'cust_' || (g / 10 %% 50000),
         'items', jsonb_build_array(jsonb_build_object('sku', 'WIDGET-A', 'quantity', 1, 'price_cents', 1999)),
         'total_cents', 1999, 'requires_confirmation', false)
-    ELSE jsonb_build_object('sku', 'SKU-' || (g % 10), 'quantity', 1, 'price_cents', 250,
-        'order_total_cents', 1999 + (g % 10) * 250) END,
+    ELSE jsonb_build_object('sku', 'SKU-' || (g %% 10), 'quantity', 1, 'price_cents', 250,
+        'order_total_cents', 1999 + (g %% 10) * 250) END,
     jsonb_build_object('correlation_id', md5('corr' || (g / 10)), 'causation_id', md5('cause' || g),
         'user_id', '1', 'command', 'Bench', 'timestamp', now()),
-    g % 10 + 1, now() - make_interval(secs => (%(events)s - g))
+    g %% 10 + 1, now() - make_interval(secs => (%(events)s - g))
 FROM generate_series(0, %(events)s - 1) AS g
 """
 
@@ -57,18 +57,8 @@ FROM generate_series(0, %(events)s - 1) AS g
 def run(options: dict[str, Any]) -> dict[str, Any]:
     scale = options.get("scale", 1.0)
     orders, events = max(1000, int(1_000_000 * scale)), max(10_000, int(10_000_000 * scale))
-    with bench_database("default_bench") as alias:
-        saved = connections.databases["default"]
-        connections["default"].close()
-        del connections["default"]
-        connections.databases["default"] = connections.databases[alias]
-        try:
-            with override_settings(PROJECTIONS_MODE="off", DEBUG=False):
-                return _run(orders, events)
-        finally:
-            connections["default"].close()
-            del connections["default"]
-            connections.databases["default"] = saved
+    with as_default_database(), override_settings(PROJECTIONS_MODE="off", DEBUG=False):
+        return _run(orders, events)
 
 
 def _run(orders: int, events: int) -> dict[str, Any]:

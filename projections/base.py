@@ -56,6 +56,11 @@ class Projection:
         """Fold ``events`` into the tables; return how many changed something."""
         raise NotImplementedError
 
+    def select(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
+        """The events of a batch this projection must see (process managers
+        narrow it further, cheaply, before a transaction per event)."""
+        return [e for e in events if e.event_type in self.event_types]
+
 
 @dataclass
 class Registry:

@@ -6,11 +6,10 @@ import time
 import uuid
 from typing import Any
 
-from django.db import connections
 from django.test.utils import override_settings
 
 from eventstore import EventStore, NewEvent
-from eventstore.bench import bench_database, progress
+from eventstore.bench import as_default_database, progress
 from eventstore.metadata import message_context
 from orders.domain import OrderAggregate
 
@@ -32,19 +31,9 @@ def _order_events(i: int) -> tuple[uuid.UUID, list[NewEvent]]:
 
 def run(options: dict[str, Any]) -> dict[str, Any]:
     n_orders = max(200, int(20_000 * options.get("scale", 1.0)))
-    with bench_database("default_bench") as alias:
-        saved = connections.databases["default"]
-        connections["default"].close()
-        del connections["default"]
-        connections.databases["default"] = connections.databases[alias]
-        try:
-            # Only the measured paths may run projections here.
-            with override_settings(PROJECTIONS_MODE="off"):
-                return _run(n_orders)
-        finally:
-            connections["default"].close()
-            del connections["default"]
-            connections.databases["default"] = saved
+    # Only the measured paths may run projections here.
+    with as_default_database(), override_settings(PROJECTIONS_MODE="off"):
+        return _run(n_orders)
 
 
 def _run(n_orders: int) -> dict[str, Any]:

@@ -214,9 +214,10 @@ def run_events(projection: Projection, *, using: str = "default", limit: int | N
         events = store.read_all(
             GlobalPosition(checkpoint.tx_id, checkpoint.position), limit or batch_size(), metadata=True
         )
+        wanted = {e.position for e in projection.select(events)}
         skipped = 0
         for event in events:
-            if event.event_type not in projection.event_types:
+            if event.position not in wanted:
                 skipped += 1
                 continue
             for attempt in range(1, EVENT_ATTEMPTS + 1):
