@@ -191,7 +191,7 @@ INVENTORY_RESERVATION = env.bool("INVENTORY_RESERVATION", default=True)
 # default without Redis); "off": only `manage.py projections run`.
 REDIS_URL = env.str("REDIS_URL", default="")
 PROJECTIONS_MODE = env.str("PROJECTIONS_MODE", default="celery" if REDIS_URL else "inprocess")
-PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=500)
+PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=2000)
 # Projections applied inside the command's transaction instead of by a worker,
 # e.g. PROJECTION_CONSISTENCY=order_list=inline
 PROJECTION_CONSISTENCY = env.dict("PROJECTION_CONSISTENCY", default={})

@@ -180,6 +180,20 @@ class EventStore:
         query, params = dialect.read_all(after, limit, metadata, include_recent)
         return self._decode(dialect.fetch(self._connection, query, params))
 
+    def with_metadata(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
+        """``events`` read without metadata, with it (one query)."""
+        if not events:
+            return events
+        dialect = self._dialect
+        placeholders = ", ".join(["%s"] * len(events))
+        rows = dialect.fetch(
+            self._connection,
+            f"SELECT position, metadata FROM events WHERE position IN ({placeholders})",
+            [e.position for e in events],
+        )
+        metadata = {position: orjson.loads(meta) for position, meta in rows}
+        return [e._replace(metadata=metadata[e.position]) for e in events]
+
     def global_position_of(self, position: int) -> GlobalPosition | None:
         """The global-order key of the event at ``position`` (a consistency
         token handed out by ``append``), or None if there is no such event."""

@@ -31,7 +31,7 @@ MAX_ATTEMPTS = 5
 
 
 def batch_size() -> int:
-    return getattr(settings, "PROJECTION_BATCH_SIZE", 500)
+    return getattr(settings, "PROJECTION_BATCH_SIZE", 2000)
 
 
 def _lock_key(name: str) -> int:
@@ -211,15 +211,20 @@ def run_events(projection: Projection, *, using: str = "default", limit: int | N
         if _is_waiting(failure):
             result.held = True
             return result
+        # Read light; fetch metadata only for the few events it will handle.
         events = store.read_all(
-            GlobalPosition(checkpoint.tx_id, checkpoint.position), limit or batch_size(), metadata=True
+            GlobalPosition(checkpoint.tx_id, checkpoint.position), limit or batch_size(), metadata=False
         )
-        wanted = {e.position for e in projection.select(events)}
+        selected = projection.select(events)
+        if projection.needs_metadata:
+            selected = store.with_metadata(selected)
+        wanted = {e.position: e for e in selected}
         skipped = 0
         for event in events:
             if event.position not in wanted:
                 skipped += 1
                 continue
+            event = wanted[event.position]
             for attempt in range(1, EVENT_ATTEMPTS + 1):
                 try:
                     with transaction.atomic(using=using):
