@@ -27,12 +27,12 @@ SELECT md5('order' || i)::uuid, 'cust_' || (i %% 50000),
     CASE WHEN i %% 4 = 2 THEN now() END, CASE WHEN i %% 4 = 3 THEN now() END,
     CASE WHEN i %% 4 = 3 THEN 'customer changed their mind' ELSE '' END, '', '', i %% 2 = 0,
     10, i * 10, now()
-FROM generate_series(1, %(orders)s) AS i
+FROM generate_series(1::bigint, %(orders)s) AS i
 """
 LOAD_LINES = """
 INSERT INTO order_lines (order_id, sku, quantity, price_cents, line_total_cents, line_no)
 SELECT md5('order' || i)::uuid, sku, q, 1999, q * 1999, n
-FROM generate_series(1, %(orders)s) AS i,
+FROM generate_series(1::bigint, %(orders)s) AS i,
      LATERAL (VALUES ('WIDGET-A', 1, 1), ('GADGET-B', 2, 2)) AS l(sku, q, n)
 """
 # Ten events per order: the placement and nine item changes, ~300 bytes each.
@@ -50,7 +50,7 @@ SELECT 1000 + g, gen_random_uuid(), 'Order', md5('order' || (g / 10 + 1))::uuid,
     jsonb_build_object('correlation_id', md5('corr' || (g / 10)), 'causation_id', md5('cause' || g),
         'user_id', '1', 'command', 'Bench', 'timestamp', now()),
     g %% 10 + 1, now() - make_interval(secs => (%(events)s - g))
-FROM generate_series(0, %(events)s - 1) AS g
+FROM generate_series(0::bigint, %(events)s - 1) AS g
 """
 
 

@@ -29,7 +29,7 @@ ORDERINGS = {
     "-total": ("total_cents", True),
     "total": ("total_cents", False),
 }
-STATUSES = ("placed", "shipped", "cancelled")
+STATUSES = ("placed", "confirmed", "shipped", "cancelled")
 
 
 class InvalidCursorError(ValueError):

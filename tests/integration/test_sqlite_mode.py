@@ -104,7 +104,18 @@ commands.execute(commands.ShipOrder(placed.order_id, "DHL"))
 state = OrderRepository().get(placed.order_id).state()
 row = OrderSummary.objects.get(order_id=placed.order_id)
 stock = {lv.sku: [lv.on_hand, lv.reserved] for lv in InventoryLevel.objects.all()}
+from django.contrib.auth.models import User
+from django.test import Client
+from eventstore.models import Event
+staff = User.objects.create_user("auditor", is_staff=True)
+client = Client()
+client.force_login(staff)
+correlation = Event.objects.filter(event_type="OrderPlaced").first().metadata["correlation_id"]
+trace = client.get("/audit/", {"correlation_id": correlation})
+by_user = client.get("/audit/", {"user": "nobody"})
 print(json.dumps({
+    "audit": [trace.status_code, "OrderPlaced" in trace.content.decode(), "StockReserved" in trace.content.decode(),
+              by_user.status_code],
     "after_place": after_place,
     "state": [state["status"], state["total_cents"]],
     "read_model": [row.status, row.total_cents, row.version == state["version"]],
@@ -134,4 +145,5 @@ def test_sqlite_mode_runs_orders_fulfilment_and_projections_in_process(tmp_path)
         "read_model": ["shipped", 350, True],
         "stock": {"A": [7, 0], "B": [9, 0]},
         "stale": "StaleVersionError",
+        "audit": [200, True, True, 200],
     }
