@@ -81,7 +81,9 @@ class PlaceOrderForm(forms.Form):
             if all(v in (None, "") for v in values):
                 continue
             if any(v in (None, "") for v in values):
-                self.add_error(f"sku_{i}", f"Line {i + 1} needs a SKU, a quantity and a price.")
+                fields = (f"sku_{i}", f"quantity_{i}", f"price_cents_{i}")
+                if not any(name in self.errors for name in fields):  # else its own error says why
+                    self.add_error(f"sku_{i}", f"Line {i + 1} needs a SKU, a quantity and a price.")
                 continue
             lines.append(tuple(values))
         if not lines and not self.errors:

@@ -55,6 +55,15 @@ class OrderFilterForm(forms.Form):
     ordering = forms.ChoiceField(choices=[(o, o) for o in selectors.ORDERINGS], required=False)
     cursor = forms.CharField(required=False, max_length=500)
 
+    def clean(self):
+        data = super().clean()
+        if data.get("placed_from") and data.get("placed_to") and data["placed_from"] > data["placed_to"]:
+            self.add_error("placed_to", "The end date is before the start date.")
+        low, high = data.get("total_min"), data.get("total_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("total_max", "The upper total is below the lower one.")
+        return data
+
 
 def _day_start(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
@@ -128,7 +137,10 @@ def order_list(request: HttpRequest) -> HttpResponse:
             found = _jump_to_order(data["q"])
             if found is not None:
                 return redirect("order-detail", order_id=found)
-            messages.warning(request, f"No order found for “{data['q']}”.")
+            if len(data["q"].strip().replace("-", "")) < 8:
+                messages.warning(request, "Type the full order id, or at least its first 8 characters.")
+            else:
+                messages.warning(request, f"No order found for “{data['q']}”.")
         filters = selectors.OrderFilters(
             status=data["status"] or None,
             customer_id=data["customer_id"] or None,
@@ -282,8 +294,12 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
                 result = commands.execute(
                     _command(action, order_id, form.cleaned_data), expected_version=expected
                 )
-        except StaleVersionError:
+        except StaleVersionError as exc:
             conflict = EventStore().load(order_id, after_version=expected)
+            if not conflict:  # a version the order never had: a doctored or mixed-up page
+                messages.error(
+                    request, f"This page is out of date (the order is at version {exc.current}); reload it."
+                )
             with_usernames(conflict)
             current = conflict[-1].version if conflict else expected
             wait_for = conflict[-1].position if conflict else None
@@ -303,17 +319,36 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
         else:
             messages.success(request, _DONE[action])
             return redirect(f"{reverse('order-detail', args=[order_id])}?after={result.position}")
+    if "version" in form.errors:
+        messages.error(request, "This form is out of date or incomplete; reload the page and try again.")
     bound = {action: shown_form} if action != "remove" else {}
     context = detail_context(request, order_id, bound=bound, wait_for=wait_for)
     context.update(conflict=conflict, remove_error=form.non_field_errors() if action == "remove" else None)
     if conflict is not None:
         context.update(conflict_action=action, version_now=current)
-    if action != "remove" and (conflict is not None or not context["is_open"]):
-        # On a closed order the regular forms are gone: show this one again,
-        # with the user's input, its error and the current version.
+    if action != "remove" and not context["is_open"]:
+        # The order is closed: the regular forms are gone. Show what the user
+        # sent, and the rule that now forbids it.
         context["retry_action"] = action
-        context.setdefault("version_now", context["version"])
+        errors = shown_form.non_field_errors() if shown_form.is_bound else []
+        context["rule_now"] = " ".join(errors) or _rule_now(action, order_id, shown_form)
     return render(request, "orders/order_detail.html", context, status=status)
+
+
+def _rule_now(action: str, order_id: UUID, form) -> str | None:
+    """What the order's rules would say to this command now (decided, not saved)."""
+    order = OrderRepository().get(order_id)
+    data = {**form.initial, **(form.cleaned_data if form.is_bound and form.is_valid() else {})}
+    try:
+        if action == "cancel":
+            order.cancel(data.get("reason") or "-")
+        elif action == "ship":
+            order.ship()
+        elif action == "add":
+            order.add_item(data.get("sku") or "X", data.get("quantity") or 1, data.get("price_cents") or 0)
+    except DomainError as exc:
+        return str(exc)
+    return None
 
 
 _DONE = {

@@ -114,8 +114,12 @@ correlation = Event.objects.filter(event_type="OrderPlaced").first().metadata["c
 trace = client.get("/audit/", {"correlation_id": correlation})
 by_user = client.get("/audit/", {"user": "nobody"})
 print(json.dumps({
-    "audit": [trace.status_code, "OrderPlaced" in trace.content.decode(), "StockReserved" in trace.content.decode(),
-              by_user.status_code],
+    "audit": [
+        trace.status_code,
+        "OrderPlaced" in trace.content.decode(),
+        "StockReserved" in trace.content.decode(),
+        by_user.status_code,
+    ],
     "after_place": after_place,
     "state": [state["status"], state["total_cents"]],
     "read_model": [row.status, row.total_cents, row.version == state["version"]],
