@@ -141,6 +141,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "login"
+LOGIN_FAILURES_ALLOWED = env.int("LOGIN_FAILURES_ALLOWED", default=10)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=300)
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -164,6 +166,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.rest.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"auth": env.str("AUTH_THROTTLE_RATE", default="30/min")},
+    # Proxies in front of the app; with 0, clients are told apart by the socket
+    # address, so a forged X-Forwarded-For cannot dodge the throttles.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 # Largest JSON body a command accepts (100 order lines fit in a few KiB).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)

@@ -2,6 +2,9 @@
 
 import threading
 
+from django.conf import settings
+from django.contrib.auth.views import LoginView
+from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema
@@ -29,9 +32,35 @@ class SchemaView(SpectacularAPIView):
 
     @extend_schema(exclude=True)
     def get(self, request, *args, **kwargs):
-        key = request.GET.get("lang")
+        lang = request.GET.get("lang")
+        key = lang if lang in dict(settings.LANGUAGES) else None
         with self._lock:
             if key not in self._cache:
                 self._cache[key] = super().get(request, *args, **kwargs)
             cached = self._cache[key]
         return Response(cached.data, headers={"Content-Disposition": cached.get("Content-Disposition", "")})
+
+
+class ThrottledLoginView(LoginView):
+    """Django's sign-in page, with failed attempts limited per client address
+    and username (LOGIN_FAILURES_ALLOWED per LOGIN_FAILURE_WINDOW seconds)."""
+
+    def _key(self) -> str:
+        username = (self.request.POST.get("username") or "")[:150].lower()
+        return f"login-failures:{self.request.META.get('REMOTE_ADDR', '')}:{username}"
+
+    def post(self, request, *args, **kwargs):
+        if cache.get(self._key(), 0) >= settings.LOGIN_FAILURES_ALLOWED:
+            form = self.get_form()
+            form.add_error(None, "Too many failed attempts. Wait a few minutes and try again.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        key = self._key()
+        cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW)
+        try:
+            cache.incr(key)
+        except ValueError:  # expired in between
+            cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW)
+        return super().form_invalid(form)

@@ -285,7 +285,10 @@ class OrderStateApi(APIView):
         at = StrictCharField(required=False, help_text="ISO-8601 time; without an offset it is UTC.")
 
         def validate_at(self, value):
-            parsed = parse_datetime(value)
+            try:
+                parsed = parse_datetime(value)
+            except (ValueError, OverflowError):
+                parsed = None
             if parsed is None:
                 raise serializers.ValidationError("Not an ISO-8601 date-time, e.g. 2026-11-29T12:00:00Z.")
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

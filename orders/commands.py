@@ -217,6 +217,16 @@ HANDLERS: dict[type, Callable[..., CommandResult]] = {
 }
 
 
+def _replayed(stored: dict, command) -> CommandResult:
+    return CommandResult(
+        UUID(stored["order_id"]),
+        stored["version"],
+        stored["position"],
+        created=isinstance(command, PlaceOrder),
+        replayed=True,
+    )
+
+
 class ContentionError(Exception):
     """The order kept changing under the command; nothing was appended."""
 
@@ -266,13 +276,7 @@ def execute(
                 if idempotency_key is not None:
                     stored = idempotency.lookup(idempotency_key)
                     if stored is not None:
-                        return CommandResult(
-                            UUID(stored["order_id"]),
-                            stored["version"],
-                            stored["position"],
-                            created=isinstance(command, PlaceOrder),
-                            replayed=True,
-                        )
+                        return _replayed(stored, command)
                 result = handler(command, expected_version)
                 if idempotency_key is not None and result.changed:
                     idempotency.remember(idempotency_key, name, result.to_data())
@@ -285,6 +289,11 @@ def execute(
             if isinstance(command, PlaceOrder):
                 raise DuplicateOrderError(f"order {command.order_id} already exists") from exc
             if expected_version is not None:
+                if idempotency_key is not None:
+                    # The winner may be this same request sent earlier: answer it.
+                    stored = idempotency.lookup(idempotency_key)
+                    if stored is not None:
+                        return _replayed(stored, command)
                 raise StaleVersionError(exc.aggregate_id, expected_version, exc.actual_version) from exc
         except idempotency.IdempotencyRaceError:
             pass  # the other request committed; the next attempt returns its result

@@ -15,7 +15,7 @@ PLACE_ORDER_LINES = 5
 class VersionedForm(forms.Form):
     """Carries the order version the page was rendered at (If-Match)."""
 
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)
 
 
 class LineFields(forms.Form):

@@ -98,7 +98,12 @@ class FulfilmentProcessManager(Projection):
             order_id=order_id,
             status="reserving",
             lines={
-                i["sku"]: {"wanted": i["quantity"], "reserved": 0, "refused": False}
+                i["sku"]: {
+                    "wanted": i["quantity"],
+                    "reserved": 0,
+                    "refused": False,
+                    "refs": [f"{event.event_id}:{i['sku']}"],
+                }
                 for i in event.data["items"]
             },
             correlation_id=event.metadata.get("correlation_id") or "",
@@ -115,10 +120,14 @@ class FulfilmentProcessManager(Projection):
             for sku, line in lines.items():
                 self._run(commands.ReserveStock(sku, order_id, line["wanted"], f"{ref}:{sku}"))
         elif kind == "ItemAdded":
-            line = lines.setdefault(d["sku"], {"wanted": 0, "reserved": 0, "refused": False})
+            # A line's stock events count only if they answer a reservation
+            # asked for this line since it (last) appeared: a removed and re-added
+            # SKU must not inherit the old line's late answers.
+            line = lines.setdefault(d["sku"], {"wanted": 0, "reserved": 0, "refused": False, "refs": []})
             line["wanted"] += d["quantity"]
             if process.status in OPEN:
                 process.status = "reserving"
+                line["refs"].append(ref)
                 self._run(commands.ReserveStock(d["sku"], order_id, d["quantity"], ref))
         elif kind == "ItemRemoved":
             lines.pop(d["sku"], None)
@@ -140,11 +149,11 @@ class FulfilmentProcessManager(Projection):
             if line is None or process.status not in OPEN:
                 # Reserved after the line went or the order closed: give it back.
                 self._run(commands.ReleaseStock(d["sku"], order_id, ref))
-            else:
+            elif d["reference"] in line.get("refs", ()):
                 line["reserved"] += d["quantity"]
         elif kind == "ReservationRefused":
             line = lines.get(d["sku"])
-            if line is not None:
+            if line is not None and d["reference"] in line.get("refs", ()):
                 line["refused"] = True
                 process.outcome = (
                     f"out of stock: {d['sku']} (wanted {d['requested']}, {d['available']} available)"

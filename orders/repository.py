@@ -6,7 +6,7 @@ from uuid import UUID
 from django.conf import settings
 
 from eventstore import AppendResult, EventStore, NewEvent, RecordedEvent, Snapshot
-from orders.domain import OrderAggregate
+from orders.domain import OrderAggregate, OrderNotFoundError
 from orders.domain.aggregate import SNAPSHOT_SCHEMA_VERSION
 from orders.domain.events import AGGREGATE_TYPE, event_from_data
 from orders.domain.inventory import (
@@ -44,6 +44,10 @@ class OrderRepository:
         """The order as of its latest event (a new, unplaced one if it has
         none). With ``expected_version``, a different version is refused."""
         snapshot, tail = self.store.load_from_snapshot(order_id, schema_version=SNAPSHOT_SCHEMA_VERSION)
+        if (snapshot and snapshot.aggregate_type != AGGREGATE_TYPE) or (
+            tail and tail[0].aggregate_type != AGGREGATE_TYPE
+        ):
+            raise OrderNotFoundError(order_id)  # another kind of stream (e.g. a SKU's inventory)
         order = OrderAggregate.from_history(order_id, to_domain(tail), snapshot.state if snapshot else None)
         if expected_version is not None and order.version != expected_version:
             raise StaleVersionError(order_id, expected_version, order.version)
@@ -52,6 +56,8 @@ class OrderRepository:
     def get_at(self, order_id: UUID, at: datetime) -> tuple[OrderAggregate, list[RecordedEvent]]:
         """The order replayed from its events recorded at or before ``at``."""
         history = self.store.load(order_id, until=at)
+        if history and history[0].aggregate_type != AGGREGATE_TYPE:
+            raise OrderNotFoundError(order_id)
         return OrderAggregate.from_history(order_id, to_domain(history)), history
 
     def save(self, order: OrderAggregate) -> AppendResult | None:

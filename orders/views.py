@@ -65,8 +65,13 @@ class OrderFilterForm(forms.Form):
         return data
 
 
-def _day_start(day) -> datetime:
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+def _day_start(day) -> datetime | None:
+    try:
+        start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+        start.astimezone(UTC)  # the first days of the calendar cannot be moved east of UTC
+    except OverflowError:
+        return None
+    return start
 
 
 def _day_end(day) -> datetime | None:
@@ -249,7 +254,7 @@ def detail_context(
         "is_open": order is not None and order.status in ("placed", "confirmed"),
         "can_ship": order is not None
         and (order.status == "confirmed" or (order.status == "placed" and not order.requires_confirmation)),
-        "fulfilment": FulfilmentProcess.objects.filter(order_id=order_id).first(),
+        **_stock_context(order_id, order.version if order else 0),
         "forms": forms_,
         "as_of": as_of,
         "as_of_value": as_of.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
@@ -377,7 +382,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
                     result = commands.execute(
                         commands.ReceiveStock(form.cleaned_data["sku"], form.cleaned_data["quantity"])
                     )
-            except DomainError as exc:
+            except (DomainError, commands.ContentionError) as exc:
                 form.add_error(None, str(exc))
             else:
                 messages.success(
@@ -397,13 +402,25 @@ def inventory(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _stock_context(order_id: UUID, order_version: int) -> dict:
+    """The fulfilment state, and whether it is settled: it has handled the
+    order's latest event (as the read model knows it) and is not reserving.
+    Until then the stock panel polls, and forms could be a version behind."""
+    fulfilment = FulfilmentProcess.objects.filter(order_id=order_id).first()
+    settled = fulfilment is None or (
+        fulfilment.status != "reserving" and fulfilment.order_version == order_version
+    )
+    return {"fulfilment": fulfilment, "stock_settled": settled}
+
+
 @login_required
 def order_reservation(request: HttpRequest, order_id: UUID) -> HttpResponse:
-    """The stock panel, polled by htmx while reserving; once the process has
-    moved on, the whole page reloads to show what can be done now."""
-    fulfilment = FulfilmentProcess.objects.filter(order_id=order_id).first()
-    if fulfilment is None:
+    """The stock panel, polled by htmx until the fulfilment process has
+    settled; then the whole page reloads to show what can be done now."""
+    summary = selectors.OrderSummary.objects.filter(order_id=order_id).first()
+    context = _stock_context(order_id, summary.version if summary else 0)
+    if context["fulfilment"] is None:
         raise Http404("No fulfilment for this order")
-    if fulfilment.status != "reserving" and request.htmx:
+    if context["stock_settled"] and request.htmx:
         return HttpResponseClientRefresh()
-    return render(request, "orders/_reservation.html", {"fulfilment": fulfilment, "order_id": order_id})
+    return render(request, "orders/_reservation.html", {**context, "order_id": order_id})

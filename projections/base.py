@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model
 
 from eventstore import RecordedEvent
@@ -37,10 +38,19 @@ class Projection:
     # their commands).
     transaction_per_event: ClassVar[bool] = False
     rebuildable: ClassVar[bool] = True
+    # Inline writers run concurrently; only projections whose rows belong to
+    # one stream each (so concurrent commands never touch the same row) may.
+    supports_inline: ClassVar[bool] = False
 
     @property
     def consistency(self) -> str:
-        return getattr(settings, "PROJECTION_CONSISTENCY", {}).get(self.name, ASYNC)
+        wanted = getattr(settings, "PROJECTION_CONSISTENCY", {}).get(self.name, ASYNC)
+        if wanted == INLINE and not self.supports_inline:
+            raise ImproperlyConfigured(
+                f"projection {self.name} cannot be inline: its rows gather several streams, "
+                "and concurrent commands would overwrite each other's counts"
+            )
+        return wanted
 
     # The column each table is fetched and deleted by (rebuilds cache by it).
     group_keys: ClassVar[dict[str, str]]

@@ -45,6 +45,7 @@ class OrderListProjection(Projection):
     event_types = ORDER_EVENTS
     models = {"order_list": OrderSummary, "order_lines": OrderLine}
     group_keys = {"order_list": "order_id", "order_lines": "order_id"}
+    supports_inline = True  # every row belongs to one order
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         ids = {e.aggregate_id for e in events}

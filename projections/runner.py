@@ -7,7 +7,6 @@ A failing event is retried with backoff, then the projection is held at it
 (other projections go on) until an operator retries or skips it.
 """
 
-import contextlib
 import logging
 import threading
 import time
@@ -163,28 +162,6 @@ def _advance(projection, checkpoint, failure, events, using) -> tuple[list[Recor
 EVENT_ATTEMPTS = 8
 
 
-def _session_lock(name: str, using: str):
-    """A session-level advisory lock for a whole run of per-event
-    transactions; None if another runner holds it."""
-    connection = connections[using]
-    if connection.vendor != "postgresql":
-        return contextlib.nullcontext(True)
-
-    @contextlib.contextmanager
-    def held():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(name)])
-            got = cursor.fetchone()[0]
-        try:
-            yield got
-        finally:
-            if got:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(name)])
-
-    return held()
-
-
 def run_events(projection: Projection, *, using: str = "default", limit: int | None = None) -> BatchResult:
     """Advance a process manager: each relevant event is handled in its own
     transaction together with its checkpoint, retried in a fresh
@@ -201,57 +178,73 @@ def run_events(projection: Projection, *, using: str = "default", limit: int | N
         pass
     store = EventStore(using=using)
     result = BatchResult()
-    with _session_lock(projection.name, using) as got:
-        if not got:
-            return result
-        checkpoint = ProjectionCheckpoint.objects.using(using).filter(name=projection.name).first()
-        if checkpoint is None:
-            return result
-        failure = open_failure(projection.name, using)
-        if _is_waiting(failure):
-            result.held = True
-            return result
-        # Read light; fetch metadata only for the few events it will handle.
-        events = store.read_all(
-            GlobalPosition(checkpoint.tx_id, checkpoint.position), limit or batch_size(), metadata=False
-        )
-        selected = projection.select(events)
-        if projection.needs_metadata:
-            selected = store.with_metadata(selected)
-        wanted = {e.position: e for e in selected}
+    checkpoint = ProjectionCheckpoint.objects.using(using).filter(name=projection.name).first()
+    if checkpoint is None:
+        return result
+    failure = open_failure(projection.name, using)
+    if _is_waiting(failure):
+        result.held = True
+        return result
+    # Read light; fetch metadata only for the few events it will handle.
+    events = store.read_all(
+        GlobalPosition(checkpoint.tx_id, checkpoint.position), limit or batch_size(), metadata=False
+    )
+    selected = projection.select(events)
+    if projection.needs_metadata:
+        selected = store.with_metadata(selected)
+    wanted = {e.position: e for e in selected}
+    skipped = 0
+    for event in events:
+        if event.position not in wanted:
+            skipped += 1
+            continue
+        event = wanted[event.position]
+        for attempt in range(1, EVENT_ATTEMPTS + 1):
+            try:
+                with transaction.atomic(using=using):
+                    # One runner at a time, held per event transaction (so it works
+                    # through PgBouncer's transaction pooling too); another runner
+                    # may have done this event meanwhile: then skip it.
+                    if not _try_lock(projection.name, using):
+                        return result
+                    if _checkpoint_at(projection.name, using) >= event.global_position:
+                        applied = 0
+                        break
+                    applied = projection.apply([event], projection.tables(using))
+                    _move_checkpoint(projection.name, event, skipped + 1, applied, using)
+                break
+            except retryable:
+                if attempt == EVENT_ATTEMPTS:
+                    raise
+                time.sleep(0.002 * attempt)
+            except Exception as exc:
+                with transaction.atomic(using=using):
+                    _record_failure(projection, event, exc, failure, using)
+                result.held = True
+                result.stopped.add(projection.name)
+                return result
+        if failure is not None:
+            _resolve(failure, "retried", "runner")
+            failure = None
+        result.read += skipped + 1
+        result.applied += applied
         skipped = 0
-        for event in events:
-            if event.position not in wanted:
-                skipped += 1
-                continue
-            event = wanted[event.position]
-            for attempt in range(1, EVENT_ATTEMPTS + 1):
-                try:
-                    with transaction.atomic(using=using):
-                        applied = projection.apply([event], projection.tables(using))
-                        _move_checkpoint(projection.name, event, skipped + 1, applied, using)
-                    break
-                except retryable:
-                    if attempt == EVENT_ATTEMPTS:
-                        raise
-                    time.sleep(0.002 * attempt)
-                except Exception as exc:
-                    with transaction.atomic(using=using):
-                        _record_failure(projection, event, exc, failure, using)
-                    result.held = True
-                    result.stopped.add(projection.name)
-                    return result
-            if failure is not None:
-                _resolve(failure, "retried", "runner")
-                failure = None
-            result.read += skipped + 1
-            result.applied += applied
-            skipped = 0
-        if skipped:
-            with transaction.atomic(using=using):
+    if skipped:
+        with transaction.atomic(using=using):
+            if (
+                _try_lock(projection.name, using)
+                and _checkpoint_at(projection.name, using) < events[-1].global_position
+            ):
                 _move_checkpoint(projection.name, events[-1], skipped, 0, using)
-            result.read += skipped
+        result.read += skipped
     return result
+
+
+def _checkpoint_at(name: str, using: str) -> GlobalPosition:
+    tx_id, position = (
+        ProjectionCheckpoint.objects.using(using).filter(name=name).values_list("tx_id", "position")[0]
+    )
+    return GlobalPosition(tx_id, position)
 
 
 def _move_checkpoint(name: str, event: RecordedEvent, seen: int, applied: int, using: str) -> None:

@@ -378,3 +378,38 @@ def test_openapi_schema_documents_headers_and_errors(api, client):
     assert {"200", "400", "401", "403", "404", "409", "412", "413", "415", "422"} <= set(ship["responses"])
     assert "application/problem+json" in ship["responses"]["409"]["content"]
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_an_impossible_date_in_state_at_is_a_400(api):
+    oid = api.place()["order_id"]
+    for at in ("2026-13-01T00:00:00", "2026-02-30T00:00:00", "2026-01-01T00:00:00+25:00"):
+        assert_problem(api.get(f"/api/orders/{oid}/state", at=at), 400)
+
+
+def test_sign_in_attempts_are_limited(client, manager, settings):
+    settings.LOGIN_FAILURES_ALLOWED = 3
+    from django.core.cache import cache
+
+    cache.clear()
+    for _ in range(3):
+        assert (
+            client.post("/accounts/login/", {"username": "manager", "password": "wrong"}).status_code == 200
+        )
+    blocked = client.post("/accounts/login/", {"username": "manager", "password": "pw-manager-123"})
+    assert blocked.status_code == 429 and b"Too many failed attempts" in blocked.content
+    cache.clear()
+    assert (
+        client.post("/accounts/login/", {"username": "manager", "password": "pw-manager-123"}).status_code
+        == 302
+    )
+
+
+def test_projections_gathering_several_streams_refuse_inline_mode(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from projections.base import registry
+
+    settings.PROJECTION_CONSISTENCY = {"customer_summary": "inline", "order_list": "inline"}
+    assert registry.get("order_list").consistency == "inline"
+    with pytest.raises(ImproperlyConfigured, match="customer_summary cannot be inline"):
+        _ = registry.get("customer_summary").consistency

@@ -110,3 +110,20 @@ def test_the_same_idempotent_add_item_sent_concurrently_appends_once(auth, run_i
     assert {r.status_code for r in responses} == {200}
     assert {r.json()["version"] for r in responses} == {2}
     assert [e.version for e in EventStore().load(uuid.UUID(oid))] == [1, 2]
+
+
+def test_a_retry_racing_its_first_send_with_if_match_gets_the_first_answer(auth, run_in_threads):
+    oid = place(auth)
+    barrier = threading.Barrier(2)
+    headers = {**auth, "If-Match": '"1"', "Idempotency-Key": "ship-once"}
+
+    def client():
+        barrier.wait()
+        return Client().post(
+            f"/api/orders/{oid}/ship", data="{}", content_type="application/json", headers=headers
+        )
+
+    first, second = run_in_threads(client, client)
+    assert first.status_code == second.status_code == 200, (first.content, second.content)
+    assert first.json() == second.json()
+    assert [e.version for e in EventStore().load(uuid.UUID(oid))] == [1, 2]
