@@ -2,6 +2,7 @@
 timeline and point-in-time view, and one POST view per command. Pages read
 the read models; commands go through orders.commands.execute like the API."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -142,7 +143,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
             found = _jump_to_order(data["q"])
             if found is not None:
                 return redirect("order-detail", order_id=found)
-            if len(data["q"].strip().replace("-", "")) < 8:
+            digits = data["q"].strip().replace("-", "")
+            if len(digits) < 8 and re.fullmatch(r"[0-9a-fA-F]+", digits):
                 messages.warning(request, "Type the full order id, or at least its first 8 characters.")
             else:
                 messages.warning(request, f"No order found for “{data['q']}”.")

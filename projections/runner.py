@@ -9,6 +9,7 @@ A failing event is retried with backoff, then the projection is held at it
 
 import logging
 import threading
+import bisect
 import time
 import traceback
 import zlib
@@ -193,6 +194,16 @@ def run_events(projection: Projection, *, using: str = "default", limit: int | N
     if projection.needs_metadata:
         selected = store.with_metadata(selected)
     wanted = {e.position: e for e in selected}
+    # Another runner may have moved the checkpoint meanwhile (its batch can
+    # end anywhere in this one): count what each step passes from where the
+    # checkpoint really is, so events_seen stays exact.
+    positions = [e.global_position for e in events]
+
+    def passed(upto: GlobalPosition) -> int:
+        return bisect.bisect_right(positions, upto) - bisect.bisect_right(
+            positions, _checkpoint_at(projection.name, using)
+        )
+
     skipped = 0
     for event in events:
         if event.position not in wanted:
@@ -207,11 +218,12 @@ def run_events(projection: Projection, *, using: str = "default", limit: int | N
                     # may have done this event meanwhile: then skip it.
                     if not _try_lock(projection.name, using):
                         return result
-                    if _checkpoint_at(projection.name, using) >= event.global_position:
+                    seen = passed(event.global_position)
+                    if seen <= 0:
                         applied = 0
                         break
                     applied = projection.apply([event], projection.tables(using))
-                    _move_checkpoint(projection.name, event, skipped + 1, applied, using)
+                    _move_checkpoint(projection.name, event, seen, applied, using)
                 break
             except retryable:
                 if attempt == EVENT_ATTEMPTS:
@@ -231,11 +243,8 @@ def run_events(projection: Projection, *, using: str = "default", limit: int | N
         skipped = 0
     if skipped:
         with transaction.atomic(using=using):
-            if (
-                _try_lock(projection.name, using)
-                and _checkpoint_at(projection.name, using) < events[-1].global_position
-            ):
-                _move_checkpoint(projection.name, events[-1], skipped, 0, using)
+            if _try_lock(projection.name, using) and (seen := passed(events[-1].global_position)) > 0:
+                _move_checkpoint(projection.name, events[-1], seen, 0, using)
         result.read += skipped
     return result
 
