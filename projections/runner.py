@@ -7,9 +7,9 @@ A failing event is retried with backoff, then the projection is held at it
 (other projections go on) until an operator retries or skips it.
 """
 
+import bisect
 import logging
 import threading
-import bisect
 import time
 import traceback
 import zlib
