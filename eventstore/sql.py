@@ -168,12 +168,26 @@ class Postgres(Dialect):
     _cursor = staticmethod(lambda connection: raw_cursor(connection))
 
     # Gap safety: only events of transactions older than the oldest one still
-    # running (the snapshot's xmin) are returned; no event can still appear
-    # before them in (tx_id, position) order. Readers never block writers.
+    # running are returned; no event can still appear before them in
+    # (tx_id, position) order. Readers never block writers. Transaction ids
+    # are cluster-wide, so the plain snapshot xmin would let a long
+    # transaction in ANY database of the server hold the log back; those
+    # running in another database (pg_stat_activity, looked at only when
+    # something is running) cannot write these events and are left out.
+    # Everything unknown (a hidden backend, a prepared transaction) still
+    # counts: the error can only be a delay, never a skipped event.
+    READABLE_BOUND = (
+        "SELECT LEAST(pg_snapshot_xmax(snap.s), ("
+        "SELECT MIN(x) FROM pg_snapshot_xip(snap.s) AS x WHERE x::xid NOT IN ("
+        "SELECT a.backend_xid FROM pg_stat_activity AS a"
+        " WHERE a.backend_xid IS NOT NULL AND a.datid IS NOT NULL"
+        " AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()))"
+        "))::text::bigint FROM (SELECT pg_current_snapshot() AS s) AS snap"
+    )
     _READ_ALL = (
         "SELECT {columns} FROM events"
         " WHERE (tx_id, position) > (%s, %s)"
-        " AND tx_id < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"
+        f" AND tx_id < ({READABLE_BOUND})"
         " ORDER BY tx_id, position LIMIT %s"
     )
     _READ_ALL_QUERIES = {

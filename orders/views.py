@@ -256,7 +256,7 @@ def detail_context(
         "is_open": order is not None and order.status in ("placed", "confirmed"),
         "can_ship": order is not None
         and (order.status == "confirmed" or (order.status == "placed" and not order.requires_confirmation)),
-        **_stock_context(order_id, order.version if order else 0),
+        **_stock_context(order_id, order),
         "forms": forms_,
         "as_of": as_of,
         "as_of_value": as_of.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
@@ -404,15 +404,18 @@ def inventory(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _stock_context(order_id: UUID, order_version: int) -> dict:
+def _stock_context(order_id: UUID, order) -> dict:
     """The fulfilment state, and whether it is settled: it has handled the
     order's latest event (as the read model knows it) and is not reserving.
-    Until then the stock panel polls, and forms could be a version behind."""
+    An order that waits for stock before the process has started is not
+    settled either. Until then the stock panel polls, and forms could be a
+    version behind."""
     fulfilment = FulfilmentProcess.objects.filter(order_id=order_id).first()
-    settled = fulfilment is None or (
-        fulfilment.status != "reserving" and fulfilment.order_version == order_version
-    )
-    return {"fulfilment": fulfilment, "stock_settled": settled}
+    if fulfilment is None:
+        awaiting = order is not None and order.status == "placed" and order.requires_confirmation
+        return {"fulfilment": None, "stock_settled": not awaiting, "stock_panel": awaiting}
+    settled = fulfilment.status != "reserving" and fulfilment.order_version == (order.version if order else 0)
+    return {"fulfilment": fulfilment, "stock_settled": settled, "stock_panel": True}
 
 
 @login_required
@@ -420,8 +423,8 @@ def order_reservation(request: HttpRequest, order_id: UUID) -> HttpResponse:
     """The stock panel, polled by htmx until the fulfilment process has
     settled; then the whole page reloads to show what can be done now."""
     summary = selectors.OrderSummary.objects.filter(order_id=order_id).first()
-    context = _stock_context(order_id, summary.version if summary else 0)
-    if context["fulfilment"] is None:
+    context = _stock_context(order_id, summary)
+    if not context["stock_panel"]:
         raise Http404("No fulfilment for this order")
     if context["stock_settled"] and request.htmx:
         return HttpResponseClientRefresh()

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 
+import psycopg
 import pytest
 from django.db import connection, transaction
 
@@ -103,6 +104,39 @@ def test_a_reader_never_passes_an_uncommitted_earlier_event(store, run_in_thread
     seen = store.read_all(checkpoint)
     assert [e.position for e in seen] == [a_position, b.position]
     assert store.read_all(seen[-1].global_position) == []
+
+
+def _connect(dbname: str) -> psycopg.Connection:
+    params = connection.settings_dict
+    return psycopg.connect(
+        dbname=dbname,
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        user=params["USER"] or None,
+        password=params["PASSWORD"] or None,
+    )
+
+
+def test_only_transactions_of_this_database_hold_the_log_back(store):
+    """Transaction ids are cluster-wide: a long transaction in another
+    database of the server (another app, a test run, a report) must not stall
+    the projections; one in this database that holds an xid must, since it
+    could still append events that sort before the newer ones."""
+    checkpoint = head(store)
+    with _connect("postgres") as elsewhere, _connect(connection.settings_dict["NAME"]) as here:
+        elsewhere.execute("SELECT pg_current_xact_id()")  # an xid, left open
+        b = store.append("Shelf", uuid.uuid4(), [counted(1, "B")], NEW_STREAM)
+        assert [e.position for e in store.read_all(checkpoint)] == [b.position]
+
+        here.execute("SELECT pg_current_xact_id()")  # open, no event yet
+        c = store.append("Shelf", uuid.uuid4(), [counted(2, "C")], NEW_STREAM)
+        after_b = store.global_position_of(b.position)
+        time.sleep(0.05)
+        assert store.read_all(after_b) == []  # held back while `here` could still append
+        here.rollback()
+        wait_visible(store, c.position)
+        assert [e.position for e in store.read_all(after_b)] == [c.position]
+        elsewhere.rollback()
 
 
 def test_soak_a_following_reader_sees_every_committed_event_exactly_once(store, run_in_threads):

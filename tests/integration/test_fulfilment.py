@@ -395,3 +395,29 @@ def test_an_inventory_stream_is_not_an_order(client, manager_headers):
     ):
         assert response.status_code == 404 and response["Content-Type"] == "application/problem+json"
     assert [e.event_type for e in EventStore().load(stream)] == ["StockReceived"]
+
+
+def test_the_stock_panel_polls_from_the_moment_an_order_waits_for_stock(client):
+    """Before the process manager has picked the order up, the detail page
+    already shows the stock panel and polls it; once the order is confirmed
+    the poll asks for a reload, and the page says the stock is reserved."""
+    client.force_login(User.objects.create_user("panel", password="pw-panel-1", is_staff=True))
+    receive("WIDGET-A", 5)
+    oid = place(("WIDGET-A", 2))
+    store = EventStore()
+    wait_visible(store, store.load(oid)[-1].position)
+    runner.run_projection(registry.get("order_list"))  # the list knows it; fulfilment has not run
+    assert not FulfilmentProcess.objects.filter(order_id=oid).exists()
+
+    page = client.get(f"/orders/{oid}/").content.decode()
+    assert f'hx-get="/orders/{oid}/reservation"' in page and 'hx-trigger="every 1s"' in page
+    assert 'id="ship-waiting"' in page
+    poll = client.get(f"/orders/{oid}/reservation", headers={"HX-Request": "true"})
+    assert poll.status_code == 200 and "Reserving stock" in poll.content.decode()
+
+    settle()
+    poll = client.get(f"/orders/{oid}/reservation", headers={"HX-Request": "true"})
+    assert poll.status_code == 200 and poll["HX-Refresh"] == "true"
+    page = client.get(f"/orders/{oid}/").content.decode()
+    assert "Stock is reserved for every line." in page and "hx-trigger" not in page
+    assert 'id="ship-waiting"' not in page

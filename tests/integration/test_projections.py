@@ -20,6 +20,7 @@ from django.utils import timezone
 
 import eventstore.clock
 from eventstore import START, EventStore, GlobalPosition, hooks
+from eventstore.sql import Postgres
 from orders import commands
 from orders.domain import Line
 from orders.repository import OrderRepository
@@ -103,14 +104,14 @@ def head() -> tuple[GlobalPosition, int]:
 
 def readable(timeout: float = 60) -> None:
     """Wait until every committed event is readable. The gap-safe read holds
-    back events of transactions newer than the oldest one still running on
-    the whole server (any database: xids are cluster-wide), so another
-    session's open write transaction delays it; wait that out."""
+    back events of transactions newer than the oldest one still running in
+    this database, so another session's open write transaction delays it;
+    wait that out."""
     last, _ = head()
     deadline = time.monotonic() + timeout
     while True:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            cursor.execute(Postgres.READABLE_BOUND)
             if cursor.fetchone()[0] > last.tx_id:
                 return
         if time.monotonic() > deadline:
