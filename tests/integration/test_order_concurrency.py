@@ -11,6 +11,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from eventstore import EventStore
+from orders import idempotency
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -126,4 +127,35 @@ def test_a_retry_racing_its_first_send_with_if_match_gets_the_first_answer(auth,
     first, second = run_in_threads(client, client)
     assert first.status_code == second.status_code == 200, (first.content, second.content)
     assert first.json() == second.json()
+    assert [e.version for e in EventStore().load(uuid.UUID(oid))] == [1, 2]
+
+
+def test_a_retry_whose_first_send_commits_between_its_lookup_and_its_load_gets_the_first_answer(
+    auth, monkeypatch, run_in_threads
+):
+    """The retry finds no stored answer, then the first send commits, then the
+    retry loads the order: its If-Match is stale now, but it is the same
+    request, so it gets the first answer rather than a 412."""
+    oid = place(auth)
+    headers = {**auth, "If-Match": '"1"', "Idempotency-Key": "ship-late"}
+
+    def send():
+        return Client().post(
+            f"/api/orders/{oid}/ship", data="{}", content_type="application/json", headers=headers
+        )
+
+    real_lookup = idempotency.lookup
+    first: list = []
+
+    def lookup(key):
+        found = real_lookup(key)
+        if not first:
+            first.append(None)
+            first[0] = run_in_threads(send)[0]  # the first send runs to its commit right here
+        return found
+
+    monkeypatch.setattr(idempotency, "lookup", lookup)
+    retry = send()
+    assert first[0].status_code == 200 and retry.status_code == 200, retry.content
+    assert retry.json() == first[0].json()
     assert [e.version for e in EventStore().load(uuid.UUID(oid))] == [1, 2]
