@@ -6,6 +6,8 @@ Redis so a burst of commands queues one run, not one per command.
 """
 
 import logging
+import os
+import threading
 
 from django.conf import settings
 
@@ -34,10 +36,53 @@ def nudge(using: str = "default", appended=None) -> None:
         # with X-Min-Position also run the projections in this mode.)
         catch_up_to(appended, using=using, timeout=0.5)
     elif mode == "celery":
-        try:
-            if redis_client().set(NUDGE_KEY, 1, nx=True, ex=5):
-                from projections.tasks import run_projections
+        _nudger().poke()
 
-                run_projections.delay()
-        except Exception as exc:  # the command has committed; beat will catch up
-            log.warning("could not nudge projections (%s); beat will run them", exc)
+
+def _send(countdown: float | None = None) -> None:
+    try:
+        if redis_client().set(NUDGE_KEY, 1, nx=True, ex=5):
+            from projections.tasks import run_projections
+
+            run_projections.apply_async(countdown=countdown)
+    except Exception as exc:  # the command has committed; beat will catch up
+        log.warning("could not nudge projections (%s); beat will run them", exc)
+
+
+def nudge_later(seconds: float) -> None:
+    """Queue a run in ``seconds`` unless one is already pending."""
+    _send(countdown=seconds)
+
+
+class _Nudger:
+    """Sends nudges from a background thread of this process, so a command's
+    response does not wait on Redis (about a millisecond per publish), and
+    pokes that arrive while one is being sent make one more, not many. A
+    nudge lost with the process only delays the projections until beat."""
+
+    def __init__(self) -> None:
+        self._wanted = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="projection-nudger", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._wanted.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            _send()
+
+
+_nudger_lock = threading.Lock()
+_nudger_instance: tuple[int, _Nudger] | None = None
+
+
+def _nudger() -> _Nudger:
+    """This process's nudger (a forked child starts its own)."""
+    global _nudger_instance
+    with _nudger_lock:
+        if _nudger_instance is None or _nudger_instance[0] != os.getpid():
+            _nudger_instance = (os.getpid(), _Nudger())
+        return _nudger_instance[1]

@@ -50,20 +50,45 @@ def _try_lock(name: str, using: str) -> bool:
         return cursor.fetchone()[0]
 
 
+def _try_locks(names: list[str], using: str) -> list[str]:
+    """``_try_lock`` for several projections in one round trip: those taken."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return list(names)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS t(name, key, n)"
+            " WHERE pg_try_advisory_xact_lock(key) ORDER BY n",
+            [list(names), [_lock_key(name) for name in names]],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def ensure_checkpoints(using: str = "default") -> None:
-    for projection in registry.all():
+    wanted = {p.name: p for p in registry.all()}
+    present = set(
+        ProjectionCheckpoint.objects.using(using).filter(name__in=list(wanted)).values_list("name", flat=True)
+    )
+    for name in wanted.keys() - present:
         ProjectionCheckpoint.objects.using(using).get_or_create(
-            name=projection.name, defaults={"projection_version": projection.version}
+            name=name, defaults={"projection_version": wanted[name].version}
         )
 
 
 def open_failure(name: str, using: str = "default") -> ProjectionFailure | None:
-    return (
+    return open_failures([name], using).get(name)
+
+
+def open_failures(names: list[str], using: str = "default") -> dict[str, ProjectionFailure]:
+    """The latest unresolved failure of each of ``names`` that has one."""
+    out: dict[str, ProjectionFailure] = {}
+    for failure in (
         ProjectionFailure.objects.using(using)
-        .filter(projection=name, resolved_at__isnull=True)
+        .filter(projection__in=names, resolved_at__isnull=True)
         .order_by("-id")
-        .first()
-    )
+    ):
+        out.setdefault(failure.projection, failure)
+    return out
 
 
 def backoff(attempts: int) -> timedelta:
@@ -75,6 +100,11 @@ class BatchResult:
     read: int = 0
     applied: int = 0
     held: bool = False
+    # Whether another batch may find more (False: this one reached the head).
+    more: bool = False
+    # Projections another runner had locked: it may stop before events
+    # committed after its read, so whoever nudged needs a run again later.
+    busy: set[str] = field(default_factory=set)
     # Projections that stopped at a failing event in this batch.
     stopped: set[str] = field(default_factory=set)
 
@@ -103,27 +133,31 @@ def run_batch(
     store = EventStore(using=using)
     with transaction.atomic(using=using):
         ready, held = [], False
-        for projection in sorted(projections, key=lambda p: p.name):
-            if not _try_lock(projection.name, using):
-                continue
-            checkpoint = ProjectionCheckpoint.objects.using(using).filter(name=projection.name).first()
+        names = _try_locks(sorted(p.name for p in projections), using)
+        busy = {p.name for p in projections} - set(names)
+        checkpoints = {cp.name: cp for cp in ProjectionCheckpoint.objects.using(using).filter(name__in=names)}
+        failures = open_failures(names, using) if names else {}
+        by_name = {p.name: p for p in projections}
+        for name in names:
+            checkpoint = checkpoints.get(name)
             if checkpoint is None:
                 continue
-            failure = open_failure(projection.name, using)
+            failure = failures.get(name)
             if _is_waiting(failure):
                 held = True
                 continue
-            ready.append((projection, checkpoint, failure))
+            ready.append((by_name[name], checkpoint, failure))
         if not ready:
-            return BatchResult(held=held)
+            return BatchResult(held=held, busy=busy)
         start = min(GlobalPosition(cp.tx_id, cp.position) for _, cp, _ in ready)
         group = [(p, cp, f) for p, cp, f in ready if GlobalPosition(cp.tx_id, cp.position) == start]
-        events = store.read_all(
-            start, limit or batch_size(), metadata=any(p.needs_metadata for p, _, _ in group)
-        )
-        if not events:
-            return BatchResult(held=held)
-        result = BatchResult(held=held)
+        limit = limit or batch_size()
+        events = store.read_all(start, limit, metadata=any(p.needs_metadata for p, _, _ in group))
+        # More to do: the read was full, or some are at another checkpoint.
+        more = len(events) == limit or len(group) < len(ready)
+        if not events:  # the furthest behind is at the head: so are the others
+            return BatchResult(held=held, busy=busy)
+        result = BatchResult(held=held, more=more, busy=busy)
         for projection, checkpoint, failure in group:
             done, applied = _advance(projection, checkpoint, failure, events, using)
             result.read = max(result.read, len(done))
@@ -187,9 +221,9 @@ def run_events(projection: Projection, *, using: str = "default", limit: int | N
         result.held = True
         return result
     # Read light; fetch metadata only for the few events it will handle.
-    events = store.read_all(
-        GlobalPosition(checkpoint.tx_id, checkpoint.position), limit or batch_size(), metadata=False
-    )
+    limit = limit or batch_size()
+    events = store.read_all(GlobalPosition(checkpoint.tx_id, checkpoint.position), limit, metadata=False)
+    result.more = len(events) == limit
     selected = projection.select(events)
     if projection.needs_metadata:
         selected = store.with_metadata(selected)
@@ -217,6 +251,7 @@ def run_events(projection: Projection, *, using: str = "default", limit: int | N
                     # through PgBouncer's transaction pooling too); another runner
                     # may have done this event meanwhile: then skip it.
                     if not _try_lock(projection.name, using):
+                        result.busy.add(projection.name)
                         return result
                     seen = passed(event.global_position)
                     if seen <= 0:
@@ -352,9 +387,12 @@ def run_projection(
             return total
 
 
-def run_all(*, using: str = "default", time_budget: float | None = None) -> dict[str, int]:
+def run_all(
+    *, using: str = "default", time_budget: float | None = None, busy: set[str] | None = None
+) -> dict[str, int]:
     """Catch every projection up, sharing reads of the log between those at
-    the same checkpoint; a failing one does not stop the others."""
+    the same checkpoint; a failing one does not stop the others. Those that
+    another runner was advancing are added to ``busy``."""
     if getattr(_running, "active", False):
         return {}  # called again from a commit inside a run: the outer loop goes on
     ensure_checkpoints(using)
@@ -366,17 +404,25 @@ def run_all(*, using: str = "default", time_budget: float | None = None) -> dict
     _running.active = True
     try:
         while active or managers:
+            # Another round only while a batch was full, some projection is
+            # still behind, or a process manager appended events in this run
+            # (in-process mode counts on this loop for them); other commits
+            # after this run started nudge a run of their own.
             progress = False
             if active:
                 result = run_batch(active, using=using)
+                if busy is not None:
+                    busy |= result.busy
                 # One stopping at a failing event must not hold the others back.
                 active = [p for p in active if p.name not in result.stopped]
-                progress = bool(result.read or result.stopped)
+                progress = result.more or bool(result.stopped)
             for manager in list(managers):
                 outcome = run_events(manager, using=using)
+                if busy is not None:
+                    busy |= outcome.busy
                 if outcome.stopped:
                     managers.remove(manager)
-                progress = progress or bool(outcome.read)
+                progress = progress or outcome.more or outcome.applied > 0
             if not progress or (deadline and time.monotonic() > deadline):
                 break
     except Exception:  # e.g. the database went away: log, let the next run retry

@@ -222,7 +222,7 @@ def wait_for_position(names: tuple[str, ...], position: int, timeout: float | No
         if time.monotonic() >= deadline:
             return False
         time.sleep(delay)
-        delay = min(delay * 2, 0.05)
+        delay = min(delay * 2, 0.02)
 
 
 def inventory_list(

@@ -6,6 +6,7 @@ Everything commits for real (``transaction=True``): the event store's
 gap-safe read only returns committed events. Projections run only when a test
 calls the runner (PROJECTIONS_MODE is "off", see tests/conftest.py)."""
 
+import os
 import random
 import threading
 import time
@@ -875,6 +876,63 @@ def test_two_runners_on_the_same_projections_apply_every_event_exactly_once(sett
     for p in order_projections():
         rebuilt(p)
     assert all_states() == live
+
+
+def test_a_run_that_finds_a_projection_held_by_another_runner_queues_a_second_look(settings):
+    """The other runner may have read the log before the commit that sent
+    this nudge and stop there: the task asks for another run shortly, once."""
+    import redis
+
+    from projections import nudge, tasks
+
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("needs REDIS_URL (make test sets it)")
+    place("cust_busy", ("WIDGET-A", 1))
+    readable()
+    settings.REDIS_URL = os.environ["REDIS_URL"]
+    monkey = redis.Redis.from_url(settings.REDIS_URL)  # the broker is on the same server
+    queue = tasks.run_projections.app.conf.task_default_queue
+    monkey.delete(nudge.NUDGE_KEY, queue)
+    nudge._redis = None
+    with ExitStack() as stack:
+        holder = stack.enter_context(_other_connection())
+        holder.execute("BEGIN")
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", [runner._lock_key("daily_sales")])
+        busy: set[str] = set()
+        runner.run_all(busy=busy)
+        assert busy == {"daily_sales"}
+        assert checkpoint("daily_sales").events_seen == 0  # not advanced by this run
+        assert checkpoint("order_list").events_seen == head()[1]  # the others were
+
+        tasks.run_projections()  # what the worker runs on a nudge
+        assert monkey.exists(nudge.NUDGE_KEY)  # a second look is pending...
+        assert monkey.llen(queue) == 1  # ...as one queued task
+        nudge.nudge_later(0.1)  # more nudges meanwhile do not queue more runs
+        nudge._send()
+        assert monkey.llen(queue) == 1
+        monkey.lpop(queue)  # the worker takes it: still held, so it asks again
+        tasks.run_projections()
+        assert monkey.llen(queue) == 1
+        holder.execute("ROLLBACK")
+    monkey.delete(nudge.NUDGE_KEY, queue)
+    nudge._redis = None
+    busy = set()
+    runner.run_all(busy=busy)
+    assert not busy and checkpoint("daily_sales").events_seen == head()[1]
+
+
+def _other_connection():
+    import psycopg
+
+    params = connection.settings_dict
+    return psycopg.connect(
+        dbname=params["NAME"],
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        user=params["USER"] or None,
+        password=params["PASSWORD"] or None,
+        autocommit=True,
+    )
 
 
 # -- 7. inline consistency ---------------------------------------------------------------------
