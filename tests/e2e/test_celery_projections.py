@@ -172,13 +172,12 @@ def test_redis_restarting_while_commands_arrive_only_delays_projections(stack, t
 
 
 def test_the_same_task_delivered_twice_changes_nothing(stack):
-    from config.celery import app
+    from celery import Celery
 
     write_orders_directly(100, seed=2)
     stack.start_worker()
     stack.start_worker()
-    app.conf.broker_url = stack.redis.url
-    app.close()
+    app = Celery("e2e-sender", broker=stack.redis.url, set_as_current=False)  # leaves the app alone
     try:
         for _ in range(2):
             app.send_task("projections.tasks.run_projections", queue="projections")

@@ -890,8 +890,11 @@ def test_a_run_that_finds_a_projection_held_by_another_runner_queues_a_second_lo
     place("cust_busy", ("WIDGET-A", 1))
     readable()
     settings.REDIS_URL = os.environ["REDIS_URL"]
-    monkey = redis.Redis.from_url(settings.REDIS_URL)  # the broker is on the same server
-    queue = tasks.run_projections.app.conf.task_default_queue
+    monkey = redis.Redis.from_url(settings.REDIS_URL)
+    from config.celery import app
+
+    assert app.conf.broker_url == settings.REDIS_URL  # the broker: the same server
+    queue = app.conf.task_default_queue
     monkey.delete(nudge.NUDGE_KEY, queue)
     nudge._redis = None
     with ExitStack() as stack:
