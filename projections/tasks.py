@@ -1,6 +1,7 @@
 """Celery tasks. They carry no event data; each run reads from checkpoints."""
 
 import logging
+import time
 
 from celery import shared_task
 
@@ -18,15 +19,25 @@ def run_projections() -> dict[str, int]:
         redis_client().delete(NUDGE_KEY)  # a commit from now on queues another run
     except Exception as exc:
         log.warning("could not clear the nudge flag: %s", exc)
-    busy: set[str] = set()
-    counts = run_all(time_budget=20.0, busy=busy)
-    if busy:
-        # Another runner had some of them and may have read the log before the
-        # commit that sent this nudge: look again shortly (one pending at most).
-        from projections.nudge import nudge_later
+    # Another runner may hold some of them, and may have read the log before
+    # the commit that sent this nudge: try again as soon as it lets go (a
+    # run is short), and if it keeps them, queue one look for later.
+    deadline = time.monotonic() + BUSY_WAIT_SECONDS
+    counts: dict[str, int] = {}
+    while True:
+        busy: set[str] = set()
+        for name, count in run_all(time_budget=20.0, busy=busy).items():
+            counts[name] = counts.get(name, 0) + count
+        if not busy:
+            return counts
+        if time.monotonic() > deadline:
+            from projections.nudge import nudge_later
 
-        nudge_later(RECHECK_SECONDS)
-    return counts
+            nudge_later(RECHECK_SECONDS)
+            return counts
+        time.sleep(BUSY_POLL_SECONDS)
 
 
-RECHECK_SECONDS = 0.1
+BUSY_WAIT_SECONDS = 1.0
+BUSY_POLL_SECONDS = 0.01
+RECHECK_SECONDS = 0.5
