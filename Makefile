@@ -10,7 +10,7 @@ PORT ?= 8000
 # Tests always target real services; override with DATABASE_URL / REDIS_URL.
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/postgres)
 TEST_REDIS_URL := $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
-BENCH_REDIS_URL := $(or $(REDIS_URL),redis://127.0.0.1:6379/13)
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/13
 
 .PHONY: install run test lint format bench migrate clean chromium
 

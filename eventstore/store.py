@@ -178,6 +178,11 @@ class EventStore:
         """
         dialect = self._dialect
         query, params = dialect.read_all(after, limit, metadata, include_recent)
+        connection = self._connection
+        if connection.vendor == "postgresql" and not include_recent and connection.in_atomic_block:
+            # PostgreSQL keeps the pg_stat_activity it read for the rest of a
+            # transaction; the bound must see the backends as they are now.
+            dialect.fetch(self._connection, "SELECT pg_stat_clear_snapshot()", [])
         return self._decode(dialect.fetch(self._connection, query, params))
 
     def with_metadata(self, events: list[RecordedEvent]) -> list[RecordedEvent]:

@@ -50,16 +50,16 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
         with Stack(alias, Path(tmp)) as stack:
             single = (token, 1, orders_per_client, items_per_order)
             progress("one client alone: the latency a caller sees on an idle stack")
-            es_alone = _drive(stack.base_url, "/api/orders/", *single, probe=True)
-            crud_alone = _drive(stack.base_url, "/bench/crud/orders/", *single)
+            es_alone = _drive(stack.base_url, "/api/orders/", *single, alias=alias, probe=True)
+            crud_alone = _drive(stack.base_url, "/bench/crud/orders/", *single, alias=alias)
             shape = f"{clients} clients x {orders_per_client} orders x {1 + items_per_order} commands"
             progress(f"W5 event-sourced: {shape}, and the W6 prober")
             runs_before = stack.projection_runs()
             load = (token, clients, orders_per_client, items_per_order)
-            es = _drive(stack.base_url, "/api/orders/", *load, probe=True)
+            es = _drive(stack.base_url, "/api/orders/", *load, alias=alias, probe=True)
             runs = stack.projection_runs() - runs_before
             progress(f"W5 CRUD baseline: the same mix on {stack.base_url}/bench/crud/")
-            crud = _drive(stack.base_url, "/bench/crud/orders/", *load)
+            crud = _drive(stack.base_url, "/bench/crud/orders/", *load, alias=alias)
             progress("waiting for the projections to catch up, then checking")
             _check(alias, [es_alone, es])
     out = {
@@ -119,6 +119,14 @@ class Stack:
         self.processes: list[subprocess.Popen] = []
 
     def __enter__(self) -> "Stack":
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def _start(self) -> None:
         workers = os.environ.get("WEB_CONCURRENCY", "2")
         self._spawn(
             "web",
@@ -139,7 +147,6 @@ class Stack:
         self._wait(self._web_up, "gunicorn to serve")
         self._wait(lambda: b"ready." in (self.logdir / "worker.log").read_bytes(), "the Celery worker")
         progress(f"stack up at {self.base_url} (logs in {self.logdir})")
-        return self
 
     def __exit__(self, *exc) -> None:
         for process in self.processes:
@@ -190,21 +197,34 @@ class Stack:
             time.sleep(0.1)
 
 
-def _cpu_seconds() -> dict[str, float]:
-    """CPU time used so far by the stack's process groups and PostgreSQL's
-    processes, from /proc (Linux): where a command's cost goes."""
+def _cpu_by_process(database: str) -> dict[int, tuple[str, float]]:
+    """CPU seconds used so far by each process of the stack (by process
+    group) and each PostgreSQL backend connected to the bench database,
+    from /proc (Linux): where a command's cost goes."""
+    with connections[database].cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        backends = {row[0] for row in cursor.fetchall()}
     tick = os.sysconf("SC_CLK_TCK")
-    out: dict[str, float] = {}
+    out: dict[int, tuple[str, float]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             raw = stat.read_text()
         except OSError:
             continue  # exited meanwhile
-        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        pid = int(stat.parent.name)
         fields = raw[raw.rindex(")") + 2 :].split()
-        group = STACK_GROUPS.get(int(fields[2])) or ("postgres" if comm == "postgres" else None)
+        group = STACK_GROUPS.get(int(fields[2])) or ("postgres" if pid in backends else None)
         if group:
-            out[group] = out.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+            out[pid] = (group, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def _cpu_spent(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """Per group, what each process used between the two readings (one that
+    exited meanwhile is left out rather than subtracted)."""
+    out: dict[str, float] = {}
+    for pid, (group, seconds) in after.items():
+        out[group] = out.get(group, 0.0) + seconds - before.get(pid, (group, 0.0))[1]
     return out
 
 
@@ -317,7 +337,7 @@ def _prober(base_url: str, token: str, go, stop, out) -> None:
     out.put({"lags": lags, "placed": placed, "commands": commands})
 
 
-def _drive(base_url, place_path, token, clients, orders, items, probe=False) -> dict[str, Any]:
+def _drive(base_url, place_path, token, clients, orders, items, *, alias, probe=False) -> dict[str, Any]:
     ctx = multiprocessing.get_context("fork")
     connections.close_all()  # the children only speak HTTP
     go, stop, out, probe_out = ctx.Event(), ctx.Event(), ctx.Queue(), ctx.Queue()
@@ -326,20 +346,21 @@ def _drive(base_url, place_path, token, clients, orders, items, probe=False) -> 
         for n in range(clients)
     ]
     prober = ctx.Process(target=_prober, args=(base_url, token, go, stop, probe_out)) if probe else None
-    for p in procs + ([prober] if prober else []):
+    everyone = procs + ([prober] if prober else [])
+    for p in everyone:
         p.start()
     time.sleep(1.0)  # let them import
-    cpu_before = _cpu_seconds()
+    _caught_up(alias)
+    cpu_before = _cpu_by_process(alias)
     start = time.perf_counter()
     go.set()
-    results = [out.get(timeout=900) for _ in procs]
+    results = [_collect(out, everyone) for _ in procs]
     wall = time.perf_counter() - start
     stop.set()
-    probed = probe_out.get(timeout=120) if prober else {"lags": [], "placed": [], "commands": 0}
-    if probe:  # the projections' share of the work: until they have caught up
-        time.sleep(0.5)
-    cpu_after = _cpu_seconds()
-    for p in procs + ([prober] if prober else []):
+    probed = _collect(probe_out, everyone) if prober else {"lags": [], "placed": [], "commands": 0}
+    _caught_up(alias)  # the projections' share of the work is part of the cost
+    cpu_after = _cpu_by_process(alias)
+    for p in everyone:
         p.join(30)
         if p.exitcode != 0:
             raise RuntimeError(f"a client process exited with {p.exitcode}")
@@ -347,10 +368,9 @@ def _drive(base_url, place_path, token, clients, orders, items, probe=False) -> 
     lags = sorted(probed["lags"])
     total = sum(r["done"] for r in results)
     commands = total + probed["commands"]
+    spent = _cpu_spent(cpu_before, cpu_after)
     cpu = {
-        f"cpu_ms_per_command_{group}": round(
-            (cpu_after.get(group, 0) - cpu_before.get(group, 0)) * 1000 / commands, 2
-        )
+        f"cpu_ms_per_command_{group}": round(spent.get(group, 0.0) * 1000 / commands, 2)
         for group in ("web", "worker", "postgres")
     }
     return {
@@ -365,6 +385,37 @@ def _drive(base_url, place_path, token, clients, orders, items, probe=False) -> 
         "placed": [o for r in results for o in r["placed"]] + probed["placed"],
         "extra_commands": probed["commands"],
     }
+
+
+def _collect(queue, processes, timeout: float = 900) -> dict[str, Any]:
+    """The next result, or an error as soon as a client process has died."""
+    import queue as queues
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return queue.get(timeout=1)
+        except queues.Empty:
+            dead = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
+            if dead or time.monotonic() > deadline:
+                raise RuntimeError(f"a client process failed (exit codes {dead})") from None
+
+
+def _caught_up(alias: str, timeout: float = 120) -> None:
+    """Wait until every projection has reached the head of the log, in
+    (transaction id, position) order."""
+    deadline = time.monotonic() + timeout
+    with connections[alias].cursor() as cursor:
+        while True:
+            cursor.execute("SELECT tx_id, position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1")
+            head = cursor.fetchone()
+            cursor.execute("SELECT tx_id, position FROM projection_checkpoints")
+            checkpoints = cursor.fetchall()
+            if head is None or (checkpoints and all(tuple(cp) >= tuple(head) for cp in checkpoints)):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"projections did not reach {head} in {timeout} s")
+            time.sleep(0.05)
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
@@ -389,17 +440,7 @@ def _check(alias: str, phases: list[dict[str, Any]]) -> None:
         stored, _ = cursor.fetchone()
         if stored != expected_events:
             raise RuntimeError(f"{expected_events} commands answered but {stored} order events stored")
-        deadline = time.monotonic() + 120
-        while True:
-            cursor.execute("SELECT MAX(position) FROM events")
-            head = cursor.fetchone()[0]
-            cursor.execute("SELECT MIN(position), COUNT(*) FROM projection_checkpoints")
-            lowest, count = cursor.fetchone()
-            if count and lowest == head:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"projections did not reach position {head}")
-            time.sleep(0.2)
+        _caught_up(alias)
         cursor.execute(
             "SELECT COUNT(*) FROM order_list o WHERE o.version ="
             " (SELECT MAX(version) FROM events e WHERE e.aggregate_id = o.order_id)"

@@ -424,8 +424,8 @@ def order_reservation(request: HttpRequest, order_id: UUID) -> HttpResponse:
     settled; then the whole page reloads to show what can be done now."""
     summary = selectors.OrderSummary.objects.filter(order_id=order_id).first()
     context = _stock_context(order_id, summary)
+    if request.htmx and (context["stock_settled"] or not context["stock_panel"]):
+        return HttpResponseClientRefresh()  # settled, or no longer waiting: show the page as it is now
     if not context["stock_panel"]:
         raise Http404("No fulfilment for this order")
-    if context["stock_settled"] and request.htmx:
-        return HttpResponseClientRefresh()
     return render(request, "orders/_reservation.html", {**context, "order_id": order_id})

@@ -5,6 +5,7 @@ projection always reads from its own checkpoint. Nudges are coalesced in
 Redis so a burst of commands queues one run, not one per command.
 """
 
+import atexit
 import logging
 import os
 import threading
@@ -36,6 +37,10 @@ def nudge(using: str = "default", appended=None) -> None:
         # with X-Min-Position also run the projections in this mode.)
         catch_up_to(appended, using=using, timeout=0.5)
     elif mode == "celery":
+        from projections.runner import running_here
+
+        if running_here():
+            return  # a process manager's commit inside a run: that run's loop goes on to it
         _nudger().poke()
 
 
@@ -64,6 +69,14 @@ class _Nudger:
         self._wanted = threading.Event()
         self._thread = threading.Thread(target=self._run, name="projection-nudger", daemon=True)
         self._thread.start()
+        atexit.register(self._flush)
+
+    def _flush(self) -> None:
+        """At exit (a management command that just wrote events), send
+        what is still wanted rather than leave it to beat."""
+        if self._wanted.is_set():
+            self._wanted.clear()
+            _send()
 
     def poke(self) -> None:
         self._wanted.set()

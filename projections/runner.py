@@ -252,6 +252,7 @@ def run_events(projection: Projection, *, using: str = "default", limit: int | N
                     # may have done this event meanwhile: then skip it.
                     if not _try_lock(projection.name, using):
                         result.busy.add(projection.name)
+                        result.more = False  # the other runner goes on with it
                         return result
                     seen = passed(event.global_position)
                     if seen <= 0:
@@ -278,7 +279,10 @@ def run_events(projection: Projection, *, using: str = "default", limit: int | N
         skipped = 0
     if skipped:
         with transaction.atomic(using=using):
-            if _try_lock(projection.name, using) and (seen := passed(events[-1].global_position)) > 0:
+            if not _try_lock(projection.name, using):
+                result.busy.add(projection.name)
+                result.more = False
+            elif (seen := passed(events[-1].global_position)) > 0:
                 _move_checkpoint(projection.name, events[-1], seen, 0, using)
         result.read += skipped
     return result
@@ -462,6 +466,12 @@ def catch_up_to(target: GlobalPosition | None, *, using: str = "default", timeou
 
 
 _running = threading.local()
+
+
+def running_here() -> bool:
+    """Whether this thread is inside ``run_all`` (its loop picks up what is
+    committed meanwhile)."""
+    return getattr(_running, "active", False)
 
 
 def _positions(using: str) -> dict[str, int]:

@@ -421,3 +421,20 @@ def test_the_stock_panel_polls_from_the_moment_an_order_waits_for_stock(client):
     page = client.get(f"/orders/{oid}/").content.decode()
     assert "Stock is reserved for every line." in page and "hx-trigger" not in page
     assert 'id="ship-waiting"' not in page
+
+
+def test_a_stock_panel_poll_for_an_order_that_stopped_waiting_reloads_the_page(client):
+    """Cancelled (here, or in another tab) before the process manager picked
+    it up: the polling panel asks for a reload instead of polling a 404."""
+    client.force_login(User.objects.create_user("panel2", password="pw-panel-2", is_staff=True))
+    oid = place(("WIDGET-A", 1))
+    commands.execute(commands.CancelOrder(oid, "changed my mind"))
+    store = EventStore()
+    wait_visible(store, store.load(oid)[-1].position)
+    runner.run_projection(registry.get("order_list"))
+    assert not FulfilmentProcess.objects.filter(order_id=oid).exists()
+
+    poll = client.get(f"/orders/{oid}/reservation", headers={"HX-Request": "true"})
+    assert poll.status_code == 200 and poll["HX-Refresh"] == "true"
+    assert client.get(f"/orders/{oid}/reservation").status_code == 404  # not a panel to show
+    assert "hx-trigger" not in client.get(f"/orders/{oid}/").content.decode()
