@@ -64,6 +64,24 @@ def _try_locks(names: list[str], using: str) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def wait_for_runners(names: set[str], timeout: float, using: str = "default") -> bool:
+    """Wait (without spinning) until no other runner holds any of ``names``;
+    False if one still does after ``timeout`` seconds."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or not names:
+        return True
+    from django.db import OperationalError
+
+    try:
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{max(1, int(timeout * 1000))}ms'")
+            for name in sorted(names):  # the order every runner takes them in
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(name)])
+    except OperationalError:  # lock_timeout: still held
+        return False
+    return True
+
+
 def ensure_checkpoints(using: str = "default") -> None:
     wanted = {p.name: p for p in registry.all()}
     present = set(
@@ -251,6 +269,11 @@ def run_events(projection: Projection, *, using: str = "default", limit: int | N
     failure = open_failure(projection.name, using)
     if _is_waiting(failure):
         result.held = True
+        return result
+    if not transaction.get_connection(using).in_atomic_block and not _try_lock(projection.name, using):
+        # Another runner is at it (the probe's lock ends with its statement):
+        # no use reading the log only to find that out at the first event.
+        result.busy.add(projection.name)
         return result
     # Read light; fetch metadata only for the few events it will handle.
     limit = limit or batch_size()

@@ -13,15 +13,15 @@ def run_projections() -> dict[str, int]:
     """Catch every projection up (beat runs this every few seconds; commits
     nudge it). Running it twice at once is safe: each projection has a lock."""
     from projections.nudge import NUDGE_KEY, redis_client
-    from projections.runner import run_all
+    from projections.runner import run_all, wait_for_runners
 
     try:
         redis_client().delete(NUDGE_KEY)  # a commit from now on queues another run
     except Exception as exc:
         log.warning("could not clear the nudge flag: %s", exc)
     # Another runner may hold some of them, and may have read the log before
-    # the commit that sent this nudge: try again as soon as it lets go (a
-    # run is short), and if it keeps them, queue one look for later.
+    # the commit that sent this nudge: wait for it to let go (a run is short)
+    # and run again; if it keeps them, queue one look for later.
     deadline = time.monotonic() + BUSY_WAIT_SECONDS
     counts: dict[str, int] = {}
     while True:
@@ -30,14 +30,13 @@ def run_projections() -> dict[str, int]:
             counts[name] = counts.get(name, 0) + count
         if not busy:
             return counts
-        if time.monotonic() > deadline:
+        left = deadline - time.monotonic()
+        if left <= 0 or not wait_for_runners(busy, left):
             from projections.nudge import nudge_later
 
             nudge_later(RECHECK_SECONDS)
             return counts
-        time.sleep(BUSY_POLL_SECONDS)
 
 
 BUSY_WAIT_SECONDS = 1.0
-BUSY_POLL_SECONDS = 0.01
 RECHECK_SECONDS = 0.5
