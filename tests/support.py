@@ -62,3 +62,20 @@ def wait_visible(store, position: int, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"event {position} did not become readable in {timeout}s")
         time.sleep(0.02)
+
+
+def other_connection(dbname: str | None = None, *, autocommit: bool = False):
+    """A psycopg connection of its own (outside Django's), to the test
+    database or to ``dbname`` on the same server: another session."""
+    import psycopg
+    from django.db import connection as django_connection
+
+    params = django_connection.settings_dict
+    return psycopg.connect(
+        dbname=dbname or params["NAME"],
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        user=params["USER"] or None,
+        password=params["PASSWORD"] or None,
+        autocommit=autocommit,
+    )

@@ -48,14 +48,18 @@ class StockReceived(OrderEvent):
     on_hand: int
 
 
+# Reserved, released and shipped carry the same fields: units of a SKU for a line of an order.
+_ORDER_UNITS = _object(
+    {"sku": _SKU, "order_id": _ORDER, "quantity": _QTY, "reference": _REF},
+    ["sku", "order_id", "quantity", "reference"],
+)
+
+
 @dataclass(frozen=True, slots=True)
 class StockReserved(OrderEvent):
     event_type: ClassVar[str] = "StockReserved"
     description: ClassVar[str] = "Units were set aside for an order."
-    schema: ClassVar[dict[str, Any]] = _object(
-        {"sku": _SKU, "order_id": _ORDER, "quantity": _QTY, "reference": _REF},
-        ["sku", "order_id", "quantity", "reference"],
-    )
+    schema: ClassVar[dict[str, Any]] = _ORDER_UNITS
     sku: str
     order_id: str
     quantity: int
@@ -89,10 +93,7 @@ class StockReleased(OrderEvent):
     description: ClassVar[str] = (
         "An order's reserved units went back to available (cancelled, or line removed)."
     )
-    schema: ClassVar[dict[str, Any]] = _object(
-        {"sku": _SKU, "order_id": _ORDER, "quantity": _QTY, "reference": _REF},
-        ["sku", "order_id", "quantity", "reference"],
-    )
+    schema: ClassVar[dict[str, Any]] = _ORDER_UNITS
     sku: str
     order_id: str
     quantity: int
@@ -103,10 +104,7 @@ class StockReleased(OrderEvent):
 class StockShipped(OrderEvent):
     event_type: ClassVar[str] = "StockShipped"
     description: ClassVar[str] = "An order's reserved units left the warehouse with it."
-    schema: ClassVar[dict[str, Any]] = _object(
-        {"sku": _SKU, "order_id": _ORDER, "quantity": _QTY, "reference": _REF},
-        ["sku", "order_id", "quantity", "reference"],
-    )
+    schema: ClassVar[dict[str, Any]] = _ORDER_UNITS
     sku: str
     order_id: str
     quantity: int

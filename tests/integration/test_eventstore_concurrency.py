@@ -8,12 +8,11 @@ import threading
 import time
 import uuid
 
-import psycopg
 import pytest
 from django.db import connection, transaction
 
 from eventstore import NEW_STREAM, START, ConcurrencyError, NewEvent
-from tests.support import wait_visible
+from tests.support import other_connection, wait_visible
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -106,24 +105,13 @@ def test_a_reader_never_passes_an_uncommitted_earlier_event(store, run_in_thread
     assert store.read_all(seen[-1].global_position) == []
 
 
-def _connect(dbname: str) -> psycopg.Connection:
-    params = connection.settings_dict
-    return psycopg.connect(
-        dbname=dbname,
-        host=params["HOST"] or None,
-        port=params["PORT"] or None,
-        user=params["USER"] or None,
-        password=params["PASSWORD"] or None,
-    )
-
-
 def test_only_transactions_of_this_database_hold_the_log_back(store):
     """Transaction ids are cluster-wide: a long transaction in another
     database of the server (another app, a test run, a report) must not stall
     the projections; one in this database that holds an xid must, since it
     could still append events that sort before the newer ones."""
     checkpoint = head(store)
-    with _connect("postgres") as elsewhere, _connect(connection.settings_dict["NAME"]) as here:
+    with other_connection("postgres") as elsewhere, other_connection() as here:
         elsewhere.execute("SELECT pg_current_xact_id()")  # an xid, left open
         b = store.append("Shelf", uuid.uuid4(), [counted(1, "B")], NEW_STREAM)
         assert [e.position for e in store.read_all(checkpoint)] == [b.position]

@@ -29,6 +29,7 @@ from projections import inline, rebuild, runner
 from projections.base import registry
 from projections.models import ProjectionCheckpoint, ProjectionFailure
 from projections.tables import BufferedTables
+from tests.support import other_connection
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -900,7 +901,7 @@ def test_a_run_that_finds_a_projection_held_by_another_runner_queues_a_second_lo
     nudge._redis = None
     monkeypatch.setattr(tasks, "BUSY_WAIT_SECONDS", 0.1)
     with ExitStack() as stack:
-        holder = stack.enter_context(_other_connection())
+        holder = stack.enter_context(other_connection(autocommit=True))
         holder.execute("BEGIN")
         holder.execute("SELECT pg_advisory_xact_lock(%s)", [runner._lock_key("daily_sales")])
         busy: set[str] = set()
@@ -925,7 +926,7 @@ def test_a_run_that_finds_a_projection_held_by_another_runner_queues_a_second_lo
     place("cust_busy", ("WIDGET-A", 2))
     readable()
     monkeypatch.setattr(tasks, "BUSY_WAIT_SECONDS", 10)
-    with _other_connection() as holder:
+    with other_connection(autocommit=True) as holder:
         holder.execute("BEGIN")
         holder.execute("SELECT pg_advisory_xact_lock(%s)", [runner._lock_key("daily_sales")])
         threading.Timer(0.3, holder.execute, ["ROLLBACK"]).start()
@@ -935,20 +936,6 @@ def test_a_run_that_finds_a_projection_held_by_another_runner_queues_a_second_lo
     assert monkey.llen(queue) == 0
     monkey.delete(nudge.NUDGE_KEY, queue)
     nudge._redis = None
-
-
-def _other_connection():
-    import psycopg
-
-    params = connection.settings_dict
-    return psycopg.connect(
-        dbname=params["NAME"],
-        host=params["HOST"] or None,
-        port=params["PORT"] or None,
-        user=params["USER"] or None,
-        password=params["PASSWORD"] or None,
-        autocommit=True,
-    )
 
 
 # -- 7. inline consistency ---------------------------------------------------------------------
