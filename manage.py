@@ -6,7 +6,9 @@ import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # The benchmarks live outside the product, in an app only their settings install.
+    default = "bench.settings" if sys.argv[1:2] == ["bench"] else "config.settings"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", default)
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -8,15 +8,11 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from config import rest
-        from eventstore import bench
-        from orders import benchmarks, catalog, errors, fulfilment, http_benchmarks, page_benchmarks
+        from orders import catalog, errors, fulfilment
         from projections.base import registry
 
         catalog.register_order_events()
         rest.ERROR_MAPPERS.append(errors.order_problem)
-        bench.register_suite("commands", benchmarks.run)
-        bench.register_suite("pages", page_benchmarks.run)
-        bench.register_suite("http", http_benchmarks.run)
         registry.register(fulfilment.FulfilmentProcessManager())
         post_migrate.connect(ensure_order_managers_group, sender=self)
 

@@ -6,14 +6,13 @@ class ProjectionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from eventstore import bench, hooks
-        from projections import benchmarks, inline, nudge
+        from eventstore import hooks
+        from projections import inline, nudge
         from projections.base import registry
         from projections.order_projections import ORDER_PROJECTIONS
 
         for projection in ORDER_PROJECTIONS:
             registry.register(projection)
         hooks.commit_listeners.append(nudge.nudge)
-        bench.register_suite("projections", benchmarks.run)
         if registry.inline():
             hooks.append_listeners.append(inline.apply_inline)

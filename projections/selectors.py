@@ -68,14 +68,14 @@ class Page:
     previous_cursor: str | None
 
 
-def _encode(value: Any, order_id: UUID, direction: str) -> str:
+def encode_cursor(value: Any, order_id: UUID, direction: str) -> str:
     if isinstance(value, datetime):
         value = value.isoformat()
     raw = orjson.dumps([value, str(order_id), direction])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str, field: str) -> tuple[Any, UUID, str]:
+def decode_cursor(cursor: str, field: str) -> tuple[Any, UUID, str]:
     try:
         value, order_id, direction = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(order_id, str):
@@ -106,7 +106,7 @@ def order_list(
     qs = filters.apply(OrderSummary.objects.all())
     direction = "n"
     if cursor:
-        value, after_id, direction = _decode(cursor, field)
+        value, after_id, direction = decode_cursor(cursor, field)
         # Going forward in a descending list means smaller keys, and so on.
         smaller = descending == (direction == "n")
         db_value = OrderSummary._meta.get_field(field).get_db_prep_value(value, connection)
@@ -129,8 +129,8 @@ def order_list(
     more_before = bool(cursor) if not reverse else has_more
     return Page(
         rows,
-        _encode(getattr(last, field), last.order_id, "n") if more_after else None,
-        _encode(getattr(first, field), first.order_id, "p") if more_before else None,
+        encode_cursor(getattr(last, field), last.order_id, "n") if more_after else None,
+        encode_cursor(getattr(first, field), first.order_id, "p") if more_before else None,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.test import Client
 from django.test.utils import override_settings
 
-from eventstore.bench import as_default_database, median_ms, progress
+from bench.support import as_default_database, median_ms, progress
 from orders import commands
 from orders.domain import Line
 

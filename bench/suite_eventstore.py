@@ -7,8 +7,8 @@ from typing import Any
 import psycopg
 from django.db import connections
 
+from bench.support import Timer, bench_database, median_ms, progress, run_in_processes
 from eventstore import hooks
-from eventstore.bench import Timer, bench_database, median_ms, progress, run_in_processes
 from eventstore.metadata import message_context
 from eventstore.registry import EventTypeRegistry
 from eventstore.store import EventStore

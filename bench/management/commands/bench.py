@@ -8,7 +8,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from eventstore.bench import SUITES
+from bench.support import SUITES
 
 
 class Command(BaseCommand):

@@ -1,19 +1,17 @@
 """The yardstick of ``bench http``: the same two commands as a plain CRUD
 Django view that INSERTs or UPDATEs one row, with the same authentication,
 permission, parsing and validation as the real endpoints. Served only by the
-server the benchmark starts (``config.bench_settings``), never by the app."""
+server the benchmark starts (``bench.settings``), never by the app."""
 
 import json
 import uuid
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.urls import include, path
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.urls import handler400, handler403, handler404, handler500  # noqa: F401
 from orders.api import CanManageOrders, OrderPlaceApi
 from orders.serializers import LineSerializer
 
@@ -64,10 +62,3 @@ class CrudAddItem(APIView):
         if row is None:
             return Response({"title": "No such order"}, status=404)
         return Response({"order_id": str(order_id), "version": row[0]})
-
-
-urlpatterns = [
-    path("bench/crud/orders/", CrudPlace.as_view()),
-    path("bench/crud/orders/<uuid:order_id>/items", CrudAddItem.as_view()),
-    path("", include("config.urls")),
-]

@@ -6,7 +6,7 @@ from separate client processes:
 
 - W5: clients place orders and add items over REST, each command timed from
   request to response; then the same mix against a plain CRUD Django view
-  that INSERTs or UPDATEs one row (``orders.crud_baseline``) on the same
+  that INSERTs or UPDATEs one row (``bench.crud``) on the same
   server, the yardstick for what event sourcing costs the caller.
 - W6: during W5, a prober issues commands and reads each back with
   ``GET /api/orders/{id}`` and the command's ``X-Min-Position`` (the server
@@ -31,7 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 
-from eventstore.bench import bench_database, progress
+from bench.support import bench_database, progress
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -134,7 +134,7 @@ class Stack:
             "web",
             [str(BIN / "python"), "-m", "gunicorn", "config.wsgi:application",
              "--bind", f"127.0.0.1:{self.port}", "--workers", workers, "--threads", "4"],
-            DJANGO_SETTINGS_MODULE="config.bench_settings",
+            DJANGO_SETTINGS_MODULE="bench.settings",
         )  # fmt: skip
         self._spawn(
             "worker",
@@ -242,7 +242,7 @@ def _free_port() -> int:
 
 
 def _create_baseline_table(alias: str) -> None:
-    from orders.crud_baseline import CREATE_TABLE
+    from bench.crud import CREATE_TABLE
 
     with connections[alias].cursor() as cursor:
         cursor.execute(CREATE_TABLE)

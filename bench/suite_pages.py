@@ -14,7 +14,7 @@ from django.db import connections
 from django.test import Client
 from django.test.utils import override_settings
 
-from eventstore.bench import as_default_database, progress
+from bench.support import as_default_database, progress
 
 LOAD_ORDERS = """
 INSERT INTO order_list (order_id, customer_id, status, line_count, item_count, total_cents, placed_at,
@@ -114,7 +114,7 @@ def _run(orders: int, events: int) -> dict[str, Any]:
 def _cursor_at(client: Client, rows: int) -> str:
     """A keyset cursor pointing about ``rows`` into the default ordering."""
     from projections.models import OrderSummary
-    from projections.selectors import _encode
+    from projections.selectors import encode_cursor
 
     row = OrderSummary.objects.order_by("-placed_at", "-order_id").values("placed_at", "order_id")[rows]
-    return _encode(row["placed_at"], row["order_id"], "n")
+    return encode_cursor(row["placed_at"], row["order_id"], "n")

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.test.utils import override_settings
 
+from bench.support import as_default_database, progress
 from eventstore import EventStore, NewEvent
-from eventstore.bench import as_default_database, progress
 from eventstore.metadata import message_context
 from orders.domain import OrderAggregate
 
