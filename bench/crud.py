@@ -12,7 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders.api import CanManageOrders, OrderPlaceApi
+from orders.api import OrderCollectionApi
+from orders.http import CanManageOrders
 from orders.serializers import LineSerializer
 
 TABLE = "bench_crud_orders"
@@ -31,7 +32,7 @@ class CrudPlace(APIView):
     permission_classes = [CanManageOrders]
 
     def post(self, request: Request) -> Response:
-        data = OrderPlaceApi.PlaceOrderInput(data=request.data)
+        data = OrderCollectionApi.PlaceOrderInput(data=request.data)
         data.is_valid(raise_exception=True)
         items = data.validated_data["items"]
         order_id = uuid.uuid4()

@@ -37,7 +37,7 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run(n_orders: int) -> dict[str, Any]:
-    from projections import rebuild, runner
+    from projections import checkpoints, rebuild, runner
     from projections.base import registry
 
     store = EventStore()
@@ -47,8 +47,8 @@ def _run(n_orders: int) -> dict[str, Any]:
             order_id, events = _order_events(i)
             store.append("Order", order_id, events, 0)
     total = n_orders * 5
-    projections = [p for p in registry.all() if p.rebuildable]
-    runner.ensure_checkpoints()
+    projections = registry.projections()
+    checkpoints.ensure()
 
     progress("W4: the live, incremental path (Celery's code path, in this process)")
     start = time.perf_counter()

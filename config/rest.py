@@ -156,7 +156,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-# Apps append callables exc -> Problem | None (see orders.errors).
+# Apps append callables exc -> Problem | None (see orders.problems).
 ERROR_MAPPERS: list = []
 
 

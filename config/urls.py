@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.views.generic.base import RedirectView
 from drf_spectacular.views import SpectacularSwaggerView
 
-from config.views import SchemaView, ThrottledLoginView, healthz
+from config.views import AuthTokenApi, SchemaView, ThrottledLoginView, healthz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/auth/token", AuthTokenApi.as_view(), name="api-token"),
     path("", include("eventstore.urls")),
     path("", include("orders.urls")),
     path("", include("projections.urls")),

@@ -1,4 +1,5 @@
-"""Small project-wide views: health check and the cached OpenAPI schema."""
+"""Small project-wide views: health check, the cached OpenAPI schema, sign-in
+(with a throttle) and API tokens."""
 
 import threading
 
@@ -7,9 +8,15 @@ from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView
+from rest_framework import serializers
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+
+from config.rest import JSONParser
+from config.serializers import problem_responses
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -64,3 +71,26 @@ class ThrottledLoginView(LoginView):
         except ValueError:  # expired in between
             cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW)
         return super().form_invalid(form)
+
+
+class AuthTokenApi(ObtainAuthToken):
+    """POST {"username", "password"} -> {"token"}; send it as
+    ``Authorization: Token <token>``."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="obtain_token",
+        summary="Exchange a username and password for an API token",
+        request=inline_serializer(
+            "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
+        ),
+        responses={
+            200: inline_serializer("TokenResponse", {"token": serializers.CharField()}),
+            **problem_responses(400, 413, 415, 429),
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)

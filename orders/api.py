@@ -1,141 +1,103 @@
-"""The REST command API (and the history and point-in-time reads that replay
-the event store). Views parse and validate input, then call
-``orders.commands.execute``; no business rule lives here."""
+"""The order REST API: commands (through ``orders.commands``) and queries
+(from the read models, through ``projections.selectors``), composed per URL."""
 
-import re
-from datetime import UTC, datetime
 from uuid import UUID
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import permissions, serializers
-from rest_framework.authtoken.views import ObtainAuthToken
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from config.rest import PROBLEM_CONTENT_TYPE, JSONParser, Problem
-from eventstore import EventStore
-from eventstore.metadata import message_context
+from config.rest import Problem
+from config.serializers import StrictCharField, StrictRegexField, StrictSerializer, problem_responses
 from orders import commands
-from orders.domain import Line, OrderNotFoundError, rules
-from orders.domain.events import AGGREGATE_TYPE
-from orders.domain.inventory import MAX_RECEIVE
-from orders.idempotency import IdempotencyKey, invalid_key_reason
-from orders.repository import OrderRepository
-from orders.serializers import (
-    CommandResultSerializer,
-    LineSerializer,
-    ProblemSerializer,
-    StrictCharField,
-    StrictIntegerField,
-    StrictRegexField,
-    StrictSerializer,
+from orders.domain import Line, rules
+from orders.http import (
+    COMMAND_ERRORS,
+    COMMAND_PARAMETERS,
+    CORRELATION_ID,
+    ETAG,
+    IDEMPOTENCY_KEY,
+    LOCATION,
+    CommandApi,
+    run_command,
 )
+from orders.serializers import CommandResultSerializer, LineSerializer
+from projections import selectors
+from projections.api import MIN_POSITION, PROJECTION_POSITION, consistent_read, position_header, with_position
 
-# -- shared pieces ----------------------------------------------------------------
-
-
-class CanManageOrders(permissions.BasePermission):
-    """Staff, and users with the "order manager" permission, may send commands."""
-
-    message = "Sending order commands needs the order manager permission."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if request.method in permissions.SAFE_METHODS:
-            return True  # reading: GET /api/orders/ shares its URL with placing an order
-        return bool(user.is_staff or user.has_perm("orders.manage_orders"))
+ORDER_READ_MODELS = ("order_list",)
 
 
-def _problems(*codes: int) -> dict:
-    return {(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer) for code in codes}
+# -- queries ----------------------------------------------------------------------------
 
 
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    str,
-    OpenApiParameter.HEADER,
-    description='The order version the command was decided on, e.g. "3" (the ETag of an earlier response). '
-    "If the order has moved on, the command is refused with 412 and nothing is appended. Without it, "
-    "a concurrent change is retried on fresh state.",
-)
-IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key",
-    str,
-    OpenApiParameter.HEADER,
-    description="Any unique string (1-255 printable ASCII). A retry with the same key and body returns the "
-    "first response and appends nothing; the same key with a different body gets 422. "
-    "Keys expire after 24 h.",
-)
-CORRELATION_ID = OpenApiParameter(
-    "X-Correlation-ID",
-    str,
-    OpenApiParameter.HEADER,
-    description="Ties this request's events to a wider workflow (1-128 of letters, digits, ._:/+=-). "
-    "A new one is made when absent; the response echoes it.",
-)
-ETAG = OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=[200, 201], description='"<version>"')
-LOCATION = OpenApiParameter(
-    "Location", str, OpenApiParameter.HEADER, response=[201], description="The new order"
-)
-COMMAND_PARAMETERS = [IF_MATCH, IDEMPOTENCY_KEY, CORRELATION_ID, ETAG]
-COMMAND_ERRORS = _problems(400, 401, 403, 404, 409, 412, 413, 415, 422)
-
-_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+class OrderListQuery(StrictSerializer):
+    status = serializers.ChoiceField(choices=selectors.STATUSES, required=False)
+    customer_id = StrictRegexField(rules.CUSTOMER_ID_PATTERN, max_length=64, required=False)
+    placed_from = serializers.DateTimeField(required=False, help_text="inclusive (ISO-8601)")
+    placed_to = serializers.DateTimeField(required=False, help_text="exclusive (ISO-8601)")
+    total_min = serializers.IntegerField(min_value=0, max_value=2**53, required=False)
+    total_max = serializers.IntegerField(min_value=0, max_value=2**53, required=False)
+    ordering = serializers.ChoiceField(choices=list(selectors.ORDERINGS), default="-placed_at")
+    cursor = serializers.CharField(max_length=500, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
 
 
-def expected_version(request: Request) -> int | None:
-    value = request.headers.get("If-Match")
-    if value is None or value.strip() == "*":
-        return None
-    match = _IF_MATCH.match(value)
-    if not match:
-        raise Problem(
-            400, "invalid-if-match", "Invalid If-Match", 'If-Match must be an order version like "3".'
-        )
-    return int(match.group(1))
+def order_row(o) -> dict:
+    return {
+        "order_id": str(o.order_id),
+        "customer_id": o.customer_id,
+        "status": o.status,
+        "line_count": o.line_count,
+        "item_count": o.item_count,
+        "total_cents": o.total_cents,
+        "placed_at": o.placed_at.isoformat(),
+        "shipped_at": o.shipped_at.isoformat() if o.shipped_at else None,
+        "cancelled_at": o.cancelled_at.isoformat() if o.cancelled_at else None,
+        "version": o.version,
+    }
 
 
-def idempotency_key(request: Request, if_match: int | None) -> IdempotencyKey | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    reason = invalid_key_reason(key)
-    if reason:
-        raise Problem(400, "invalid-idempotency-key", "Invalid Idempotency-Key", f"Idempotency-Key {reason}.")
-    return IdempotencyKey.for_request(
-        str(request.user.pk), key, request.method, request.path, request.data or None, if_match
+def list_orders(request: Request) -> Response:
+    """One page of the order list (read model), with links to the next and previous."""
+    query = OrderListQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    q = query.validated_data
+    consistent_read(request, ORDER_READ_MODELS)
+    filters = selectors.OrderFilters(
+        status=q.get("status"),
+        customer_id=q.get("customer_id"),
+        placed_from=q.get("placed_from"),
+        placed_to=q.get("placed_to"),
+        total_min=q.get("total_min"),
+        total_max=q.get("total_max"),
     )
+    try:
+        page = selectors.order_list(filters, q["ordering"], q.get("cursor"), q["limit"])
+    except selectors.InvalidCursorError as exc:
+        raise Problem(400, "invalid-cursor", "Invalid cursor", str(exc)) from None
+
+    def link(cursor):
+        if cursor is None:
+            return None
+        params = request.query_params.copy()
+        params["cursor"] = cursor
+        return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+    body = {
+        "results": [order_row(o) for o in page.rows],
+        "next": link(page.next_cursor),
+        "previous": link(page.previous_cursor),
+    }
+    return with_position(Response(body), ORDER_READ_MODELS)
 
 
-def run_command(request: Request, command) -> Response:
-    """Execute ``command`` for this request and answer with its result."""
-    if_match = None if isinstance(command, commands.PlaceOrder) else expected_version(request)
-    idem = idempotency_key(request, if_match)
-    with message_context(user_id=str(request.user.pk)):
-        result = commands.execute(command, expected_version=if_match, idempotency_key=idem)
-    response = Response(result.to_data(), status=201 if result.created else 200)
-    response["ETag"] = f'"{result.version}"'
-    if result.created:
-        response["Location"] = f"/api/orders/{result.order_id}"
-    if result.replayed:
-        response["Idempotent-Replayed"] = "true"
-    return response
+class OrderCollectionApi(CommandApi):
+    """GET lists orders (read model); POST places one (command)."""
 
-
-class CommandApi(APIView):
-    permission_classes = [CanManageOrders]
-
-
-# -- commands ---------------------------------------------------------------------------
-
-
-class OrderPlaceApi(CommandApi):
     class PlaceOrderInput(StrictSerializer):
         customer_id = StrictRegexField(
             rules.CUSTOMER_ID_PATTERN,
@@ -147,17 +109,79 @@ class OrderPlaceApi(CommandApi):
         items = LineSerializer(many=True, allow_empty=False, max_length=rules.MAX_LINES)
 
     @extend_schema(
+        operation_id="list_orders",
+        summary="List orders (from the order_list read model)",
+        parameters=[OrderListQuery, MIN_POSITION, PROJECTION_POSITION],
+        responses={
+            200: inline_serializer(
+                "OrderPage",
+                {
+                    "results": serializers.ListField(child=serializers.DictField()),
+                    "next": serializers.CharField(allow_null=True),
+                    "previous": serializers.CharField(allow_null=True),
+                },
+            ),
+            **problem_responses(400, 401, 503),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        return list_orders(request)
+
+    @extend_schema(
         operation_id="place_order",
         summary="Place an order",
         request=PlaceOrderInput,
         parameters=[IDEMPOTENCY_KEY, CORRELATION_ID, ETAG, LOCATION],
-        responses={201: CommandResultSerializer, **_problems(400, 401, 403, 409, 413, 415, 422)},
+        responses={201: CommandResultSerializer, **problem_responses(400, 401, 403, 409, 413, 415, 422)},
     )
     def post(self, request: Request) -> Response:
         data = self.PlaceOrderInput(data=request.data)
         data.is_valid(raise_exception=True)
         items = tuple(Line(**line) for line in data.validated_data["items"])
         return run_command(request, commands.PlaceOrder(data.validated_data["customer_id"], items))
+
+
+class OrderDetailApi(APIView):
+    @extend_schema(
+        operation_id="get_order",
+        summary="One order with its lines (from the read model)",
+        parameters=[MIN_POSITION, PROJECTION_POSITION],
+        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404, 503)},
+    )
+    def get(self, request: Request, order_id: UUID) -> Response:
+        consistent_read(request, ORDER_READ_MODELS)
+        found = selectors.order_get(order_id)
+        if found is None:
+            raise Problem(
+                404,
+                "order-not-found",
+                "Order not found",
+                f"order {order_id} does not exist (or is not in the read model yet)",
+                headers=position_header(ORDER_READ_MODELS),
+            )
+        order, lines = found
+        body = order_row(order) | {
+            "items": [
+                {
+                    "sku": ln.sku,
+                    "quantity": ln.quantity,
+                    "price_cents": ln.price_cents,
+                    "line_total_cents": ln.line_total_cents,
+                }
+                for ln in lines
+            ],
+            "cancel_reason": order.cancel_reason or None,
+            "carrier": order.carrier or None,
+            "tracking_number": order.tracking_number or None,
+            "last_position": order.last_position,
+            "updated_at": order.updated_at.isoformat(),
+        }
+        response = with_position(Response(body), ORDER_READ_MODELS)
+        response["ETag"] = f'"{order.version}"'
+        return response
+
+
+# -- commands on one order ----------------------------------------------------------------
 
 
 class OrderItemAddApi(CommandApi):
@@ -221,176 +245,3 @@ class OrderCancelApi(CommandApi):
         data = self.CancelOrderInput(data=request.data)
         data.is_valid(raise_exception=True)
         return run_command(request, commands.CancelOrder(order_id, data.validated_data["reason"]))
-
-
-# -- history and point-in-time (replays the event store on purpose) ------------------
-
-
-def event_json(e) -> dict:
-    return {
-        "position": e.position,
-        "version": e.version,
-        "event_type": e.event_type,
-        "schema_version": e.schema_version,
-        "stored_schema_version": e.stored_schema_version,
-        "event_id": str(e.event_id),
-        "data": e.data,
-        "metadata": e.metadata,
-        "created_at": e.created_at.isoformat(),
-    }
-
-
-class OrderEventsApi(APIView):
-    class OrderEventsQuery(StrictSerializer):
-        after_version = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
-        limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
-
-    @extend_schema(
-        operation_id="order_events",
-        summary="An order's history: its events, upcast to current schemas, with metadata",
-        parameters=[OrderEventsQuery],
-        responses={
-            200: inline_serializer(
-                "OrderHistory",
-                {
-                    "order_id": serializers.UUIDField(),
-                    "events": serializers.ListField(child=serializers.DictField()),
-                    "next_after_version": serializers.IntegerField(allow_null=True),
-                },
-            ),
-            **_problems(400, 401, 404),
-        },
-    )
-    def get(self, request: Request, order_id: UUID) -> Response:
-        query = self.OrderEventsQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        after, limit = query.validated_data["after_version"], query.validated_data["limit"]
-        events = EventStore().load(order_id, after_version=after, up_to_version=after + limit)
-        if not events and (after == 0 or EventStore().stream_version(order_id) == 0):
-            raise OrderNotFoundError(order_id)
-        if events and events[0].aggregate_type != AGGREGATE_TYPE:
-            raise OrderNotFoundError(order_id)
-        more = len(events) == limit and EventStore().stream_version(order_id) > events[-1].version
-        return Response(
-            {
-                "order_id": str(order_id),
-                "events": [event_json(e) for e in events],
-                "next_after_version": events[-1].version if more else None,
-            }
-        )
-
-
-class OrderStateApi(APIView):
-    class StateQuery(StrictSerializer):
-        at = StrictCharField(required=False, help_text="ISO-8601 time; without an offset it is UTC.")
-
-        def validate_at(self, value):
-            try:
-                parsed = parse_datetime(value)
-            except (ValueError, OverflowError):
-                parsed = None
-            if parsed is None:
-                raise serializers.ValidationError("Not an ISO-8601 date-time, e.g. 2026-11-29T12:00:00Z.")
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-    @extend_schema(
-        operation_id="order_state_at",
-        summary="The order as it was at a point in time, replayed from its events",
-        parameters=[OpenApiParameter("at", OpenApiTypes.DATETIME, description="default: now")],
-        responses={200: OpenApiTypes.OBJECT, **_problems(400, 401, 404)},
-    )
-    def get(self, request: Request, order_id: UUID) -> Response:
-        query = self.StateQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        at = query.validated_data.get("at") or datetime.now(UTC)
-        order, history = OrderRepository().get_at(order_id, at)
-        if not order.exists or history[0].aggregate_type != AGGREGATE_TYPE:
-            raise Problem(
-                404,
-                "order-not-found",
-                "Order not found",
-                f"order {order_id} did not exist at {at.isoformat()}",
-            )
-        state = order.state()
-        state.update(
-            as_of=at.isoformat(),
-            placed_at=history[0].created_at.isoformat(),
-            last_event_at=history[-1].created_at.isoformat(),
-        )
-        return Response(state)
-
-
-# -- tokens -----------------------------------------------------------------------------
-
-
-class AuthTokenApi(ObtainAuthToken):
-    """POST {"username", "password"} -> {"token"}; send it as
-    ``Authorization: Token <token>``."""
-
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
-    parser_classes = [JSONParser]
-
-    @extend_schema(
-        operation_id="obtain_token",
-        summary="Exchange a username and password for an API token",
-        request=inline_serializer(
-            "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
-        ),
-        responses={
-            200: inline_serializer("TokenResponse", {"token": serializers.CharField()}),
-            **_problems(400, 413, 415, 429),
-        },
-    )
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
-
-
-# -- inventory --------------------------------------------------------------------------
-
-
-class InventoryReceiveApi(CommandApi):
-    class ReceiveStockInput(StrictSerializer):
-        quantity = StrictIntegerField(min_value=1, max_value=MAX_RECEIVE)
-
-    @extend_schema(
-        operation_id="receive_stock",
-        summary="Record units of a SKU arriving in the warehouse",
-        request=ReceiveStockInput,
-        parameters=[IF_MATCH, IDEMPOTENCY_KEY, CORRELATION_ID, ETAG],
-        responses={
-            200: inline_serializer(
-                "StockReceipt",
-                {
-                    "sku": serializers.CharField(),
-                    "version": serializers.IntegerField(),
-                    "position": serializers.IntegerField(),
-                },
-            ),
-            **_problems(400, 401, 403, 409, 412, 413, 415, 422),
-        },
-    )
-    def post(self, request: Request, sku: str) -> Response:
-        if not re.fullmatch(rules.SKU_PATTERN, sku):
-            raise Problem(
-                400,
-                "validation-error",
-                "Invalid request",
-                "The SKU in the path is not a valid SKU.",
-                errors={"sku": ["Letters, digits, '-' and '_' (at most 40)."]},
-            )
-        data = self.ReceiveStockInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        if_match = expected_version(request)
-        idem = idempotency_key(request, if_match)
-        with message_context(user_id=str(request.user.pk)):
-            result = commands.execute(
-                commands.ReceiveStock(sku, data.validated_data["quantity"]),
-                expected_version=if_match,
-                idempotency_key=idem,
-            )
-        response = Response({"sku": sku, "version": result.version, "position": result.position})
-        response["ETag"] = f'"{result.version}"'
-        if result.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response

@@ -8,11 +8,11 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from config import rest
-        from orders import catalog, errors, fulfilment
+        from orders import catalog, fulfilment, problems
         from projections.base import registry
 
         catalog.register_order_events()
-        rest.ERROR_MAPPERS.append(errors.order_problem)
+        rest.ERROR_MAPPERS.append(problems.order_problem)
         registry.register(fulfilment.FulfilmentProcessManager())
         post_migrate.connect(ensure_order_managers_group, sender=self)
 

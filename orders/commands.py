@@ -1,33 +1,28 @@
-"""Order commands and their handlers: the only code that appends order events.
+"""Order and inventory commands and their handlers: the only code that
+appends their events.
 
-The REST API and the web forms both build a command and call ``execute``.
-Each handler loads the order, calls one method on it and saves it; ``execute``
-wraps a handler in a transaction, retries a lost race on fresh state (unless
-the caller pinned a version with If-Match) and records idempotency keys.
+The REST API, the web forms and the fulfilment process build a command and
+call ``execute``. Each handler loads one aggregate, calls one method on it
+and saves what it decided; ``orders.unit_of_work`` wraps it in a transaction,
+retries a lost race and records idempotency keys.
 """
 
-import random
-import time
 import uuid
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
 
-from eventstore import ConcurrencyError, hooks
-from eventstore.metadata import current_context, message_context
-from orders import idempotency
-from orders.domain import DuplicateOrderError, Line
-from orders.repository import InventoryRepository, OrderRepository, StaleVersionError
+from eventstore import ConcurrencyError
+from orders import unit_of_work
+from orders.domain import DuplicateOrderError, Line, OrderAggregate
+from orders.idempotency import IdempotencyKey
+from orders.repository import InventoryRepository, OrderRepository, Repository
+from orders.unit_of_work import CommandResult
 
-# Each lost race means another command on the stream won, so N clients
-# racing on one order all get through within N attempts; ten covers a burst
-# of eight with room to spare before a 409 asks the client to retry.
-MAX_ATTEMPTS = 10
+__all__ = ["CommandResult", "execute"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +30,7 @@ class PlaceOrder:
     customer_id: str
     items: tuple[Line, ...]
     order_id: UUID = field(default_factory=uuid.uuid4)
+    creates_stream: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)
@@ -97,116 +93,94 @@ class ShipStock:
     reference: str
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    """The stream a command wrote to (an order, or a SKU's inventory), its
-    version and the position of its last event. ``changed`` is False when the
-    command found nothing to do (a repeated confirmation, a duplicate
-    reservation): then no event was appended."""
-
-    order_id: UUID
-    version: int
-    position: int
-    created: bool = False
-    replayed: bool = False
-    changed: bool = True
-    events: tuple[str, ...] = ()
-
-    @property
-    def aggregate_id(self) -> UUID:
-        return self.order_id
-
-    def to_data(self) -> dict[str, Any]:
-        return {"order_id": str(self.order_id), "version": self.version, "position": self.position}
-
-
 # -- handlers: load, decide, save ----------------------------------------------
 
 
-def _saved(aggregate, loaded_version: int, result, **flags) -> CommandResult:
-    if result is None:  # nothing to do: no event
-        return CommandResult(aggregate.id, loaded_version, 0, changed=False, **flags)
-    return CommandResult(aggregate.id, result.version, result.position, **flags)
+def _change(
+    repo: Repository, key, expected_version: int | None, decide: Callable[[Any], None]
+) -> CommandResult:
+    """Load the aggregate at ``key`` (at ``expected_version`` if given), let
+    it decide, append what it decided."""
+    aggregate = repo.get(key, expected_version)
+    loaded = aggregate.version
+    decide(aggregate)
+    appended = repo.save(aggregate)
+    if appended is None:  # nothing to do: no event
+        return CommandResult(aggregate.id, loaded, 0, changed=False)
+    return CommandResult(aggregate.id, appended.version, appended.position, created=loaded == 0)
 
 
 def place_order(cmd: PlaceOrder, expected_version: int | None) -> CommandResult:
-    repo = OrderRepository()
-    order = repo.new(cmd.order_id)  # a new stream: saving refuses one that exists
+    order = OrderAggregate(cmd.order_id)  # a new stream: the append refuses one that exists
     order.place(cmd.customer_id, list(cmd.items), requires_confirmation=settings.INVENTORY_RESERVATION)
-    return _saved(order, 0, repo.save(order), created=True)
+    try:
+        appended = OrderRepository().save(order)
+    except ConcurrencyError as exc:
+        raise DuplicateOrderError(f"order {cmd.order_id} already exists") from exc
+    return CommandResult(order.id, appended.version, appended.position, created=True)
 
 
 def add_item(cmd: AddItem, expected_version: int | None) -> CommandResult:
-    repo = OrderRepository()
-    order = repo.get(cmd.order_id, expected_version)
-    loaded = order.version
-    order.add_item(cmd.sku, cmd.quantity, cmd.price_cents)
-    return _saved(order, loaded, repo.save(order))
+    return _change(
+        OrderRepository(),
+        cmd.order_id,
+        expected_version,
+        lambda order: order.add_item(cmd.sku, cmd.quantity, cmd.price_cents),
+    )
 
 
 def remove_item(cmd: RemoveItem, expected_version: int | None) -> CommandResult:
-    repo = OrderRepository()
-    order = repo.get(cmd.order_id, expected_version)
-    loaded = order.version
-    order.remove_item(cmd.sku)
-    return _saved(order, loaded, repo.save(order))
+    return _change(
+        OrderRepository(), cmd.order_id, expected_version, lambda order: order.remove_item(cmd.sku)
+    )
 
 
 def confirm_order(cmd: ConfirmOrder, expected_version: int | None) -> CommandResult:
-    repo = OrderRepository()
-    order = repo.get(cmd.order_id, expected_version)
-    loaded = order.version
-    order.confirm()
-    return _saved(order, loaded, repo.save(order))
+    return _change(OrderRepository(), cmd.order_id, expected_version, lambda order: order.confirm())
 
 
 def ship_order(cmd: ShipOrder, expected_version: int | None) -> CommandResult:
-    repo = OrderRepository()
-    order = repo.get(cmd.order_id, expected_version)
-    loaded = order.version
-    order.ship(cmd.carrier, cmd.tracking_number)
-    return _saved(order, loaded, repo.save(order))
+    return _change(
+        OrderRepository(),
+        cmd.order_id,
+        expected_version,
+        lambda order: order.ship(cmd.carrier, cmd.tracking_number),
+    )
 
 
 def cancel_order(cmd: CancelOrder, expected_version: int | None) -> CommandResult:
-    repo = OrderRepository()
-    order = repo.get(cmd.order_id, expected_version)
-    loaded = order.version
-    order.cancel(cmd.reason)
-    return _saved(order, loaded, repo.save(order))
-
-
-def _inventory(cmd, expected_version: int | None, decide: Callable) -> CommandResult:
-    repo = InventoryRepository()
-    item = repo.get(cmd.sku)
-    if expected_version is not None and item.version != expected_version:
-        raise StaleVersionError(item.id, expected_version, item.version)
-    loaded = item.version
-    decide(item)
-    events = tuple(e.event_type for e in item.pending)
-    result = _saved(item, loaded, repo.save(item), created=loaded == 0)
-    return CommandResult(**{**result.__dict__, "events": events})
+    return _change(OrderRepository(), cmd.order_id, expected_version, lambda order: order.cancel(cmd.reason))
 
 
 def receive_stock(cmd: ReceiveStock, expected_version: int | None) -> CommandResult:
-    return _inventory(cmd, expected_version, lambda item: item.receive(cmd.quantity))
+    return _change(InventoryRepository(), cmd.sku, expected_version, lambda item: item.receive(cmd.quantity))
 
 
 def reserve_stock(cmd: ReserveStock, expected_version: int | None) -> CommandResult:
-    return _inventory(
-        cmd, expected_version, lambda item: item.reserve(cmd.order_id, cmd.quantity, cmd.reference)
+    return _change(
+        InventoryRepository(),
+        cmd.sku,
+        expected_version,
+        lambda item: item.reserve(cmd.order_id, cmd.quantity, cmd.reference),
     )
 
 
 def release_stock(cmd: ReleaseStock, expected_version: int | None) -> CommandResult:
-    return _inventory(cmd, expected_version, lambda item: item.release(cmd.order_id, cmd.reference))
+    return _change(
+        InventoryRepository(),
+        cmd.sku,
+        expected_version,
+        lambda item: item.release(cmd.order_id, cmd.reference),
+    )
 
 
 def ship_stock(cmd: ShipStock, expected_version: int | None) -> CommandResult:
-    return _inventory(cmd, expected_version, lambda item: item.ship(cmd.order_id, cmd.reference))
+    return _change(
+        InventoryRepository(), cmd.sku, expected_version, lambda item: item.ship(cmd.order_id, cmd.reference)
+    )
 
 
-HANDLERS: dict[type, Callable[..., CommandResult]] = {
+HANDLERS: dict[type, unit_of_work.Handler] = {
     PlaceOrder: place_order,
     AddItem: add_item,
     RemoveItem: remove_item,
@@ -220,93 +194,19 @@ HANDLERS: dict[type, Callable[..., CommandResult]] = {
 }
 
 
-def _replayed(stored: dict, command) -> CommandResult:
-    return CommandResult(
-        UUID(stored["order_id"]),
-        stored["version"],
-        stored["position"],
-        created=isinstance(command, PlaceOrder),
-        replayed=True,
-    )
-
-
-class ContentionError(Exception):
-    """The order kept changing under the command; nothing was appended."""
-
-
-# -- the one entry point -------------------------------------------------------
-
-
 def execute(
     command: Any,
     *,
     expected_version: int | None = None,
-    idempotency_key: idempotency.IdempotencyKey | None = None,
+    idempotency_key: IdempotencyKey | None = None,
 ) -> CommandResult:
-    """Run ``command`` through its handler in one transaction.
+    """Run ``command`` through its handler as one unit of work.
 
     With ``expected_version`` (If-Match) a stale version raises
     ``StaleVersionError`` at once; without it a lost race is retried on fresh
     state. With ``idempotency_key`` a repeated request returns the first
     result and appends nothing.
     """
-    handler = HANDLERS[type(command)]
-    name = type(command).__name__
-    command_id = str(uuid.uuid4())
-    # Without an idempotency record to keep beside the events, the append is a
-    # single atomic statement and needs no surrounding transaction (two round
-    # trips fewer); the loaded state is guarded by the expected version.
-    # Inside a caller's transaction (a process manager's step) a savepoint
-    # keeps a lost race from aborting it, so the retry can run.
-    needs_transaction = (
-        idempotency_key is not None
-        or hooks.needs_transaction()
-        or transaction.get_connection().in_atomic_block
+    return unit_of_work.run(
+        HANDLERS[type(command)], command, expected_version=expected_version, idempotency_key=idempotency_key
     )
-    unit_of_work = transaction.atomic if needs_transaction else nullcontext
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            ctx = current_context()
-            # A command outside any request or workflow starts its own correlation.
-            with (
-                unit_of_work(),
-                message_context(
-                    command=name,
-                    causation_id=ctx.causation_id or command_id,
-                    correlation_id=ctx.correlation_id or command_id,
-                ),
-            ):
-                if idempotency_key is not None:
-                    stored = idempotency.lookup(idempotency_key)
-                    if stored is not None:
-                        return _replayed(stored, command)
-                try:
-                    result = handler(command, expected_version)
-                except StaleVersionError:
-                    # The version moved on after the lookup above: possibly
-                    # because this same request, sent earlier, just committed.
-                    if idempotency_key is not None and (stored := idempotency.lookup(idempotency_key)):
-                        return _replayed(stored, command)
-                    raise
-                if idempotency_key is not None and result.changed:
-                    idempotency.remember(idempotency_key, name, result.to_data())
-            return result
-        except ConcurrencyError as exc:
-            if exc.actual_version == exc.expected_version and transaction.get_connection().in_atomic_block:
-                # Refused for global ordering (see EventStore.append): only the
-                # caller's transaction, retried anew, can get past it.
-                raise
-            if isinstance(command, PlaceOrder):
-                raise DuplicateOrderError(f"order {command.order_id} already exists") from exc
-            if expected_version is not None:
-                if idempotency_key is not None:
-                    # The winner may be this same request sent earlier: answer it.
-                    stored = idempotency.lookup(idempotency_key)
-                    if stored is not None:
-                        return _replayed(stored, command)
-                raise StaleVersionError(exc.aggregate_id, expected_version, exc.actual_version) from exc
-        except idempotency.IdempotencyRaceError:
-            pass  # the other request committed; the next attempt returns its result
-        if attempt < MAX_ATTEMPTS:
-            time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
-    raise ContentionError(f"{name}: the order changed {MAX_ATTEMPTS} times while the command ran; try again")

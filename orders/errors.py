@@ -1,43 +1,28 @@
-"""How order errors answer over HTTP (problem types and status codes)."""
+"""Errors of the write side's machinery (the order rules' own errors live in
+``orders.domain.errors``). How each answers over HTTP: ``orders.problems``."""
 
-from config.rest import Problem
-from eventstore import EventSchemaError
-from orders.commands import ContentionError
-from orders.domain import (
-    DomainError,
-    InvalidOrderDataError,
-    LineNotFoundError,
-    OrderNotFoundError,
-    RuleViolationError,
-)
-from orders.idempotency import IdempotencyKeyReusedError
-from orders.repository import StaleVersionError
+from uuid import UUID
 
 
-def order_problem(exc: Exception) -> Problem | None:
-    if isinstance(exc, OrderNotFoundError):
-        return Problem(404, "order-not-found", "Order not found", str(exc), order_id=str(exc.order_id))
-    if isinstance(exc, InvalidOrderDataError):
-        return Problem(
-            400,
-            "validation-error",
-            "Invalid request",
-            str(exc),
-            errors={exc.field: [str(exc).split(": ", 1)[-1]]},
-        )
-    if isinstance(exc, LineNotFoundError):
-        return Problem(404, exc.code, "Line not found", str(exc))
-    if isinstance(exc, RuleViolationError):
-        return Problem(409, exc.code, "The order rules forbid this", str(exc))
-    if isinstance(exc, DomainError):
-        return Problem(409, exc.code, "Conflict", str(exc))
-    if isinstance(exc, StaleVersionError):
-        extra = {"current_version": exc.current} if exc.current is not None else {}
-        return Problem(412, "stale-version", "The order has changed", str(exc), **extra)
-    if isinstance(exc, IdempotencyKeyReusedError):
-        return Problem(422, "idempotency-key-reused", "Idempotency-Key reused", str(exc))
-    if isinstance(exc, ContentionError):
-        return Problem(409, "contention", "Too many concurrent changes", str(exc))
-    if isinstance(exc, EventSchemaError):
-        return Problem(400, "validation-error", "Invalid request", str(exc), errors={"body": exc.errors})
-    return None
+class StaleVersionError(Exception):
+    """The client's If-Match version is not the stream's current version."""
+
+    def __init__(self, order_id: UUID, expected: int, current: int | None):
+        self.order_id, self.expected, self.current = order_id, expected, current
+        now = "unknown" if current is None else current
+        super().__init__(f"order {order_id} is at version {now}, not {expected}; reload and try again")
+
+
+class ContentionError(Exception):
+    """The stream kept changing under the command; nothing was appended."""
+
+
+class IdempotencyKeyReusedError(Exception):
+    """The key was used before with a different request."""
+
+    def __init__(self, key: str):
+        super().__init__(f"Idempotency-Key {key!r} was already used for a different request")
+
+
+class IdempotencyRaceError(Exception):
+    """A concurrent request with the same key committed first; retry to read it."""

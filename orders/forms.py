@@ -5,6 +5,7 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from orders.domain import rules
+from projections import selectors
 
 sku_validator = RegexValidator(rules.SKU_PATTERN, "Letters, digits, '-' and '_' (at most 40).")
 customer_validator = RegexValidator(rules.CUSTOMER_ID_PATTERN, "Letters, digits and _.:- (at most 64).")
@@ -95,3 +96,34 @@ class PlaceOrderForm(forms.Form):
 class ReceiveStockForm(forms.Form):
     sku = forms.CharField(label="SKU", max_length=40, validators=[sku_validator])
     quantity = forms.IntegerField(min_value=1, max_value=1_000_000)
+
+
+class OrderFilterForm(forms.Form):
+    q = forms.CharField(label="Order id", required=False, max_length=64)
+    status = forms.ChoiceField(
+        choices=[("", "Any status")] + [(s, s.title()) for s in selectors.STATUSES], required=False
+    )
+    customer_id = forms.CharField(label="Customer", required=False, max_length=64)
+    placed_from = forms.DateField(
+        label="Placed from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    placed_to = forms.DateField(
+        label="Placed to", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    total_min = forms.DecimalField(
+        label="Total from", required=False, min_value=0, max_digits=14, decimal_places=2
+    )
+    total_max = forms.DecimalField(
+        label="Total to", required=False, min_value=0, max_digits=14, decimal_places=2
+    )
+    ordering = forms.ChoiceField(choices=[(o, o) for o in selectors.ORDERINGS], required=False)
+    cursor = forms.CharField(required=False, max_length=500)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("placed_from") and data.get("placed_to") and data["placed_from"] > data["placed_to"]:
+            self.add_error("placed_to", "The end date is before the start date.")
+        low, high = data.get("total_min"), data.get("total_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("total_max", "The upper total is below the lower one.")
+        return data

@@ -19,43 +19,165 @@ so the audit trace of one order shows the whole workflow.
 """
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.utils import timezone
 
-from eventstore import RecordedEvent
+from eventstore import ConcurrencyError, RecordedEvent
 from eventstore.metadata import message_context
 from orders import commands
-from orders.domain import DomainError
+from orders.domain import DomainError, events, inventory
+from orders.errors import ContentionError, StaleVersionError
 from orders.models import FulfilmentProcess
-from orders.repository import StaleVersionError
-from projections.base import Projection
-from projections.tables import Tables
+from projections.base import ProcessManager
+from projections.order_events import ORDER_EVENTS, STOCK_EVENTS
 
 log = logging.getLogger(__name__)
 
-ORDER_EVENTS = {"OrderPlaced", "ItemAdded", "ItemRemoved", "OrderConfirmed", "OrderShipped", "OrderCancelled"}
-STOCK_EVENTS = {"StockReserved", "ReservationRefused", "StockReleased", "StockShipped"}
 OPEN = ("reserving", "confirmed")
 SYSTEM_USER = "system:fulfilment"
 HANDLED_MEMORY = 100
 
 
-class FulfilmentProcessManager(Projection):
+@dataclass
+class Step:
+    """One event being handled: the order's process, and the event's id (the
+    reference its commands carry, so a repeat changes nothing)."""
+
+    process: FulfilmentProcess
+    order_id: UUID
+    ref: str
+
+    @property
+    def lines(self) -> dict:
+        return self.process.lines
+
+
+def _run(command, expected_version: int | None = None) -> commands.CommandResult:
+    return commands.execute(command, expected_version=expected_version)
+
+
+# -- one reaction per event type ----------------------------------------------------
+
+
+def _on_placed(step: Step, fact: events.OrderPlaced) -> None:
+    for sku, line in step.lines.items():
+        _run(commands.ReserveStock(sku, step.order_id, line["wanted"], f"{step.ref}:{sku}"))
+
+
+def _on_item_added(step: Step, fact: events.ItemAdded) -> None:
+    # A line's stock events count only if they answer a reservation asked
+    # for this line since it (last) appeared: a removed and re-added SKU
+    # must not inherit the old line's late answers.
+    line = step.lines.setdefault(fact.sku, {"wanted": 0, "reserved": 0, "refused": False, "refs": []})
+    line["wanted"] += fact.quantity
+    if step.process.status in OPEN:
+        step.process.status = "reserving"
+        line["refs"].append(step.ref)
+        _run(commands.ReserveStock(fact.sku, step.order_id, fact.quantity, step.ref))
+
+
+def _on_item_removed(step: Step, fact: events.ItemRemoved) -> None:
+    step.lines.pop(fact.sku, None)
+    _run(commands.ReleaseStock(fact.sku, step.order_id, step.ref))
+
+
+def _on_confirmed(step: Step, fact: events.OrderConfirmed) -> None:
+    step.process.status = "confirmed"
+
+
+def _on_cancelled(step: Step, fact: events.OrderCancelled) -> None:
+    step.process.status = "cancelled"
+    for sku, line in step.lines.items():
+        if line["reserved"]:
+            _run(commands.ReleaseStock(sku, step.order_id, f"{step.ref}:{sku}"))
+
+
+def _on_shipped(step: Step, fact: events.OrderShipped) -> None:
+    step.process.status = "shipped"
+    for sku, line in step.lines.items():
+        if line["reserved"]:
+            _run(commands.ShipStock(sku, step.order_id, f"{step.ref}:{sku}"))
+
+
+def _on_reserved(step: Step, fact: inventory.StockReserved) -> None:
+    line = step.lines.get(fact.sku)
+    if line is None or step.process.status not in OPEN:
+        # Reserved after the line went or the order closed: give it back.
+        _run(commands.ReleaseStock(fact.sku, step.order_id, step.ref))
+    elif fact.reference in line.get("refs", ()):
+        line["reserved"] += fact.quantity
+
+
+def _on_refused(step: Step, fact: inventory.ReservationRefused) -> None:
+    line = step.lines.get(fact.sku)
+    if line is not None and fact.reference in line.get("refs", ()):
+        line["refused"] = True
+        step.process.outcome = (
+            f"out of stock: {fact.sku} (wanted {fact.requested}, {fact.available} available)"
+        )
+
+
+def _on_stock_gone(step: Step, fact: inventory.StockReleased | inventory.StockShipped) -> None:
+    line = step.lines.get(fact.sku)
+    if line is not None:
+        line["reserved"] = 0
+
+
+REACTIONS: dict[type, Callable[[Step, object], None]] = {
+    events.OrderPlaced: _on_placed,
+    events.ItemAdded: _on_item_added,
+    events.ItemRemoved: _on_item_removed,
+    events.OrderConfirmed: _on_confirmed,
+    events.OrderCancelled: _on_cancelled,
+    events.OrderShipped: _on_shipped,
+    inventory.StockReserved: _on_reserved,
+    inventory.ReservationRefused: _on_refused,
+    inventory.StockReleased: _on_stock_gone,
+    inventory.StockShipped: _on_stock_gone,
+}
+
+
+def _decide(process: FulfilmentProcess, order_id: UUID) -> None:
+    """Confirm or cancel, if the order is where this process last saw it.
+    If it has moved on, the event that moved it will bring us back here."""
+    if process.status not in OPEN:
+        return
+    lines = process.lines.values()
+    try:
+        if any(line["refused"] for line in lines):
+            _run(
+                commands.CancelOrder(order_id, process.outcome or "out of stock"),
+                expected_version=process.order_version,
+            )
+        elif process.status == "reserving" and all(line["reserved"] >= line["wanted"] for line in lines):
+            _run(commands.ConfirmOrder(order_id), expected_version=process.order_version)
+    except StaleVersionError:
+        log.debug("order %s moved on; fulfilment will decide on its next event", order_id)
+    except DomainError as exc:  # e.g. cancelled by a person meanwhile
+        log.info("fulfilment of %s: %s", order_id, exc)
+
+
+def _fact(event: RecordedEvent):
+    """The event as the domain's typed object (its data is already upcast)."""
+    if event.event_type in ORDER_EVENTS:
+        return events.event_from_data(event.event_type, event.data)
+    return inventory.inventory_event_from_data(event.event_type, event.data)
+
+
+def _order_of(event: RecordedEvent) -> UUID:
+    return event.aggregate_id if event.event_type in ORDER_EVENTS else UUID(event.data["order_id"])
+
+
+class FulfilmentProcessManager(ProcessManager):
     name = "fulfilment"
     description = (
         "Process manager: reserves stock for orders, confirms them, or cancels them as out of stock."
     )
-    event_types = frozenset(ORDER_EVENTS | STOCK_EVENTS)
-    # Its state (FulfilmentProcess) is kept through the ORM, one order at a time.
-    models = {}
-    group_keys = {}
-    needs_metadata = True
-    transaction_per_event = True
-    rebuildable = False
-
-    def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
-        return sum(self.handle(event) for event in events)
+    event_types = ORDER_EVENTS | STOCK_EVENTS
+    retry_on = (ConcurrencyError, ContentionError)
 
     def select(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
         """Only events of orders this process follows: one query per batch
@@ -72,120 +194,44 @@ class FulfilmentProcessManager(Projection):
         return selected
 
     def handle(self, event: RecordedEvent) -> bool:
-        order_id = _order_of(event)
+        order_id, fact = _order_of(event), _fact(event)
         process = FulfilmentProcess.objects.filter(order_id=order_id).first()
-        if event.event_type == "OrderPlaced":
-            if process is not None or not event.data["requires_confirmation"]:
+        if isinstance(fact, events.OrderPlaced):
+            if process is not None or not fact.requires_confirmation:
                 return False  # seen already, or an order that needs no stock
-            process = self._start(event, order_id)
+            process = _start(event, fact, order_id)
         elif process is None or str(event.event_id) in process.handled:
             return False  # an order from before fulfilment existed, or a duplicate
+        if event.event_type in ORDER_EVENTS:
+            process.order_version = event.version
         with message_context(
             correlation_id=event.metadata.get("correlation_id") or process.correlation_id,
             causation_id=str(event.event_id),
             user_id=SYSTEM_USER,
         ):
-            self._react(process, event, order_id)
-            self._decide(process, order_id)
+            REACTIONS[type(fact)](Step(process, order_id, str(event.event_id)), fact)
+            _decide(process, order_id)
         process.handled = [*process.handled[-(HANDLED_MEMORY - 1) :], str(event.event_id)]
         process.updated_at = timezone.now()
         process.save()
         return True
 
-    def _start(self, event: RecordedEvent, order_id: UUID) -> FulfilmentProcess:
-        now = timezone.now()
-        return FulfilmentProcess(
-            order_id=order_id,
-            status="reserving",
-            lines={
-                i["sku"]: {
-                    "wanted": i["quantity"],
-                    "reserved": 0,
-                    "refused": False,
-                    "refs": [f"{event.event_id}:{i['sku']}"],
-                }
-                for i in event.data["items"]
-            },
-            correlation_id=event.metadata.get("correlation_id") or "",
-            created_at=now,
-            updated_at=now,
-        )
 
-    def _react(self, process: FulfilmentProcess, event: RecordedEvent, order_id: UUID) -> None:
-        d, lines, ref = event.data, process.lines, str(event.event_id)
-        kind = event.event_type
-        if kind in ORDER_EVENTS:
-            process.order_version = event.version
-        if kind == "OrderPlaced":
-            for sku, line in lines.items():
-                self._run(commands.ReserveStock(sku, order_id, line["wanted"], f"{ref}:{sku}"))
-        elif kind == "ItemAdded":
-            # A line's stock events count only if they answer a reservation
-            # asked for this line since it (last) appeared: a removed and re-added
-            # SKU must not inherit the old line's late answers.
-            line = lines.setdefault(d["sku"], {"wanted": 0, "reserved": 0, "refused": False, "refs": []})
-            line["wanted"] += d["quantity"]
-            if process.status in OPEN:
-                process.status = "reserving"
-                line["refs"].append(ref)
-                self._run(commands.ReserveStock(d["sku"], order_id, d["quantity"], ref))
-        elif kind == "ItemRemoved":
-            lines.pop(d["sku"], None)
-            self._run(commands.ReleaseStock(d["sku"], order_id, ref))
-        elif kind == "OrderConfirmed":
-            process.status = "confirmed"
-        elif kind == "OrderCancelled":
-            process.status = "cancelled"
-            for sku, line in lines.items():
-                if line["reserved"]:
-                    self._run(commands.ReleaseStock(sku, order_id, f"{ref}:{sku}"))
-        elif kind == "OrderShipped":
-            process.status = "shipped"
-            for sku, line in lines.items():
-                if line["reserved"]:
-                    self._run(commands.ShipStock(sku, order_id, f"{ref}:{sku}"))
-        elif kind == "StockReserved":
-            line = lines.get(d["sku"])
-            if line is None or process.status not in OPEN:
-                # Reserved after the line went or the order closed: give it back.
-                self._run(commands.ReleaseStock(d["sku"], order_id, ref))
-            elif d["reference"] in line.get("refs", ()):
-                line["reserved"] += d["quantity"]
-        elif kind == "ReservationRefused":
-            line = lines.get(d["sku"])
-            if line is not None and d["reference"] in line.get("refs", ()):
-                line["refused"] = True
-                process.outcome = (
-                    f"out of stock: {d['sku']} (wanted {d['requested']}, {d['available']} available)"
-                )
-        elif kind in ("StockReleased", "StockShipped"):
-            line = lines.get(d["sku"])
-            if line is not None:
-                line["reserved"] = 0
-
-    def _decide(self, process: FulfilmentProcess, order_id: UUID) -> None:
-        """Confirm or cancel, if the order is where this process last saw it.
-        If it has moved on, the event that moved it will bring us back here."""
-        if process.status not in OPEN:
-            return
-        lines = process.lines.values()
-        try:
-            if any(line["refused"] for line in lines):
-                self._run(
-                    commands.CancelOrder(order_id, process.outcome or "out of stock"),
-                    expected_version=process.order_version,
-                )
-            elif process.status == "reserving" and all(line["reserved"] >= line["wanted"] for line in lines):
-                self._run(commands.ConfirmOrder(order_id), expected_version=process.order_version)
-        except StaleVersionError:
-            log.debug("order %s moved on; fulfilment will decide on its next event", order_id)
-        except DomainError as exc:  # e.g. cancelled by a person meanwhile
-            log.info("fulfilment of %s: %s", order_id, exc)
-
-    @staticmethod
-    def _run(command, expected_version: int | None = None) -> commands.CommandResult:
-        return commands.execute(command, expected_version=expected_version)
-
-
-def _order_of(event: RecordedEvent) -> UUID:
-    return event.aggregate_id if event.event_type in ORDER_EVENTS else UUID(event.data["order_id"])
+def _start(event: RecordedEvent, fact: events.OrderPlaced, order_id: UUID) -> FulfilmentProcess:
+    now = timezone.now()
+    return FulfilmentProcess(
+        order_id=order_id,
+        status="reserving",
+        lines={
+            line.sku: {
+                "wanted": line.quantity,
+                "reserved": 0,
+                "refused": False,
+                "refs": [f"{event.event_id}:{line.sku}"],
+            }
+            for line in fact.items
+        },
+        correlation_id=event.metadata.get("correlation_id") or "",
+        created_at=now,
+        updated_at=now,
+    )

@@ -16,20 +16,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from orders.errors import IdempotencyKeyReusedError, IdempotencyRaceError
 from orders.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
-
-
-class IdempotencyKeyReusedError(Exception):
-    """The key was used before with a different request."""
-
-    def __init__(self, key: str):
-        super().__init__(f"Idempotency-Key {key!r} was already used for a different request")
-
-
-class IdempotencyRaceError(Exception):
-    """A concurrent request with the same key committed first; retry to read it."""
 
 
 def invalid_key_reason(key: str) -> str | None:

@@ -1,109 +1,115 @@
-"""Loads and saves OrderAggregates through the event store."""
+"""Loads aggregates from the event store and appends what they decided: one
+generic repository, configured per kind of aggregate (orders, a SKU's
+inventory)."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
 from django.conf import settings
 
 from eventstore import AppendResult, EventStore, NewEvent, RecordedEvent, Snapshot
-from orders.domain import OrderAggregate, OrderNotFoundError
-from orders.domain.aggregate import SNAPSHOT_SCHEMA_VERSION
+from orders.domain import OrderAggregate, OrderNotFoundError, aggregate, inventory
 from orders.domain.events import AGGREGATE_TYPE, event_from_data
-from orders.domain.inventory import (
-    INVENTORY_AGGREGATE,
-    InventoryItem,
-    inventory_event_from_data,
-    inventory_id,
+from orders.errors import StaleVersionError
+
+A = TypeVar("A")
+
+
+@dataclass(frozen=True)
+class AggregateKind(Generic[A]):
+    """How one kind of aggregate is stored: its stream type, how a key maps
+    to a stream id, how events decode and state folds, the snapshot format."""
+
+    aggregate_type: str
+    stream_id: Callable[[Any], UUID]
+    from_history: Callable[[Any, list, dict | None], A]
+    decode: Callable[[str, dict], Any]
+    snapshot_version: int
+    not_found: Callable[[Any], Exception]
+
+
+ORDERS = AggregateKind(
+    AGGREGATE_TYPE,
+    stream_id=lambda order_id: order_id,
+    from_history=OrderAggregate.from_history,
+    decode=event_from_data,
+    snapshot_version=aggregate.SNAPSHOT_SCHEMA_VERSION,
+    not_found=OrderNotFoundError,
 )
-from orders.domain.inventory import SNAPSHOT_SCHEMA_VERSION as INVENTORY_SNAPSHOT_VERSION
+INVENTORY = AggregateKind(
+    inventory.INVENTORY_AGGREGATE,
+    stream_id=inventory.inventory_id,
+    from_history=inventory.InventoryItem.from_history,
+    decode=inventory.inventory_event_from_data,
+    snapshot_version=inventory.SNAPSHOT_SCHEMA_VERSION,
+    not_found=lambda sku: LookupError(f"no inventory stream for {sku}"),
+)
 
 
-class StaleVersionError(Exception):
-    """The client's If-Match version is not the order's current version."""
-
-    def __init__(self, order_id: UUID, expected: int, current: int | None):
-        self.order_id, self.expected, self.current = order_id, expected, current
-        now = "unknown" if current is None else current
-        super().__init__(f"order {order_id} is at version {now}, not {expected}; reload and try again")
-
-
-def to_domain(recorded: list[RecordedEvent]):
-    return [event_from_data(e.event_type, e.data) for e in recorded]
-
-
-class OrderRepository:
-    def __init__(self, store: EventStore | None = None, snapshot_every: int | None = None):
-        self.store = store or EventStore()
-        self.snapshot_every = snapshot_every or settings.EVENTSTORE_SNAPSHOT_EVERY
-
-    def new(self, order_id: UUID) -> OrderAggregate:
-        """A fresh order to place; ``save`` refuses it if the id is taken."""
-        return OrderAggregate(order_id)
-
-    def get(self, order_id: UUID, expected_version: int | None = None) -> OrderAggregate:
-        """The order as of its latest event (a new, unplaced one if it has
-        none). With ``expected_version``, a different version is refused."""
-        snapshot, tail = self.store.load_from_snapshot(order_id, schema_version=SNAPSHOT_SCHEMA_VERSION)
-        if (snapshot and snapshot.aggregate_type != AGGREGATE_TYPE) or (
-            tail and tail[0].aggregate_type != AGGREGATE_TYPE
-        ):
-            raise OrderNotFoundError(order_id)  # another kind of stream (e.g. a SKU's inventory)
-        order = OrderAggregate.from_history(order_id, to_domain(tail), snapshot.state if snapshot else None)
-        if expected_version is not None and order.version != expected_version:
-            raise StaleVersionError(order_id, expected_version, order.version)
-        return order
-
-    def get_at(self, order_id: UUID, at: datetime) -> tuple[OrderAggregate, list[RecordedEvent]]:
-        """The order replayed from its events recorded at or before ``at``."""
-        history = self.store.load(order_id, until=at)
-        if history and history[0].aggregate_type != AGGREGATE_TYPE:
-            raise OrderNotFoundError(order_id)
-        return OrderAggregate.from_history(order_id, to_domain(history)), history
-
-    def save(self, order: OrderAggregate) -> AppendResult | None:
-        """Append the order's pending events, expecting the stream to be where
-        it was loaded; snapshot when the stream crosses a multiple of N.
-        None when the command decided nothing needed to happen."""
-        if not order.pending:
-            return None
-        events = [NewEvent(e.event_type, e.to_data()) for e in order.pending]
-        loaded_version = order.version - len(events)
-        result = self.store.append(AGGREGATE_TYPE, order.id, events, expected_version=loaded_version)
-        order.pending = []
-        if loaded_version // self.snapshot_every != result.version // self.snapshot_every:
-            self.store.save_snapshot(
-                Snapshot(
-                    order.id, AGGREGATE_TYPE, order.version, SNAPSHOT_SCHEMA_VERSION, order.to_snapshot()
-                )
-            )
-        return result
-
-
-class InventoryRepository:
-    """Loads and saves InventoryItems (one stream per SKU)."""
+class Repository(Generic[A]):
+    kind: ClassVar[AggregateKind]
 
     def __init__(self, store: EventStore | None = None, snapshot_every: int | None = None):
         self.store = store or EventStore()
         self.snapshot_every = snapshot_every or settings.EVENTSTORE_SNAPSHOT_EVERY
 
-    def get(self, sku: str) -> InventoryItem:
+    def _check_type(self, key, recorded: list[RecordedEvent], snapshot: Snapshot | None = None) -> None:
+        found = snapshot.aggregate_type if snapshot else recorded[0].aggregate_type if recorded else None
+        if found is not None and found != self.kind.aggregate_type:
+            raise self.kind.not_found(key)  # another kind of stream under this id
+
+    def to_domain(self, recorded: list[RecordedEvent]) -> list:
+        return [self.kind.decode(e.event_type, e.data) for e in recorded]
+
+    def get(self, key, expected_version: int | None = None) -> A:
+        """The aggregate as of its latest event (a new, empty one if it has
+        none): the latest snapshot plus the events after it. With
+        ``expected_version``, a different version is refused."""
         snapshot, tail = self.store.load_from_snapshot(
-            inventory_id(sku), schema_version=INVENTORY_SNAPSHOT_VERSION
+            self.kind.stream_id(key), schema_version=self.kind.snapshot_version
         )
-        events = [inventory_event_from_data(e.event_type, e.data) for e in tail]
-        return InventoryItem.from_history(sku, events, snapshot.state if snapshot else None)
+        self._check_type(key, tail, snapshot)
+        found = self.kind.from_history(key, self.to_domain(tail), snapshot.state if snapshot else None)
+        if expected_version is not None and found.version != expected_version:
+            raise StaleVersionError(found.id, expected_version, found.version)
+        return found
 
-    def save(self, item: InventoryItem) -> AppendResult | None:
-        if not item.pending:
+    def get_at(self, key, at: datetime) -> tuple[A, list[RecordedEvent]]:
+        """The aggregate replayed from its events up to ``at``, and those events."""
+        history = self.store.load(self.kind.stream_id(key), until=at)
+        self._check_type(key, history)
+        return self.kind.from_history(key, self.to_domain(history), None), history
+
+    def save(self, aggregate: A) -> AppendResult | None:
+        """Append the aggregate's pending events, expecting the stream to be
+        where it was loaded; snapshot when the stream crosses a multiple of N.
+        None when the command decided nothing needed to happen."""
+        if not aggregate.pending:
             return None
-        events = [NewEvent(e.event_type, e.to_data()) for e in item.pending]
-        loaded_version = item.version - len(events)
-        result = self.store.append(INVENTORY_AGGREGATE, item.id, events, expected_version=loaded_version)
-        item.pending = []
+        events = [NewEvent(e.event_type, e.to_data()) for e in aggregate.pending]
+        loaded_version = aggregate.version - len(events)
+        result = self.store.append(
+            self.kind.aggregate_type, aggregate.id, events, expected_version=loaded_version
+        )
+        aggregate.pending = []
         if loaded_version // self.snapshot_every != result.version // self.snapshot_every:
-            self.store.save_snapshot(
-                Snapshot(
-                    item.id, INVENTORY_AGGREGATE, item.version, INVENTORY_SNAPSHOT_VERSION, item.to_snapshot()
-                )
+            snapshot = Snapshot(
+                aggregate.id,
+                self.kind.aggregate_type,
+                aggregate.version,
+                self.kind.snapshot_version,
+                aggregate.to_snapshot(),
             )
+            self.store.save_snapshot(snapshot)
         return result
+
+
+class OrderRepository(Repository[OrderAggregate]):
+    kind = ORDERS
+
+
+class InventoryRepository(Repository[inventory.InventoryItem]):
+    kind = INVENTORY

@@ -1,45 +1,9 @@
-"""Strict input fields: JSON types are checked, not coerced ("2" is not a
-quantity), and unknown fields are refused instead of silently ignored."""
+"""Order-specific REST shapes (the strict field types are ``config.serializers``)."""
 
 from rest_framework import serializers
 
+from config.serializers import StrictIntegerField, StrictRegexField, StrictSerializer
 from orders.domain import rules
-
-
-class StrictIntegerField(serializers.IntegerField):
-    def to_internal_value(self, data):
-        if not isinstance(data, int) or isinstance(data, bool):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictCharField(serializers.CharField):
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictSerializer(serializers.Serializer):
-    def to_internal_value(self, data):
-        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
-        errors = {name: ["Unknown field."] for name in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if not isinstance(exc.detail, dict):
-                raise
-            raise serializers.ValidationError({**exc.detail, **errors}) from None
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
-
-
-class StrictRegexField(serializers.RegexField):
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 def sku_field(**kwargs) -> serializers.RegexField:
@@ -62,18 +26,4 @@ class CommandResultSerializer(serializers.Serializer):
     version = serializers.IntegerField(help_text="The order's version after the command (also the ETag).")
     position = serializers.IntegerField(
         help_text="Consistency token: send it as X-Min-Position on a read to see this command's effect."
-    )
-
-
-class ProblemSerializer(serializers.Serializer):
-    """RFC 9457 problem details."""
-
-    type = serializers.CharField(help_text="A URI reference naming the problem type.")
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text="Per-field messages, keyed by field path.",
     )

@@ -1,18 +1,24 @@
 from django.urls import path
 
-from orders import api, views
+from orders import api, history_api, inventory_api, inventory_views, views
 
 urlpatterns = [
-    path("api/auth/token", api.AuthTokenApi.as_view(), name="api-token"),
+    path("api/orders/", api.OrderCollectionApi.as_view(), name="api-orders"),
+    path("api/orders/<uuid:order_id>", api.OrderDetailApi.as_view(), name="api-order"),
     path("api/orders/<uuid:order_id>/items", api.OrderItemAddApi.as_view(), name="api-order-items"),
     path(
         "api/orders/<uuid:order_id>/items/<str:sku>", api.OrderItemRemoveApi.as_view(), name="api-order-item"
     ),
     path("api/orders/<uuid:order_id>/ship", api.OrderShipApi.as_view(), name="api-order-ship"),
     path("api/orders/<uuid:order_id>/cancel", api.OrderCancelApi.as_view(), name="api-order-cancel"),
-    path("api/orders/<uuid:order_id>/events", api.OrderEventsApi.as_view(), name="api-order-events"),
-    path("api/orders/<uuid:order_id>/state", api.OrderStateApi.as_view(), name="api-order-state"),
-    path("api/inventory/<str:sku>/receive", api.InventoryReceiveApi.as_view(), name="api-inventory-receive"),
+    path("api/orders/<uuid:order_id>/events", history_api.OrderEventsApi.as_view(), name="api-order-events"),
+    path("api/orders/<uuid:order_id>/state", history_api.OrderStateApi.as_view(), name="api-order-state"),
+    path("api/inventory/", inventory_api.InventoryListApi.as_view(), name="api-inventory"),
+    path(
+        "api/inventory/<str:sku>/receive",
+        inventory_api.InventoryReceiveApi.as_view(),
+        name="api-inventory-receive",
+    ),
 ]
 
 # Web UI
@@ -22,5 +28,5 @@ urlpatterns += [
     path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
     path("orders/<uuid:order_id>/reservation", views.order_reservation, name="order-reservation"),
     path("orders/<uuid:order_id>/<str:action>", views.order_command, name="order-command"),
-    path("inventory/", views.inventory, name="inventory"),
+    path("inventory/", inventory_views.inventory, name="inventory"),
 ]

@@ -6,7 +6,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -21,49 +20,23 @@ from django_htmx.http import HttpResponseClientRefresh
 from eventstore import EventStore
 from eventstore.metadata import message_context
 from orders import commands
-from orders.domain import DomainError, InvalidOrderDataError, Line, OrderNotFoundError
-from orders.forms import AddItemForm, CancelForm, PlaceOrderForm, ReceiveStockForm, RemoveItemForm, ShipForm
+from orders.domain import Action, DomainError, InvalidOrderDataError, Line, OrderNotFoundError, actions
+from orders.errors import ContentionError, StaleVersionError
+from orders.forms import (
+    AddItemForm,
+    CancelForm,
+    OrderFilterForm,
+    PlaceOrderForm,
+    RemoveItemForm,
+    ShipForm,
+)
+from orders.http import can_manage
 from orders.models import FulfilmentProcess
-from orders.repository import OrderRepository, StaleVersionError
-from projections import selectors
+from orders.repository import OrderRepository
+from projections import consistency, selectors
 
 ORDER_READ_MODELS = ("order_list",)
 PAGE_SIZE = 50
-
-
-def can_manage(user) -> bool:
-    return user.is_staff or user.has_perm("orders.manage_orders")
-
-
-class OrderFilterForm(forms.Form):
-    q = forms.CharField(label="Order id", required=False, max_length=64)
-    status = forms.ChoiceField(
-        choices=[("", "Any status")] + [(s, s.title()) for s in selectors.STATUSES], required=False
-    )
-    customer_id = forms.CharField(label="Customer", required=False, max_length=64)
-    placed_from = forms.DateField(
-        label="Placed from", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    placed_to = forms.DateField(
-        label="Placed to", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    total_min = forms.DecimalField(
-        label="Total from", required=False, min_value=0, max_digits=14, decimal_places=2
-    )
-    total_max = forms.DecimalField(
-        label="Total to", required=False, min_value=0, max_digits=14, decimal_places=2
-    )
-    ordering = forms.ChoiceField(choices=[(o, o) for o in selectors.ORDERINGS], required=False)
-    cursor = forms.CharField(required=False, max_length=500)
-
-    def clean(self):
-        data = super().clean()
-        if data.get("placed_from") and data.get("placed_to") and data["placed_from"] > data["placed_to"]:
-            self.add_error("placed_to", "The end date is before the start date.")
-        low, high = data.get("total_min"), data.get("total_max")
-        if low is not None and high is not None and low > high:
-            self.add_error("total_max", "The upper total is below the lower one.")
-        return data
 
 
 def _day_start(day) -> datetime | None:
@@ -91,9 +64,7 @@ def _jump_to_order(query: str) -> UUID | None:
     except ValueError:
         pass
     else:  # in the read model, or only just placed (in the log, not yet projected)
-        if selectors.OrderSummary.objects.filter(order_id=order_id).exists() or EventStore().stream_version(
-            order_id
-        ):
+        if selectors.order_summary(order_id) or EventStore().stream_version(order_id):
             return order_id
         return None
     hex_part = text.replace("-", "")
@@ -101,11 +72,7 @@ def _jump_to_order(query: str) -> UUID | None:
         return None
     low = UUID(hex_part.ljust(32, "0"))
     high = UUID(hex_part.ljust(32, "f"))
-    found = list(
-        selectors.OrderSummary.objects.filter(order_id__gte=low, order_id__lte=high).values_list(
-            "order_id", flat=True
-        )[:2]
-    )
+    found = selectors.order_ids_between(low, high, limit=2)
     return found[0] if len(found) == 1 else None
 
 
@@ -220,7 +187,7 @@ def detail_context(
         wait_for = int(after)
     waited = True
     if wait_for:
-        waited = selectors.wait_for_position(ORDER_READ_MODELS, wait_for)
+        waited = consistency.wait_for_position(ORDER_READ_MODELS, wait_for)
     found = selectors.order_get(order_id)
     store = EventStore()
     history = store.load(order_id)
@@ -253,9 +220,9 @@ def detail_context(
         "history": history,
         "lagging": found is None or not waited or order.version < history[-1].version,
         "can_manage": can_manage(request.user),
-        "is_open": order is not None and order.status in ("placed", "confirmed"),
+        "is_open": order is not None and actions.is_open(order.status),
         "can_ship": order is not None
-        and (order.status == "confirmed" or (order.status == "placed" and not order.requires_confirmation)),
+        and Action.SHIP in actions.allowed(order.status, order.requires_confirmation),
         **_stock_context(order_id, order),
         "forms": forms_,
         "as_of": as_of,
@@ -320,7 +287,7 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
         except DomainError as exc:
             form.add_error(None, str(exc))
             status = 409
-        except commands.ContentionError as exc:
+        except ContentionError as exc:
             form.add_error(None, str(exc))
             status = 409
         else:
@@ -338,24 +305,12 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
         # sent, and the rule that now forbids it.
         context["retry_action"] = action
         errors = shown_form.non_field_errors() if shown_form.is_bound else []
-        context["rule_now"] = " ".join(errors) or _rule_now(action, order_id, shown_form)
+        order = context["order"]
+        refused = order and actions.refusal(
+            order_id, order.status, order.requires_confirmation, Action(action)
+        )
+        context["rule_now"] = " ".join(errors) or (str(refused) if refused else None)
     return render(request, "orders/order_detail.html", context, status=status)
-
-
-def _rule_now(action: str, order_id: UUID, form) -> str | None:
-    """What the order's rules would say to this command now (decided, not saved)."""
-    order = OrderRepository().get(order_id)
-    data = {**form.initial, **(form.cleaned_data if form.is_bound and form.is_valid() else {})}
-    try:
-        if action == "cancel":
-            order.cancel(data.get("reason") or "-")
-        elif action == "ship":
-            order.ship()
-        elif action == "add":
-            order.add_item(data.get("sku") or "X", data.get("quantity") or 1, data.get("price_cents") or 0)
-    except DomainError as exc:
-        return str(exc)
-    return None
 
 
 _DONE = {
@@ -368,40 +323,6 @@ _DONE = {
 
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("order-list")
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def inventory(request: HttpRequest) -> HttpResponse:
-    """Stock levels (read model) and, for order managers, the receive form."""
-    form = ReceiveStockForm(request.POST or None) if can_manage(request.user) else None
-    if request.method == "POST":
-        if form is None:
-            raise PermissionDenied
-        if form.is_valid():
-            try:
-                with message_context(user_id=str(request.user.pk)):
-                    result = commands.execute(
-                        commands.ReceiveStock(form.cleaned_data["sku"], form.cleaned_data["quantity"])
-                    )
-            except (DomainError, commands.ContentionError) as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(
-                    request, f"Received {form.cleaned_data['quantity']} x {form.cleaned_data['sku']}."
-                )
-                return redirect(f"{reverse('inventory')}?after={result.position}")
-    after = request.GET.get("after", "")
-    if after.isdigit() and len(after) < 19:
-        selectors.wait_for_position(("inventory",), int(after))
-    low = request.GET.get("low") == "1"
-    levels = selectors.inventory_list(available_max=5 if low else None, limit=500)
-    return render(
-        request,
-        "orders/inventory.html",
-        {"nav": "inventory", "levels": levels, "form": form, "low": low},
-        status=400 if form is not None and form.errors else 200,
-    )
 
 
 def _stock_context(order_id: UUID, order) -> dict:
@@ -422,7 +343,7 @@ def _stock_context(order_id: UUID, order) -> dict:
 def order_reservation(request: HttpRequest, order_id: UUID) -> HttpResponse:
     """The stock panel, polled by htmx until the fulfilment process has
     settled; then the whole page reloads to show what can be done now."""
-    summary = selectors.OrderSummary.objects.filter(order_id=order_id).first()
+    summary = selectors.order_summary(order_id)
     context = _stock_context(order_id, summary)
     if request.htmx and (context["stock_settled"] or not context["stock_panel"]):
         return HttpResponseClientRefresh()  # settled, or no longer waiting: show the page as it is now

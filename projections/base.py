@@ -1,4 +1,4 @@
-"""What a projection is, and the registry of them."""
+"""What a projection is, and the registry of projections and process managers."""
 
 from dataclasses import dataclass
 from typing import ClassVar
@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model
 
-from eventstore import RecordedEvent
+from eventstore import ConcurrencyError, RecordedEvent
 from projections.tables import BufferedTables, Tables, TableSpec
 
 INLINE, ASYNC = "inline", "async"
@@ -33,11 +33,6 @@ class Projection:
     models: ClassVar[dict[str, type[Model]]]
     # Whether apply() reads event metadata; reading without it is cheaper.
     needs_metadata: ClassVar[bool] = False
-    # Process managers issue commands: each event gets its own transaction
-    # (with its checkpoint), and they are never rebuilt (that would repeat
-    # their commands).
-    transaction_per_event: ClassVar[bool] = False
-    rebuildable: ClassVar[bool] = True
     # Inline writers run concurrently; only projections whose rows belong to
     # one stream each (so concurrent commands never touch the same row) may.
     supports_inline: ClassVar[bool] = False
@@ -66,31 +61,75 @@ class Projection:
         """Fold ``events`` into the tables; return how many changed something."""
         raise NotImplementedError
 
-    def select(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
-        """The events of a batch this projection must see (process managers
-        narrow it further, cheaply, before a transaction per event)."""
+    def relevant(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
+        """The events of a batch of the types this projection consumes."""
         return [e for e in events if e.event_type in self.event_types]
+
+
+class ProcessManager:
+    """Follows the event log like a projection, but reacts by issuing
+    commands (a saga across aggregates) instead of writing a read model.
+
+    Each event it handles gets a transaction of its own, together with its
+    checkpoint, so a crash resumes at the next event; it is never rebuilt
+    (that would issue its commands again). ``handle`` must be idempotent: an
+    event it has handled before changes nothing.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    description: ClassVar[str] = ""
+    event_types: ClassVar[frozenset[str]]
+    needs_metadata: ClassVar[bool] = True
+    # Errors that mean "lost a race, try this event again in a new
+    # transaction" rather than "this event fails".
+    retry_on: ClassVar[tuple[type[Exception], ...]] = (ConcurrencyError,)
+    consistency: ClassVar[str] = ASYNC
+
+    def select(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
+        """The events of a batch it must handle; narrowing this cheaply saves
+        a transaction per event it would ignore anyway."""
+        return [e for e in events if e.event_type in self.event_types]
+
+    def handle(self, event: RecordedEvent) -> bool:
+        """React to one event; False when it changed nothing (a duplicate)."""
+        raise NotImplementedError
+
+
+Follower = Projection | ProcessManager
 
 
 @dataclass
 class Registry:
-    projections: dict[str, Projection]
+    """Every projection and process manager, by name."""
 
-    def register(self, projection: Projection) -> None:
-        self.projections[projection.name] = projection
+    followers: dict[str, Follower]
 
-    def get(self, name: str) -> Projection:
+    def register(self, follower: Follower) -> None:
+        self.followers[follower.name] = follower
+
+    def get(self, name: str) -> Follower:
         try:
-            return self.projections[name]
+            return self.followers[name]
         except KeyError:
-            known = ", ".join(sorted(self.projections))
+            known = ", ".join(sorted(self.followers))
             raise KeyError(f"no projection {name!r}; known: {known}") from None
 
-    def all(self) -> list[Projection]:
-        return [self.projections[name] for name in sorted(self.projections)]
+    def __contains__(self, name: str) -> bool:
+        return name in self.followers
+
+    def all(self) -> list[Follower]:
+        return [self.followers[name] for name in sorted(self.followers)]
+
+    def projections(self) -> list[Projection]:
+        """The read models (rebuildable)."""
+        return [f for f in self.all() if isinstance(f, Projection)]
+
+    def process_managers(self) -> list[ProcessManager]:
+        return [f for f in self.all() if isinstance(f, ProcessManager)]
 
     def inline(self) -> list[Projection]:
-        return [p for p in self.all() if p.consistency == INLINE]
+        return [p for p in self.projections() if p.consistency == INLINE]
 
 
 registry = Registry({})

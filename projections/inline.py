@@ -8,20 +8,15 @@ rebuild (which takes it exclusively for its final catch-up and swap) waits
 for commands in flight and holds new ones until the new tables are in place.
 """
 
-from django.db import connections
-
 from eventstore import RecordedEvent
+from projections import locks
 from projections.base import registry
-from projections.runner import _lock_key
 
 
 def apply_inline(events: list[RecordedEvent], using: str) -> None:
-    connection = connections[using]
     for projection in registry.inline():
-        relevant = [e for e in events if e.event_type in projection.event_types]
+        relevant = projection.relevant(events)
         if not relevant:
             continue
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [_lock_key(projection.name)])
+        locks.lock_shared(projection.name, using)
         projection.apply(relevant, projection.tables(using))

@@ -10,11 +10,15 @@ import logging
 import os
 import threading
 
+from celery import current_app
 from django.conf import settings
+
+from projections.runner import catch_up_to, running_here
 
 log = logging.getLogger(__name__)
 
 NUDGE_KEY = "projections:nudge-pending"
+RUN_TASK = "projections.tasks.run_projections"
 _redis = None
 
 
@@ -30,15 +34,11 @@ def redis_client():
 def nudge(using: str = "default", appended=None) -> None:
     mode = settings.PROJECTIONS_MODE
     if mode == "inprocess":
-        from projections.runner import catch_up_to
-
         # Another transaction still open on the server can keep the new event
         # out of the gap-safe read for a moment: keep trying, briefly. (Reads
         # with X-Min-Position also run the projections in this mode.)
         catch_up_to(appended, using=using, timeout=0.5)
     elif mode == "celery":
-        from projections.runner import running_here
-
         if running_here():
             return  # a process manager's commit inside a run: that run's loop goes on to it
         _nudger().poke()
@@ -47,9 +47,8 @@ def nudge(using: str = "default", appended=None) -> None:
 def _send(countdown: float | None = None) -> None:
     try:
         if redis_client().set(NUDGE_KEY, 1, nx=True, ex=5):
-            from projections.tasks import run_projections
-
-            run_projections.apply_async(countdown=countdown)
+            # By name: the task module imports this one.
+            current_app.send_task(RUN_TASK, countdown=countdown)
     except Exception as exc:  # the command has committed; beat will catch up
         log.warning("could not nudge projections (%s); beat will run them", exc)
 

@@ -16,11 +16,8 @@ from projections.models import (
     OrderLine,
     OrderSummary,
 )
+from projections.order_events import INVENTORY_EVENTS, ORDER_EVENTS
 from projections.tables import Tables
-
-ORDER_EVENTS = frozenset(
-    {"OrderPlaced", "ItemAdded", "ItemRemoved", "OrderConfirmed", "OrderShipped", "OrderCancelled"}
-)
 
 
 def _check_sequence(row: dict | None, event: RecordedEvent, projection: str) -> bool:
@@ -259,11 +256,6 @@ class DailySalesProjection(Projection):
         tables.upsert("sales_orders", ["order_id"], [orders[o] for o in changed_orders])
         tables.upsert("daily_sales", ["day"], [days[k] for k in changed_days])
         return applied
-
-
-INVENTORY_EVENTS = frozenset(
-    {"StockReceived", "StockReserved", "ReservationRefused", "StockReleased", "StockShipped"}
-)
 
 
 class InventoryProjection(Projection):

@@ -14,12 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connections, transaction
-from django.utils import timezone
 
 from eventstore import START, EventStore, GlobalPosition
+from projections import checkpoints, failures, locks
 from projections.base import INLINE, Projection
-from projections.models import ProjectionCheckpoint, ProjectionFailure
-from projections.runner import _lock_key, ensure_checkpoints
 
 REBUILD_BATCH = 5000
 SUFFIX = "__rebuild"
@@ -44,10 +42,10 @@ def rebuild(
     progress: Callable[[int, int], None] | None = None,
 ) -> RebuildResult:
     """Rebuild one projection, or several in a single pass over the log."""
-    if isinstance(projections, Projection):
+    if not isinstance(projections, list):
         projections = [projections]
     for projection in projections:
-        if not projection.rebuildable:
+        if not isinstance(projection, Projection):
             raise RebuildError(f"{projection.name} issues commands; replaying it would issue them again")
     inline = [p for p in projections if p.consistency == INLINE]
     if inline and len(inline) < len(projections):
@@ -60,7 +58,7 @@ def rebuild(
             first.seconds + second.seconds,
             max(first.checkpoint, second.checkpoint),
         )
-    ensure_checkpoints(using)
+    checkpoints.ensure(using)
     started = time.perf_counter()
     if connections[using].vendor == "postgresql":
         events, applied, checkpoint = _rebuild_postgres(projections, using, progress)
@@ -77,8 +75,9 @@ def _total_events(using: str) -> int:
 
 def _apply(targets, batch, applied: dict[str, int]) -> None:
     for projection, tables in targets:
-        relevant = [e for e in batch if e.event_type in projection.event_types]
-        applied[projection.name] = applied.get(projection.name, 0) + projection.apply(relevant, tables)
+        applied[projection.name] = applied.get(projection.name, 0) + projection.apply(
+            projection.relevant(batch), tables
+        )
 
 
 def _rebuild_postgres(projections: list[Projection], using: str, progress):
@@ -115,10 +114,8 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress):
             for table in live_tables:
                 cursor.execute(f"ALTER TABLE {table}{SUFFIX} SET LOGGED")
         with transaction.atomic(using=using):
-            with connection.cursor() as cursor:
-                # Wait for live runners to finish their batch, then keep them out.
-                for projection in sorted(projections, key=lambda p: p.name):
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(projection.name)])
+            # Wait for live runners to finish their batch, then keep them out.
+            locks.lock([p.name for p in projections], using)
             # The tail that arrived meanwhile, then the swap, in one transaction.
             # Inline writers hold the lock in shared mode: with it held here,
             # every one has committed, so their events can be read at once.
@@ -204,15 +201,8 @@ def snapshot(projection: Projection, using: str = "default") -> dict[str, list[t
 
 
 def _set_checkpoint(projection, checkpoint: GlobalPosition, seen: int, applied: int, using: str) -> None:
-    ProjectionCheckpoint.objects.using(using).filter(name=projection.name).update(
-        tx_id=checkpoint.tx_id,
-        position=checkpoint.position,
-        events_seen=seen,
-        events_applied=applied,
-        projection_version=projection.version,
-        updated_at=timezone.now(),
+    checkpoints.set_to(
+        projection.name, checkpoint, using=using, seen=seen, applied=applied, version=projection.version
     )
     # The rebuilt tables include every event, so earlier failures are moot.
-    ProjectionFailure.objects.using(using).filter(
-        projection=projection.name, resolved_at__isnull=True
-    ).update(resolved_at=timezone.now(), resolution="rebuilt", resolved_by="rebuild")
+    failures.resolve_all(projection.name, "rebuilt", "rebuild", using)

@@ -3,24 +3,21 @@ They never load aggregates or replay events."""
 
 import base64
 import binascii
-import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 import orjson
-from django.conf import settings
 from django.db import connection
+from django.db.models import Sum
 
-from eventstore import EventStore, GlobalPosition
 from projections.models import (
     CustomerSummary,
     DailySales,
     InventoryLevel,
     OrderLine,
     OrderSummary,
-    ProjectionCheckpoint,
 )
 
 ORDERINGS = {
@@ -141,6 +138,16 @@ def order_get(order_id: UUID) -> tuple[OrderSummary, list[OrderLine]] | None:
     return order, list(OrderLine.objects.filter(order_id=order_id).order_by("line_no"))
 
 
+def order_summary(order_id: UUID) -> OrderSummary | None:
+    return OrderSummary.objects.filter(order_id=order_id).first()
+
+
+def order_ids_between(low: UUID, high: UUID, limit: int) -> list[UUID]:
+    """Ids of orders in the read model from ``low`` to ``high`` (a prefix search)."""
+    qs = OrderSummary.objects.filter(order_id__gte=low, order_id__lte=high).order_by("order_id")
+    return list(qs.values_list("order_id", flat=True)[:limit])
+
+
 def order_count_estimate(filters: OrderFilters) -> tuple[int, bool]:
     """(count, exact): exact up to 10,000 matches; beyond that, PostgreSQL's
     row estimate for the query, which costs nothing at a million rows."""
@@ -173,56 +180,10 @@ def daily_sales(start: date | None = None, end: date | None = None) -> list[Dail
 
 def status_counts() -> dict[str, int]:
     """Orders by status, from customer_summary (cheap at any size)."""
-    from django.db.models import Sum
-
     totals = CustomerSummary.objects.aggregate(
         placed=Sum("orders_open"), shipped=Sum("orders_shipped"), cancelled=Sum("orders_cancelled")
     )
     return {k: v or 0 for k, v in totals.items()}
-
-
-# -- read-your-writes ------------------------------------------------------------------
-
-
-def projection_position(names: tuple[str, ...]) -> int:
-    """Position of the last event every one of ``names`` has applied."""
-    positions = list(ProjectionCheckpoint.objects.filter(name__in=names).values_list("position", flat=True))
-    return min(positions) if len(positions) == len(names) else 0
-
-
-def wait_for_position(names: tuple[str, ...], position: int, timeout: float | None = None) -> bool:
-    """Wait until each of ``names`` has applied the event at ``position`` (a
-    consistency token from a command); False if ``timeout`` passes first."""
-    timeout = settings.READ_YOUR_WRITES_TIMEOUT if timeout is None else timeout
-    from projections.base import registry
-
-    # Inline read models change in the command's own transaction: nothing to wait for.
-    names = tuple(
-        n for n in names if registry.projections.get(n) is None or registry.get(n).consistency != "inline"
-    )
-    if not names:
-        return True
-    deadline = time.monotonic() + timeout
-    store = EventStore()
-    target: GlobalPosition | None = None
-    delay = 0.005
-    while True:
-        if target is None:
-            target = store.global_position_of(position)
-        if target is not None and settings.PROJECTIONS_MODE == "inprocess":
-            from projections.runner import run_all
-
-            run_all()  # no worker in this mode: the reader drives the projections
-        if target is not None:
-            checkpoints = list(
-                ProjectionCheckpoint.objects.filter(name__in=names).values_list("tx_id", "position")
-            )
-            if len(checkpoints) == len(names) and all(GlobalPosition(*cp) >= target for cp in checkpoints):
-                return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(delay)
-        delay = min(delay * 2, 0.02)
 
 
 def inventory_list(

@@ -5,18 +5,19 @@ import time
 
 from celery import shared_task
 
+from projections import nudge
+from projections.locks import wait_for_runners
+from projections.runner import run_all
+
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="projections.tasks.run_projections", ignore_result=True)
+@shared_task(name=nudge.RUN_TASK, ignore_result=True)
 def run_projections() -> dict[str, int]:
     """Catch every projection up (beat runs this every few seconds; commits
     nudge it). Running it twice at once is safe: each projection has a lock."""
-    from projections.nudge import NUDGE_KEY, redis_client
-    from projections.runner import run_all, wait_for_runners
-
     try:
-        redis_client().delete(NUDGE_KEY)  # a commit from now on queues another run
+        nudge.redis_client().delete(nudge.NUDGE_KEY)  # a commit from now on queues another run
     except Exception as exc:
         log.warning("could not clear the nudge flag: %s", exc)
     # Another runner may hold some of them, and may have read the log before
@@ -32,9 +33,7 @@ def run_projections() -> dict[str, int]:
             return counts
         left = deadline - time.monotonic()
         if left <= 0 or not wait_for_runners(busy, left):
-            from projections.nudge import nudge_later
-
-            nudge_later(RECHECK_SECONDS)
+            nudge.nudge_later(RECHECK_SECONDS)
             return counts
 
 

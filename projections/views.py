@@ -10,8 +10,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from projections import runner, selectors
+from projections import failures, selectors
 from projections.base import registry
+from projections.status import status
 
 
 @login_required
@@ -56,17 +57,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 def projection_status(request: HttpRequest) -> HttpResponse:
     template = "projections/_status_table.html" if request.htmx else "projections/status.html"
-    return render(
-        request, template, {"nav": "projections", "projections": runner.status(), "now": timezone.now()}
-    )
+    return render(request, template, {"nav": "projections", "projections": status(), "now": timezone.now()})
 
 
 @staff_member_required
 @require_POST
 def projection_retry(request: HttpRequest, name: str) -> HttpResponse:
-    if name not in registry.projections:
+    if name not in registry:
         raise Http404
-    failure = runner.retry(name, by=request.user.get_username())
+    failure = failures.retry(name, by=request.user.get_username())
     if failure is None:
         messages.info(request, f"{name} is not held; nothing to retry.")
     else:

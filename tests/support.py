@@ -30,7 +30,7 @@ def rebuilt_snapshot() -> dict[str, list[tuple]]:
     from projections.base import registry
     from projections.rebuild import rebuild
 
-    rebuild([p for p in registry.all() if p.rebuildable])
+    rebuild(registry.projections())
     return read_model_snapshot()
 
 

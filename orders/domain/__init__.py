@@ -1,6 +1,7 @@
 """The order domain: plain Python, no Django. Events, the aggregate and its rules."""
 
-from orders.domain.aggregate import OrderAggregate, OrderStatus
+from orders.domain.actions import Action, OrderStatus
+from orders.domain.aggregate import OrderAggregate
 from orders.domain.errors import (
     DomainError,
     DuplicateOrderError,
@@ -27,6 +28,7 @@ from orders.domain.events import (
 
 __all__ = [
     "EVENT_TYPES",
+    "Action",
     "DomainError",
     "DuplicateOrderError",
     "InvalidOrderDataError",

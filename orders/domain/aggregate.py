@@ -6,19 +6,16 @@ assigns state (no checks, no clock, no I/O), so replaying history can never
 fail or differ from what was decided.
 """
 
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from orders.domain import rules
+from orders.domain.actions import Action, OrderStatus, closed, refusal
 from orders.domain.errors import (
     DuplicateOrderError,
     InvalidOrderDataError,
     LastLineRemovalError,
     LineNotFoundError,
-    OrderAlreadyCancelledError,
-    OrderAlreadyShippedError,
-    OrderNotConfirmedError,
     OrderNotFoundError,
     PriceMismatchError,
     QuantityLimitError,
@@ -37,16 +34,6 @@ from orders.domain.events import (
 
 # Bump when the snapshot layout changes: older snapshots are then ignored.
 SNAPSHOT_SCHEMA_VERSION = 2
-
-
-class OrderStatus(StrEnum):
-    PLACED = "placed"  # open; waiting for stock if it requires confirmation
-    CONFIRMED = "confirmed"  # open; stock reserved for every line
-    SHIPPED = "shipped"
-    CANCELLED = "cancelled"
-
-
-OPEN_STATUSES = (OrderStatus.PLACED, OrderStatus.CONFIRMED)
 
 
 class OrderAggregate:
@@ -120,7 +107,7 @@ class OrderAggregate:
         )
 
     def add_item(self, sku: str, quantity: int, price_cents: int) -> None:
-        self._require_open()
+        self._require(Action.ADD_ITEM)
         rules.check_sku(sku)
         rules.check_quantity(quantity)
         rules.check_price(price_cents)
@@ -140,7 +127,7 @@ class OrderAggregate:
         self._record(ItemAdded(sku, quantity, price_cents, self.total_cents + quantity * price_cents))
 
     def remove_item(self, sku: str) -> None:
-        self._require_open()
+        self._require(Action.REMOVE_ITEM)
         line = self.lines.get(sku)
         if line is None:
             raise LineNotFoundError(f"SKU {sku} is not on order {self.id}")
@@ -156,11 +143,7 @@ class OrderAggregate:
         self._record(OrderConfirmed())
 
     def ship(self, carrier: str | None = None, tracking_number: str | None = None) -> None:
-        self._require_open()
-        if self.requires_confirmation and self.status is not OrderStatus.CONFIRMED:
-            raise OrderNotConfirmedError(
-                f"order {self.id} is waiting for its stock to be reserved; it can ship once confirmed"
-            )
+        self._require(Action.SHIP)
         self._record(
             OrderShipped(
                 carrier=rules.check_text("carrier", carrier, rules.MAX_CARRIER_LENGTH, required=False),
@@ -171,7 +154,7 @@ class OrderAggregate:
         )
 
     def cancel(self, reason: str) -> None:
-        self._require_open()
+        self._require(Action.CANCEL)
         self._record(
             OrderCancelled(rules.check_text("reason", reason, rules.MAX_REASON_LENGTH, required=True))
         )
@@ -179,12 +162,13 @@ class OrderAggregate:
     def _require_open(self) -> None:
         if not self.exists:
             raise OrderNotFoundError(self.id)
-        if self.status in OPEN_STATUSES:
-            return
-        if self.status is OrderStatus.SHIPPED:
-            raise OrderAlreadyShippedError(f"order {self.id} has shipped; it cannot change any more")
-        if self.status is OrderStatus.CANCELLED:
-            raise OrderAlreadyCancelledError(f"order {self.id} is cancelled; it cannot change any more")
+        if error := closed(self.id, self.status):
+            raise error
+
+    def _require(self, action: Action) -> None:
+        self._require_open()
+        if error := refusal(self.id, self.status, self.requires_confirmation, action):
+            raise error
 
     def _record(self, event: OrderEvent) -> None:
         self.apply(event)

@@ -12,7 +12,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from eventstore import EventStore, EventTypeRegistry, NewEvent
-from orders import commands
+from orders import commands, fulfilment
 from orders.domain import Line, OrderAggregate
 from orders.domain.errors import OrderNotConfirmedError
 from orders.domain.events import OrderPlaced
@@ -22,7 +22,6 @@ from orders.domain.inventory import (
     inventory_event_from_data,
     inventory_id,
 )
-from orders.fulfilment import FulfilmentProcessManager
 from orders.models import FulfilmentProcess
 from orders.repository import InventoryRepository, OrderRepository
 from projections import runner
@@ -189,14 +188,14 @@ def test_a_crash_between_steps_resumes_where_it_stopped(monkeypatch):
     oid = place(("WIDGET-A", 3))
     crashes = []
 
-    def crash_on_confirm(self, process, order_id):
+    def crash_on_confirm(process, order_id):
         if process.lines["WIDGET-A"]["reserved"] and not crashes:
             crashes.append(order_id)
             raise RuntimeError("worker lost mid-step")
-        return real_decide(self, process, order_id)
+        return real_decide(process, order_id)
 
-    real_decide = FulfilmentProcessManager._decide
-    monkeypatch.setattr(FulfilmentProcessManager, "_decide", crash_on_confirm)
+    real_decide = fulfilment._decide
+    monkeypatch.setattr(fulfilment, "_decide", crash_on_confirm)
     settle()
     # The reservation step committed; the confirming step rolled back and is recorded.
     assert crashes == [oid]

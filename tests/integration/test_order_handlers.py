@@ -5,7 +5,7 @@ from django.db import connection
 
 from orders import commands
 from orders.domain import Line, OrderAggregate
-from orders.repository import OrderRepository, to_domain
+from orders.repository import OrderRepository
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def test_a_snapshot_is_taken_every_n_events_and_loading_from_it_equals_a_full_re
 
     repo = OrderRepository()
     from_snapshot = repo.get(placed.order_id)
-    full = OrderAggregate.from_history(placed.order_id, to_domain(repo.store.load(placed.order_id)))
+    full = OrderAggregate.from_history(placed.order_id, repo.to_domain(repo.store.load(placed.order_id)))
     assert from_snapshot.state() == full.state()
     assert from_snapshot.version == 12
 

@@ -25,9 +25,10 @@ from eventstore.sql import Postgres
 from orders import commands
 from orders.domain import Line
 from orders.repository import OrderRepository
-from projections import inline, rebuild, runner
+from projections import batches, checkpoints, failures, inline, locks, rebuild, runner
 from projections.base import registry
 from projections.models import ProjectionCheckpoint, ProjectionFailure
+from projections.status import status as projection_status
 from projections.tables import BufferedTables
 from tests.support import other_connection
 
@@ -156,7 +157,7 @@ def at(cp: ProjectionCheckpoint) -> GlobalPosition:
 
 
 def status_of(name: str) -> dict:
-    return next(s for s in runner.status() if s["name"] == name)
+    return next(s for s in projection_status() if s["name"] == name)
 
 
 def indexes(tables) -> list[tuple[str, str, str]]:
@@ -703,9 +704,9 @@ def poisoned(break_projection, clock):
 
 def fail_until_held(monkeypatch) -> None:
     """No waiting between attempts: run until the projection is held."""
-    monkeypatch.setattr(runner, "backoff", lambda attempts: timedelta(0))
+    monkeypatch.setattr(failures, "backoff", lambda attempts: timedelta(0))
     ProjectionFailure.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
-    for _ in range(runner.MAX_ATTEMPTS + 2):
+    for _ in range(failures.MAX_ATTEMPTS + 2):
         catch_up()
 
 
@@ -745,9 +746,9 @@ def test_a_failing_event_is_retried_after_its_backoff_and_then_held_while_the_ot
 
     fail_until_held(monkeypatch)
     failure = ProjectionFailure.objects.get()
-    assert failure.attempts == runner.MAX_ATTEMPTS  # held: no attempts beyond the limit
+    assert failure.attempts == failures.MAX_ATTEMPTS  # held: no attempts beyond the limit
     assert status_of("daily_sales")["state"] == "held"
-    assert runner.run_batch(registry.get("daily_sales")).held
+    assert batches.run_batch(registry.get("daily_sales")).held
 
     later = place("dave", ("LAMP-9", 1))
     catch_up()
@@ -778,7 +779,7 @@ def test_after_the_fix_an_operator_retry_resumes_at_the_poison_event_and_equals_
     catch_up()
     assert status_of("daily_sales")["state"] == "held"  # fixed code alone does not release it
 
-    released = runner.retry("daily_sales", by="ops-alice")
+    released = failures.retry("daily_sales", by="ops-alice")
     assert (released.resolution, released.resolved_by) == ("retried", "ops-alice")
     assert released.resolved_at is not None
     catch_up()
@@ -786,7 +787,7 @@ def test_after_the_fix_an_operator_retry_resumes_at_the_poison_event_and_equals_
     cp = checkpoint("daily_sales")
     assert (at(cp), cp.events_seen, cp.events_applied) == (last, count, count)  # each event once
     assert status_of("daily_sales")["state"] == "running"
-    assert runner.open_failure("daily_sales") is None
+    assert failures.open_failure("daily_sales") is None
 
     live = state(registry.get("daily_sales"))
     assert {r["order_id"]: r["total_cents"] for r in live["daily_sales_orders"]}[p.bad.order_id] == 40
@@ -807,7 +808,7 @@ def test_skipping_the_poison_event_moves_past_it_and_records_who_did_it(poisoned
     p = poisoned
     fail_until_held(monkeypatch)
 
-    skipped = runner.skip("daily_sales", p.poison.position, by="ops-bob")
+    skipped = failures.skip("daily_sales", p.poison.position, by="ops-bob")
     assert (skipped.resolution, skipped.resolved_by, skipped.position) == (
         "skipped",
         "ops-bob",
@@ -830,11 +831,11 @@ def test_skipping_the_poison_event_moves_past_it_and_records_who_did_it(poisoned
 
 def test_skipping_a_position_the_projection_is_not_held_at_is_refused(poisoned, monkeypatch):
     p = poisoned
-    with pytest.raises(runner.SkipError):
-        runner.skip("order_list", p.poison.position, by="ops")  # not held at all
+    with pytest.raises(failures.SkipError):
+        failures.skip("order_list", p.poison.position, by="ops")  # not held at all
     fail_until_held(monkeypatch)
-    with pytest.raises(runner.SkipError):
-        runner.skip("daily_sales", p.before.position, by="ops")
+    with pytest.raises(failures.SkipError):
+        failures.skip("daily_sales", p.before.position, by="ops")
     assert at(checkpoint("daily_sales")) == p.before.global_position
     assert ProjectionFailure.objects.get().resolved_at is None
     assert status_of("daily_sales")["state"] == "held"
@@ -846,7 +847,7 @@ def test_skipping_a_position_the_projection_is_not_held_at_is_refused(poisoned, 
 def test_two_runners_on_the_same_projections_apply_every_event_exactly_once(settings, run_in_threads):
     settings.PROJECTION_BATCH_SIZE = 15
     Workload(61).orders(60)
-    runner.ensure_checkpoints()
+    checkpoints.ensure()
     stop = threading.Event()
 
     def write():
@@ -903,7 +904,7 @@ def test_a_run_that_finds_a_projection_held_by_another_runner_queues_a_second_lo
     with ExitStack() as stack:
         holder = stack.enter_context(other_connection(autocommit=True))
         holder.execute("BEGIN")
-        holder.execute("SELECT pg_advisory_xact_lock(%s)", [runner._lock_key("daily_sales")])
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", [locks.lock_key("daily_sales")])
         busy: set[str] = set()
         runner.run_all(busy=busy)
         assert busy == {"daily_sales"}
@@ -928,7 +929,7 @@ def test_a_run_that_finds_a_projection_held_by_another_runner_queues_a_second_lo
     monkeypatch.setattr(tasks, "BUSY_WAIT_SECONDS", 10)
     with other_connection(autocommit=True) as holder:
         holder.execute("BEGIN")
-        holder.execute("SELECT pg_advisory_xact_lock(%s)", [runner._lock_key("daily_sales")])
+        holder.execute("SELECT pg_advisory_xact_lock(%s)", [locks.lock_key("daily_sales")])
         threading.Timer(0.3, holder.execute, ["ROLLBACK"]).start()
         counts = tasks.run_projections()
     assert counts["daily_sales"] == head()[1]  # both orders' events, once it could

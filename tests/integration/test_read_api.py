@@ -19,6 +19,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from projections import runner
+from projections.status import status as projection_status
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -101,7 +102,7 @@ def catch_up(timeout: float = 10.0) -> None:
     the gap-safe read back at that moment (see
     test_inprocess_projection_survives_another_transaction_open_at_commit)."""
     deadline = time.monotonic() + timeout
-    while any(p["lag_events"] for p in runner.status()):
+    while any(p["lag_events"] for p in projection_status()):
         runner.run_all()
         assert time.monotonic() < deadline, "projections did not catch up"
         time.sleep(0.01)

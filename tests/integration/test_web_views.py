@@ -30,9 +30,10 @@ from eventstore.metadata import message_context
 from eventstore.models import Event
 from orders import commands
 from orders.domain import Line
-from projections import runner
+from projections import failures, runner
 from projections.base import registry
 from projections.models import ProjectionFailure
+from projections.status import status as projection_status
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 # Tests that read the order list, the order page or the dashboard need the
@@ -116,7 +117,7 @@ def settle(timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         runner.run_all()
-        lagging = [p["name"] for p in runner.status() if p["name"] in READ_MODELS and p["lag_events"]]
+        lagging = [p["name"] for p in projection_status() if p["name"] in READ_MODELS and p["lag_events"]]
         if not lagging:
             return
         assert time.monotonic() < deadline, f"read models did not catch up: {lagging}"
@@ -279,7 +280,7 @@ def held_failure(name="daily_sales") -> ProjectionFailure:
         aggregate_id=uuid.uuid4(),
         error="ValueError: boom",
         traceback="Traceback ...",
-        attempts=runner.MAX_ATTEMPTS,
+        attempts=failures.MAX_ATTEMPTS,
         first_failed_at=now,
         last_failed_at=now,
     )
@@ -1154,7 +1155,7 @@ def test_projection_status_page_and_its_htmx_partial(staff):
     body = text(partial).strip()
     assert body.startswith('<div id="projection-status"') and body.endswith("</div>")
     assert "<html" not in body and "<h1>" not in body
-    for name in registry.projections:
+    for name in registry.followers:
         assert f"<strong>{name}</strong>" in body
     assert body.count('<span class="badge running">running</span>') >= len(READ_MODELS)
 

@@ -6,8 +6,9 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from projections import rebuild, runner
+from projections import checkpoints, failures, rebuild, runner
 from projections.base import registry
+from projections.status import status
 
 
 class Command(BaseCommand):
@@ -33,11 +34,11 @@ class Command(BaseCommand):
     def handle(self, *args, action: str, **options):
         try:
             getattr(self, f"do_{action}")(**options)
-        except (KeyError, runner.SkipError, rebuild.RebuildError) as exc:
+        except (KeyError, failures.SkipError, rebuild.RebuildError) as exc:
             raise CommandError(str(exc).strip("'\"")) from None
 
     def do_status(self, **options):
-        rows = runner.status()
+        rows = status()
         columns = ("projection", "consistency", "position", "lag (events)", "lag (s)")
         self.stdout.write("{:<18} {:<11} {:>10} {:>13} {:>9}  state".format(*columns))
         for row in rows:
@@ -54,7 +55,7 @@ class Command(BaseCommand):
 
     def do_run(self, name=None, follow=False, interval=1.0, **options):
         projections = [registry.get(name)] if name else registry.all()
-        runner.ensure_checkpoints()
+        checkpoints.ensure()
         while True:
             for projection in projections:
                 count = runner.run_projection(projection)
@@ -67,9 +68,7 @@ class Command(BaseCommand):
     def do_rebuild(self, names, all=False, **options):
         if not names and not all:
             raise CommandError("name the projections to rebuild, or pass --all")
-        projections = (
-            [p for p in registry.all() if p.rebuildable] if all else [registry.get(n) for n in names]
-        )
+        projections = registry.projections() if all else [registry.get(n) for n in names]
         progress = Progress(self.stderr)
         result = rebuild.rebuild(projections, progress=progress)
         progress.done()
@@ -80,14 +79,14 @@ class Command(BaseCommand):
         )
 
     def do_retry(self, name, **options):
-        failure = runner.retry(name, by=getpass.getuser())
+        failure = failures.retry(name, by=getpass.getuser())
         if failure is None:
             self.stdout.write(f"{name} is not held; nothing to retry")
         else:
             self.stdout.write(f"{name}: will retry position {failure.position} on its next run")
 
     def do_skip(self, name, position, by=None, **options):
-        failure = runner.skip(name, position, by=by or getpass.getuser())
+        failure = failures.skip(name, position, by=by or getpass.getuser())
         self.stdout.write(f"{name}: skipped {failure.event_type} at position {position}")
 
 

@@ -1,0 +1,115 @@
+"""An order's history and its state at a point in time: the two reads that
+replay the event store on purpose (every other read uses a read model)."""
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.rest import Problem
+from config.serializers import StrictCharField, StrictSerializer, problem_responses
+from eventstore import EventStore
+from orders.domain import OrderNotFoundError
+from orders.domain.events import AGGREGATE_TYPE
+from orders.repository import OrderRepository
+
+
+def event_json(e) -> dict:
+    return {
+        "position": e.position,
+        "version": e.version,
+        "event_type": e.event_type,
+        "schema_version": e.schema_version,
+        "stored_schema_version": e.stored_schema_version,
+        "event_id": str(e.event_id),
+        "data": e.data,
+        "metadata": e.metadata,
+        "created_at": e.created_at.isoformat(),
+    }
+
+
+class OrderEventsApi(APIView):
+    class OrderEventsQuery(StrictSerializer):
+        after_version = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+        limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
+
+    @extend_schema(
+        operation_id="order_events",
+        summary="An order's history: its events, upcast to current schemas, with metadata",
+        parameters=[OrderEventsQuery],
+        responses={
+            200: inline_serializer(
+                "OrderHistory",
+                {
+                    "order_id": serializers.UUIDField(),
+                    "events": serializers.ListField(child=serializers.DictField()),
+                    "next_after_version": serializers.IntegerField(allow_null=True),
+                },
+            ),
+            **problem_responses(400, 401, 404),
+        },
+    )
+    def get(self, request: Request, order_id: UUID) -> Response:
+        query = self.OrderEventsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        after, limit = query.validated_data["after_version"], query.validated_data["limit"]
+        store = EventStore()
+        events = store.load(order_id, after_version=after, up_to_version=after + limit)
+        if not events and (after == 0 or store.stream_version(order_id) == 0):
+            raise OrderNotFoundError(order_id)
+        if events and events[0].aggregate_type != AGGREGATE_TYPE:
+            raise OrderNotFoundError(order_id)
+        more = len(events) == limit and store.stream_version(order_id) > events[-1].version
+        return Response(
+            {
+                "order_id": str(order_id),
+                "events": [event_json(e) for e in events],
+                "next_after_version": events[-1].version if more else None,
+            }
+        )
+
+
+class OrderStateApi(APIView):
+    class StateQuery(StrictSerializer):
+        at = StrictCharField(required=False, help_text="ISO-8601 time; without an offset it is UTC.")
+
+        def validate_at(self, value):
+            try:
+                parsed = parse_datetime(value)
+            except (ValueError, OverflowError):
+                parsed = None
+            if parsed is None:
+                raise serializers.ValidationError("Not an ISO-8601 date-time, e.g. 2026-11-29T12:00:00Z.")
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    @extend_schema(
+        operation_id="order_state_at",
+        summary="The order as it was at a point in time, replayed from its events",
+        parameters=[OpenApiParameter("at", OpenApiTypes.DATETIME, description="default: now")],
+        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404)},
+    )
+    def get(self, request: Request, order_id: UUID) -> Response:
+        query = self.StateQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        at = query.validated_data.get("at") or datetime.now(UTC)
+        order, history = OrderRepository().get_at(order_id, at)
+        if not order.exists:
+            raise Problem(
+                404,
+                "order-not-found",
+                "Order not found",
+                f"order {order_id} did not exist at {at.isoformat()}",
+            )
+        state = order.state()
+        state.update(
+            as_of=at.isoformat(),
+            placed_at=history[0].created_at.isoformat(),
+            last_event_at=history[-1].created_at.isoformat(),
+        )
+        return Response(state)

@@ -1,0 +1,122 @@
+"""Advancing a process manager: one transaction per event it handles.
+
+Each event is handled in its own transaction together with its checkpoint,
+retried in a fresh transaction when it loses a race (the manager's
+``retry_on``), and recorded as a failure if it keeps failing (the manager is
+then held at it, like a projection).
+"""
+
+import bisect
+import time
+
+from django.db import transaction
+
+from eventstore import EventStore, GlobalPosition, RecordedEvent
+from projections import checkpoints, failures, locks
+from projections.base import ProcessManager
+from projections.batches import BatchResult, batch_size
+
+EVENT_ATTEMPTS = 8
+
+
+def run_events(manager: ProcessManager, *, using: str = "default", limit: int | None = None) -> BatchResult:
+    """Handle the next batch of events for ``manager``."""
+    store = EventStore(using=using)
+    result = BatchResult()
+    checkpoint = checkpoints.read([manager.name], using).get(manager.name)
+    if checkpoint is None:
+        return result
+    failure = failures.open_failure(manager.name, using)
+    if failures.is_waiting(failure):
+        result.held = True
+        return result
+    if not transaction.get_connection(using).in_atomic_block and not locks.try_lock(manager.name, using):
+        # Another runner is at it (the probe's lock ends with its statement):
+        # no use reading the log only to find that out at the first event.
+        result.busy.add(manager.name)
+        return result
+    # Read light; fetch metadata only for the few events it will handle.
+    limit = limit or batch_size()
+    events = store.read_all(checkpoint.global_position, limit, metadata=False)
+    result.more = len(events) == limit
+    selected = manager.select(events)
+    if manager.needs_metadata:
+        selected = store.with_metadata(selected)
+    wanted = {e.position: e for e in selected}
+    passed = _Counter(manager.name, events, using)
+    skipped = 0
+    for event in events:
+        if event.position not in wanted:
+            skipped += 1
+            continue
+        outcome = _handle(manager, wanted[event.position], passed, failure, using)
+        if outcome is None:  # another runner has it now
+            result.busy.add(manager.name)
+            result.more = False  # the other runner goes on with it
+            return result
+        if isinstance(outcome, Exception):
+            result.held = True
+            result.stopped.add(manager.name)
+            return result
+        if failure is not None:
+            failures.resolve(failure, "retried", "runner")
+            failure = None
+        result.read += skipped + 1
+        result.applied += outcome
+        skipped = 0
+    if skipped:
+        with transaction.atomic(using=using):
+            if not locks.try_lock(manager.name, using):
+                result.busy.add(manager.name)
+                result.more = False
+            elif (seen := passed.upto(events[-1].global_position)) > 0:
+                checkpoints.move(manager.name, events[-1], seen, 0, using)
+        result.read += skipped
+    return result
+
+
+def _handle(manager: ProcessManager, event: RecordedEvent, passed: "_Counter", failure, using: str):
+    """Handle one event in its own transaction with its checkpoint: the
+    number applied (0 or 1), None if another runner holds the manager, or
+    the exception it kept failing with (recorded)."""
+    for attempt in range(1, EVENT_ATTEMPTS + 1):
+        try:
+            with transaction.atomic(using=using):
+                # One runner at a time, held per event transaction (so it works
+                # through PgBouncer's transaction pooling too); another runner
+                # may have done this event meanwhile: then skip it.
+                if not locks.try_lock(manager.name, using):
+                    return None
+                seen = passed.upto(event.global_position)
+                if seen <= 0:
+                    return 0
+                applied = int(manager.handle(event))
+                checkpoints.move(manager.name, event, seen, applied, using)
+                return applied
+        except manager.retry_on as exc:
+            if attempt == EVENT_ATTEMPTS:
+                return _failed(manager, event, exc, failure, using)
+            time.sleep(0.002 * attempt)
+        except Exception as exc:
+            return _failed(manager, event, exc, failure, using)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _failed(manager: ProcessManager, event: RecordedEvent, exc: Exception, failure, using: str) -> Exception:
+    with transaction.atomic(using=using):
+        failures.record(manager.name, event, exc, failure, using)
+    return exc
+
+
+class _Counter:
+    """How many events of this batch a step passes, counted from where the
+    checkpoint really is: another runner may have moved it meanwhile (its
+    batch can end anywhere in this one), and events_seen must stay exact."""
+
+    def __init__(self, name: str, events: list[RecordedEvent], using: str):
+        self.name, self.using = name, using
+        self.positions = [e.global_position for e in events]
+
+    def upto(self, position: GlobalPosition) -> int:
+        now = checkpoints.position_of(self.name, self.using)
+        return bisect.bisect_right(self.positions, position) - bisect.bisect_right(self.positions, now)

@@ -1,0 +1,80 @@
+"""What the projections page, ``projections status`` and
+``GET /api/projections/`` show: each projection's checkpoint, lag and
+failures."""
+
+from datetime import UTC, datetime
+
+from django.db import connections
+from django.utils import timezone
+
+from projections.base import registry
+from projections.failures import MAX_ATTEMPTS
+from projections.models import ProjectionCheckpoint, ProjectionFailure
+
+
+def status(using: str = "default") -> list[dict]:
+    """Each projection with its checkpoint, lag (events and seconds) and
+    failures."""
+    checkpoints = {c.name: c for c in ProjectionCheckpoint.objects.using(using).all()}
+    now = timezone.now()
+    return [_one(f, checkpoints.get(f.name), using, now) for f in registry.all()]
+
+
+def _lag(checkpoint: ProjectionCheckpoint, using: str, now: datetime) -> tuple[int, float]:
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT COUNT(*), MIN(created_at) FROM events WHERE (tx_id, position) > (%s, %s)",
+                [checkpoint.tx_id, checkpoint.position],
+            )
+        else:
+            cursor.execute(
+                "SELECT COUNT(*), MIN(created_at) FROM events WHERE position > %s", [checkpoint.position]
+            )
+        events, oldest = cursor.fetchone()
+    if isinstance(oldest, str):
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return events, round((now - oldest).total_seconds(), 3) if oldest else 0.0
+
+
+def _one(follower, checkpoint: ProjectionCheckpoint | None, using: str, now: datetime) -> dict:
+    cp = checkpoint or ProjectionCheckpoint(name=follower.name)
+    lag_events, lag_seconds = _lag(cp, using, now)
+    failures = list(
+        ProjectionFailure.objects.using(using).filter(projection=follower.name).order_by("-id")[:5]
+    )
+    open_ = next((f for f in failures if f.resolved_at is None), None)
+    return {
+        "name": follower.name,
+        "description": follower.description,
+        "event_types": sorted(follower.event_types),
+        "consistency": follower.consistency,
+        "version": follower.version,
+        "checkpoint": {"tx_id": cp.tx_id, "position": cp.position, "updated_at": cp.updated_at},
+        "events_seen": cp.events_seen,
+        "events_applied": cp.events_applied,
+        "lag_events": lag_events,
+        "lag_seconds": lag_seconds,
+        "state": "held" if open_ and open_.attempts >= MAX_ATTEMPTS else "retrying" if open_ else "running",
+        "failures": [_failure(f) for f in failures],
+    }
+
+
+def _failure(f: ProjectionFailure) -> dict:
+    return {
+        "id": f.id,
+        "position": f.position,
+        "event_type": f.event_type,
+        "aggregate_id": str(f.aggregate_id),
+        "error": f.error,
+        "attempts": f.attempts,
+        "first_failed_at": f.first_failed_at,
+        "last_failed_at": f.last_failed_at,
+        "next_attempt_at": f.next_attempt_at,
+        "resolved_at": f.resolved_at,
+        "resolution": f.resolution,
+        "resolved_by": f.resolved_by,
+    }
