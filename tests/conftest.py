@@ -1,9 +1,12 @@
 """Suite-wide setup: refuse to start, with one clear line, when the services
-the tests need are not reachable; helpers for tests that need real threads."""
+the tests need are not reachable; the settings every test starts from; the
+users tests act as; helpers for tests that need real threads."""
 
 import threading
 
 import pytest
+
+from tests.support import create_user, token_headers
 
 
 def _check_postgres() -> str | None:
@@ -102,3 +105,37 @@ def orders_ship_without_inventory_unless_asked(settings):
     """Most tests are about one thing; stock reservation is tested where it
     is the subject (settings.INVENTORY_RESERVATION = True)."""
     settings.INVENTORY_RESERVATION = False
+
+
+# -- users (each needs a test with database access) -------------------------------------
+
+
+@pytest.fixture
+def reader():
+    """A signed-in user who is neither staff nor an order manager: may look, not change."""
+    return create_user("reader")
+
+
+@pytest.fixture
+def manager():
+    """An order manager ("manager"): may send order commands; not staff."""
+    return create_user("manager", manager=True)
+
+
+@pytest.fixture
+def other():
+    """A second order manager ("other"), for changes made by someone else."""
+    return create_user("other", manager=True)
+
+
+@pytest.fixture
+def staff():
+    """A staff user ("boss"): may send commands and see the audit trail and
+    the projection pages."""
+    return create_user("boss", staff=True)
+
+
+@pytest.fixture
+def staff_headers(staff):
+    """Request headers that authenticate as ``staff`` with an API token."""
+    return token_headers(staff)

@@ -1,6 +1,98 @@
-"""Helpers shared by tests."""
+"""Plain helpers shared by the whole test suite (fixtures live in the
+conftest files): waiting on a condition, reading the event log and the read
+models, test users and their tokens, placing orders through the command
+handler, and the JSON API as one user.
 
+Helpers that only one area needs live next to it (tests/integration/web/
+pages.py, tests/integration/projections/support.py).."""
+
+import base64
+import json
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import datetime
+
+import orjson
+from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
+from django.test import Client
+from rest_framework.authtoken.models import Token
+
+from eventstore.clock import frozen
+from eventstore.metadata import message_context
+from orders import commands
+from orders.domain import Line
+
+# -- waiting ---------------------------------------------------------------------------
+
+
+def wait_until(condition, timeout: float, what: str, interval: float = 0.1):
+    """Call ``condition`` until it returns something true, and return that;
+    fail naming ``what`` was awaited if ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+# -- the event log ---------------------------------------------------------------------
+
+
+def event_head() -> tuple[int, int]:
+    """How many events the log holds, and the position of the last one (0 if none)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*), COALESCE(MAX(position), 0) FROM events")
+        return cursor.fetchone()
+
+
+def event_count() -> int:
+    """How many events the log holds: what a refused request must leave unchanged."""
+    return event_head()[0]
+
+
+def last_position() -> int:
+    """The position of the last event in the log (0 if none)."""
+    return event_head()[1]
+
+
+def wait_visible(store, position: int, timeout: float = 30.0) -> None:
+    """Wait until the event at ``position`` is readable by the gap-safe global
+    read. Any transaction still open on the PostgreSQL server (another test
+    run, a backup) holds new events back for a while: by design, never lost."""
+    deadline = time.monotonic() + timeout
+    while True:
+        target = store.global_position_of(position)
+        if target is not None:
+            batch = store.read_all(target._replace(position=target.position - 1), limit=1)
+            if batch and batch[0].position == position:
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"event {position} did not become readable in {timeout}s")
+        time.sleep(0.02)
+
+
+def other_connection(dbname: str | None = None, *, autocommit: bool = False):
+    """A psycopg connection of its own (outside Django's), to the test
+    database or to ``dbname`` on the same server: another session."""
+    import psycopg
+    from django.db import connection as django_connection
+
+    params = django_connection.settings_dict
+    return psycopg.connect(
+        dbname=dbname or params["NAME"],
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        user=params["USER"] or None,
+        password=params["PASSWORD"] or None,
+        autocommit=autocommit,
+    )
+
+
+# -- the read models -------------------------------------------------------------------
 
 READ_MODEL_TABLES = {
     "inventory_levels": "sku",
@@ -34,48 +126,169 @@ def rebuilt_snapshot() -> dict[str, list[tuple]]:
     return read_model_snapshot()
 
 
-def event_head() -> tuple[int, int]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT COUNT(*), COALESCE(MAX(position), 0) FROM events")
-        return cursor.fetchone()
-
-
 def checkpoints() -> dict[str, tuple[int, int]]:
+    """Each projection's checkpoint: its position and how many events it has seen."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT name, position, events_seen FROM projection_checkpoints")
         return {name: (position, seen) for name, position, seen in cursor.fetchall()}
 
 
-def wait_visible(store, position: int, timeout: float = 30.0) -> None:
-    """Wait until the event at ``position`` is readable by the gap-safe global
-    read. Any transaction still open on the PostgreSQL server (another test
-    run, a backup) holds new events back for a while: by design, never lost."""
-    import time
+def settle(timeout: float = 30.0) -> None:
+    """Run the projections (and the process manager) in this process until
+    none lags behind the log. Tests that read pages or the read API call it
+    after writing: projections see only committed events, and another
+    transaction open on the PostgreSQL server can hold the gap-safe read back
+    for a while (never lost, only delayed)."""
+    from projections import runner
+    from projections.status import status
 
     deadline = time.monotonic() + timeout
     while True:
-        target = store.global_position_of(position)
-        if target is not None:
-            batch = store.read_all(target._replace(position=target.position - 1), limit=1)
-            if batch and batch[0].position == position:
-                return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"event {position} did not become readable in {timeout}s")
+        runner.run_all()
+        lagging = [p["name"] for p in status() if p["lag_events"]]
+        if not lagging:
+            return
+        assert time.monotonic() < deadline, f"projections did not catch up: {lagging}"
         time.sleep(0.02)
 
 
-def other_connection(dbname: str | None = None, *, autocommit: bool = False):
-    """A psycopg connection of its own (outside Django's), to the test
-    database or to ``dbname`` on the same server: another session."""
-    import psycopg
-    from django.db import connection as django_connection
+# -- users -----------------------------------------------------------------------------
 
-    params = django_connection.settings_dict
-    return psycopg.connect(
-        dbname=dbname or params["NAME"],
-        host=params["HOST"] or None,
-        port=params["PORT"] or None,
-        user=params["USER"] or None,
-        password=params["PASSWORD"] or None,
-        autocommit=autocommit,
-    )
+ORDER_MANAGERS = "Order managers"
+
+
+def password_of(username: str) -> str:
+    """The password every test user gets, so a test can sign in as them."""
+    return f"pw-{username}-123"
+
+
+def create_user(username: str, *, manager: bool = False, staff: bool = False) -> User:
+    """A user with the password ``password_of(username)``. ``manager``: in the
+    Order managers group, so they may send order commands; ``staff``: may also
+    see the audit trail and the projection pages (and send commands)."""
+    user = User.objects.create_user(username, password=password_of(username), is_staff=staff)
+    if manager:
+        # A transactional test flushes the tables, so the group of the data migration may be gone.
+        group, _ = Group.objects.get_or_create(name=ORDER_MANAGERS)
+        group.permissions.add(
+            Permission.objects.get(codename="manage_orders", content_type__app_label="orders")
+        )
+        user.groups.add(group)
+    return user
+
+
+def token_for(user: User) -> str:
+    """The user's API token (made on first use)."""
+    return Token.objects.get_or_create(user=user)[0].key
+
+
+def token_headers(user: User) -> dict[str, str]:
+    """Request headers that authenticate as ``user`` with their API token."""
+    return {"Authorization": f"Token {token_for(user)}"}
+
+
+def login(user: User | None, **client_options) -> Client:
+    """A test client with a session signed in as ``user`` (nobody for None).
+    A 500 comes back as a response to assert on, not as an exception."""
+    client = Client(raise_request_exception=False, **client_options)
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+# -- orders through the command handler ------------------------------------------------
+
+WIDGET = ("WIDGET-A", 2, 1999)  # (sku, quantity, price_cents): 39.98
+GADGET = ("GADGET-B", 1, 500)  # 5.00
+
+
+def run_command(command, *, user: User | None = None, at: datetime | None = None, correlation=None):
+    """Execute ``command`` through its handler as ``user`` (their id in the
+    events' metadata), with the event store's clock frozen at ``at``, under
+    the correlation id ``correlation``; each only when given."""
+    with ExitStack() as stack:
+        if at is not None:
+            stack.enter_context(frozen(at))
+        context = {"user_id": str(user.pk)} if user else {}
+        if correlation:
+            context["correlation_id"] = correlation
+        stack.enter_context(message_context(**context))
+        return commands.execute(command)
+
+
+def place_order(
+    customer: str = "cust_1",
+    lines=(WIDGET,),
+    *,
+    order_id: uuid.UUID | None = None,
+    user: User | None = None,
+    at: datetime | None = None,
+    correlation=None,
+) -> commands.CommandResult:
+    """Place an order of ``lines`` ((sku, quantity, price_cents) each) through
+    the command handler; ``user``, ``at`` and ``correlation`` as in run_command."""
+    command = commands.PlaceOrder(customer, tuple(Line(*line) for line in lines), order_id or uuid.uuid4())
+    return run_command(command, user=user, at=at, correlation=correlation)
+
+
+# -- the JSON API ----------------------------------------------------------------------
+
+LINE_A = {"sku": "WIDGET-A", "quantity": 2, "price_cents": 1999}  # WIDGET as an API line
+LINE_B = {"sku": "GADGET-B", "quantity": 1, "price_cents": 500}  # GADGET as an API line
+
+
+class ApiClient:
+    """The JSON API as ``user`` (token authentication; anonymous for None).
+    A 500 comes back as a response to assert on, not as an exception. With
+    ``settle_reads`` every GET first settles the projections (see settle), so
+    a read shows what the commands before it did."""
+
+    def __init__(self, user: User | None = None, *, settle_reads: bool = False):
+        self.client = Client(raise_request_exception=False)
+        self.headers = token_headers(user) if user else {}
+        self.settle_reads = settle_reads
+
+    def _headers(self, headers: dict | None) -> dict:
+        return {**self.headers, **(headers or {})}
+
+    def get(self, path: str, headers: dict | None = None, settle_first: bool | None = None, **params):
+        if self.settle_reads if settle_first is None else settle_first:
+            settle()
+        return self.client.get(path, params, headers=self._headers(headers))
+
+    def post(self, path: str, body=None, headers=None, *, raw=None, content_type="application/json"):
+        """POST ``body`` as JSON, or ``raw`` as it is (no body if neither)."""
+        data = raw if raw is not None else (json.dumps(body) if body is not None else "")
+        return self.client.post(path, data=data, content_type=content_type, headers=self._headers(headers))
+
+    def delete(self, path: str, headers: dict | None = None):
+        return self.client.delete(path, headers=self._headers(headers))
+
+    def place(self, customer: str = "cust_1", items=(LINE_A, LINE_B), headers=None) -> dict:
+        """POST /api/orders/, which must answer 201; its body."""
+        response = self.post("/api/orders/", {"customer_id": customer, "items": list(items)}, headers)
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    def orders(self, **params) -> dict:
+        """GET /api/orders/, which must answer 200; its body."""
+        response = self.get("/api/orders/", **params)
+        assert response.status_code == 200, response.content
+        return response.json()
+
+
+def assert_problem(response, status: int, type_: str | None = None) -> dict:
+    """The response is an RFC 9457 problem with this status (and type); its body."""
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    if type_:
+        assert body["type"] == f"/problems/{type_}"
+    return body
+
+
+def cursor_of(payload) -> str:
+    """A page cursor made by hand, encoded as the order lists encode theirs
+    (unpadded URL-safe base64 of JSON): to send cursors they never handed out."""
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")

@@ -1,0 +1,313 @@
+"""The forms that change orders: placing one from the list page, and the
+add/remove/ship/cancel forms of the order page: the event each appends,
+what the page says next, a stale version's 409 (with what changed, and
+nothing appended), the rules' 409s and the 400s of bad input."""
+
+import html
+import re
+import uuid
+
+import pytest
+
+from eventstore import EventStore
+from eventstore.models import Event
+from orders import commands
+from tests.integration.web.pages import committed, messages_shown, text, version_inputs
+from tests.support import GADGET, WIDGET, event_count, login, place_order, run_command, settle
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+
+def test_placing_an_order_redirects_to_its_page_and_ignores_blank_lines(manager):
+    form = {
+        "customer_id": "cust_form",
+        "sku_0": "WIDGET-A",
+        "quantity_0": "2",
+        "price_cents_0": "1999",
+        "sku_2": "GADGET-B",
+        "quantity_2": "1",
+        "price_cents_2": "500",
+        "sku_4": "",
+        "quantity_4": "",
+        "price_cents_4": "",
+    }
+
+    response = login(manager).post("/orders/", form)
+
+    assert response.status_code == 302
+    (event,) = Event.objects.all()
+    assert response["Location"] == f"/orders/{event.aggregate_id}/?after={event.position}"
+    assert event.event_type == "OrderPlaced"
+    assert event.event_data["customer_id"] == "cust_form"
+    assert [(i["sku"], i["quantity"], i["price_cents"]) for i in event.event_data["items"]] == [
+        ("WIDGET-A", 2, 1999),
+        ("GADGET-B", 1, 500),
+    ]
+    assert event.metadata["user_id"] == str(manager.pk)
+
+
+@committed
+def test_placed_order_page_greets_with_a_message(manager, settings):
+    settings.PROJECTIONS_MODE = "inprocess"
+    client = login(manager)
+
+    response = client.post(
+        "/orders/",
+        {"customer_id": "cust_form", "sku_0": "WIDGET-A", "quantity_0": "2", "price_cents_0": "1999"},
+    )
+    settle()
+    page = client.get(response["Location"])
+
+    assert page.status_code == 200
+    assert "Order placed." in messages_shown(page)
+    assert 'id="order-total">39.98<' in text(page)
+
+
+def test_a_line_with_only_a_sku_is_a_form_error_and_keeps_what_was_typed(manager):
+    form = {
+        "customer_id": "cust_keep",
+        "sku_0": "WIDGET-A",
+        "quantity_0": "2",
+        "price_cents_0": "1999",
+        "sku_1": "ONLY-SKU",
+    }
+
+    response = login(manager).post("/orders/", form)
+
+    assert response.status_code == 400
+    body = text(response)
+    assert "Line 2 needs a SKU, a quantity and a price." in body
+    assert 'value="cust_keep"' in body
+    assert 'name="sku_0" id="place-sku_0" aria-label="SKU, line 1" value="WIDGET-A"' in body
+    assert (
+        'name="price_cents_0" id="place-price_cents_0" aria-label="Price in cents, line 1" value="1999"'
+        in body
+    )
+    assert 'value="ONLY-SKU"' in body
+    assert event_count() == 0
+
+
+def test_an_order_without_lines_is_refused(manager):
+    response = login(manager).post("/orders/", {"customer_id": "cust_empty"})
+
+    assert response.status_code == 400
+    assert "An order needs at least one line." in text(response)
+    assert 'value="cust_empty"' in text(response)
+    assert event_count() == 0
+
+
+def test_an_order_the_rules_refuse_shows_the_rule_and_appends_nothing(manager):
+    form = {
+        "customer_id": "cust_rule",
+        "sku_0": "SAME",
+        "quantity_0": "1",
+        "price_cents_0": "100",
+        "sku_1": "SAME",
+        "quantity_1": "1",
+        "price_cents_1": "200",
+    }
+
+    response = login(manager).post("/orders/", form)
+
+    assert response.status_code == 400
+    assert "SKU SAME appears twice with different prices" in text(response)
+    assert event_count() == 0
+
+
+@pytest.mark.parametrize(
+    "action, data, event_type, event_data",
+    [
+        (
+            "add",
+            {"sku": "NEW-1", "quantity": "3", "price_cents": "250"},
+            "ItemAdded",
+            {"sku": "NEW-1", "quantity": 3, "price_cents": 250, "order_total_cents": 4498 + 750},
+        ),
+        (
+            "remove",
+            {"sku": "GADGET-B"},
+            "ItemRemoved",
+            {"sku": "GADGET-B", "quantity": 1, "price_cents": 500, "order_total_cents": 3998},
+        ),
+        (
+            "ship",
+            {"carrier": "DHL", "tracking_number": "JD0001"},
+            "OrderShipped",
+            {"carrier": "DHL", "tracking_number": "JD0001"},
+        ),
+        (
+            "cancel",
+            {"reason": "customer changed mind"},
+            "OrderCancelled",
+            {"reason": "customer changed mind"},
+        ),
+    ],
+)
+def test_each_command_form_appends_one_event_and_redirects(manager, action, data, event_type, event_data):
+    order = place_order(lines=(WIDGET, GADGET)).order_id
+
+    response = login(manager).post(f"/orders/{order}/{action}", {"version": "1", **data})
+
+    assert response.status_code == 302
+    history = EventStore().load(order)
+    assert len(history) == 2 and event_count() == 2
+    event = history[-1]
+    assert response["Location"] == f"/orders/{order}/?after={event.position}"
+    assert (event.event_type, event.version) == (event_type, 2)
+    assert {k: event.data.get(k) for k in event_data} == event_data
+    assert event.metadata["user_id"] == str(manager.pk)
+
+
+@committed
+def test_after_a_command_the_page_shows_its_result_and_a_message(manager):
+    order = place_order(lines=(WIDGET, GADGET)).order_id
+    client = login(manager)
+
+    response = client.post(f"/orders/{order}/ship", {"version": "1", "carrier": "UPS"})
+    settle()
+    page = client.get(response["Location"])
+
+    assert page.status_code == 200
+    assert "Order shipped." in messages_shown(page)
+    assert 'id="order-status">shipped<' in text(page)
+    assert "via UPS" in text(page)
+
+
+@committed
+@pytest.mark.parametrize(
+    "action, data, kept",
+    [
+        ("ship", {"carrier": "DHL", "tracking_number": "JD0001"}, ['value="DHL"', 'value="JD0001"']),
+        ("cancel", {"reason": "too slow"}, ['value="too slow"']),
+        ("add", {"sku": "NEW-1", "quantity": "4", "price_cents": "250"}, ['value="NEW-1"', 'value="250"']),
+        ("remove", {"sku": "WIDGET-A"}, []),
+    ],
+)
+def test_a_stale_version_gets_409_with_what_changed_and_appends_nothing(manager, other, action, data, kept):
+    order = place_order(lines=(WIDGET, GADGET), user=manager).order_id
+    run_command(commands.AddItem(order, "EXTRA-9", 1, 300), user=other)  # after the page was opened at v1
+    settle()
+    client = login(manager)
+
+    response = client.post(f"/orders/{order}/{action}", {"version": "1", **data})
+
+    assert response.status_code == 409
+    assert event_count() == 2
+    conflict = re.search(
+        r'<div class="alert warning" role="alert" id="conflict">(.*?)</div>', text(response), re.S
+    )
+    assert conflict is not None
+    assert f"nothing was changed by your {action}" in conflict.group(1)
+    assert "Added 1 \u00d7 EXTRA-9 at 3.00 (by other)" in conflict.group(1)
+    for value in kept:
+        assert value in text(response)
+    assert set(version_inputs(response)) == {2}  # the forms now carry the version seen
+
+    # Submitting again on the version now shown goes through.
+    assert client.post(f"/orders/{order}/{action}", {"version": "2", **data}).status_code == 302
+    assert event_count() == 3
+
+
+@committed
+def test_adding_a_sku_at_another_price_is_409_with_the_rule_and_the_typed_values(manager):
+    order = place_order(lines=(WIDGET, GADGET)).order_id
+    settle()
+
+    response = login(manager).post(
+        f"/orders/{order}/add", {"version": "1", "sku": "WIDGET-A", "quantity": "3", "price_cents": "2500"}
+    )
+
+    assert response.status_code == 409
+    body = text(response)
+    assert re.search(r'id="add-error">SKU WIDGET-A is on the order at 1999 cents, not 2500<', body)
+    assert 'id="add-sku" name="sku" required maxlength="40" value="WIDGET-A"' in body
+    assert 'name="quantity" type="number" min="1" max="10000" required value="3"' in body
+    assert 'name="price_cents" type="number" min="0" max="10000000" required value="2500"' in body
+    assert event_count() == 1
+
+
+@committed
+def test_removing_the_last_line_is_409_with_the_rule(manager):
+    order = place_order(lines=(WIDGET,)).order_id
+    settle()
+
+    response = login(manager).post(f"/orders/{order}/remove", {"version": "1", "sku": "WIDGET-A"})
+
+    assert response.status_code == 409
+    assert (
+        '<div class="alert error" role="alert">'
+        "the last line cannot be removed; cancel the order instead</div>" in text(response)
+    )
+    assert event_count() == 1
+
+
+@committed
+def test_changing_a_shipped_order_is_409_with_the_rule_and_the_typed_reason(manager):
+    order = place_order(lines=(WIDGET,)).order_id
+    run_command(commands.ShipOrder(order))
+    settle()
+
+    response = login(manager).post(f"/orders/{order}/cancel", {"version": "2", "reason": "too late"})
+
+    assert response.status_code == 409
+    assert re.search(
+        r'id="cancel-error">order [0-9a-f-]{36} has shipped; it cannot change any more<', text(response)
+    )
+    assert 'id="again-reason" value="too late"' in text(response)  # kept, in a disabled form
+    assert "Cancel order anyway" not in text(response)
+    assert not re.search(r'action="/orders/[0-9a-f-]{36}/(add|remove|ship)"', text(response))
+    assert event_count() == 2
+
+
+@committed
+def test_invalid_command_input_is_a_400_form_error(manager):
+    order = place_order(lines=(WIDGET, GADGET)).order_id
+    settle()
+    client = login(manager)
+    cases = [
+        (
+            "add",
+            {"sku": "NEW-1", "quantity": "0", "price_cents": "1"},
+            "Ensure this value is greater than or equal to 1.",
+        ),
+        (
+            "add",
+            {"sku": "NEW-1", "quantity": "10001", "price_cents": "1"},
+            "Ensure this value is less than or equal to 10000.",
+        ),
+        ("add", {"sku": "bad sku!", "quantity": "1", "price_cents": "100"}, "Letters, digits, &#x27;-&#x27;"),
+        (
+            "add",
+            {"sku": "NEW-1", "quantity": "1", "price_cents": "-5"},
+            "Ensure this value is greater than or equal to 0.",
+        ),
+        ("add", {"sku": "NEW-1", "quantity": "many", "price_cents": "5"}, "Enter a whole number."),
+        ("cancel", {"reason": "   "}, "This field is required."),
+    ]
+    for action, data, error in cases:
+        response = client.post(f"/orders/{order}/{action}", {"version": "1", **data})
+        assert response.status_code == 400, data
+        assert f'<div class="errorlist">{error}' in text(response), data
+        if action == "add":  # what was typed is kept
+            assert f'value="{html.escape(data["sku"])}"' in text(response)
+    assert event_count() == 1
+
+
+def test_a_command_without_a_version_is_a_400(manager):
+    order = place_order(lines=(WIDGET, GADGET)).order_id
+
+    response = login(manager).post(f"/orders/{order}/ship", {"carrier": "DHL"})
+
+    assert response.status_code == 400
+    assert event_count() == 1
+
+
+def test_an_unknown_action_or_order_is_404(manager):
+    order = place_order(lines=(WIDGET, GADGET)).order_id
+    client = login(manager)
+
+    assert client.post(f"/orders/{order}/explode", {"version": "1"}).status_code == 404
+    assert client.post(f"/orders/{uuid.uuid4()}/cancel", {"version": "0", "reason": "x"}).status_code == 404
+    assert client.post(f"/orders/{uuid.uuid4()}/cancel", {"version": "3", "reason": "x"}).status_code == 404
+    assert client.get(f"/orders/{order}/cancel").status_code == 405
+    assert event_count() == 1
