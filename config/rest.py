@@ -2,6 +2,7 @@
 limit, and errors as RFC 9457 problem details (application/problem+json)."""
 
 import logging
+import re
 from typing import Any
 
 import orjson
@@ -46,7 +47,7 @@ class JSONParser(BaseParser):
         limit = settings.API_MAX_BODY_BYTES
         request = (parser_context or {}).get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
-        if declared and declared.isdigit() and int(declared) > limit:
+        if declared and re.fullmatch(r"[0-9]{1,18}", declared) and int(declared) > limit:
             raise RequestTooLarge(f"The request body is larger than {limit:,} bytes.")
         body = stream.read(limit + 1) if stream is not None else b""
         if len(body) > limit:

@@ -6,6 +6,8 @@ Errors are RFC 9457 problem details; ``problem_responses`` documents them in
 the OpenAPI schema.
 """
 
+from datetime import UTC
+
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -31,6 +33,19 @@ class StrictRegexField(serializers.RegexField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    """An ISO-8601 date-time that exists in UTC (the calendar's first and
+    last hours do not, east and west of it), as an aware datetime."""
+
+    def to_internal_value(self, value):
+        parsed = super().to_internal_value(value)
+        try:
+            parsed.astimezone(UTC)
+        except OverflowError:
+            raise serializers.ValidationError("Out of the range of dates this service keeps.") from None
+        return parsed
 
 
 class StrictSerializer(serializers.Serializer):

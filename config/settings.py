@@ -141,7 +141,10 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "login"
+# Failed sign-ins allowed per window: per client and username, and per client
+# across all usernames (password spraying).
 LOGIN_FAILURES_ALLOWED = env.int("LOGIN_FAILURES_ALLOWED", default=10)
+LOGIN_FAILURES_PER_CLIENT = env.int("LOGIN_FAILURES_PER_CLIENT", default=50)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=300)
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -199,13 +202,33 @@ INVENTORY_RESERVATION = env.bool("INVENTORY_RESERVATION", default=True)
 # beat; "inprocess": run right after each commit in the web process (the
 # default without Redis); "off": only `manage.py projections run`.
 REDIS_URL = env.str("REDIS_URL", default="")
+
+# The cache holds the sign-in and token throttles' counters, so it must be
+# shared by every process: Redis when there is one, else files under var/
+# (the processes of one machine).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "orders",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 PROJECTIONS_MODE = env.str("PROJECTIONS_MODE", default="celery" if REDIS_URL else "inprocess")
 PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=2000)
 # Projections applied inside the command's transaction instead of by a worker,
 # e.g. PROJECTION_CONSISTENCY=order_list=inline
 PROJECTION_CONSISTENCY = env.dict("PROJECTION_CONSISTENCY", default={})
 # How long a read with X-Min-Position waits for the projections (seconds).
-READ_YOUR_WRITES_TIMEOUT = env.float("READ_YOUR_WRITES_TIMEOUT", default=5.0)
+READ_YOUR_WRITES_TIMEOUT = env.float("READ_YOUR_WRITES_TIMEOUT", default=2.0)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None

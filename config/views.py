@@ -50,26 +50,33 @@ class SchemaView(SpectacularAPIView):
 
 class ThrottledLoginView(LoginView):
     """Django's sign-in page, with failed attempts limited per client address
-    and username (LOGIN_FAILURES_ALLOWED per LOGIN_FAILURE_WINDOW seconds)."""
+    and username (LOGIN_FAILURES_ALLOWED) and per client address across all
+    usernames (LOGIN_FAILURES_PER_CLIENT), per LOGIN_FAILURE_WINDOW seconds,
+    counted in the shared cache so every process sees the same counts."""
 
-    def _key(self) -> str:
+    def _keys(self) -> dict[str, int]:
+        client = self.request.META.get("REMOTE_ADDR", "")
         username = (self.request.POST.get("username") or "")[:150].lower()
-        return f"login-failures:{self.request.META.get('REMOTE_ADDR', '')}:{username}"
+        return {
+            f"login-failures:{client}:{username}": settings.LOGIN_FAILURES_ALLOWED,
+            f"login-failures:{client}": settings.LOGIN_FAILURES_PER_CLIENT,
+        }
 
     def post(self, request, *args, **kwargs):
-        if cache.get(self._key(), 0) >= settings.LOGIN_FAILURES_ALLOWED:
+        counts = cache.get_many(list(self._keys()))
+        if any(counts.get(key, 0) >= limit for key, limit in self._keys().items()):
             form = self.get_form()
             form.add_error(None, "Too many failed attempts. Wait a few minutes and try again.")
             return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
-        key = self._key()
-        cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired in between
-            cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW)
+        for key in self._keys():
+            cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW)
+            try:
+                cache.incr(key)
+            except ValueError:  # expired in between
+                cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW)
         return super().form_invalid(form)
 
 

@@ -5,6 +5,7 @@ dataclasses on purpose: they are built for every row on the hot read paths
 (replay, catch-up), where a tuple is several times cheaper to construct.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -25,7 +26,23 @@ class GlobalPosition(NamedTuple):
     tx_id: int
     position: int
 
+    @property
+    def token(self) -> str:
+        """An opaque consistency token for clients. Tokens compare as plain
+        strings in the order of the log (fixed-width hex), which bare
+        positions do not."""
+        return f"{self.tx_id:016x}.{self.position:016x}"
 
+    @classmethod
+    def from_token(cls, token: str) -> "GlobalPosition":
+        """The position a ``token`` names; ValueError if it is not one."""
+        match = _TOKEN.fullmatch(token)
+        if match is None:
+            raise ValueError(f"not a consistency token: {token[:40]!r}")
+        return cls(int(match.group(1), 16), int(match.group(2), 16))
+
+
+_TOKEN = re.compile(r"([0-7][0-9a-f]{15})\.([0-7][0-9a-f]{15})")
 START = GlobalPosition(0, 0)
 
 

@@ -1,5 +1,7 @@
 """The audit view (staff): every event, newest first, filterable, read-only."""
 
+from datetime import UTC
+
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import get_user_model
@@ -16,19 +18,33 @@ from eventstore.registry import registry
 PAGE_SIZE = 50
 
 
+class UtcDateTimeField(forms.DateTimeField):
+    """A date-time that exists in UTC (the calendar's first and last hours
+    do not, east and west of it)."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is not None:
+            try:
+                parsed.astimezone(UTC)
+            except OverflowError:
+                raise forms.ValidationError("Out of the range of dates the log keeps.") from None
+        return parsed
+
+
 class AuditFilterForm(forms.Form):
     aggregate_id = forms.UUIDField(label="Aggregate id", required=False)
     aggregate_type = forms.CharField(label="Aggregate type", required=False, max_length=100)
     event_type = forms.CharField(label="Event type", required=False, max_length=100)
     user = forms.CharField(label="User", required=False, max_length=150, help_text="username or id")
     correlation_id = forms.CharField(label="Correlation id", required=False, max_length=128)
-    since = forms.DateTimeField(
+    since = UtcDateTimeField(
         label="From", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    until = forms.DateTimeField(
+    until = UtcDateTimeField(
         label="To", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    before = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
 
 
 def _metadata_in(qs, key: str, values: list[str]):

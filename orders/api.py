@@ -11,7 +11,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.rest import Problem
-from config.serializers import StrictCharField, StrictRegexField, StrictSerializer, problem_responses
+from config.serializers import (
+    StrictCharField,
+    StrictRegexField,
+    StrictSerializer,
+    UtcDateTimeField,
+    problem_responses,
+)
 from orders import commands
 from orders.domain import Line, rules
 from orders.http import (
@@ -26,7 +32,7 @@ from orders.http import (
 )
 from orders.serializers import CommandResultSerializer, LineSerializer
 from projections import selectors
-from projections.api import MIN_POSITION, PROJECTION_POSITION, consistent_read, position_header, with_position
+from projections.api import READ_PARAMETERS, consistent_read, position_headers, with_position
 
 ORDER_READ_MODELS = ("order_list",)
 
@@ -37,8 +43,8 @@ ORDER_READ_MODELS = ("order_list",)
 class OrderListQuery(StrictSerializer):
     status = serializers.ChoiceField(choices=selectors.STATUSES, required=False)
     customer_id = StrictRegexField(rules.CUSTOMER_ID_PATTERN, max_length=64, required=False)
-    placed_from = serializers.DateTimeField(required=False, help_text="inclusive (ISO-8601)")
-    placed_to = serializers.DateTimeField(required=False, help_text="exclusive (ISO-8601)")
+    placed_from = UtcDateTimeField(required=False, help_text="inclusive (ISO-8601)")
+    placed_to = UtcDateTimeField(required=False, help_text="exclusive (ISO-8601)")
     total_min = serializers.IntegerField(min_value=0, max_value=2**53, required=False)
     total_max = serializers.IntegerField(min_value=0, max_value=2**53, required=False)
     ordering = serializers.ChoiceField(choices=list(selectors.ORDERINGS), default="-placed_at")
@@ -111,7 +117,7 @@ class OrderCollectionApi(CommandApi):
     @extend_schema(
         operation_id="list_orders",
         summary="List orders (from the order_list read model)",
-        parameters=[OrderListQuery, MIN_POSITION, PROJECTION_POSITION],
+        parameters=[OrderListQuery, *READ_PARAMETERS],
         responses={
             200: inline_serializer(
                 "OrderPage",
@@ -145,7 +151,7 @@ class OrderDetailApi(APIView):
     @extend_schema(
         operation_id="get_order",
         summary="One order with its lines (from the read model)",
-        parameters=[MIN_POSITION, PROJECTION_POSITION],
+        parameters=READ_PARAMETERS,
         responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404, 503)},
     )
     def get(self, request: Request, order_id: UUID) -> Response:
@@ -157,7 +163,7 @@ class OrderDetailApi(APIView):
                 "order-not-found",
                 "Order not found",
                 f"order {order_id} does not exist (or is not in the read model yet)",
-                headers=position_header(ORDER_READ_MODELS),
+                headers=position_headers(ORDER_READ_MODELS),
             )
         order, lines = found
         body = order_row(order) | {

@@ -107,7 +107,9 @@ def _change(
     appended = repo.save(aggregate)
     if appended is None:  # nothing to do: no event
         return CommandResult(aggregate.id, loaded, 0, changed=False)
-    return CommandResult(aggregate.id, appended.version, appended.position, created=loaded == 0)
+    return CommandResult(
+        aggregate.id, appended.version, appended.position, created=loaded == 0, tx_id=appended.tx_id
+    )
 
 
 def place_order(cmd: PlaceOrder, expected_version: int | None) -> CommandResult:
@@ -117,7 +119,7 @@ def place_order(cmd: PlaceOrder, expected_version: int | None) -> CommandResult:
         appended = OrderRepository().save(order)
     except ConcurrencyError as exc:
         raise DuplicateOrderError(f"order {cmd.order_id} already exists") from exc
-    return CommandResult(order.id, appended.version, appended.position, created=True)
+    return CommandResult(order.id, appended.version, appended.position, created=True, tx_id=appended.tx_id)
 
 
 def add_item(cmd: AddItem, expected_version: int | None) -> CommandResult:

@@ -1,19 +1,53 @@
 """Web forms for the order commands. They check the shape of input; the
-rules themselves live in the aggregate (its errors come back as form errors)."""
+rules themselves live in the aggregate (its errors come back as form errors).
+
+Every command form carries a one-time key, drawn when the page is rendered:
+sent twice (a double click, a reload that resubmits), the command runs once
+and the second answer is the first one (the same idempotency machinery as
+the API's Idempotency-Key)."""
+
+import uuid
 
 from django import forms
 from django.core.validators import RegexValidator
 
 from orders.domain import rules
+from orders.idempotency import IdempotencyKey
 from projections import selectors
 
 sku_validator = RegexValidator(rules.SKU_PATTERN, "Letters, digits, '-' and '_' (at most 40).")
 customer_validator = RegexValidator(rules.CUSTOMER_ID_PATTERN, "Letters, digits and _.:- (at most 64).")
 
 PLACE_ORDER_LINES = 5
+form_key_validator = RegexValidator(r"^[0-9a-f]{32}$", "This form is damaged; reload the page.")
 
 
-class VersionedForm(forms.Form):
+def new_form_key() -> str:
+    return uuid.uuid4().hex
+
+
+class OneTimeForm(forms.Form):
+    """Carries the form's one-time key (optional: a form posted without one
+    simply has no protection against being sent twice)."""
+
+    form_key = forms.CharField(
+        widget=forms.HiddenInput, required=False, initial=new_form_key, validators=[form_key_validator]
+    )
+
+    def command_data(self) -> dict:
+        """What the command was sent with (the key itself aside)."""
+        return {k: v for k, v in self.cleaned_data.items() if k != "form_key"}
+
+    def idempotency_key(self, user, path: str) -> IdempotencyKey | None:
+        """The form's one-time key as an idempotency key of this user's
+        command (None when the form came without one)."""
+        key = self.cleaned_data.get("form_key")
+        if not key:
+            return None
+        return IdempotencyKey.for_request(str(user.pk), f"form:{key}", "POST", path, self.command_data())
+
+
+class VersionedForm(OneTimeForm):
     """Carries the order version the page was rendered at (If-Match)."""
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)
@@ -44,7 +78,7 @@ class CancelForm(VersionedForm):
     reason = forms.CharField(max_length=rules.MAX_REASON_LENGTH, widget=forms.TextInput)
 
 
-class PlaceOrderForm(forms.Form):
+class PlaceOrderForm(OneTimeForm):
     """A customer and up to five lines; blank lines are ignored."""
 
     customer_id = forms.CharField(label="Customer", max_length=64, validators=[customer_validator])
@@ -92,8 +126,11 @@ class PlaceOrderForm(forms.Form):
         data["lines"] = lines
         return data
 
+    def command_data(self) -> dict:
+        return {"customer_id": self.cleaned_data["customer_id"], "lines": self.cleaned_data["lines"]}
 
-class ReceiveStockForm(forms.Form):
+
+class ReceiveStockForm(OneTimeForm):
     sku = forms.CharField(label="SKU", max_length=40, validators=[sku_validator])
     quantity = forms.IntegerField(min_value=1, max_value=1_000_000)
 

@@ -86,7 +86,10 @@ class OrderStateApi(APIView):
                 parsed = None
             if parsed is None:
                 raise serializers.ValidationError("Not an ISO-8601 date-time, e.g. 2026-11-29T12:00:00Z.")
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            try:
+                return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+            except OverflowError:  # the calendar's first hours, east of UTC
+                raise serializers.ValidationError("Out of the range of dates this service keeps.") from None
 
     @extend_schema(
         operation_id="order_state_at",

@@ -24,7 +24,7 @@ from orders.http import (
     execute_for,
 )
 from projections import selectors
-from projections.api import MIN_POSITION, PROJECTION_POSITION, consistent_read, with_position
+from projections.api import READ_PARAMETERS, consistent_read, with_position
 
 INVENTORY_READ_MODELS = ("inventory",)
 
@@ -45,6 +45,7 @@ class InventoryReceiveApi(CommandApi):
                     "sku": serializers.CharField(),
                     "version": serializers.IntegerField(),
                     "position": serializers.IntegerField(),
+                    "consistency_token": serializers.CharField(),
                 },
             ),
             **problem_responses(400, 401, 403, 409, 412, 413, 415, 422),
@@ -63,7 +64,13 @@ class InventoryReceiveApi(CommandApi):
         data.is_valid(raise_exception=True)
         result = execute_for(request, commands.ReceiveStock(sku, data.validated_data["quantity"]))
         return command_response(
-            result, body={"sku": sku, "version": result.version, "position": result.position}
+            result,
+            body={
+                "sku": sku,
+                "version": result.version,
+                "position": result.position,
+                "consistency_token": result.consistency_token,
+            },
         )
 
 
@@ -88,7 +95,7 @@ class InventoryListApi(APIView):
     @extend_schema(
         operation_id="list_inventory",
         summary="Stock per SKU: on hand, reserved, available (from the inventory read model)",
-        parameters=[InventoryListQuery, MIN_POSITION, PROJECTION_POSITION],
+        parameters=[InventoryListQuery, *READ_PARAMETERS],
         responses={
             200: inline_serializer(
                 "InventoryPage",

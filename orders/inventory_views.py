@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 from eventstore.metadata import message_context
 from orders import commands
 from orders.domain import DomainError
-from orders.errors import ContentionError
+from orders.errors import ContentionError, IdempotencyKeyReusedError
 from orders.forms import ReceiveStockForm
 from orders.http import can_manage
 from projections import consistency, selectors
@@ -30,18 +30,18 @@ def inventory(request: HttpRequest) -> HttpResponse:
             try:
                 with message_context(user_id=str(request.user.pk)):
                     result = commands.execute(
-                        commands.ReceiveStock(form.cleaned_data["sku"], form.cleaned_data["quantity"])
+                        commands.ReceiveStock(form.cleaned_data["sku"], form.cleaned_data["quantity"]),
+                        idempotency_key=form.idempotency_key(request.user, request.path),
                     )
-            except (DomainError, ContentionError) as exc:
+            except (DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
                 form.add_error(None, str(exc))
             else:
                 messages.success(
                     request, f"Received {form.cleaned_data['quantity']} x {form.cleaned_data['sku']}."
                 )
-                return redirect(f"{reverse('inventory')}?after={result.position}")
-    after = request.GET.get("after", "")
-    if after.isdigit() and len(after) < 19:
-        consistency.wait_for_position(("inventory",), int(after))
+                return redirect(f"{reverse('inventory')}?after={result.consistency_token}")
+    if after := request.GET.get("after"):
+        consistency.wait_for_token(("inventory",), after)
     low = request.GET.get("low") == "1"
     levels = selectors.inventory_list(available_max=5 if low else None, limit=500)
     return render(

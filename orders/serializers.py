@@ -25,5 +25,10 @@ class CommandResultSerializer(serializers.Serializer):
     order_id = serializers.UUIDField()
     version = serializers.IntegerField(help_text="The order's version after the command (also the ETag).")
     position = serializers.IntegerField(
-        help_text="Consistency token: send it as X-Min-Position on a read to see this command's effect."
+        help_text="The global position of the last event appended. Deprecated as a consistency token "
+        "(positions are handed out before commit, so they do not order the log): use consistency_token."
+    )
+    consistency_token = serializers.CharField(
+        help_text="Names the last event appended: send it as X-Min-Position on a read to see this "
+        "command's effect. Opaque; two tokens compare as strings in the order of the log."
     )

@@ -19,7 +19,7 @@ from uuid import UUID
 
 from django.db import transaction
 
-from eventstore import ConcurrencyError, hooks
+from eventstore import ConcurrencyError, EventStore, GlobalPosition, hooks
 from eventstore.metadata import current_context, message_context
 from orders import idempotency
 from orders.errors import ContentionError, IdempotencyRaceError, StaleVersionError
@@ -43,13 +43,24 @@ class CommandResult:
     created: bool = False
     replayed: bool = False
     changed: bool = True
+    tx_id: int = 0
 
     @property
     def aggregate_id(self) -> UUID:
         return self.order_id
 
+    @property
+    def consistency_token(self) -> str:
+        """Names the last event appended: send it as X-Min-Position on a read."""
+        return GlobalPosition(self.tx_id, self.position).token
+
     def to_data(self) -> dict[str, Any]:
-        return {"order_id": str(self.order_id), "version": self.version, "position": self.position}
+        return {
+            "order_id": str(self.order_id),
+            "version": self.version,
+            "position": self.position,
+            "consistency_token": self.consistency_token,
+        }
 
 
 Handler = Callable[[Any, int | None], CommandResult]
@@ -140,10 +151,15 @@ class _Attempt:
         has committed."""
         if self.idem is None or (stored := idempotency.lookup(self.idem)) is None:
             return None
+        if "consistency_token" in stored:
+            tx_id = GlobalPosition.from_token(stored["consistency_token"]).tx_id
+        else:  # remembered before tokens existed
+            tx_id = (EventStore().global_position_of(stored["position"]) or GlobalPosition(0, 0)).tx_id
         return CommandResult(
             UUID(stored["order_id"]),
             stored["version"],
             stored["position"],
             created=getattr(self.command, "creates_stream", False),
             replayed=True,
+            tx_id=tx_id,
         )

@@ -17,11 +17,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from eventstore import EventStore
+from eventstore import EventStore, GlobalPosition
 from eventstore.metadata import message_context
 from orders import commands
 from orders.domain import Action, DomainError, InvalidOrderDataError, Line, OrderNotFoundError, actions
-from orders.errors import ContentionError, StaleVersionError
+from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
 from orders.forms import (
     AddItemForm,
     CancelForm,
@@ -90,13 +90,16 @@ def order_list(request: HttpRequest) -> HttpResponse:
             try:
                 with message_context(user_id=str(request.user.pk)):
                     result = commands.execute(
-                        commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines)
+                        commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines),
+                        idempotency_key=place_form.idempotency_key(request.user, request.path),
                     )
-            except DomainError as exc:
+            except (DomainError, IdempotencyKeyReusedError) as exc:
                 place_form.add_error(None, str(exc))
             else:
                 messages.success(request, "Order placed.")
-                return redirect(f"{reverse('order-detail', args=[result.order_id])}?after={result.position}")
+                return redirect(
+                    f"{reverse('order-detail', args=[result.order_id])}?after={result.consistency_token}"
+                )
     filters_form = OrderFilterForm(request.GET or None)
     page, count, exact, filters_valid = None, 0, True, True
     filters = selectors.OrderFilters()
@@ -165,7 +168,9 @@ def _parse_as_of(value: str | None) -> datetime | None:
 def with_usernames(events) -> None:
     """Put each event's username beside its user id (metadata stores ids)."""
     user_ids = {
-        str(e.metadata.get("user_id")) for e in events if str(e.metadata.get("user_id") or "").isdigit()
+        str(e.metadata.get("user_id"))
+        for e in events
+        if re.fullmatch(r"[0-9]{1,18}", str(e.metadata.get("user_id") or ""))
     }
     names = {
         str(pk): name
@@ -177,17 +182,17 @@ def with_usernames(events) -> None:
 
 
 def detail_context(
-    request, order_id: UUID, *, bound: dict | None = None, wait_for: int | None = None
+    request, order_id: UUID, *, bound: dict | None = None, wait_for: GlobalPosition | None = None
 ) -> dict:
     """Everything the detail page shows; ``bound`` replaces the blank forms
-    with ones carrying the user's input and errors. With ``?after=<position>``
-    (or ``wait_for``) the read model is given time to include that event."""
-    after = request.GET.get("after", "")
-    if wait_for is None and after.isdigit() and len(after) < 19:
-        wait_for = int(after)
+    with ones carrying the user's input and errors. With ``?after=<token>``
+    (a command's consistency token, or ``wait_for``) the read model is given
+    time to include that event."""
     waited = True
-    if wait_for:
-        waited = consistency.wait_for_position(ORDER_READ_MODELS, wait_for)
+    if wait_for is not None:
+        waited = consistency.wait_for(ORDER_READ_MODELS, wait_for)
+    elif after := request.GET.get("after"):
+        waited = consistency.wait_for_token(ORDER_READ_MODELS, after)
     found = selectors.order_get(order_id)
     store = EventStore()
     history = store.load(order_id)
@@ -266,7 +271,9 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
         try:
             with message_context(user_id=str(request.user.pk)):
                 result = commands.execute(
-                    _command(action, order_id, form.cleaned_data), expected_version=expected
+                    _command(action, order_id, form.cleaned_data),
+                    expected_version=expected,
+                    idempotency_key=form.idempotency_key(request.user, request.path),
                 )
         except StaleVersionError as exc:
             conflict = EventStore().load(order_id, after_version=expected)
@@ -276,7 +283,7 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
                 )
             with_usernames(conflict)
             current = conflict[-1].version if conflict else expected
-            wait_for = conflict[-1].position if conflict else None
+            wait_for = conflict[-1].global_position if conflict else None
             # Keep what the user typed, against the version they can now see.
             shown_form = COMMAND_FORMS[action](initial={**form.cleaned_data, "version": current})
             status = 409
@@ -287,12 +294,12 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
         except DomainError as exc:
             form.add_error(None, str(exc))
             status = 409
-        except ContentionError as exc:
+        except (ContentionError, IdempotencyKeyReusedError) as exc:
             form.add_error(None, str(exc))
             status = 409
         else:
             messages.success(request, _DONE[action])
-            return redirect(f"{reverse('order-detail', args=[order_id])}?after={result.position}")
+            return redirect(f"{reverse('order-detail', args=[order_id])}?after={result.consistency_token}")
     if "version" in form.errors:
         messages.error(request, "This form is out of date or incomplete; reload the page and try again.")
     bound = {action: shown_form} if action != "remove" else {}

@@ -2,8 +2,6 @@
 (``X-Min-Position`` in, ``X-Projection-Position`` out), and the projections'
 status."""
 
-import re
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAdminUser
@@ -13,24 +11,40 @@ from rest_framework.views import APIView
 
 from config.rest import Problem
 from config.serializers import problem_responses
-from eventstore import EventStore
-from projections.consistency import projection_position, wait_for_position
-from projections.status import status
+from projections.consistency import (
+    InvalidConsistencyTokenError,
+    parse_token,
+    projection_position,
+    reached,
+    wait_for,
+)
+from projections.status import holding_back, status
 
 MIN_POSITION = OpenApiParameter(
     "X-Min-Position",
-    int,
+    str,
     OpenApiParameter.HEADER,
-    description="A command's `position`: the read waits (up to READ_YOUR_WRITES_TIMEOUT, 5 s) until the "
-    "read models include that event, then answers; 503 if they do not in time.",
+    description="A command's `consistency_token` (or, deprecated, its `position`): the read waits (up to "
+    "READ_YOUR_WRITES_TIMEOUT, 2 s by default) until the read models include that event, then answers; "
+    "503 with Retry-After if they do not in time.",
 )
 PROJECTION_POSITION = OpenApiParameter(
     "X-Projection-Position",
     int,
     OpenApiParameter.HEADER,
     response=True,
-    description="Position of the last event the read models behind this answer have applied.",
+    description="Deprecated: position of the last event the read models behind this answer have applied. "
+    "Positions do not order the log; compare X-Consistency-Token instead.",
 )
+CONSISTENCY_TOKEN = OpenApiParameter(
+    "X-Consistency-Token",
+    str,
+    OpenApiParameter.HEADER,
+    response=True,
+    description="How far the read models behind this answer have got, as a consistency token: it is at or "
+    "past a command's consistency_token (compared as strings) once they include that command.",
+)
+READ_PARAMETERS = [MIN_POSITION, PROJECTION_POSITION, CONSISTENCY_TOKEN]
 
 
 def consistent_read(request: Request, names: tuple[str, ...]) -> None:
@@ -38,36 +52,38 @@ def consistent_read(request: Request, names: tuple[str, ...]) -> None:
     raw = request.headers.get("X-Min-Position")
     if raw is None:
         return
-    if not re.fullmatch(r"\s*[0-9]{1,18}\s*", raw):
-        raise Problem(
-            400, "invalid-min-position", "Invalid X-Min-Position", "X-Min-Position must be a position."
-        )
-    position = int(raw)
-    if EventStore().global_position_of(position) is None:
+    try:
+        target = parse_token(raw)
+    except InvalidConsistencyTokenError as exc:
         raise Problem(
             400,
             "invalid-min-position",
             "Invalid X-Min-Position",
-            f"No event has position {position}; send the position a command answered with.",
-            headers=position_header(names),
-        )
-    if not wait_for_position(names, position):
+            f"X-Min-Position must be a consistency token (or position) a command answered with: {exc}.",
+            headers=position_headers(names),
+        ) from None
+    if not wait_for(names, target):
         raise Problem(
             503,
             "projection-lagging",
             "Read models are behind",
-            f"The read models have not reached position {position} yet; retry shortly.",
+            "The read models have not reached that command's events yet; retry shortly.",
             retry_after=1,
-            headers=position_header(names),
+            headers=position_headers(names),
         )
 
 
-def position_header(names: tuple[str, ...]) -> dict[str, str]:
-    return {"X-Projection-Position": str(projection_position(names))}
+def position_headers(names: tuple[str, ...]) -> dict[str, str]:
+    """How far the read models behind an answer have got (both forms)."""
+    return {
+        "X-Projection-Position": str(projection_position(names)),
+        "X-Consistency-Token": reached(names).token,
+    }
 
 
 def with_position(response: Response, names: tuple[str, ...]) -> Response:
-    response["X-Projection-Position"] = str(projection_position(names))
+    for name, value in position_headers(names).items():
+        response[name] = value
     return response
 
 
@@ -76,8 +92,10 @@ class ProjectionsApi(APIView):
 
     @extend_schema(
         operation_id="projection_status",
-        summary="Each projection: events consumed, consistency, checkpoint, lag, failures (staff)",
+        summary="Each projection: events consumed, consistency, checkpoint, lag, failures; and an open "
+        "transaction holding them back, if one is (staff)",
         responses={200: OpenApiTypes.OBJECT, **problem_responses(401, 403)},
     )
     def get(self, request: Request) -> Response:
-        return Response({"projections": status()})
+        projections = status()
+        return Response({"projections": projections, "held_back_by": holding_back(projections)})

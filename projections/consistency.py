@@ -1,42 +1,85 @@
 """Read-your-writes: how far the read models behind a read have got, and
-waiting (bounded) until they include a command's events."""
+waiting (bounded) until they include a command's events.
 
+A command hands out a consistency token naming its last event (its place in
+the (transaction id, position) order projections follow); a read given one
+waits until its read models have passed that place. The bare position of the
+first API version is still accepted, looked up to the same place.
+"""
+
+import re
 import time
 
 from django.conf import settings
 
 from eventstore import EventStore, GlobalPosition
 from projections import checkpoints
-from projections.base import INLINE, registry
 from projections.runner import run_all
+
+_BARE_POSITION = re.compile(r"\s*([0-9]{1,18})\s*")
+
+
+class InvalidConsistencyTokenError(ValueError):
+    """Neither a consistency token nor a position of an event in the log."""
+
+
+def parse_token(raw: str, store: EventStore | None = None) -> GlobalPosition:
+    """The place in the log a client's token (or bare position) names; it
+    must name an event that exists."""
+    store = store or EventStore()
+    if match := _BARE_POSITION.fullmatch(raw):
+        found = store.global_position_of(int(match.group(1)))
+        if found is None:
+            raise InvalidConsistencyTokenError(f"no event has position {int(match.group(1))}")
+        return found
+    try:
+        target = GlobalPosition.from_token(raw.strip())
+    except ValueError:
+        raise InvalidConsistencyTokenError("not a consistency token or position") from None
+    if store.global_position_of(target.position) != target:
+        raise InvalidConsistencyTokenError("the token names no event of this log")
+    return target
+
+
+def reached(names: tuple[str, ...]) -> GlobalPosition:
+    """The place in the log every one of ``names`` has passed."""
+    found = checkpoints.read(list(names), "default")
+    if len(found) < len(names):
+        return GlobalPosition(0, 0)
+    return min(cp.global_position for cp in found.values())
 
 
 def projection_position(names: tuple[str, ...]) -> int:
-    """Position of the last event every one of ``names`` has applied."""
+    """Position of the last event every one of ``names`` has applied (the
+    first API version's header; not comparable with command positions)."""
     found = checkpoints.read(list(names), "default")
     return min(cp.position for cp in found.values()) if len(found) == len(names) else 0
 
 
-def wait_for_position(names: tuple[str, ...], position: int, timeout: float | None = None) -> bool:
-    """Wait until each of ``names`` has applied the event at ``position`` (a
-    consistency token from a command); False if ``timeout`` passes first."""
+def wait_for(names: tuple[str, ...], target: GlobalPosition, timeout: float | None = None) -> bool:
+    """Wait until each of ``names`` has passed ``target``; False if
+    ``timeout`` (READ_YOUR_WRITES_TIMEOUT) passes first."""
     timeout = settings.READ_YOUR_WRITES_TIMEOUT if timeout is None else timeout
-    # Inline read models change in the command's own transaction: nothing to wait for.
-    names = tuple(n for n in names if n not in registry or registry.get(n).consistency != INLINE)
-    if not names:
-        return True
+    # Inline read models count too: one that lags takes events the async way
+    # (see projections.inline), and its checkpoint is what says it has them.
     deadline = time.monotonic() + timeout
-    store = EventStore()
-    target: GlobalPosition | None = None
     delay = 0.005
     while True:
-        if target is None:
-            target = store.global_position_of(position)
-        if target is not None and settings.PROJECTIONS_MODE == "inprocess":
+        if settings.PROJECTIONS_MODE == "inprocess":
             run_all()  # no worker in this mode: the reader drives the projections
-        if target is not None and checkpoints.all_reached(target, names):
+        if checkpoints.all_reached(target, names):
             return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(delay)
         delay = min(delay * 2, 0.02)
+
+
+def wait_for_token(names: tuple[str, ...], raw: str, timeout: float | None = None) -> bool:
+    """``wait_for`` the place a page's ``?after=`` names; True at once (the
+    page shows what it has) when it names nothing."""
+    try:
+        target = parse_token(raw)
+    except InvalidConsistencyTokenError:
+        return True
+    return wait_for(names, target, timeout)

@@ -10,14 +10,15 @@ names) and move the checkpoint. SQLite: replay in place in one transaction
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connections, transaction
 
 from eventstore import START, EventStore, GlobalPosition
 from projections import checkpoints, failures, locks
-from projections.base import INLINE, Projection
+from projections.base import Projection
 
 REBUILD_BATCH = 5000
 SUFFIX = "__rebuild"
@@ -47,24 +48,38 @@ def rebuild(
     for projection in projections:
         if not isinstance(projection, Projection):
             raise RebuildError(f"{projection.name} issues commands; replaying it would issue them again")
-    inline = [p for p in projections if p.consistency == INLINE]
-    if inline and len(inline) < len(projections):
-        # Their final catch-up reads differently (see _rebuild_postgres): one pass each.
-        first = rebuild(inline, using=using, progress=progress)
-        second = rebuild([p for p in projections if p.consistency != INLINE], using=using, progress=progress)
-        return RebuildResult(
-            first.events + second.events,
-            first.applied + second.applied,
-            first.seconds + second.seconds,
-            max(first.checkpoint, second.checkpoint),
-        )
     checkpoints.ensure(using)
     started = time.perf_counter()
     if connections[using].vendor == "postgresql":
-        events, applied, checkpoint = _rebuild_postgres(projections, using, progress)
+        with _rebuilding(projections, using):
+            events, applied, checkpoint = _rebuild_postgres(projections, using, progress)
     else:
         events, applied, checkpoint = _rebuild_in_place(projections, using, progress)
     return RebuildResult(events, sum(applied.values()), time.perf_counter() - started, checkpoint)
+
+
+@contextmanager
+def _rebuilding(projections: list[Projection], using: str) -> Iterator[None]:
+    """One rebuild of a projection at a time (a second would drop the first's
+    shadow tables): a session-level advisory lock, released when the rebuild
+    ends or its process dies. Rebuilds need a session of their own, so
+    behind a transaction-pooling PgBouncer they run on DATABASE_DIRECT_URL."""
+    keys = [locks.lock_key(f"rebuild:{p.name}") for p in sorted(projections, key=lambda p: p.name)]
+    taken: list[int] = []
+    with connections[using].cursor() as cursor:
+        try:
+            for key, projection in zip(keys, sorted(projections, key=lambda p: p.name), strict=True):
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+                if not cursor.fetchone()[0]:
+                    raise RebuildError(
+                        f"{projection.name} is being rebuilt by another process; "
+                        "try again when that rebuild has finished"
+                    )
+                taken.append(key)
+            yield
+        finally:
+            for key in taken:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 def _total_events(using: str) -> int:
@@ -117,12 +132,9 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress):
             # Wait for live runners to finish their batch, then keep them out.
             locks.lock([p.name for p in projections], using)
             # The tail that arrived meanwhile, then the swap, in one transaction.
-            # Inline writers hold the lock in shared mode: with it held here,
-            # every one has committed, so their events can be read at once.
-            recent = all(p.consistency == INLINE for p in projections)
-            while batch := store.read_all(
-                checkpoint, REBUILD_BATCH, metadata=metadata, include_recent=recent
-            ):
+            # The read stays gap-safe whatever this process thinks about inline
+            # mode: events it cannot see yet are applied by the runner later.
+            while batch := store.read_all(checkpoint, REBUILD_BATCH, metadata=metadata):
                 _apply(targets, batch, applied)
                 checkpoint = batch[-1].global_position
                 seen += len(batch)

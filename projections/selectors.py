@@ -4,7 +4,7 @@ They never load aggregates or replay events."""
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -84,9 +84,10 @@ def decode_cursor(cursor: str, field: str) -> tuple[Any, UUID, str]:
             value = datetime.fromisoformat(value)
             if value.tzinfo is None:
                 raise ValueError("naive time")
-        elif not isinstance(value, int) or isinstance(value, bool):
+            value.astimezone(UTC)  # a time at the calendar's edge may not exist in UTC
+        elif not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
             raise ValueError(value)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+    except (ValueError, TypeError, OverflowError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise InvalidCursorError("the cursor is not one this list handed out") from exc
     return value, order_id, direction
 

@@ -1,6 +1,6 @@
 """What the projections page, ``projections status`` and
 ``GET /api/projections/`` show: each projection's checkpoint, lag and
-failures."""
+failures, and the open transaction holding them back, if one is."""
 
 from datetime import UTC, datetime
 
@@ -78,3 +78,37 @@ def _failure(f: ProjectionFailure) -> dict:
         "resolution": f.resolution,
         "resolved_by": f.resolved_by,
     }
+
+
+# A transaction this old that holds a transaction id keeps every event
+# written after it out of the gap-safe read: worth naming on the page.
+HOLDING_BACK_AFTER_SECONDS = 2.0
+
+
+def oldest_transaction(using: str = "default") -> dict | None:
+    """The oldest transaction in this database that holds a transaction id
+    (so holds back the gap-safe read of every event written after it), if it
+    is older than a moment; None on SQLite."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, state, application_name, client_addr::text,"
+            " EXTRACT(EPOCH FROM clock_timestamp() - xact_start)"
+            " FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL"
+            " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL ORDER BY xact_start LIMIT 1"
+        )
+        row = cursor.fetchone()
+    if row is None or row[4] < HOLDING_BACK_AFTER_SECONDS:
+        return None
+    pid, state, application, client, age = row
+    return {"pid": pid, "state": state, "application_name": application, "client_addr": client,
+            "age_seconds": round(float(age), 1)}  # fmt: skip
+
+
+def holding_back(projections: list[dict], using: str = "default") -> dict | None:
+    """The oldest open transaction, when projections are behind while it runs."""
+    if not any(p["lag_events"] for p in projections):
+        return None
+    return oldest_transaction(using)

@@ -3,6 +3,10 @@
 Invariant: available = on hand - reserved is never negative. Reservations
 are per order; every change names the reference (the triggering event) it
 was made for, so a command repeated for the same reference changes nothing.
+The item remembers the references of its open reservations and the latest
+``RECENT_REFERENCES`` others (repeats come from a process manager retrying
+a step, soon after it), so a busy SKU's state stays small however long its
+history grows.
 """
 
 import uuid
@@ -18,7 +22,8 @@ INVENTORY_AGGREGATE = "InventoryItem"
 MAX_RECEIVE = 1_000_000
 # Inventory ids are derived from the SKU, so any writer can find the stream.
 _NAMESPACE = uuid.UUID("6b1e5c8e-3f0a-4a52-9d3e-9a4f2c7b1d20")
-SNAPSHOT_SCHEMA_VERSION = 1
+SNAPSHOT_SCHEMA_VERSION = 2
+RECENT_REFERENCES = 500
 
 
 def inventory_id(sku: str) -> UUID:
@@ -130,7 +135,9 @@ class InventoryItem:
         self.version = 0
         self.on_hand = 0
         self.reservations: dict[str, int] = {}
-        self.references: set[str] = set()
+        # order id -> references of its open reservation; and the latest others, oldest first.
+        self.open_references: dict[str, tuple[str, ...]] = {}
+        self.recent_references: tuple[str, ...] = ()
         self.pending: list[OrderEvent] = []
 
     @property
@@ -140,6 +147,16 @@ class InventoryItem:
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
+
+    @property
+    def references(self) -> frozenset[str]:
+        """The references whose repeat would change nothing."""
+        return frozenset(self.recent_references).union(*self.open_references.values())
+
+    def _seen(self, reference: str) -> bool:
+        return reference in self.recent_references or any(
+            reference in refs for refs in self.open_references.values()
+        )
 
     @classmethod
     def from_history(
@@ -162,7 +179,7 @@ class InventoryItem:
         """Reserve ``quantity`` for the order, or record that it could not be."""
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
             raise InvalidOrderDataError("quantity", "a positive integer")
-        if reference in self.references:
+        if self._seen(reference):
             return
         if quantity <= self.available:
             self._record(StockReserved(self.sku, str(order_id), quantity, reference))
@@ -174,14 +191,14 @@ class InventoryItem:
     def release(self, order_id: UUID, reference: str) -> None:
         """Give back everything reserved for the order (nothing if none)."""
         held = self.reservations.get(str(order_id), 0)
-        if reference in self.references or held == 0:
+        if self._seen(reference) or held == 0:
             return
         self._record(StockReleased(self.sku, str(order_id), held, reference))
 
     def ship(self, order_id: UUID, reference: str) -> None:
         """The order's reserved units leave: on hand and reserved both drop."""
         held = self.reservations.get(str(order_id), 0)
-        if reference in self.references or held == 0:
+        if self._seen(reference) or held == 0:
             return
         self._record(StockShipped(self.sku, str(order_id), held, reference))
 
@@ -200,13 +217,20 @@ class InventoryItem:
                     **self.reservations,
                     event.order_id: self.reservations.get(event.order_id, 0) + event.quantity,
                 }
-            case StockReleased():
+                self.open_references = {
+                    **self.open_references,
+                    event.order_id: (*self.open_references.get(event.order_id, ()), event.reference),
+                }
+            case StockReleased() | StockShipped():
+                if isinstance(event, StockShipped):
+                    self.on_hand -= event.quantity
                 self.reservations = {k: v for k, v in self.reservations.items() if k != event.order_id}
-            case StockShipped():
-                self.on_hand -= event.quantity
-                self.reservations = {k: v for k, v in self.reservations.items() if k != event.order_id}
-        if hasattr(event, "reference"):
-            self.references = self.references | {event.reference}
+                closed = self.open_references.get(event.order_id, ())
+                self.open_references = {k: v for k, v in self.open_references.items() if k != event.order_id}
+                self.recent_references = (*self.recent_references, *closed)
+        if hasattr(event, "reference") and not isinstance(event, StockReserved):
+            self.recent_references = (*self.recent_references, event.reference)
+        self.recent_references = self.recent_references[-RECENT_REFERENCES:]
         self.version += 1
 
     def to_snapshot(self) -> dict[str, Any]:
@@ -214,7 +238,8 @@ class InventoryItem:
             "version": self.version,
             "on_hand": self.on_hand,
             "reservations": self.reservations,
-            "references": sorted(self.references),
+            "open_references": {order: list(refs) for order, refs in self.open_references.items()},
+            "recent_references": list(self.recent_references),
         }
 
     @classmethod
@@ -223,7 +248,8 @@ class InventoryItem:
         item.version = state["version"]
         item.on_hand = state["on_hand"]
         item.reservations = dict(state["reservations"])
-        item.references = set(state["references"])
+        item.open_references = {order: tuple(refs) for order, refs in state["open_references"].items()}
+        item.recent_references = tuple(state["recent_references"])
         return item
 
     def state(self) -> dict[str, Any]:

@@ -2,6 +2,8 @@ import json
 
 from django import template
 
+from orders.forms import new_form_key as _new_form_key
+
 register = template.Library()
 
 
@@ -53,3 +55,9 @@ def querystring_with(request, **changes) -> str:
             params[key] = value
     encoded = params.urlencode()
     return "?" + encoded if encoded else "?"
+
+
+@register.simple_tag
+def new_form_key() -> str:
+    """A one-time key for a form rendered in a loop (see orders.forms.OneTimeForm)."""
+    return _new_form_key()

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from projections import checkpoints, failures, rebuild, runner
 from projections.base import registry
-from projections.status import status
+from projections.status import holding_back, status
 
 
 class Command(BaseCommand):
@@ -39,6 +39,11 @@ class Command(BaseCommand):
 
     def do_status(self, **options):
         rows = status()
+        if held := holding_back(rows):
+            self.stdout.write(
+                f"held back by transaction of pid {held['pid']} ({held['state']}, "
+                f"{held['application_name'] or 'no application name'}), open for {held['age_seconds']} s"
+            )
         columns = ("projection", "consistency", "position", "lag (events)", "lag (s)")
         self.stdout.write("{:<18} {:<11} {:>10} {:>13} {:>9}  state".format(*columns))
         for row in rows:
