@@ -117,6 +117,16 @@ else:
     _db.setdefault("CONN_HEALTH_CHECKS", True)
     _db.setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default="test_orders")
 
+# The role that owns the tables, on a direct (not pooled) connection: what
+# `migrate` (and `db_roles`) use, so DATABASE_URL can name a role that may
+# read and append events but never change them (see the README).
+DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default="")
+if DATABASE_DIRECT_URL:
+    DATABASES["direct"] = env.db_url_config(DATABASE_DIRECT_URL)
+    DATABASES["direct"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
+    # Tests run everything on the default test database, never a second one.
+    DATABASES["direct"]["TEST"] = {"MIRROR": "default"}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
