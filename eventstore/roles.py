@@ -52,8 +52,14 @@ def role_exists(cursor, role: str) -> bool:
     return cursor.fetchone()[0]
 
 
-def statements(db: Database, role: str, *, exists: bool, password: str | None) -> list[sql.Composed]:
-    """What makes ``role`` the application's restricted role, in order."""
+def statements(
+    db: Database, role: str, *, exists: bool, password: str | None, idle_timeout: int = 0
+) -> list[sql.Composed]:
+    """What makes ``role`` the application's restricted role, in order.
+
+    ``idle_timeout`` (seconds, 0: the server's) becomes the role's
+    ``idle_in_transaction_session_timeout``: it holds behind a pooler that
+    refuses it as a connection option."""
     if role == db.owner:
         raise RoleSetupError(
             f"{role} owns the tables; the application role must be another one (the owner keeps migrating)"
@@ -63,11 +69,19 @@ def statements(db: Database, role: str, *, exists: bool, password: str | None) -
     login = sql.SQL("ALTER ROLE {} LOGIN" if exists else "CREATE ROLE {} LOGIN").format(r)
     if password is not None:
         login = sql.SQL("{} PASSWORD {}").format(login, sql.Literal(password))
+    idle = (
+        sql.SQL("ALTER ROLE {} SET idle_in_transaction_session_timeout = {}").format(
+            r, sql.Literal(f"{idle_timeout}s")
+        )
+        if idle_timeout > 0
+        else sql.SQL("ALTER ROLE {} RESET idle_in_transaction_session_timeout").format(r)
+    )
     default_privileges = sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT").format(
         sql.Identifier(db.owner), schema
     )
     return [
         login,
+        idle,
         sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(db.name), r),
         sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, r),
         sql.SQL("GRANT {} ON ALL TABLES IN SCHEMA {} TO {}").format(_DML, schema, r),

@@ -246,6 +246,7 @@ print(json.dumps({
     "read_model": run("INSERT INTO later_read_model VALUES (1, 1); UPDATE later_read_model SET n = 2;"
                       " DELETE FROM later_read_model"),
     "checkpoints": run("UPDATE projection_checkpoints SET events_seen = events_seen"),
+    "idle_timeout": run("SHOW idle_in_transaction_session_timeout")[0][0],
 }))
 """
 
@@ -256,24 +257,35 @@ def manage(*args, env):
     )
 
 
+def server_url(database: str, user: str | None = None) -> str:
+    """A URL for ``database`` on the test server, as ``user`` (default: the tests' own)."""
+    params = connection.settings_dict
+    user = user or params["USER"] or "postgres"
+    return f"postgres://{user}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{database}"
+
+
 @pytest.mark.postgres
 def test_the_application_role_appends_but_can_never_rewrite_history(role_name):
-    params = connection.settings_dict
-    host, port, owner = params["HOST"] or "127.0.0.1", params["PORT"] or 5432, params["USER"] or "postgres"
+    owner = connection.settings_dict["USER"] or "postgres"
     database = f"es_split_{uuid.uuid4().hex[:10]}"
     with other_connection("postgres", autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{database}"')
     try:
         env = {
             **os.environ,
-            "DATABASE_URL": f"postgres://{role_name}@{host}:{port}/{database}",
-            "DATABASE_DIRECT_URL": f"postgres://{owner}@{host}:{port}/{database}",
+            "DATABASE_URL": server_url(database, role_name),
+            "DATABASE_DIRECT_URL": server_url(database, owner),
         }
         # The role does not exist yet: migrate must run as the owner.
-        for command in (["migrate", "--noinput"], ["db_roles", "--app-role", role_name]):
+        for command in (
+            ["migrate", "--noinput"],
+            ["db_roles", "--app-role", role_name, "--idle-in-transaction-timeout", "45"],
+        ):
             done = manage(*command, env=env)
             assert done.returncode == 0, done.stderr
-        run = manage("shell", "-c", AS_APP_ROLE, env=env)
+        # As behind a PgBouncer that refuses the timeout as a connection
+        # option: the role's own setting still applies.
+        run = manage("shell", "-c", AS_APP_ROLE, env={**env, "DB_IDLE_IN_TRANSACTION_TIMEOUT": "0"})
         assert run.returncode == 0, run.stderr
         seen = json.loads(run.stdout.strip().splitlines()[-1])
     finally:
@@ -294,4 +306,58 @@ def test_the_application_role_appends_but_can_never_rewrite_history(role_name):
         "snapshot_update": "permission denied for table snapshots",
         "read_model": "done",
         "checkpoints": "done",
+        "idle_timeout": "45s",
+    }
+
+
+# -- no transaction left idle forever ------------------------------------------
+
+IDLE_TIMEOUTS = """
+import json
+from django.db import connections
+
+def shown(alias):
+    with connections[alias].cursor() as cursor:
+        cursor.execute("SHOW idle_in_transaction_session_timeout")
+        return cursor.fetchone()[0]
+
+print(json.dumps({alias: shown(alias) for alias in ("default", "direct")}))
+"""
+
+
+@pytest.mark.postgres
+def test_a_fresh_connection_ends_transactions_left_idle():
+    fresh = connections.create_connection("default")
+    try:
+        with fresh.cursor() as cursor:
+            cursor.execute(
+                "SELECT setting FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'"
+            )
+            assert cursor.fetchone()[0] == str(
+                int(os.environ.get("DB_IDLE_IN_TRANSACTION_TIMEOUT", 60)) * 1000
+            )
+    finally:
+        fresh.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("seconds", "shown"), [("7", "7s"), ("0", None)])
+def test_the_idle_transaction_timeout_is_set_on_the_app_connection_only(seconds, shown):
+    """DB_IDLE_IN_TRANSACTION_TIMEOUT reaches every connection of the app
+    (0 leaves the server's setting); the owner's "direct" connection, used for
+    long migrations and rebuilds, keeps the server's."""
+    url = server_url(connection.settings_dict["NAME"])
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DATABASE_DIRECT_URL": url,
+        "DB_IDLE_IN_TRANSACTION_TIMEOUT": seconds,
+    }
+    run = manage("shell", "-c", IDLE_TIMEOUTS, env=env)
+    assert run.returncode == 0, run.stderr
+    with other_connection() as plain:
+        [(server_setting,)] = plain.execute("SHOW idle_in_transaction_session_timeout").fetchall()
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {
+        "default": shown or server_setting,
+        "direct": server_setting,
     }

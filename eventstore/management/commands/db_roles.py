@@ -23,6 +23,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--app-role", required=True, help="the role named in DATABASE_URL")
         parser.add_argument("--password", help="set the role's password (unchanged if omitted)")
+        parser.add_argument(
+            "--idle-in-transaction-timeout",
+            type=int,
+            default=60,
+            metavar="SECONDS",
+            help="end the role's sessions left idle in a transaction this long (0: the server's setting)",
+        )
         parser.add_argument("--print-sql", action="store_true", help="print the statements, run nothing")
         parser.add_argument(
             "--database",
@@ -33,6 +40,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, app_role: str, password: str | None, print_sql: bool, database: str, **options):
         connection = connections[database]
+        idle_timeout = options["idle_in_transaction_timeout"]
         if connection.vendor != "postgresql":
             raise CommandError("db_roles is for PostgreSQL; SQLite has no roles")
         try:
@@ -41,9 +49,16 @@ class Command(BaseCommand):
                 exists = roles.role_exists(cursor, app_role)
                 if print_sql:
                     shown = MASKED if password is not None else None
-                    self._print(connection, roles.statements(db, app_role, exists=exists, password=shown))
+                    self._print(
+                        connection,
+                        roles.statements(
+                            db, app_role, exists=exists, password=shown, idle_timeout=idle_timeout
+                        ),
+                    )
                     return
-                for statement in roles.statements(db, app_role, exists=exists, password=password):
+                for statement in roles.statements(
+                    db, app_role, exists=exists, password=password, idle_timeout=idle_timeout
+                ):
                     cursor.execute(statement.as_string(connection.connection))
                 if found := roles.problems(cursor, app_role):
                     raise roles.RoleSetupError(
