@@ -187,10 +187,15 @@ class EventStore:
         ``include_recent=True`` drops the gap-safety filter and returns every
         committed event: only correct when the caller knows no writer it cares
         about is still in flight (e.g. they all hold a lock it now holds).
+
+        Raises ``ReadOnReplicaError`` on a PostgreSQL standby, whose snapshots
+        do not show the primary's running transactions: the global log is
+        followed on the primary.
         """
         dialect = self._dialect
         query, params = dialect.read_all(after, limit, metadata, include_recent)
         connection = self._connection
+        dialect.ensure_primary(connection)
         if connection.vendor == "postgresql" and not include_recent and connection.in_atomic_block:
             # PostgreSQL keeps the pg_stat_activity it read for the rest of a
             # transaction; the bound must see the backends as they are now.
