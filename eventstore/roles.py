@@ -37,8 +37,9 @@ class Database:
     @classmethod
     def inspect(cls, cursor) -> "Database":
         cursor.execute(
-            "SELECT current_database(), current_schema(),"
-            " (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s))",
+            "SELECT current_database(), n.nspname, pg_get_userbyid(c.relowner)"
+            " FROM (SELECT to_regclass(%s) AS oid) AS t"
+            " LEFT JOIN pg_class c ON c.oid = t.oid LEFT JOIN pg_namespace n ON n.oid = c.relnamespace",
             [EVENTS],
         )
         name, schema, owner = cursor.fetchone()

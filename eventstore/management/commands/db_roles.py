@@ -40,26 +40,30 @@ class Command(BaseCommand):
 
     def handle(self, *args, app_role: str, password: str | None, print_sql: bool, database: str, **options):
         connection = connections[database]
-        idle_timeout = options["idle_in_transaction_timeout"]
         if connection.vendor != "postgresql":
             raise CommandError("db_roles is for PostgreSQL; SQLite has no roles")
+        if print_sql and password is not None:
+            self.stdout.write("-- the password is masked: set it yourself")
+            password = MASKED
         try:
             with transaction.atomic(using=database), connection.cursor() as cursor:
                 db = roles.Database.inspect(cursor)
                 exists = roles.role_exists(cursor, app_role)
+                statements = roles.statements(
+                    db,
+                    app_role,
+                    exists=exists,
+                    password=password,
+                    idle_timeout=options["idle_in_transaction_timeout"],
+                )
+                for statement in statements:
+                    text = statement.as_string(connection.connection)
+                    if print_sql:
+                        self.stdout.write(text + ";")
+                    else:
+                        cursor.execute(text)
                 if print_sql:
-                    shown = MASKED if password is not None else None
-                    self._print(
-                        connection,
-                        roles.statements(
-                            db, app_role, exists=exists, password=shown, idle_timeout=idle_timeout
-                        ),
-                    )
                     return
-                for statement in roles.statements(
-                    db, app_role, exists=exists, password=password, idle_timeout=idle_timeout
-                ):
-                    cursor.execute(statement.as_string(connection.connection))
                 if found := roles.problems(cursor, app_role):
                     raise roles.RoleSetupError(
                         "nothing was changed, the role could still rewrite history:\n  " + "\n  ".join(found)
@@ -70,9 +74,3 @@ class Command(BaseCommand):
             f"{app_role} {'updated' if exists else 'created'}: it may read and append events in {db.name}"
             f" (schema {db.schema}), not change them; tables {db.owner} creates later get read/write for it."
         )
-
-    def _print(self, connection, statements) -> None:
-        if any(MASKED in s.as_string(connection.connection) for s in statements[:1]):
-            self.stdout.write("-- the password is masked; set it yourself")
-        for statement in statements:
-            self.stdout.write(statement.as_string(connection.connection) + ";")

@@ -43,11 +43,13 @@ def _lift_guards(connection) -> list[str]:
     if connection.vendor == "postgresql":
         # Row triggers do not fire on TRUNCATE; only TRUNCATE triggers
         # (tgtype bit 5) stand in the way.
-        names = _names(
-            connection,
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s)"
-            " AND NOT tgisinternal AND tgtype & 32 <> 0",
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s)"
+                " AND NOT tgisinternal AND tgtype & 32 <> 0",
+                [EVENTS],
+            )
+            names = [name for (name,) in cursor.fetchall()]
         for name in names:
             _execute(connection, f'ALTER TABLE {EVENTS} DISABLE TRIGGER "{name}"')
         return [f'ALTER TABLE {EVENTS} ENABLE TRIGGER "{name}"' for name in names]
@@ -63,12 +65,6 @@ def _lift_guards(connection) -> list[str]:
             _execute(connection, f'DROP TRIGGER "{name}"')
         return [sql for _, sql in triggers]
     return []
-
-
-def _names(connection, query: str) -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(query, [EVENTS])
-        return [name for (name,) in cursor.fetchall()]
 
 
 def _execute(connection, statement: str) -> None:
