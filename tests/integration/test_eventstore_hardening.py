@@ -326,7 +326,7 @@ print(json.dumps({alias: shown(alias) for alias in ("default", "direct")}))
 
 
 @pytest.mark.postgres
-def test_a_fresh_connection_ends_transactions_left_idle():
+def test_a_fresh_app_connection_has_the_idle_transaction_timeout():
     fresh = connections.create_connection("default")
     try:
         with fresh.cursor() as cursor:
