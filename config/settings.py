@@ -116,6 +116,28 @@ else:
     _db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     _db.setdefault("CONN_HEALTH_CHECKS", True)
     _db.setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default="test_orders")
+    # A transaction left open (a stuck request, a forgotten shell) holds back
+    # every projection: the gap-safe read waits for it. The server ends such a
+    # session after this many seconds idle inside a transaction (0: never).
+    # Not set on "direct" below: a migration or a rebuild may compute for
+    # minutes between two statements of its transaction, and someone is
+    # watching it.
+    _idle_timeout = env.int("DB_IDLE_IN_TRANSACTION_TIMEOUT", default=60)
+    if _idle_timeout > 0:
+        # libpq's "options": server settings sent when each connection starts.
+        _options = _db.setdefault("OPTIONS", {})
+        _libpq = [_options.get("options", ""), f"-c idle_in_transaction_session_timeout={_idle_timeout}s"]
+        _options["options"] = " ".join(filter(None, _libpq))
+
+# The role that owns the tables, on a direct (not pooled) connection: what
+# `migrate` (and `db_roles`) use, so DATABASE_URL can name a role that may
+# read and append events but never change them (see the README).
+DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default="")
+if DATABASE_DIRECT_URL:
+    DATABASES["direct"] = env.db_url_config(DATABASE_DIRECT_URL)
+    DATABASES["direct"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
+    # Tests run everything on the default test database, never a second one.
+    DATABASES["direct"]["TEST"] = {"MIRROR": "default"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -9,6 +9,7 @@ from eventstore.errors import (
     ConcurrencyError,
     EventSchemaError,
     EventStoreError,
+    ReadOnReplicaError,
     UnknownEventTypeError,
 )
 from eventstore.registry import EventTypeRegistry, registry
@@ -34,6 +35,7 @@ __all__ = [
     "EventTypeRegistry",
     "GlobalPosition",
     "NewEvent",
+    "ReadOnReplicaError",
     "RecordedEvent",
     "Snapshot",
     "UnknownEventTypeError",

@@ -40,3 +40,19 @@ class EventSchemaError(EventStoreError):
 
 class UpcastError(EventStoreError):
     """A stored event could not be brought to the current schema version."""
+
+
+class ReadOnReplicaError(EventStoreError):
+    """The gap-safe global read was asked of a standby (a read replica).
+
+    A standby's snapshot does not list the primary's running transactions, so
+    the read could pass an event that a transaction still open on the primary
+    commits later with a lower (transaction id, position): a projection would
+    skip it for ever. Projections read the global log on the primary."""
+
+    def __init__(self, alias: str):
+        self.alias = alias
+        super().__init__(
+            f"database {alias!r} is a standby (pg_is_in_recovery()): the gap-safe global read must run"
+            " on the primary, a standby cannot see which of the primary's transactions are still running"
+        )

@@ -7,6 +7,8 @@ import orjson
 import psycopg
 from django.db import IntegrityError
 
+from eventstore.errors import ReadOnReplicaError
+
 COLUMNS = (
     "position, tx_id, event_id, aggregate_type, aggregate_id, event_type,"
     " schema_version, event_data, metadata, version, created_at"
@@ -94,6 +96,9 @@ class Dialect:
             cursor.execute(query, params)
             return cursor.fetchall() if cursor.description else []
 
+    def ensure_primary(self, connection) -> None:
+        """Raise ``ReadOnReplicaError`` if ``connection`` is to a standby."""
+
     def append(self, aggregate_type, aggregate_id, rows, expected_version, created_at):
         """The statement and parameters that append ``rows`` (event_id,
         event_type, schema_version, data, metadata, version) to one stream."""
@@ -166,6 +171,22 @@ class Postgres(Dialect):
             return cursor.fetchall() if cursor.description else []
 
     _cursor = staticmethod(lambda connection: raw_cursor(connection))
+
+    def ensure_primary(self, connection) -> None:
+        """Raise ``ReadOnReplicaError`` if ``connection`` is to a standby.
+
+        Asked once per database connection, not per read: the answer is
+        remembered with the psycopg connection it was asked on, so a
+        reconnect (perhaps to another server) asks again. A primary does not
+        become a standby without a restart, which ends the connection."""
+        connection.ensure_connection()
+        raw = connection.connection
+        if getattr(connection, "_eventstore_primary", None) is raw:
+            return
+        [(in_recovery,)] = self.fetch(connection, "SELECT pg_is_in_recovery()", [])
+        if in_recovery:
+            raise ReadOnReplicaError(connection.alias)
+        connection._eventstore_primary = raw
 
     # Gap safety: only events of transactions older than the oldest one still
     # running are returned; no event can still appear before them in

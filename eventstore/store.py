@@ -139,17 +139,29 @@ class EventStore:
         until: datetime | None = None,
     ) -> list[RecordedEvent]:
         """A stream's events in version order: those after ``after_version``,
-        up to ``up_to_version`` and recorded at or before ``until`` (a temporal
-        query: the stream as it was at that moment)."""
+        up to ``up_to_version`` and, with ``until``, as the stream was at that
+        moment (a temporal query).
+
+        ``until`` cuts the stream before its first event (in version order)
+        recorded after that moment, so the answer is always a prefix of the
+        stream. ``created_at`` comes from the writing server's clock and may go
+        backwards within a stream (skew between servers, an NTP step); filtering
+        on it alone could return v1 and v3 without v2, a state that never was.
+        """
         dialect = self._dialect
+        agg = dialect.param_uuid(aggregate_id)
         clauses = ["aggregate_id = %s", "version > %s"]
-        params: list = [dialect.param_uuid(aggregate_id), after_version]
+        params: list = [agg, after_version]
         if up_to_version is not None:
             clauses.append("version <= %s")
             params.append(up_to_version)
         if until is not None:
-            clauses.append("created_at <= %s")
-            params.append(dialect.param_datetime(until))
+            # Uncorrelated, so evaluated once per statement, not per row.
+            clauses.append(
+                "version < COALESCE((SELECT MIN(later.version) FROM events later"
+                " WHERE later.aggregate_id = %s AND later.created_at > %s), version + 1)"
+            )
+            params += (agg, dialect.param_datetime(until))
         query = f"SELECT {sql.COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY version"
         return self._decode(dialect.fetch(self._connection, query, params))
 
@@ -175,10 +187,15 @@ class EventStore:
         ``include_recent=True`` drops the gap-safety filter and returns every
         committed event: only correct when the caller knows no writer it cares
         about is still in flight (e.g. they all hold a lock it now holds).
+
+        Raises ``ReadOnReplicaError`` on a PostgreSQL standby, whose snapshots
+        do not show the primary's running transactions: the global log is
+        followed on the primary.
         """
         dialect = self._dialect
         query, params = dialect.read_all(after, limit, metadata, include_recent)
         connection = self._connection
+        dialect.ensure_primary(connection)
         if connection.vendor == "postgresql" and not include_recent and connection.in_atomic_block:
             # PostgreSQL keeps the pg_stat_activity it read for the rest of a
             # transaction; the bound must see the backends as they are now.
