@@ -37,9 +37,9 @@ FROM generate_series(1::bigint, %(orders)s) AS i,
 """
 # Ten events per order: the placement and nine item changes, ~300 bytes each.
 LOAD_EVENTS = """
-INSERT INTO events (tx_id, event_id, aggregate_type, aggregate_id, event_type, schema_version, event_data,
+INSERT INTO events (event_id, aggregate_type, aggregate_id, event_type, schema_version, event_data,
     metadata, version, created_at)
-SELECT 1000 + g, gen_random_uuid(), 'Order', md5('order' || (g / 10 + 1))::uuid,
+SELECT gen_random_uuid(), 'Order', md5('order' || (g / 10 + 1))::uuid,
     CASE WHEN g %% 10 = 0 THEN 'OrderPlaced' ELSE 'ItemAdded' END,
     CASE WHEN g %% 10 = 0 THEN 2 ELSE 1 END,
     CASE WHEN g %% 10 = 0 THEN jsonb_build_object('customer_id', 'cust_' || (g / 10 %% 50000),

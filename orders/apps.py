@@ -21,7 +21,10 @@ def ensure_order_managers_group(sender, using="default", **kwargs) -> None:
     """The "Order managers" group carries the permission to send commands.
     Also created by a migration; kept here so it survives a database flush."""
     from django.contrib.auth.models import Group, Permission
+    from django.db import connections
 
+    if Permission._meta.db_table not in connections[using].introspection.table_names():
+        return  # only some apps were migrated so far (e.g. `migrate eventstore`)
     permission = (
         Permission.objects.using(using)
         .filter(codename="manage_orders", content_type__app_label="orders")

@@ -5,6 +5,7 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from projections import checkpoints, failures, rebuild, runner
 from projections.base import registry
@@ -75,7 +76,10 @@ class Command(BaseCommand):
             raise CommandError("name the projections to rebuild, or pass --all")
         projections = registry.projections() if all else [registry.get(n) for n in names]
         progress = Progress(self.stderr)
-        result = rebuild.rebuild(projections, progress=progress)
+        # Rebuilds create and swap tables: the owner's direct session when
+        # there is one (DATABASE_DIRECT_URL), as for migrations.
+        using = "direct" if "direct" in connections.databases else "default"
+        result = rebuild.rebuild(projections, using=using, progress=progress)
         progress.done()
         self.stdout.write(
             f"{', '.join(p.name for p in projections)}: rebuilt from {result.events} event(s) in "
