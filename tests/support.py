@@ -19,6 +19,7 @@ from django.db import connection
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from eventstore import NewEvent
 from eventstore.clock import frozen
 from eventstore.metadata import message_context
 from orders import commands
@@ -90,6 +91,13 @@ def other_connection(dbname: str | None = None, *, autocommit: bool = False):
         password=params["PASSWORD"] or None,
         autocommit=autocommit,
     )
+
+
+def counted(sku: str = "WIDGET-A", quantity: int = 1, *, event_id=None, **extra) -> NewEvent:
+    """An ItemCounted event of the test event types (the ``test_registry``
+    fixture of tests/integration/conftest.py), with any extra fields; its id
+    is drawn by the store unless given."""
+    return NewEvent("ItemCounted", {"sku": sku, "quantity": quantity, **extra}, event_id=event_id)
 
 
 # -- the read models -------------------------------------------------------------------

@@ -19,19 +19,9 @@ from eventstore import (
     UnknownEventTypeError,
 )
 from eventstore.metadata import message_context
-from tests.support import wait_visible
+from tests.support import counted, event_count, wait_visible
 
 pytestmark = pytest.mark.django_db
-
-
-def counted(sku="WIDGET-A", quantity=1, **extra):
-    return NewEvent("ItemCounted", {"sku": sku, "quantity": quantity, **extra})
-
-
-def event_count() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT COUNT(*) FROM events")
-        return cursor.fetchone()[0]
 
 
 def test_append_then_load_returns_the_stream_in_version_order(store):

@@ -12,13 +12,15 @@ import pytest
 from django.db import connection, transaction
 
 from eventstore import NEW_STREAM, START, ConcurrencyError, NewEvent
-from tests.support import other_connection, wait_visible
+from tests.support import counted, other_connection, wait_visible
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def counted(writer: int, sku: str = "RACE") -> NewEvent:
-    return NewEvent("ItemCounted", {"sku": sku, "quantity": 1, "writer": writer}, event_id=uuid.uuid4())
+def counted_by(writer: int, sku: str = "RACE") -> NewEvent:
+    """One unit of ``sku`` counted, stamped with the writer that appends it
+    and with an id chosen here, so a test knows which events it wrote."""
+    return counted(sku, writer=writer, event_id=uuid.uuid4())
 
 
 def head(store):
@@ -44,7 +46,7 @@ def test_eight_writers_racing_for_the_next_version_store_each_version_once(store
             barrier.wait()  # everyone read the same version; now race
             try:
                 # A batch of two: a loser must store neither.
-                store.append("Shelf", shelf, [counted(w), counted(w)], expected_version=version)
+                store.append("Shelf", shelf, [counted_by(w), counted_by(w)], expected_version=version)
                 won = True
             except ConcurrencyError:
                 won = False
@@ -73,7 +75,7 @@ def test_a_reader_never_passes_an_uncommitted_earlier_event(store, run_in_thread
 
     def transaction_a():
         with transaction.atomic():
-            result = store.append("Shelf", slow, [counted(1, "SLOW")], NEW_STREAM)
+            result = store.append("Shelf", slow, [counted_by(1, "SLOW")], NEW_STREAM)
             a_appended.set()
             assert commit_a.wait(30)
         return result
@@ -83,7 +85,7 @@ def test_a_reader_never_passes_an_uncommitted_earlier_event(store, run_in_thread
     holder.start()
     assert a_appended.wait(30)
 
-    b = store.append("Shelf", fast, [counted(2, "FAST")], NEW_STREAM)  # commits at once
+    b = store.append("Shelf", fast, [counted_by(2, "FAST")], NEW_STREAM)  # commits at once
     try:
         a_position = None
         with connection.cursor() as cursor:
@@ -113,11 +115,11 @@ def test_only_transactions_of_this_database_hold_the_log_back(store):
     checkpoint = head(store)
     with other_connection("postgres") as elsewhere, other_connection() as here:
         elsewhere.execute("SELECT pg_current_xact_id()")  # an xid, left open
-        b = store.append("Shelf", uuid.uuid4(), [counted(1, "B")], NEW_STREAM)
+        b = store.append("Shelf", uuid.uuid4(), [counted_by(1, "B")], NEW_STREAM)
         assert [e.position for e in store.read_all(checkpoint)] == [b.position]
 
         here.execute("SELECT pg_current_xact_id()")  # open, no event yet
-        c = store.append("Shelf", uuid.uuid4(), [counted(2, "C")], NEW_STREAM)
+        c = store.append("Shelf", uuid.uuid4(), [counted_by(2, "C")], NEW_STREAM)
         after_b = store.global_position_of(b.position)
         time.sleep(0.05)
         assert store.read_all(after_b) == []  # held back while `here` could still append
@@ -142,7 +144,7 @@ def test_soak_a_following_reader_sees_every_committed_event_exactly_once(store, 
         rng = random.Random(w)
         for _ in range(appends_per_writer):
             stream = uuid.uuid4()
-            events = [counted(w) for _ in range(rng.randint(1, 3))]
+            events = [counted_by(w) for _ in range(rng.randint(1, 3))]
             mode = rng.random()
             if mode < 0.5:
                 store.append("Shelf", stream, events, NEW_STREAM)
@@ -206,25 +208,25 @@ def test_a_transaction_older_than_a_streams_last_writer_cannot_append_to_it(stor
     older transaction appending after a newer one's commit would be read
     before it."""
     shelf, other = uuid.uuid4(), uuid.uuid4()
-    store.append("Shelf", shelf, [counted(1)], NEW_STREAM)
+    store.append("Shelf", shelf, [counted_by(1)], NEW_STREAM)
     older_has_id, newer_done = threading.Event(), threading.Event()
 
     def older():
         with transaction.atomic():
-            store.append("Shelf", other, [counted(1)], NEW_STREAM)  # takes its transaction id now
+            store.append("Shelf", other, [counted_by(1)], NEW_STREAM)  # takes its transaction id now
             older_has_id.set()
             assert newer_done.wait(30)
             with pytest.raises(ConcurrencyError):
-                store.append("Shelf", shelf, [counted(1)], expected_version=2)
+                store.append("Shelf", shelf, [counted_by(1)], expected_version=2)
 
     def newer():
         assert older_has_id.wait(30)
-        store.append("Shelf", shelf, [counted(2)], expected_version=1)
+        store.append("Shelf", shelf, [counted_by(2)], expected_version=1)
         newer_done.set()
 
     run_in_threads(older, newer)
     # Retried in a new transaction, it goes through, after the newer event.
-    store.append("Shelf", shelf, [counted(1)], expected_version=2)
+    store.append("Shelf", shelf, [counted_by(1)], expected_version=2)
     events = store.load(shelf)
     assert [e.version for e in events] == [1, 2, 3]
     assert [e.global_position for e in events] == sorted(e.global_position for e in events)

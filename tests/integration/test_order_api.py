@@ -6,70 +6,21 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import Group, User
-from django.db import connection
-from rest_framework.authtoken.models import Token
 
 from eventstore import EventStore
+from tests.support import LINE_A, LINE_B, ApiClient, assert_problem, event_count, login, password_of
 
 pytestmark = pytest.mark.django_db
 
-LINE_A = {"sku": "WIDGET-A", "quantity": 2, "price_cents": 1999}
-LINE_B = {"sku": "GADGET-B", "quantity": 1, "price_cents": 500}
-
-
-def event_count() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT COUNT(*) FROM events")
-        return cursor.fetchone()[0]
-
 
 @pytest.fixture
-def manager():
-    user = User.objects.create_user("manager", password="pw-manager-123")
-    user.groups.add(Group.objects.get(name="Order managers"))
-    return user
+def manager_api(manager):
+    """The API as an order manager (token authentication)."""
+    return ApiClient(manager)
 
 
-@pytest.fixture
-def api(client, manager):
-    token = Token.objects.create(user=manager)
-
-    class Api:
-        headers = {"Authorization": f"Token {token.key}"}
-
-        def post(self, path, body=None, headers=None, raw=None, content_type="application/json"):
-            data = raw if raw is not None else (json.dumps(body) if body is not None else "")
-            return client.post(
-                path, data=data, content_type=content_type, headers={**self.headers, **(headers or {})}
-            )
-
-        def delete(self, path, headers=None):
-            return client.delete(path, headers={**self.headers, **(headers or {})})
-
-        def get(self, path, headers=None, **params):
-            return client.get(path, params, headers={**self.headers, **(headers or {})})
-
-        def place(self, items=(LINE_A, LINE_B), customer="cust_456", headers=None):
-            response = self.post("/api/orders/", {"customer_id": customer, "items": list(items)}, headers)
-            assert response.status_code == 201, response.content
-            return response.json()
-
-    return Api()
-
-
-def assert_problem(response, status, type_=None):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    if type_:
-        assert body["type"] == f"/problems/{type_}"
-    return body
-
-
-def test_place_order_answers_201_with_location_etag_and_consistency_token(api, manager):
-    response = api.post(
+def test_place_order_answers_201_with_location_etag_and_consistency_token(manager_api, manager):
+    response = manager_api.post(
         "/api/orders/",
         {"customer_id": "cust_456", "items": [LINE_A, LINE_B]},
         headers={"X-Correlation-ID": "corr-123"},
@@ -98,14 +49,16 @@ def test_place_order_answers_201_with_location_etag_and_consistency_token(api, m
     assert uuid.UUID(meta["causation_id"])
 
 
-def test_add_remove_ship_each_append_one_event_and_bump_the_version(api):
-    order = api.place()
+def test_add_remove_ship_each_append_one_event_and_bump_the_version(manager_api):
+    order = manager_api.place()
     oid = order["order_id"]
-    added = api.post(f"/api/orders/{oid}/items", {"sku": "WIDGET-A", "quantity": 3, "price_cents": 1999})
+    added = manager_api.post(
+        f"/api/orders/{oid}/items", {"sku": "WIDGET-A", "quantity": 3, "price_cents": 1999}
+    )
     assert added.status_code == 200 and added.json()["version"] == 2 and added["ETag"] == '"2"'
-    removed = api.delete(f"/api/orders/{oid}/items/GADGET-B")
+    removed = manager_api.delete(f"/api/orders/{oid}/items/GADGET-B")
     assert removed.status_code == 200 and removed.json()["version"] == 3
-    shipped = api.post(f"/api/orders/{oid}/ship", {"carrier": "DHL", "tracking_number": "JD01"})
+    shipped = manager_api.post(f"/api/orders/{oid}/ship", {"carrier": "DHL", "tracking_number": "JD01"})
     assert shipped.status_code == 200 and shipped.json()["version"] == 4
 
     events = EventStore().load(uuid.UUID(oid))
@@ -120,10 +73,10 @@ def test_add_remove_ship_each_append_one_event_and_bump_the_version(api):
     assert all(e.metadata["command"] for e in events)
 
 
-def test_ship_without_a_body_and_cancel_with_a_reason(api):
-    first, second = api.place(), api.place()
-    assert api.post(f"/api/orders/{first['order_id']}/ship").status_code == 200
-    cancelled = api.post(f"/api/orders/{second['order_id']}/cancel", {"reason": "customer asked"})
+def test_ship_needs_no_body_and_cancel_stores_its_reason(manager_api):
+    first, second = manager_api.place(), manager_api.place()
+    assert manager_api.post(f"/api/orders/{first['order_id']}/ship").status_code == 200
+    cancelled = manager_api.post(f"/api/orders/{second['order_id']}/cancel", {"reason": "customer asked"})
     assert cancelled.status_code == 200
     assert EventStore().load(uuid.UUID(second["order_id"]))[-1].data == {"reason": "customer asked"}
 
@@ -138,62 +91,51 @@ def test_ship_without_a_body_and_cancel_with_a_reason(api):
         (None, "items", {"sku": "WIDGET-A", "quantity": 10_000, "price_cents": 1999}, "quantity-limit"),
     ],
 )
-def test_commands_the_rules_forbid_get_409_and_append_nothing(api, setup, path, body, problem_type):
-    oid = api.place()["order_id"]
+def test_commands_the_rules_forbid_get_409_and_append_nothing(manager_api, setup, path, body, problem_type):
+    oid = manager_api.place()["order_id"]
     if setup == "cancel":
-        api.post(f"/api/orders/{oid}/cancel", {"reason": "x"})
+        manager_api.post(f"/api/orders/{oid}/cancel", {"reason": "x"})
     elif setup == "ship":
-        api.post(f"/api/orders/{oid}/ship")
+        manager_api.post(f"/api/orders/{oid}/ship")
     before = event_count()
-    assert_problem(api.post(f"/api/orders/{oid}/{path}", body), 409, problem_type)
+    assert_problem(manager_api.post(f"/api/orders/{oid}/{path}", body), 409, problem_type)
     assert event_count() == before
 
 
-def test_removing_the_last_line_is_409_and_a_missing_line_404(api):
-    oid = api.place(items=[LINE_A])["order_id"]
+def test_removing_the_last_line_is_409_and_a_missing_line_404(manager_api):
+    oid = manager_api.place(items=[LINE_A])["order_id"]
     before = event_count()
-    assert_problem(api.delete(f"/api/orders/{oid}/items/WIDGET-A"), 409, "last-line")
-    assert_problem(api.delete(f"/api/orders/{oid}/items/NOPE"), 404, "line-not-found")
-    assert_problem(api.delete(f"/api/orders/{oid}/items/not%20a%20sku"), 404, "line-not-found")
+    assert_problem(manager_api.delete(f"/api/orders/{oid}/items/WIDGET-A"), 409, "last-line")
+    assert_problem(manager_api.delete(f"/api/orders/{oid}/items/NOPE"), 404, "line-not-found")
+    assert_problem(manager_api.delete(f"/api/orders/{oid}/items/not%20a%20sku"), 404, "line-not-found")
     assert event_count() == before
 
 
-def test_unknown_order_is_404_and_a_malformed_id_too(api):
+def test_unknown_order_is_404_and_a_malformed_id_too(manager_api):
     before = event_count()
     missing = uuid.uuid4()
-    body = assert_problem(api.post(f"/api/orders/{missing}/ship"), 404, "order-not-found")
+    body = assert_problem(manager_api.post(f"/api/orders/{missing}/ship"), 404, "order-not-found")
     assert body["order_id"] == str(missing)
-    assert_problem(api.post(f"/api/orders/{missing}/items", LINE_A), 404)
-    assert_problem(api.post("/api/orders/not-a-uuid/ship"), 404)
-    assert_problem(api.get("/api/orders/12345/events"), 404)
+    assert_problem(manager_api.post(f"/api/orders/{missing}/items", LINE_A), 404)
+    assert_problem(manager_api.post("/api/orders/not-a-uuid/ship"), 404)
+    assert_problem(manager_api.get("/api/orders/12345/events"), 404)
     assert event_count() == before
 
 
-def test_anonymous_requests_get_401_and_users_without_the_permission_403(client):
+def test_anonymous_requests_get_401_and_users_without_the_permission_403(reader):
     before = event_count()
-    anonymous = client.post("/api/orders/", data={}, content_type="application/json")
+    anonymous = ApiClient().post("/api/orders/", {})
     assert_problem(anonymous, 401)
     assert anonymous["WWW-Authenticate"].startswith("Token")
-    clerk = User.objects.create_user("clerk", password="pw-clerk-123")
-    token = Token.objects.create(user=clerk)
-    forbidden = client.post(
-        "/api/orders/",
-        data=json.dumps({"customer_id": "c1", "items": [LINE_A]}),
-        content_type="application/json",
-        headers={"Authorization": f"Token {token.key}"},
-    )
+    forbidden = ApiClient(reader).post("/api/orders/", {"customer_id": "c1", "items": [LINE_A]})
     assert_problem(forbidden, 403)
-    bad_token = client.post(
-        "/api/orders/", data="{}", content_type="application/json", headers={"Authorization": "Token nope"}
-    )
+    bad_token = ApiClient().post("/api/orders/", raw="{}", headers={"Authorization": "Token nope"})
     assert_problem(bad_token, 401)
     assert event_count() == before
 
 
-def test_staff_may_send_commands_with_a_session(client):
-    staff = User.objects.create_user("boss", password="pw-boss-123", is_staff=True)
-    client.force_login(staff)
-    response = client.post(
+def test_staff_may_send_commands_with_a_session(staff):
+    response = login(staff).post(
         "/api/orders/",
         data=json.dumps({"customer_id": "c1", "items": [LINE_A]}),
         content_type="application/json",
@@ -201,19 +143,21 @@ def test_staff_may_send_commands_with_a_session(client):
     assert response.status_code == 201
 
 
-def test_if_match_with_the_current_version_passes_and_a_stale_one_gets_412(api):
-    order = api.place()
+def test_if_match_with_the_current_version_passes_and_a_stale_one_gets_412(manager_api):
+    order = manager_api.place()
     oid = order["order_id"]
-    ok = api.post(f"/api/orders/{oid}/items", LINE_A, headers={"If-Match": '"1"'})
+    ok = manager_api.post(f"/api/orders/{oid}/items", LINE_A, headers={"If-Match": '"1"'})
     assert ok.status_code == 200 and ok.json()["version"] == 2
     before = event_count()
     stale = assert_problem(
-        api.post(f"/api/orders/{oid}/ship", headers={"If-Match": '"1"'}), 412, "stale-version"
+        manager_api.post(f"/api/orders/{oid}/ship", headers={"If-Match": '"1"'}), 412, "stale-version"
     )
     assert stale["current_version"] == 2
-    assert_problem(api.post(f"/api/orders/{oid}/ship", headers={"If-Match": "soon"}), 400, "invalid-if-match")
+    assert_problem(
+        manager_api.post(f"/api/orders/{oid}/ship", headers={"If-Match": "soon"}), 400, "invalid-if-match"
+    )
     assert event_count() == before
-    assert api.post(f"/api/orders/{oid}/ship", headers={"If-Match": 'W/"2"'}).status_code == 200
+    assert manager_api.post(f"/api/orders/{oid}/ship", headers={"If-Match": 'W/"2"'}).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -229,23 +173,23 @@ def test_if_match_with_the_current_version_passes_and_a_stale_one_gets_412(api):
         ('{"customer_id": NaN}', "application/json", 400),
     ],
 )
-def test_bodies_that_are_not_a_json_object_are_refused(api, raw, content_type, status):
+def test_bodies_that_are_not_a_json_object_are_refused(manager_api, raw, content_type, status):
     before = event_count()
-    assert_problem(api.post("/api/orders/", raw=raw, content_type=content_type), status)
+    assert_problem(manager_api.post("/api/orders/", raw=raw, content_type=content_type), status)
     assert event_count() == before
 
 
-def test_an_oversized_body_gets_413(api, settings):
+def test_an_oversized_body_gets_413(manager_api, settings):
     before = event_count()
     big = json.dumps({"customer_id": "c1", "items": [LINE_A], "pad": "x" * (settings.API_MAX_BODY_BYTES + 1)})
-    assert_problem(api.post("/api/orders/", raw=big), 413)
+    assert_problem(manager_api.post("/api/orders/", raw=big), 413)
     assert event_count() == before
 
 
-def test_field_errors_name_each_field(api):
+def test_field_errors_name_each_field(manager_api):
     before = event_count()
     body = assert_problem(
-        api.post(
+        manager_api.post(
             "/api/orders/",
             {"customer_id": 42, "items": [{"sku": "A", "quantity": "2", "price_cents": -1}], "coupon": "X"},
         ),
@@ -256,121 +200,110 @@ def test_field_errors_name_each_field(api):
     assert event_count() == before
 
 
-def test_idempotent_retry_returns_the_first_response_and_appends_nothing(api):
+def test_idempotent_retry_returns_the_first_response_and_appends_nothing(manager_api):
     key = {"Idempotency-Key": "place-7f3a"}
     payload = {"customer_id": "cust_9", "items": [LINE_A]}
-    first = api.post("/api/orders/", payload, headers=key)
+    first = manager_api.post("/api/orders/", payload, headers=key)
     before = event_count()
-    again = api.post("/api/orders/", payload, headers=key)
+    again = manager_api.post("/api/orders/", payload, headers=key)
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert again["Location"] == first["Location"] and again["ETag"] == first["ETag"]
     assert again["Idempotent-Replayed"] == "true"
     assert event_count() == before
 
-    other = assert_problem(api.post("/api/orders/", {**payload, "customer_id": "cust_10"}, headers=key), 422)
+    other = assert_problem(
+        manager_api.post("/api/orders/", {**payload, "customer_id": "cust_10"}, headers=key), 422
+    )
     assert other["type"] == "/problems/idempotency-key-reused"
-    assert_problem(api.post("/api/orders/", payload, headers={"Idempotency-Key": "x" * 300}), 400)
+    assert_problem(manager_api.post("/api/orders/", payload, headers={"Idempotency-Key": "x" * 300}), 400)
     assert event_count() == before
 
 
-def test_idempotency_keys_are_per_user(api, client):
+def test_idempotency_keys_are_per_user(manager_api, other):
     payload = {"customer_id": "cust_9", "items": [LINE_A]}
-    api.post("/api/orders/", payload, headers={"Idempotency-Key": "shared"})
-    other = User.objects.create_user("other", password="pw-other-123", is_staff=True)
-    token = Token.objects.create(user=other)
-    response = client.post(
-        "/api/orders/",
-        data=json.dumps(payload),
-        content_type="application/json",
-        headers={"Authorization": f"Token {token.key}", "Idempotency-Key": "shared"},
-    )
+    manager_api.post("/api/orders/", payload, headers={"Idempotency-Key": "shared"})
+    response = ApiClient(other).post("/api/orders/", payload, headers={"Idempotency-Key": "shared"})
     assert response.status_code == 201 and "Idempotent-Replayed" not in response
 
 
-def test_expired_idempotency_keys_are_forgotten_and_purged(api, settings):
+def test_expired_idempotency_keys_are_forgotten_and_purged(manager_api, settings):
     from django.core.management import call_command
 
     from orders.models import IdempotencyRecord
 
     payload = {"customer_id": "cust_9", "items": [LINE_A]}
-    first = api.post("/api/orders/", payload, headers={"Idempotency-Key": "k1"})
+    first = manager_api.post("/api/orders/", payload, headers={"Idempotency-Key": "k1"})
     IdempotencyRecord.objects.update(expires_at=datetime(2000, 1, 1, tzinfo=UTC))
-    second = api.post("/api/orders/", payload, headers={"Idempotency-Key": "k1"})
+    second = manager_api.post("/api/orders/", payload, headers={"Idempotency-Key": "k1"})
     assert second.status_code == 201 and second.json()["order_id"] != first.json()["order_id"]
     IdempotencyRecord.objects.update(expires_at=datetime(2000, 1, 1, tzinfo=UTC))
     call_command("purge_idempotency_keys")
     assert IdempotencyRecord.objects.count() == 0
 
 
-def test_history_lists_events_upcast_with_metadata_and_pages(api):
-    oid = api.place()["order_id"]
+def test_history_lists_events_upcast_with_metadata_and_pages(manager_api):
+    oid = manager_api.place()["order_id"]
     for _ in range(3):
-        api.post(f"/api/orders/{oid}/items", LINE_A)
-    page = api.get(f"/api/orders/{oid}/events", limit=2).json()
+        manager_api.post(f"/api/orders/{oid}/items", LINE_A)
+    page = manager_api.get(f"/api/orders/{oid}/events", limit=2).json()
     assert [e["version"] for e in page["events"]] == [1, 2]
     assert page["next_after_version"] == 2
     assert page["events"][0]["event_type"] == "OrderPlaced"
     assert page["events"][0]["metadata"]["command"] == "PlaceOrder"
-    rest = api.get(f"/api/orders/{oid}/events", after_version=2, limit=10).json()
+    rest = manager_api.get(f"/api/orders/{oid}/events", after_version=2, limit=10).json()
     assert [e["version"] for e in rest["events"]] == [3, 4] and rest["next_after_version"] is None
-    assert_problem(api.get(f"/api/orders/{oid}/events", limit=0), 400)
-    assert_problem(api.get(f"/api/orders/{oid}/events", limit="ten"), 400)
-    assert_problem(api.get(f"/api/orders/{uuid.uuid4()}/events"), 404)
+    assert_problem(manager_api.get(f"/api/orders/{oid}/events", limit=0), 400)
+    assert_problem(manager_api.get(f"/api/orders/{oid}/events", limit="ten"), 400)
+    assert_problem(manager_api.get(f"/api/orders/{uuid.uuid4()}/events"), 404)
 
 
-def test_state_at_a_point_in_time_is_the_replay_up_to_then(api):
-    oid = api.place(items=[LINE_A])["order_id"]
+def test_state_at_a_point_in_time_is_the_replay_up_to_then(manager_api):
+    oid = manager_api.place(items=[LINE_A])["order_id"]
     between = datetime.now(UTC)
-    api.post(f"/api/orders/{oid}/items", LINE_B)
-    then = api.get(f"/api/orders/{oid}/state", at=between.isoformat()).json()
-    now = api.get(f"/api/orders/{oid}/state").json()
+    manager_api.post(f"/api/orders/{oid}/items", LINE_B)
+    then = manager_api.get(f"/api/orders/{oid}/state", at=between.isoformat()).json()
+    now = manager_api.get(f"/api/orders/{oid}/state").json()
     assert then["version"] == 1 and then["total_cents"] == 3998 and len(then["items"]) == 1
     assert now["version"] == 2 and now["total_cents"] == 4498 and now["status"] == "placed"
-    assert_problem(api.get(f"/api/orders/{oid}/state", at="2001-01-01T00:00:00Z"), 404)
-    assert_problem(api.get(f"/api/orders/{oid}/state", at="yesterday"), 400)
-    naive = api.get(f"/api/orders/{oid}/state", at=between.replace(tzinfo=None).isoformat())
+    assert_problem(manager_api.get(f"/api/orders/{oid}/state", at="2001-01-01T00:00:00Z"), 404)
+    assert_problem(manager_api.get(f"/api/orders/{oid}/state", at="yesterday"), 400)
+    naive = manager_api.get(f"/api/orders/{oid}/state", at=between.replace(tzinfo=None).isoformat())
     assert naive.json()["version"] == 1  # a time without offset is UTC
 
 
-def test_token_endpoint_exchanges_credentials_for_a_working_token(client, manager):
-    bad = client.post(
-        "/api/auth/token",
-        data=json.dumps({"username": "manager", "password": "wrong"}),
-        content_type="application/json",
-    )
+def test_token_endpoint_exchanges_credentials_for_a_working_token(manager):
+    anonymous = ApiClient()
+    bad = anonymous.post("/api/auth/token", {"username": "manager", "password": "wrong"})
     assert_problem(bad, 400)
-    good = client.post(
-        "/api/auth/token",
-        data=json.dumps({"username": "manager", "password": "pw-manager-123"}),
-        content_type="application/json",
-    )
+    good = anonymous.post("/api/auth/token", {"username": "manager", "password": password_of("manager")})
     token = good.json()["token"]
-    placed = client.post(
+    placed = anonymous.post(
         "/api/orders/",
-        data=json.dumps({"customer_id": "c1", "items": [LINE_A]}),
-        content_type="application/json",
+        {"customer_id": "c1", "items": [LINE_A]},
         headers={"Authorization": f"Token {token}"},
     )
     assert placed.status_code == 201
 
 
-def test_correlation_id_is_echoed_or_made_and_a_malformed_one_refused(api):
-    made = api.get("/api/catalog/events")
+def test_correlation_id_is_echoed_or_made_and_a_malformed_one_refused(manager_api):
+    made = manager_api.get("/api/catalog/events")
     assert uuid.UUID(made["X-Correlation-ID"])
     before = event_count()
-    assert_problem(api.post("/api/orders/", {}, headers={"X-Correlation-ID": "bad id with spaces"}), 400)
+    assert_problem(
+        manager_api.post("/api/orders/", {}, headers={"X-Correlation-ID": "bad id with spaces"}), 400
+    )
     assert event_count() == before
 
 
-def test_catalog_serves_every_order_event_with_its_schema(api):
-    catalog = {t["event_type"]: t for t in api.get("/api/catalog/events").json()["event_types"]}
+def test_catalog_serves_every_order_event_with_its_schema(manager_api):
+    catalog = {t["event_type"]: t for t in manager_api.get("/api/catalog/events").json()["event_types"]}
     for name in ("OrderPlaced", "ItemAdded", "ItemRemoved", "OrderShipped", "OrderCancelled"):
         assert catalog[name]["aggregate_type"] == "Order"
         assert catalog[name]["versions"][0]["schema"]["type"] == "object"
 
 
-def test_openapi_schema_documents_headers_and_errors(api, client):
+def test_openapi_schema_documents_headers_and_errors(manager_api, client):
     schema = client.get("/api/schema/", {"format": "json"}).json()
     ship = schema["paths"]["/api/orders/{order_id}/ship"]["post"]
     headers = {p["name"] for p in ship["parameters"] if p["in"] == "header"}
@@ -380,10 +313,10 @@ def test_openapi_schema_documents_headers_and_errors(api, client):
     assert client.get("/api/docs/").status_code == 200
 
 
-def test_an_impossible_date_in_state_at_is_a_400(api):
-    oid = api.place()["order_id"]
+def test_an_impossible_date_in_state_at_is_a_400(manager_api):
+    oid = manager_api.place()["order_id"]
     for at in ("2026-13-01T00:00:00", "2026-02-30T00:00:00", "2026-01-01T00:00:00+25:00"):
-        assert_problem(api.get(f"/api/orders/{oid}/state", at=at), 400)
+        assert_problem(manager_api.get(f"/api/orders/{oid}/state", at=at), 400)
 
 
 def test_sign_in_attempts_are_limited(client, manager, settings):
@@ -395,11 +328,13 @@ def test_sign_in_attempts_are_limited(client, manager, settings):
         assert (
             client.post("/accounts/login/", {"username": "manager", "password": "wrong"}).status_code == 200
         )
-    blocked = client.post("/accounts/login/", {"username": "manager", "password": "pw-manager-123"})
+    blocked = client.post("/accounts/login/", {"username": "manager", "password": password_of("manager")})
     assert blocked.status_code == 429 and b"Too many failed attempts" in blocked.content
     cache.clear()
     assert (
-        client.post("/accounts/login/", {"username": "manager", "password": "pw-manager-123"}).status_code
+        client.post(
+            "/accounts/login/", {"username": "manager", "password": password_of("manager")}
+        ).status_code
         == 302
     )
 

@@ -6,44 +6,37 @@ import threading
 import uuid
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from eventstore import EventStore
 from orders import idempotency
+from tests.support import ApiClient
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def auth():
-    user = User.objects.create_user("racer", password="pw-racer-123", is_staff=True)
-    return {"Authorization": f"Token {Token.objects.create(user=user).key}"}
-
-
 def post(path, body, headers):
+    """POST ``body`` as JSON with a test client of its own (one per thread)."""
     return Client().post(path, data=json.dumps(body), content_type="application/json", headers=headers)
 
 
-def place(auth):
-    response = post(
-        "/api/orders/",
-        {"customer_id": "c1", "items": [{"sku": "BASE", "quantity": 1, "price_cents": 1}]},
-        auth,
-    )
-    assert response.status_code == 201
-    return response.json()["order_id"]
+@pytest.fixture
+def order_id(staff) -> str:
+    """An open order of one unit of BASE at 1 cent, placed over HTTP: its id."""
+    return ApiClient(staff).place("c1", [{"sku": "BASE", "quantity": 1, "price_cents": 1}])["order_id"]
 
 
-def test_eight_clients_adding_items_at_once_are_all_applied_exactly_once(auth, run_in_threads):
-    oid = place(auth)
+def test_eight_clients_adding_items_at_once_are_all_applied_exactly_once(
+    staff_headers, order_id, run_in_threads
+):
     barrier = threading.Barrier(8)
 
     def client(n):
         barrier.wait()
         return post(
-            f"/api/orders/{oid}/items", {"sku": f"SKU-{n}", "quantity": n + 1, "price_cents": 100}, auth
+            f"/api/orders/{order_id}/items",
+            {"sku": f"SKU-{n}", "quantity": n + 1, "price_cents": 100},
+            staff_headers,
         )
 
     responses = run_in_threads(*[lambda n=n: client(n) for n in range(8)])
@@ -51,7 +44,7 @@ def test_eight_clients_adding_items_at_once_are_all_applied_exactly_once(auth, r
     versions = sorted(r.json()["version"] for r in responses)
     assert versions == list(range(2, 10))
 
-    events = EventStore().load(uuid.UUID(oid))
+    events = EventStore().load(uuid.UUID(order_id))
     assert [e.version for e in events] == list(range(1, 10))
     added = sorted(e.data["sku"] for e in events if e.event_type == "ItemAdded")
     assert added == sorted(f"SKU-{n}" for n in range(8))
@@ -62,28 +55,27 @@ def test_eight_clients_adding_items_at_once_are_all_applied_exactly_once(auth, r
         assert e.data["order_total_cents"] == total
 
 
-def test_with_a_shared_stale_if_match_exactly_one_client_wins(auth, run_in_threads):
-    oid = place(auth)
+def test_with_a_shared_stale_if_match_exactly_one_client_wins(staff_headers, order_id, run_in_threads):
     barrier = threading.Barrier(8)
 
     def client(n):
         barrier.wait()
-        headers = {**auth, "If-Match": '"1"'}
+        headers = {**staff_headers, "If-Match": '"1"'}
         return post(
-            f"/api/orders/{oid}/items", {"sku": f"SKU-{n}", "quantity": 1, "price_cents": 100}, headers
+            f"/api/orders/{order_id}/items", {"sku": f"SKU-{n}", "quantity": 1, "price_cents": 100}, headers
         )
 
     responses = run_in_threads(*[lambda n=n: client(n) for n in range(8)])
     codes = sorted(r.status_code for r in responses)
     assert codes == [200] + [412] * 7
     assert all(r["Content-Type"] == "application/problem+json" for r in responses if r.status_code == 412)
-    assert [e.version for e in EventStore().load(uuid.UUID(oid))] == [1, 2]
+    assert [e.version for e in EventStore().load(uuid.UUID(order_id))] == [1, 2]
 
 
-def test_the_same_idempotent_request_sent_concurrently_appends_once(auth, run_in_threads):
+def test_the_same_idempotent_request_sent_concurrently_appends_once(staff_headers, run_in_threads):
     before = EventStore().read_all(limit=100000)
     barrier = threading.Barrier(4)
-    headers = {**auth, "Idempotency-Key": "burst-1"}
+    headers = {**staff_headers, "Idempotency-Key": "burst-1"}
     body = {"customer_id": "c-burst", "items": [{"sku": "ONE", "quantity": 1, "price_cents": 5}]}
 
     def client():
@@ -98,50 +90,51 @@ def test_the_same_idempotent_request_sent_concurrently_appends_once(auth, run_in
     assert [e.event_type for e in new] == ["OrderPlaced"]
 
 
-def test_the_same_idempotent_add_item_sent_concurrently_appends_once(auth, run_in_threads):
-    oid = place(auth)
+def test_the_same_idempotent_add_item_sent_concurrently_appends_once(staff_headers, order_id, run_in_threads):
     barrier = threading.Barrier(4)
-    headers = {**auth, "Idempotency-Key": "add-once"}
+    headers = {**staff_headers, "Idempotency-Key": "add-once"}
 
     def client():
         barrier.wait()
-        return post(f"/api/orders/{oid}/items", {"sku": "TWICE", "quantity": 1, "price_cents": 5}, headers)
+        return post(
+            f"/api/orders/{order_id}/items", {"sku": "TWICE", "quantity": 1, "price_cents": 5}, headers
+        )
 
     responses = run_in_threads(*[client] * 4)
     assert {r.status_code for r in responses} == {200}
     assert {r.json()["version"] for r in responses} == {2}
-    assert [e.version for e in EventStore().load(uuid.UUID(oid))] == [1, 2]
+    assert [e.version for e in EventStore().load(uuid.UUID(order_id))] == [1, 2]
 
 
-def test_a_retry_racing_its_first_send_with_if_match_gets_the_first_answer(auth, run_in_threads):
-    oid = place(auth)
+def test_a_retry_racing_its_first_send_with_if_match_gets_the_first_answer(
+    staff_headers, order_id, run_in_threads
+):
     barrier = threading.Barrier(2)
-    headers = {**auth, "If-Match": '"1"', "Idempotency-Key": "ship-once"}
+    headers = {**staff_headers, "If-Match": '"1"', "Idempotency-Key": "ship-once"}
 
     def client():
         barrier.wait()
         return Client().post(
-            f"/api/orders/{oid}/ship", data="{}", content_type="application/json", headers=headers
+            f"/api/orders/{order_id}/ship", data="{}", content_type="application/json", headers=headers
         )
 
     first, second = run_in_threads(client, client)
     assert first.status_code == second.status_code == 200, (first.content, second.content)
     assert first.json() == second.json()
-    assert [e.version for e in EventStore().load(uuid.UUID(oid))] == [1, 2]
+    assert [e.version for e in EventStore().load(uuid.UUID(order_id))] == [1, 2]
 
 
 def test_a_retry_whose_first_send_commits_between_its_lookup_and_its_load_gets_the_first_answer(
-    auth, monkeypatch, run_in_threads
+    staff_headers, order_id, monkeypatch, run_in_threads
 ):
     """The retry finds no stored answer, then the first send commits, then the
     retry loads the order: its If-Match is stale now, but it is the same
     request, so it gets the first answer rather than a 412."""
-    oid = place(auth)
-    headers = {**auth, "If-Match": '"1"', "Idempotency-Key": "ship-late"}
+    headers = {**staff_headers, "If-Match": '"1"', "Idempotency-Key": "ship-late"}
 
     def send():
         return Client().post(
-            f"/api/orders/{oid}/ship", data="{}", content_type="application/json", headers=headers
+            f"/api/orders/{order_id}/ship", data="{}", content_type="application/json", headers=headers
         )
 
     real_lookup = idempotency.lookup
@@ -158,4 +151,4 @@ def test_a_retry_whose_first_send_commits_between_its_lookup_and_its_load_gets_t
     retry = send()
     assert first[0].status_code == 200 and retry.status_code == 200, retry.content
     assert retry.json() == first[0].json()
-    assert [e.version for e in EventStore().load(uuid.UUID(oid))] == [1, 2]
+    assert [e.version for e in EventStore().load(uuid.UUID(order_id))] == [1, 2]

@@ -16,6 +16,7 @@ from projections.models import ProjectionCheckpoint
 from tests.integration.projections.support import (
     Workload,
     all_states,
+    assert_a_rebuild_changes_nothing,
     at,
     catch_up,
     checkpoint,
@@ -24,7 +25,6 @@ from tests.integration.projections.support import (
     order_projections,
     place_at_list_prices,
     readable,
-    rebuilt,
     state,
 )
 from tests.support import other_connection
@@ -121,10 +121,7 @@ def test_two_runners_on_the_same_projections_apply_every_event_exactly_once(sett
         assert first[p.name] + second[p.name] + final[p.name] == count, p.name
         cp = checkpoint(p.name)
         assert (at(cp), cp.events_seen, cp.events_applied) == (last, count, count), p.name
-    live = all_states()
-    for p in order_projections():
-        rebuilt(p)
-    assert all_states() == live
+    assert_a_rebuild_changes_nothing()
 
 
 def test_a_run_that_finds_a_projection_held_by_another_runner_queues_a_second_look(settings, monkeypatch):

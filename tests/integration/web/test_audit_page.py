@@ -40,7 +40,7 @@ def test_audit_lists_every_event_newest_first(staff, audit_history):
     assert text(response).count("<td>other</td>") == 2
 
 
-def test_audit_filters(staff, manager, other, audit_history):
+def test_audit_filters_select_the_matching_events(staff, manager, other, audit_history):
     client = login(staff)
     o1, o2 = audit_history["o1"], audit_history["o2"]
     cases = [

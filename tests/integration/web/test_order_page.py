@@ -132,7 +132,7 @@ def test_an_as_of_at_the_edge_of_the_calendar_does_not_give_a_500(reader, value)
     assert response.status_code == 200
 
 
-def test_an_unknown_order_is_404(reader):
+def test_the_page_of_an_unknown_order_or_of_a_stock_stream_is_404(reader):
     client = login(reader)
     inventory_stream = run_command(commands.ReceiveStock("WIDGET-A", 5)).order_id  # exists, but not an order
 

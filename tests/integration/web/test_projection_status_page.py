@@ -12,7 +12,7 @@ ORDER_READ_MODELS = ("order_list", "customer_summary", "daily_sales")
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
-def test_projection_status_page_and_its_htmx_partial(staff):
+def test_the_projection_status_page_lists_every_projection_and_htmx_gets_only_the_table(staff):
     client = login(staff)
 
     page = client.get("/projections/")
@@ -50,7 +50,7 @@ def test_retry_releases_a_held_projection(staff):
     assert "Failed at position 7" not in text(page)
 
 
-def test_retry_of_a_projection_that_is_not_held_or_unknown(staff):
+def test_retrying_a_projection_that_is_not_held_changes_nothing_and_an_unknown_one_is_404(staff):
     client = login(staff)
 
     response = client.post("/projections/order_list/retry", follow=True)
