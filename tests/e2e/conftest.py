@@ -8,14 +8,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 from django.conf import settings as django_settings
-from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+
+from tests.support import token_for, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -25,16 +24,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_until(condition, timeout: float, what: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 class RedisServer:
@@ -209,6 +198,6 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def token(transactional_db):
-    user = User.objects.create_user("e2e-manager", password="pw-e2e-manager-1", is_staff=True)
-    return Token.objects.create(user=user).key
+def token(transactional_db, staff):
+    """The API token of a staff user, who may send commands and read everything."""
+    return token_for(staff)

@@ -9,12 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.db import connections
 
 from eventstore import EventStore
 from eventstore.models import Event
 from orders import commands
+from tests.support import password_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
@@ -51,15 +51,17 @@ def running(stack):
     return stack
 
 
-def sign_in(browser, base_url, username, password, viewport=None):
+def sign_in(browser, base_url, user, viewport=None):
+    """A new browser context (Berlin time) signed in as ``user`` through the
+    login form; the context and its page, on the order list."""
     context = browser.new_context(
         viewport=viewport or {"width": 1280, "height": 900}, timezone_id="Europe/Berlin"
     )
     context.set_default_timeout(20_000)
     page = context.new_page()
     page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(password_of(user.username))
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r".*/orders/$"))
     return context, page
@@ -75,11 +77,10 @@ def wait_for_stock(page) -> None:
 
 
 @pytest.mark.reservations
-def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transactional_db):
-    User.objects.create_user("clerk", password="pw-clerk-browser-1", is_staff=True)
+def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transactional_db, staff):
     for sku in ("WIDGET-A", "GADGET-B", "EXTRA-1"):
         commands.execute(commands.ReceiveStock(sku, 50))
-    _, page = sign_in(browser, running.base_url, "clerk", "pw-clerk-browser-1")
+    _, page = sign_in(browser, running.base_url, staff)
 
     # Place an order with two lines.
     form = page.locator("#place")
@@ -190,12 +191,10 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     shot(page, "projections")
 
 
-def test_an_order_manager_who_is_not_staff_cannot_reach_the_audit_view(running, browser, transactional_db):
-    manager = User.objects.create_user("manager", password="pw-manager-browser-1")
-    manager.groups.add(Group.objects.get(name="Order managers"))
-    _, page = sign_in(
-        browser, running.base_url, "manager", "pw-manager-browser-1", viewport={"width": 390, "height": 844}
-    )
+def test_an_order_manager_who_is_not_staff_cannot_reach_the_audit_view(
+    running, browser, transactional_db, manager
+):
+    _, page = sign_in(browser, running.base_url, manager, viewport={"width": 390, "height": 844})
     assert page.get_by_role("link", name="Audit").count() == 0
     shot(page, "order-list-phone")
     page.goto(f"{running.base_url}/audit/")

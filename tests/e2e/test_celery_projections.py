@@ -15,8 +15,7 @@ from orders import commands
 from orders.domain import Line
 from orders.domain.inventory import inventory_id
 from projections.base import registry
-from tests.e2e.conftest import wait_until
-from tests.support import checkpoints, event_head, read_model_snapshot, rebuilt_snapshot
+from tests.support import checkpoints, event_head, read_model_snapshot, rebuilt_snapshot, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
@@ -31,13 +30,16 @@ def api(stack, token, method, path, body=None, headers=None):
     )
 
 
-def place(stack, token, customer="cust_e2e", sku="WIDGET-A"):
+def place(stack, token, customer="cust_e2e", sku="WIDGET-A", quantity=2, headers=None):
+    """POST /api/orders/ to the running app: one line at 19.99 a unit. The
+    answer must be 201; its body."""
     response = api(
         stack,
         token,
         "POST",
         "/api/orders/",
-        {"customer_id": customer, "items": [{"sku": sku, "quantity": 2, "price_cents": 1999}]},
+        {"customer_id": customer, "items": [{"sku": sku, "quantity": quantity, "price_cents": 1999}]},
+        headers,
     )
     assert response.status_code == 201, response.text
     return response.json()
@@ -251,19 +253,10 @@ def test_fulfilment_through_the_worker_confirms_one_order_and_cancels_another_fo
     assert api(stack, token, "POST", "/api/inventory/WIDGET-A/receive", {"quantity": 5}).status_code == 200
 
     def place_with(correlation, quantity):
-        response = api(
-            stack,
-            token,
-            "POST",
-            "/api/orders/",
-            {
-                "customer_id": "cust_saga",
-                "items": [{"sku": "WIDGET-A", "quantity": quantity, "price_cents": 1999}],
-            },
-            headers={"X-Correlation-ID": correlation},
+        placed = place(
+            stack, token, "cust_saga", quantity=quantity, headers={"X-Correlation-ID": correlation}
         )
-        assert response.status_code == 201, response.text
-        return response.json()["order_id"]
+        return placed["order_id"]
 
     lucky = place_with("saga-lucky", 4)
     unlucky = place_with("saga-unlucky", 3)
