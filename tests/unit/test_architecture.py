@@ -107,5 +107,5 @@ def test_the_read_side_follows_the_event_types_the_domain_defines():
     from projections import order_events
 
     assert order_events.ORDER_AGGREGATE == AGGREGATE_TYPE
-    assert order_events.ORDER_EVENTS == set(EVENT_TYPES)
-    assert order_events.INVENTORY_EVENTS == set(INVENTORY_EVENT_TYPES)
+    assert set(EVENT_TYPES) == order_events.ORDER_EVENTS
+    assert set(INVENTORY_EVENT_TYPES) == order_events.INVENTORY_EVENTS
