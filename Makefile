@@ -45,8 +45,13 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { echo "Installing Chromium for the browser tests..."; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
+# The whole suite on PostgreSQL, then the unit and integration tests again on
+# the embedded SQLite default (those that need PostgreSQL skip themselves).
 test: $(STAMP) chromium
 	DATABASE_URL='$(TEST_DATABASE_URL)' REDIS_URL='$(TEST_REDIS_URL)' $(PY) -m pytest $(PYTEST_ARGS)
+	@echo "=== again on SQLite (make run's default database)"
+	env -u DATABASE_URL -u DATABASE_DIRECT_URL REDIS_URL= VAR_DIR="$$(mktemp -d)" \
+		$(PY) -m pytest -q tests/unit tests/integration $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
