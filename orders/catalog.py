@@ -1,15 +1,17 @@
-"""Registers the order and inventory events (with every schema version and
+"""Registers the order, inventory and product (catalogue) events (with every schema version and
 its upcaster) in the event catalog."""
 
 from eventstore import registry
 from orders.domain.events import AGGREGATE_TYPE, EVENT_TYPES
 from orders.domain.inventory import INVENTORY_AGGREGATE, INVENTORY_EVENT_TYPES
+from orders.domain.product import PRODUCT_AGGREGATE, PRODUCT_EVENT_TYPES
 
 
 def register_order_events(target=registry) -> None:
     for aggregate_type, types in (
         (AGGREGATE_TYPE, EVENT_TYPES),
         (INVENTORY_AGGREGATE, INVENTORY_EVENT_TYPES),
+        (PRODUCT_AGGREGATE, PRODUCT_EVENT_TYPES),
     ):
         for event_type, cls in types.items():
             schemas = [*cls.previous_schemas, cls.schema]
@@ -19,6 +21,6 @@ def register_order_events(target=registry) -> None:
                     schema,
                     version=version,
                     aggregate_type=aggregate_type,
-                    description=cls.description,
+                    description=getattr(cls, "event_description", None) or cls.description,
                     upcast_from_previous=getattr(cls, f"upcast_v{version - 1}") if version > 1 else None,
                 )

@@ -1,4 +1,4 @@
-"""Order and inventory commands and their handlers: the only code that
+"""Order, inventory and catalogue commands and their handlers: the only code that
 appends their events.
 
 The REST API, the web forms and the fulfilment process build a command and
@@ -17,9 +17,10 @@ from django.conf import settings
 
 from eventstore import ConcurrencyError
 from orders import unit_of_work
-from orders.domain import DuplicateOrderError, Line, OrderAggregate
+from orders.domain import DuplicateOrderError, OrderAggregate
+from orders.domain.pricing import as_request
 from orders.idempotency import IdempotencyKey
-from orders.repository import InventoryRepository, OrderRepository, Repository
+from orders.repository import InventoryRepository, OrderRepository, ProductRepository, Repository
 from orders.unit_of_work import CommandResult
 
 __all__ = ["CommandResult", "execute"]
@@ -27,8 +28,11 @@ __all__ = ["CommandResult", "execute"]
 
 @dataclass(frozen=True)
 class PlaceOrder:
+    """``items``: LineRequests (a Line or an (sku, quantity[, price]) tuple
+    is read as one); each is priced from the catalogue."""
+
     customer_id: str
-    items: tuple[Line, ...]
+    items: tuple
     order_id: UUID = field(default_factory=uuid.uuid4)
     creates_stream: ClassVar[bool] = True
 
@@ -38,7 +42,31 @@ class AddItem:
     order_id: UUID
     sku: str
     quantity: int
-    price_cents: int
+    price_cents: int | None = None
+    price_override_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeLineQuantity:
+    order_id: UUID
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class RejectLine:
+    """Issued by the fulfilment process: units it could not reserve leave the order."""
+
+    order_id: UUID
+    sku: str
+    quantity: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class AddNote:
+    order_id: UUID
+    text: str
 
 
 @dataclass(frozen=True)
@@ -81,9 +109,45 @@ class ReserveStock:
 
 @dataclass(frozen=True)
 class ReleaseStock:
+    """Release what the order holds of the SKU beyond ``keep`` units."""
+
     sku: str
     order_id: UUID
     reference: str
+    keep: int = 0
+
+
+@dataclass(frozen=True)
+class AddProduct:
+    sku: str
+    name: str
+    price_cents: int
+    description: str = ""
+    active: bool = True
+    creates_stream: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class ChangeProductPrice:
+    sku: str
+    price_cents: int
+
+
+@dataclass(frozen=True)
+class RenameProduct:
+    sku: str
+    name: str
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class DiscontinueProduct:
+    sku: str
+
+
+@dataclass(frozen=True)
+class ReactivateProduct:
+    sku: str
 
 
 @dataclass(frozen=True)
@@ -112,9 +176,20 @@ def _change(
     )
 
 
+def _catalogue(skus):
+    """The catalogue entries of these SKUs, from the products' event streams (one query)."""
+    return ProductRepository().catalogue(skus)
+
+
 def place_order(cmd: PlaceOrder, expected_version: int | None) -> CommandResult:
     order = OrderAggregate(cmd.order_id)  # a new stream: the append refuses one that exists
-    order.place(cmd.customer_id, list(cmd.items), requires_confirmation=settings.INVENTORY_RESERVATION)
+    requests = [as_request(item) for item in cmd.items]
+    order.place(
+        cmd.customer_id,
+        requests,
+        requires_confirmation=settings.INVENTORY_RESERVATION,
+        catalogue=_catalogue(r.sku for r in requests),
+    )
     try:
         appended = OrderRepository().save(order)
     except ConcurrencyError as exc:
@@ -127,8 +202,29 @@ def add_item(cmd: AddItem, expected_version: int | None) -> CommandResult:
         OrderRepository(),
         cmd.order_id,
         expected_version,
-        lambda order: order.add_item(cmd.sku, cmd.quantity, cmd.price_cents),
+        lambda order: order.add_item(
+            cmd.sku, cmd.quantity, cmd.price_cents, _catalogue([cmd.sku]), cmd.price_override_reason
+        ),
     )
+
+
+def change_line_quantity(cmd: ChangeLineQuantity, expected_version: int | None) -> CommandResult:
+    return _change(
+        OrderRepository(), cmd.order_id, expected_version, lambda o: o.change_quantity(cmd.sku, cmd.quantity)
+    )
+
+
+def reject_line(cmd: RejectLine, expected_version: int | None) -> CommandResult:
+    return _change(
+        OrderRepository(),
+        cmd.order_id,
+        expected_version,
+        lambda order: order.reject_line(cmd.sku, cmd.quantity, cmd.reason),
+    )
+
+
+def add_note(cmd: AddNote, expected_version: int | None) -> CommandResult:
+    return _change(OrderRepository(), cmd.order_id, expected_version, lambda order: order.add_note(cmd.text))
 
 
 def remove_item(cmd: RemoveItem, expected_version: int | None) -> CommandResult:
@@ -172,7 +268,7 @@ def release_stock(cmd: ReleaseStock, expected_version: int | None) -> CommandRes
         InventoryRepository(),
         cmd.sku,
         expected_version,
-        lambda item: item.release(cmd.order_id, cmd.reference),
+        lambda item: item.release(cmd.order_id, cmd.reference, cmd.keep),
     )
 
 
@@ -180,6 +276,33 @@ def ship_stock(cmd: ShipStock, expected_version: int | None) -> CommandResult:
     return _change(
         InventoryRepository(), cmd.sku, expected_version, lambda item: item.ship(cmd.order_id, cmd.reference)
     )
+
+
+def add_product(cmd: AddProduct, expected_version: int | None) -> CommandResult:
+    return _change(
+        ProductRepository(),
+        cmd.sku,
+        expected_version,
+        lambda p: p.add(cmd.name, cmd.price_cents, cmd.description, cmd.active),
+    )
+
+
+def change_product_price(cmd: ChangeProductPrice, expected_version: int | None) -> CommandResult:
+    return _change(ProductRepository(), cmd.sku, expected_version, lambda p: p.change_price(cmd.price_cents))
+
+
+def rename_product(cmd: RenameProduct, expected_version: int | None) -> CommandResult:
+    return _change(
+        ProductRepository(), cmd.sku, expected_version, lambda p: p.rename(cmd.name, cmd.description)
+    )
+
+
+def discontinue_product(cmd: DiscontinueProduct, expected_version: int | None) -> CommandResult:
+    return _change(ProductRepository(), cmd.sku, expected_version, lambda p: p.discontinue())
+
+
+def reactivate_product(cmd: ReactivateProduct, expected_version: int | None) -> CommandResult:
+    return _change(ProductRepository(), cmd.sku, expected_version, lambda p: p.reactivate())
 
 
 HANDLERS: dict[type, unit_of_work.Handler] = {
@@ -193,6 +316,14 @@ HANDLERS: dict[type, unit_of_work.Handler] = {
     ReserveStock: reserve_stock,
     ReleaseStock: release_stock,
     ShipStock: ship_stock,
+    ChangeLineQuantity: change_line_quantity,
+    RejectLine: reject_line,
+    AddNote: add_note,
+    AddProduct: add_product,
+    ChangeProductPrice: change_product_price,
+    RenameProduct: rename_product,
+    DiscontinueProduct: discontinue_product,
+    ReactivateProduct: reactivate_product,
 }
 
 

@@ -11,8 +11,16 @@ from uuid import UUID
 from django.conf import settings
 
 from eventstore import AppendResult, EventStore, NewEvent, RecordedEvent, Snapshot
-from orders.domain import OrderAggregate, OrderNotFoundError, aggregate, inventory
+from orders.domain import (
+    OrderAggregate,
+    OrderNotFoundError,
+    ProductNotFoundError,
+    aggregate,
+    inventory,
+    product,
+)
 from orders.domain.events import AGGREGATE_TYPE, event_from_data
+from orders.domain.product import CataloguePrice, Product
 from orders.errors import StaleVersionError
 
 A = TypeVar("A")
@@ -46,6 +54,14 @@ INVENTORY = AggregateKind(
     decode=inventory.inventory_event_from_data,
     snapshot_version=inventory.SNAPSHOT_SCHEMA_VERSION,
     not_found=lambda sku: LookupError(f"no inventory stream for {sku}"),
+)
+PRODUCTS = AggregateKind(
+    product.PRODUCT_AGGREGATE,
+    stream_id=product.product_id,
+    from_history=Product.from_history,
+    decode=product.product_event_from_data,
+    snapshot_version=product.SNAPSHOT_SCHEMA_VERSION,
+    not_found=ProductNotFoundError,
 )
 
 
@@ -113,3 +129,19 @@ class OrderRepository(Repository[OrderAggregate]):
 
 class InventoryRepository(Repository[inventory.InventoryItem]):
     kind = INVENTORY
+
+
+class ProductRepository(Repository[Product]):
+    kind = PRODUCTS
+
+    def catalogue(self, skus) -> dict[str, CataloguePrice]:
+        """The catalogue entries of ``skus`` that exist, from their event
+        streams, loaded together in one query."""
+        skus = list(dict.fromkeys(skus))
+        streams = self.store.load_streams(product.product_id(sku) for sku in skus)
+        found = {}
+        for sku in skus:
+            recorded = streams[product.product_id(sku)]
+            if recorded and recorded[0].aggregate_type == self.kind.aggregate_type:
+                found[sku] = Product.from_history(sku, self.to_domain(recorded)).catalogue_price
+        return found

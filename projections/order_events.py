@@ -1,14 +1,30 @@
-"""The event types of the order and inventory streams, by name: the one
+"""The event types of the order, inventory and product streams, by name: the one
 list the read side (and the fulfilment process) follows. The read side
 works from these names and the upcast event data, never from the order
 domain's classes; a test checks the names against the domain's catalog."""
 
 ORDER_AGGREGATE = "Order"
 ORDER_EVENTS = frozenset(
-    {"OrderPlaced", "ItemAdded", "ItemRemoved", "OrderConfirmed", "OrderShipped", "OrderCancelled"}
+    {
+        "OrderPlaced",
+        "ItemAdded",
+        "ItemRemoved",
+        "OrderConfirmed",
+        "OrderShipped",
+        "OrderCancelled",
+        "LineQuantityChanged",
+        "LineRejected",
+        "NoteAdded",
+    }
 )
+# Order events that change a line's quantity and the order's total.
+LINE_CHANGES = frozenset({"ItemAdded", "ItemRemoved", "LineQuantityChanged", "LineRejected"})
 INVENTORY_EVENTS = frozenset(
     {"StockReceived", "StockReserved", "ReservationRefused", "StockReleased", "StockShipped"}
+)
+PRODUCT_AGGREGATE = "Product"
+PRODUCT_EVENTS = frozenset(
+    {"ProductAdded", "ProductPriceChanged", "ProductRenamed", "ProductDiscontinued", "ProductReactivated"}
 )
 # Inventory events that answer (or follow up) an order's reservation.
 STOCK_EVENTS = INVENTORY_EVENTS - {"StockReceived"}

@@ -26,6 +26,7 @@ OPEN_STATUSES = (OrderStatus.PLACED, OrderStatus.CONFIRMED)
 
 class Action(StrEnum):
     ADD_ITEM = "add"
+    CHANGE_QUANTITY = "quantity"
     REMOVE_ITEM = "remove"
     SHIP = "ship"
     CANCEL = "cancel"

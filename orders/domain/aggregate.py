@@ -6,6 +6,7 @@ assigns state (no checks, no clock, no I/O), so replaying history can never
 fail or differ from what was decided.
 """
 
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -25,15 +26,19 @@ from orders.domain.events import (
     ItemAdded,
     ItemRemoved,
     Line,
+    LineQuantityChanged,
+    LineRejected,
+    NoteAdded,
     OrderCancelled,
     OrderConfirmed,
     OrderEvent,
     OrderPlaced,
     OrderShipped,
 )
+from orders.domain.pricing import Catalogue, as_request, check_catalogue, check_request, price_lines
 
 # Bump when the snapshot layout changes: older snapshots are then ignored.
-SNAPSHOT_SCHEMA_VERSION = 2
+SNAPSHOT_SCHEMA_VERSION = 3
 
 
 class OrderAggregate:
@@ -73,27 +78,28 @@ class OrderAggregate:
     def place(
         self,
         customer_id: str,
-        items: list[tuple[str, int, int]] | list[Line],
+        items: list,
         requires_confirmation: bool = False,
+        catalogue: Catalogue | None = None,
     ) -> None:
+        """Place the order. ``items`` are LineRequests (or Lines, or (sku,
+        quantity[, price]) tuples); with ``catalogue`` each line is priced
+        from it (see orders.domain.pricing)."""
         if self.exists:
             raise DuplicateOrderError(f"order {self.id} is already placed")
         rules.check_customer_id(customer_id)
         if not items:
             raise InvalidOrderDataError("items", "an order needs at least one line")
         lines: dict[str, Line] = {}
-        for item in items:
-            sku, quantity, price = (
-                (item.sku, item.quantity, item.price_cents) if isinstance(item, Line) else item
-            )
-            line = Line(rules.check_sku(sku), rules.check_quantity(quantity), rules.check_price(price))
+        for line in price_lines([as_request(item) for item in items], catalogue):
+            sku = line.sku
             if sku in lines:
                 if lines[sku].price_cents != line.price_cents:
                     raise PriceMismatchError(f"SKU {sku} appears twice with different prices")
                 merged = lines[sku].quantity + line.quantity
                 if merged > rules.MAX_QUANTITY:
                     raise QuantityLimitError(f"SKU {sku}: at most {rules.MAX_QUANTITY:,} units per line")
-                line = Line(sku, merged, line.price_cents)
+                line = Line(sku, merged, line.price_cents, line.catalogue_price_cents, line.override_reason)
             lines[sku] = line
         if len(lines) > rules.MAX_LINES:
             raise TooManyLinesError(f"an order has at most {rules.MAX_LINES} lines")
@@ -106,25 +112,83 @@ class OrderAggregate:
             )
         )
 
-    def add_item(self, sku: str, quantity: int, price_cents: int) -> None:
+    def add_item(
+        self,
+        sku: str,
+        quantity: int,
+        price_cents: int | None = None,
+        catalogue: Catalogue | None = None,
+        override_reason: str | None = None,
+    ) -> None:
+        """Add units of a SKU. A new line is priced like a placed one; units
+        of a SKU already on the order join its line at the line's price."""
         self._require(Action.ADD_ITEM)
-        rules.check_sku(sku)
-        rules.check_quantity(quantity)
-        rules.check_price(price_cents)
+        request = as_request((sku, quantity, price_cents, override_reason))
         existing = self.lines.get(sku)
         if existing is None and len(self.lines) >= rules.MAX_LINES:
             raise TooManyLinesError(f"an order has at most {rules.MAX_LINES} lines")
-        if existing is not None:
-            if existing.price_cents != price_cents:
+        if existing is None:
+            [line] = price_lines([request], catalogue)
+        else:
+            request = check_request(request)
+            if catalogue is not None:
+                check_catalogue([sku], catalogue)
+            if request.price_cents is not None and existing.price_cents != request.price_cents:
                 raise PriceMismatchError(
-                    f"SKU {sku} is on the order at {existing.price_cents} cents, not {price_cents}"
+                    f"SKU {sku} is on the order at {existing.price_cents} cents, not {request.price_cents}"
                 )
             if existing.quantity + quantity > rules.MAX_QUANTITY:
                 raise QuantityLimitError(
                     f"SKU {sku} would have {existing.quantity + quantity:,} units; "
                     f"at most {rules.MAX_QUANTITY:,} per line"
                 )
-        self._record(ItemAdded(sku, quantity, price_cents, self.total_cents + quantity * price_cents))
+            line = Line(
+                sku, quantity, existing.price_cents, existing.catalogue_price_cents, existing.override_reason
+            )
+        self._record(
+            ItemAdded(
+                sku,
+                quantity,
+                line.price_cents,
+                self.total_cents + line.total_cents,
+                line.catalogue_price_cents,
+                line.override_reason,
+            )
+        )
+
+    def change_quantity(self, sku: str, quantity: int) -> None:
+        """A line's new quantity, at its price. The same quantity records nothing."""
+        self._require(Action.CHANGE_QUANTITY)
+        line = self.lines.get(sku)
+        if line is None:
+            raise LineNotFoundError(f"SKU {sku} is not on order {self.id}")
+        rules.check_quantity(quantity)
+        if quantity == line.quantity:
+            return
+        total = self.total_cents + (quantity - line.quantity) * line.price_cents
+        self._record(LineQuantityChanged(sku, line.quantity, quantity, line.price_cents, total))
+
+    def reject_line(self, sku: str, quantity: int, reason: str) -> None:
+        """Stock compensation: ``quantity`` units of the line could not be
+        reserved and leave the order (the whole line when that is all of it).
+        The last line is never rejected whole: the order is cancelled instead."""
+        self._require_open()
+        line = self.lines.get(sku)
+        if line is None:
+            raise LineNotFoundError(f"SKU {sku} is not on order {self.id}")
+        reason = rules.check_text("reason", reason, rules.MAX_REASON_LENGTH, required=True)
+        rejected = min(rules.check_quantity(quantity), line.quantity)
+        remaining = line.quantity - rejected
+        if remaining == 0 and len(self.lines) == 1:
+            raise LastLineRemovalError("the last line cannot be rejected; cancel the order instead")
+        total = self.total_cents - rejected * line.price_cents
+        self._record(LineRejected(sku, rejected, remaining, line.price_cents, reason, total))
+
+    def add_note(self, text: str) -> None:
+        """An internal note, on an order in any state."""
+        if not self.exists:
+            raise OrderNotFoundError(self.id)
+        self._record(NoteAdded(rules.check_text("text", text, rules.MAX_NOTE_LENGTH, required=True)))
 
     def remove_item(self, sku: str) -> None:
         self._require(Action.REMOVE_ITEM)
@@ -187,9 +251,25 @@ class OrderAggregate:
             case ItemAdded():
                 current = self.lines.get(event.sku)
                 quantity = event.quantity + (current.quantity if current else 0)
-                self.lines = {**self.lines, event.sku: Line(event.sku, quantity, event.price_cents)}
+                line = Line(
+                    event.sku, quantity, event.price_cents, event.catalogue_price_cents, event.override_reason
+                )
+                self.lines = {**self.lines, event.sku: line}
                 if self.requires_confirmation:
                     self.status = OrderStatus.PLACED  # the new units still need stock
+            case LineQuantityChanged():
+                self.lines = {
+                    **self.lines,
+                    event.sku: replace(self.lines[event.sku], quantity=event.quantity),
+                }
+                if self.requires_confirmation and event.quantity > event.old_quantity:
+                    self.status = OrderStatus.PLACED  # the extra units still need stock
+            case LineRejected():
+                if event.remaining_quantity:
+                    line = replace(self.lines[event.sku], quantity=event.remaining_quantity)
+                    self.lines = {**self.lines, event.sku: line}
+                else:
+                    self.lines = {sku: ln for sku, ln in self.lines.items() if sku != event.sku}
             case OrderConfirmed():
                 self.status = OrderStatus.CONFIRMED
             case ItemRemoved():
@@ -210,7 +290,10 @@ class OrderAggregate:
             "version": self.version,
             "status": self.status.value if self.status else None,
             "customer_id": self.customer_id,
-            "lines": [[line.sku, line.quantity, line.price_cents] for line in self.lines.values()],
+            "lines": [
+                [ln.sku, ln.quantity, ln.price_cents, ln.catalogue_price_cents, ln.override_reason]
+                for ln in self.lines.values()
+            ],
             "carrier": self.carrier,
             "tracking_number": self.tracking_number,
             "cancel_reason": self.cancel_reason,
@@ -223,7 +306,7 @@ class OrderAggregate:
         order.version = state["version"]
         order.status = OrderStatus(state["status"]) if state["status"] else None
         order.customer_id = state["customer_id"]
-        order.lines = {sku: Line(sku, quantity, price) for sku, quantity, price in state["lines"]}
+        order.lines = {line[0]: Line(*line) for line in state["lines"]}
         order.carrier = state["carrier"]
         order.tracking_number = state["tracking_number"]
         order.cancel_reason = state["cancel_reason"]
@@ -238,7 +321,13 @@ class OrderAggregate:
             "status": self.status.value if self.status else None,
             "customer_id": self.customer_id,
             "items": [
-                {"sku": ln.sku, "quantity": ln.quantity, "price_cents": ln.price_cents}
+                {
+                    "sku": ln.sku,
+                    "quantity": ln.quantity,
+                    "price_cents": ln.price_cents,
+                    "catalogue_price_cents": ln.catalogue_price_cents,
+                    "override_reason": ln.override_reason,
+                }
                 for ln in self.lines.values()
             ],
             "total_cents": self.total_cents,

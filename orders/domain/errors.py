@@ -73,3 +73,52 @@ class OrderNotConfirmedError(RuleViolationError):
     """Only a confirmed order (stock reserved) can ship."""
 
     code = "order-not-confirmed"
+
+
+# -- the catalogue ----------------------------------------------------------------
+
+
+class ProductNotFoundError(DomainError):
+    """A product command names a SKU the catalogue does not have."""
+
+    code = "product-not-found"
+
+    def __init__(self, sku: str):
+        self.sku = sku
+        super().__init__(f"SKU {sku} is not in the catalogue")
+
+
+class ProductExistsError(RuleViolationError):
+    code = "product-exists"
+
+
+class UnknownSkuError(InvalidOrderDataError):
+    """An order line names a SKU the catalogue does not have."""
+
+    code = "unknown-sku"
+
+    def __init__(self, skus: list[str]):
+        self.skus = skus
+        listed = ", ".join(skus)
+        super().__init__("sku", f"not in the catalogue: {listed}")
+
+
+class ProductDiscontinuedError(RuleViolationError):
+    code = "product-discontinued"
+
+    def __init__(self, skus: list[str]):
+        self.skus = skus
+        super().__init__(f"no longer sold (discontinued): {', '.join(skus)}")
+
+
+class PriceChangedError(RuleViolationError):
+    """A line states a unit price that is not the catalogue's: the client
+    showed its customer a stale price. ``current`` maps each such SKU to
+    the catalogue's price now."""
+
+    code = "price-changed"
+
+    def __init__(self, stated: dict[str, int], current: dict[str, int]):
+        self.stated, self.current = stated, current
+        listed = "; ".join(f"{sku}: {current[sku]} now, not {stated[sku]}" for sku in current)
+        super().__init__(f"the catalogue price changed ({listed} in minor units); confirm the new price")

@@ -14,9 +14,16 @@ AGGREGATE_TYPE = "Order"
 
 @dataclass(frozen=True, slots=True)
 class Line:
+    """A line as charged: ``price_cents`` is the unit price on the order.
+    ``catalogue_price_cents`` is the catalogue's price when the line was
+    priced (None for lines from before the catalogue); ``override_reason``
+    says why a staff user charged another price than the catalogue's."""
+
     sku: str
     quantity: int
     price_cents: int
+    catalogue_price_cents: int | None = None
+    override_reason: str | None = None
 
     @property
     def total_cents(self) -> int:
@@ -51,32 +58,48 @@ _SKU = {"type": "string", "pattern": rules.SKU_PATTERN}
 _QUANTITY = {"type": "integer", "minimum": rules.MIN_QUANTITY, "maximum": rules.MAX_QUANTITY}
 _PRICE = {"type": "integer", "minimum": rules.MIN_PRICE_CENTS, "maximum": rules.MAX_PRICE_CENTS}
 _TOTAL = {"type": "integer", "minimum": 0}
-_LINE = _object(
+_LINE_V1 = _object(
     {"sku": _SKU, "quantity": _QUANTITY, "price_cents": _PRICE}, ["sku", "quantity", "price_cents"]
 )
+_CATALOGUE_PRICE = {
+    "type": ["integer", "null"],
+    "minimum": rules.MIN_PRICE_CENTS,
+    "maximum": rules.MAX_PRICE_CENTS,
+}
+_OVERRIDE = {"type": ["string", "null"], "minLength": 1, "maxLength": rules.MAX_REASON_LENGTH}
+_PRICING = {"catalogue_price_cents": _CATALOGUE_PRICE, "override_reason": _OVERRIDE}
+_LINE = _object(
+    {"sku": _SKU, "quantity": _QUANTITY, "price_cents": _PRICE, **_PRICING},
+    ["sku", "quantity", "price_cents", "catalogue_price_cents", "override_reason"],
+)
+_NO_PRICING = {"catalogue_price_cents": None, "override_reason": None}
 
 
 _PLACED_V1 = {
     "customer_id": {"type": "string", "pattern": rules.CUSTOMER_ID_PATTERN},
-    "items": {"type": "array", "items": _LINE, "minItems": 1, "maxItems": rules.MAX_LINES},
+    "items": {"type": "array", "items": _LINE_V1, "minItems": 1, "maxItems": rules.MAX_LINES},
     "total_cents": _TOTAL,
 }
+_PLACED_V2 = {**_PLACED_V1, "requires_confirmation": {"type": "boolean"}}
 
 
 @dataclass(frozen=True, slots=True)
 class OrderPlaced(OrderEvent):
     """v2 added ``requires_confirmation``: the order waits for its stock to be
-    reserved before it can ship. Orders placed before (v1) did not."""
+    reserved before it can ship. Orders placed before (v1) did not. v3 added
+    each line's catalogue price and price override reason (null before the
+    catalogue existed)."""
 
     event_type: ClassVar[str] = "OrderPlaced"
-    schema_version: ClassVar[int] = 2
-    description: ClassVar[str] = "A customer placed an order with its first lines."
+    schema_version: ClassVar[int] = 3
+    description: ClassVar[str] = "A customer placed an order with its first lines, priced from the catalogue."
     schema: ClassVar[dict[str, Any]] = _object(
-        {**_PLACED_V1, "requires_confirmation": {"type": "boolean"}},
+        {**_PLACED_V2, "items": {**_PLACED_V2["items"], "items": _LINE}},
         ["customer_id", "items", "total_cents", "requires_confirmation"],
     )
     previous_schemas: ClassVar[list] = [
         _object(_PLACED_V1, ["customer_id", "items", "total_cents"]),
+        _object(_PLACED_V2, ["customer_id", "items", "total_cents", "requires_confirmation"]),
     ]
 
     customer_id: str
@@ -106,23 +129,43 @@ class OrderPlaced(OrderEvent):
         """Orders placed before stock reservation existed need no confirmation."""
         return {**data, "requires_confirmation": False}
 
+    @staticmethod
+    def upcast_v2(data: dict[str, Any]) -> dict[str, Any]:
+        """Lines priced before the catalogue existed: the client's price stood."""
+        return {**data, "items": [{**item, **_NO_PRICING} for item in data["items"]]}
+
 
 @dataclass(frozen=True, slots=True)
 class ItemAdded(OrderEvent):
     """``quantity`` is what was added; on a SKU already on the order it adds
-    to that line."""
+    to that line (at the line's price). v2 added the catalogue price and the
+    price override reason (null before the catalogue existed)."""
 
     event_type: ClassVar[str] = "ItemAdded"
+    schema_version: ClassVar[int] = 2
     description: ClassVar[str] = "Units of a SKU were added to an open order."
     schema: ClassVar[dict[str, Any]] = _object(
-        {"sku": _SKU, "quantity": _QUANTITY, "price_cents": _PRICE, "order_total_cents": _TOTAL},
-        ["sku", "quantity", "price_cents", "order_total_cents"],
+        {"sku": _SKU, "quantity": _QUANTITY, "price_cents": _PRICE, "order_total_cents": _TOTAL, **_PRICING},
+        ["sku", "quantity", "price_cents", "order_total_cents", "catalogue_price_cents", "override_reason"],
     )
+    previous_schemas: ClassVar[list] = [
+        _object(
+            {"sku": _SKU, "quantity": _QUANTITY, "price_cents": _PRICE, "order_total_cents": _TOTAL},
+            ["sku", "quantity", "price_cents", "order_total_cents"],
+        )
+    ]
 
     sku: str
     quantity: int
     price_cents: int
     order_total_cents: int
+    catalogue_price_cents: int | None = None
+    override_reason: str | None = None
+
+    @staticmethod
+    def upcast_v1(data: dict[str, Any]) -> dict[str, Any]:
+        """Added before the catalogue existed: the client's price stood."""
+        return {**data, **_NO_PRICING}
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,9 +223,82 @@ class OrderCancelled(OrderEvent):
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class LineQuantityChanged(OrderEvent):
+    event_type: ClassVar[str] = "LineQuantityChanged"
+    description: ClassVar[str] = "A line of an open order now has another quantity (same unit price)."
+    schema: ClassVar[dict[str, Any]] = _object(
+        {
+            "sku": _SKU,
+            "old_quantity": _QUANTITY,
+            "quantity": _QUANTITY,
+            "price_cents": _PRICE,
+            "order_total_cents": _TOTAL,
+        },
+        ["sku", "old_quantity", "quantity", "price_cents", "order_total_cents"],
+    )
+
+    sku: str
+    old_quantity: int
+    quantity: int
+    price_cents: int
+    order_total_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class LineRejected(OrderEvent):
+    """Stock compensation for one line: ``quantity`` units could not be
+    reserved and left the order; ``remaining_quantity`` stay on the line
+    (0: the whole line is gone)."""
+
+    event_type: ClassVar[str] = "LineRejected"
+    description: ClassVar[str] = "Units of a line could not be reserved and were taken off the order."
+    schema: ClassVar[dict[str, Any]] = _object(
+        {
+            "sku": _SKU,
+            "quantity": _QUANTITY,
+            "remaining_quantity": {"type": "integer", "minimum": 0},
+            "price_cents": _PRICE,
+            "reason": {"type": "string", "minLength": 1, "maxLength": rules.MAX_REASON_LENGTH},
+            "order_total_cents": _TOTAL,
+        },
+        ["sku", "quantity", "remaining_quantity", "price_cents", "reason", "order_total_cents"],
+    )
+
+    sku: str
+    quantity: int
+    remaining_quantity: int
+    price_cents: int
+    reason: str
+    order_total_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class NoteAdded(OrderEvent):
+    """An internal note; who wrote it is in the event's metadata."""
+
+    event_type: ClassVar[str] = "NoteAdded"
+    description: ClassVar[str] = "Staff wrote an internal note on the order."
+    schema: ClassVar[dict[str, Any]] = _object(
+        {"text": {"type": "string", "minLength": 1, "maxLength": rules.MAX_NOTE_LENGTH}}, ["text"]
+    )
+
+    text: str
+
+
 EVENT_TYPES: dict[str, type[OrderEvent]] = {
     cls.event_type: cls
-    for cls in (OrderPlaced, ItemAdded, ItemRemoved, OrderConfirmed, OrderShipped, OrderCancelled)
+    for cls in (
+        OrderPlaced,
+        ItemAdded,
+        ItemRemoved,
+        OrderConfirmed,
+        OrderShipped,
+        OrderCancelled,
+        LineQuantityChanged,
+        LineRejected,
+        NoteAdded,
+    )
 }
 
 

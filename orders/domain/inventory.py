@@ -96,7 +96,7 @@ class ReservationRefused(OrderEvent):
 class StockReleased(OrderEvent):
     event_type: ClassVar[str] = "StockReleased"
     description: ClassVar[str] = (
-        "An order's reserved units went back to available (cancelled, or line removed)."
+        "An order's reserved units went back to available (cancelled, line removed or reduced)."
     )
     schema: ClassVar[dict[str, Any]] = _ORDER_UNITS
     sku: str
@@ -188,12 +188,15 @@ class InventoryItem:
                 ReservationRefused(self.sku, str(order_id), quantity, max(self.available, 0), reference)
             )
 
-    def release(self, order_id: UUID, reference: str) -> None:
-        """Give back everything reserved for the order (nothing if none)."""
+    def release(self, order_id: UUID, reference: str, keep: int = 0) -> None:
+        """Give back what is reserved for the order beyond ``keep`` units
+        (everything by default; nothing if it holds no more than that)."""
+        if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
+            raise InvalidOrderDataError("keep", "a non-negative integer")
         held = self.reservations.get(str(order_id), 0)
-        if self._seen(reference) or held == 0:
+        if self._seen(reference) or held <= keep:
             return
-        self._record(StockReleased(self.sku, str(order_id), held, reference))
+        self._record(StockReleased(self.sku, str(order_id), held - keep, reference))
 
     def ship(self, order_id: UUID, reference: str) -> None:
         """The order's reserved units leave: on hand and reserved both drop."""
@@ -220,6 +223,12 @@ class InventoryItem:
                 self.open_references = {
                     **self.open_references,
                     event.order_id: (*self.open_references.get(event.order_id, ()), event.reference),
+                }
+            case StockReleased() if self.reservations.get(event.order_id, 0) > event.quantity:
+                # A partial release (a line's quantity went down): the reservation stays open.
+                self.reservations = {
+                    **self.reservations,
+                    event.order_id: self.reservations[event.order_id] - event.quantity,
                 }
             case StockReleased() | StockShipped():
                 if isinstance(event, StockShipped):
