@@ -9,6 +9,7 @@ environment unless ``DEBUG`` is on or the app runs locally (see below).
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -69,6 +70,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "config.middleware.CorrelationIdMiddleware",
     "config.middleware.UserTimezoneMiddleware",
+    "config.money.MoneyLocaleMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -219,6 +221,17 @@ EVENTSTORE_SNAPSHOT_EVERY = env.int("EVENTSTORE_SNAPSHOT_EVERY", default=100)
 # Orders wait for their stock to be reserved (the fulfilment process) before
 # they can ship. Off: orders ship without inventory, as before it existed.
 INVENTORY_RESERVATION = env.bool("INVENTORY_RESERVATION", default=True)
+# When stock for a line cannot be reserved: "reject_line" takes those units
+# off the order and confirms the rest (the order is cancelled only when no
+# line got stock); "cancel_order" cancels the whole order.
+OUT_OF_STOCK_POLICY = env.str("OUT_OF_STOCK_POLICY", default="reject_line")
+if OUT_OF_STOCK_POLICY not in ("reject_line", "cancel_order"):
+    raise ImproperlyConfigured("OUT_OF_STOCK_POLICY must be reject_line or cancel_order")
+
+# The shop's one currency (ISO 4217): prices are integer minor units of it,
+# shown in each user's locale (from the browser's Accept-Language, else
+# LANGUAGE_CODE).
+SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="EUR").upper()
 
 # Projections. "celery": a worker runs them, nudged after each commit and by
 # beat; "inprocess": run right after each commit in the web process (the

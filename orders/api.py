@@ -13,13 +13,14 @@ from rest_framework.views import APIView
 from config.rest import Problem
 from config.serializers import (
     StrictCharField,
+    StrictIntegerField,
     StrictRegexField,
     StrictSerializer,
     UtcDateTimeField,
     problem_responses,
 )
 from orders import commands
-from orders.domain import Line, rules
+from orders.domain import rules
 from orders.http import (
     COMMAND_ERRORS,
     COMMAND_PARAMETERS,
@@ -30,7 +31,7 @@ from orders.http import (
     CommandApi,
     run_command,
 )
-from orders.serializers import CommandResultSerializer, LineSerializer
+from orders.serializers import CommandResultSerializer, LineSerializer, line_request
 from projections import selectors
 from projections.api import READ_PARAMETERS, consistent_read, position_headers, with_position
 
@@ -38,6 +39,17 @@ ORDER_READ_MODELS = ("order_list",)
 
 
 # -- queries ----------------------------------------------------------------------------
+
+
+def check_override_allowed(request: Request, items) -> None:
+    """Only staff may charge another price than the catalogue's."""
+    if any(item.override_reason for item in items) and not request.user.is_staff:
+        raise Problem(
+            403,
+            "price-override-forbidden",
+            "Price overrides need a staff user",
+            "Only staff may charge another price than the catalogue's (price_override_reason).",
+        )
 
 
 class OrderListQuery(StrictSerializer):
@@ -143,7 +155,8 @@ class OrderCollectionApi(CommandApi):
     def post(self, request: Request) -> Response:
         data = self.PlaceOrderInput(data=request.data)
         data.is_valid(raise_exception=True)
-        items = tuple(Line(**line) for line in data.validated_data["items"])
+        items = tuple(line_request(line) for line in data.validated_data["items"])
+        check_override_allowed(request, items)
         return run_command(request, commands.PlaceOrder(data.validated_data["customer_id"], items))
 
 
@@ -193,7 +206,7 @@ class OrderDetailApi(APIView):
 class OrderItemAddApi(CommandApi):
     @extend_schema(
         operation_id="add_item",
-        summary="Add units of a SKU to an order (adds to the line if the SKU is there)",
+        summary="Add units of a SKU at the catalogue price (adds to the line if the SKU is there)",
         request=LineSerializer,
         parameters=COMMAND_PARAMETERS,
         responses={200: CommandResultSerializer, **COMMAND_ERRORS},
@@ -201,10 +214,47 @@ class OrderItemAddApi(CommandApi):
     def post(self, request: Request, order_id: UUID) -> Response:
         data = LineSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return run_command(request, commands.AddItem(order_id, **data.validated_data))
+        line = line_request(data.validated_data)
+        check_override_allowed(request, [line])
+        return run_command(
+            request,
+            commands.AddItem(order_id, line.sku, line.quantity, line.price_cents, line.override_reason),
+        )
 
 
-class OrderItemRemoveApi(CommandApi):
+class OrderItemApi(CommandApi):
+    """One line of an order: change its quantity (PUT or PATCH), or remove it (DELETE)."""
+
+    class ChangeQuantityInput(StrictSerializer):
+        quantity = StrictIntegerField(min_value=rules.MIN_QUANTITY, max_value=rules.MAX_QUANTITY)
+
+    def _change_quantity(self, request: Request, order_id: UUID, sku: str) -> Response:
+        data = self.ChangeQuantityInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return run_command(
+            request, commands.ChangeLineQuantity(order_id, sku, data.validated_data["quantity"])
+        )
+
+    @extend_schema(
+        operation_id="change_line_quantity",
+        summary="Set a line's quantity (same unit price); stock is re-reserved or released",
+        request=ChangeQuantityInput,
+        parameters=COMMAND_PARAMETERS,
+        responses={200: CommandResultSerializer, **COMMAND_ERRORS},
+    )
+    def put(self, request: Request, order_id: UUID, sku: str) -> Response:
+        return self._change_quantity(request, order_id, sku)
+
+    @extend_schema(
+        operation_id="patch_line_quantity",
+        summary="Set a line's quantity (the same as PUT)",
+        request=ChangeQuantityInput,
+        parameters=COMMAND_PARAMETERS,
+        responses={200: CommandResultSerializer, **COMMAND_ERRORS},
+    )
+    def patch(self, request: Request, order_id: UUID, sku: str) -> Response:
+        return self._change_quantity(request, order_id, sku)
+
     @extend_schema(
         operation_id="remove_item",
         summary="Remove a line from an order",
@@ -234,6 +284,23 @@ class OrderShipApi(CommandApi):
         data = self.ShipOrderInput(data=request.data if request.data else {})
         data.is_valid(raise_exception=True)
         return run_command(request, commands.ShipOrder(order_id, **data.validated_data))
+
+
+class OrderNoteApi(CommandApi):
+    class AddNoteInput(StrictSerializer):
+        text = StrictCharField(max_length=rules.MAX_NOTE_LENGTH)
+
+    @extend_schema(
+        operation_id="add_note",
+        summary="Add an internal note to an order (any status); the timeline shows who wrote it and when",
+        request=AddNoteInput,
+        parameters=COMMAND_PARAMETERS,
+        responses={200: CommandResultSerializer, **COMMAND_ERRORS},
+    )
+    def post(self, request: Request, order_id: UUID) -> Response:
+        data = self.AddNoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return run_command(request, commands.AddNote(order_id, data.validated_data["text"]))
 
 
 class OrderCancelApi(CommandApi):

@@ -9,8 +9,14 @@ their reference; handled event ids are remembered).
 
     OrderPlaced (needs stock)  -> reserve each line        (StockReserved / ReservationRefused)
     every line reserved        -> ConfirmOrder
-    a reservation refused      -> CancelOrder "out of stock: ..." (a compensating event)
+    a reservation refused      -> OUT_OF_STOCK_POLICY=reject_line (default): once every line has
+                                  its answer, RejectLine for the units that could not be
+                                  reserved (a compensating event on that line only; the order
+                                  carries on and is confirmed); CancelOrder only when no line
+                                  could be reserved at all.
+                                  OUT_OF_STOCK_POLICY=cancel_order: CancelOrder at once.
     ItemAdded / ItemRemoved    -> reserve more / release that line
+    LineQuantityChanged        -> reserve the extra units / release what exceeds the new quantity
     OrderCancelled             -> release what is reserved
     OrderShipped               -> ship the reserved stock
 
@@ -23,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
+from django.conf import settings
 from django.utils import timezone
 
 from eventstore import ConcurrencyError, RecordedEvent
@@ -79,6 +86,36 @@ def _on_item_added(step: Step, fact: events.ItemAdded) -> None:
         _run(commands.ReserveStock(fact.sku, step.order_id, fact.quantity, step.ref))
 
 
+def _on_quantity_changed(step: Step, fact: events.LineQuantityChanged) -> None:
+    line = step.lines.get(fact.sku)
+    if line is None:
+        return
+    line["wanted"] += fact.quantity - fact.old_quantity
+    if fact.quantity > fact.old_quantity and step.process.status in OPEN:
+        step.process.status = "reserving"
+        line["refs"].append(step.ref)
+        _run(commands.ReserveStock(fact.sku, step.order_id, fact.quantity - fact.old_quantity, step.ref))
+    elif fact.quantity < fact.old_quantity:
+        # The inventory knows what it holds for the order (answers may still be on their way here).
+        _run(commands.ReleaseStock(fact.sku, step.order_id, step.ref, keep=fact.quantity))
+
+
+def _on_line_rejected(step: Step, fact: events.LineRejected) -> None:
+    line = step.lines.get(fact.sku)
+    if line is None:
+        return
+    if fact.remaining_quantity:
+        line.update(wanted=fact.remaining_quantity, refused=False, shortage="")
+    else:
+        step.lines.pop(fact.sku)
+        if line["reserved"]:
+            _run(commands.ReleaseStock(fact.sku, step.order_id, step.ref))
+
+
+def _on_note(step: Step, fact: events.NoteAdded) -> None:
+    pass  # changes nothing for stock (its version is recorded all the same)
+
+
 def _on_item_removed(step: Step, fact: events.ItemRemoved) -> None:
     step.lines.pop(fact.sku, None)
     _run(commands.ReleaseStock(fact.sku, step.order_id, step.ref))
@@ -115,21 +152,23 @@ def _on_refused(step: Step, fact: inventory.ReservationRefused) -> None:
     line = step.lines.get(fact.sku)
     if line is not None and fact.reference in line.get("refs", ()):
         line["refused"] = True
-        step.process.outcome = (
-            f"out of stock: {fact.sku} (wanted {fact.requested}, {fact.available} available)"
-        )
+        line["shortage"] = f"{fact.sku} (wanted {fact.requested}, {fact.available} available)"
+        step.process.outcome = f"out of stock: {line['shortage']}"
 
 
 def _on_stock_gone(step: Step, fact: inventory.StockReleased | inventory.StockShipped) -> None:
     line = step.lines.get(fact.sku)
     if line is not None:
-        line["reserved"] = 0
+        line["reserved"] = max(0, line["reserved"] - fact.quantity)
 
 
 REACTIONS: dict[type, Callable[[Step, object], None]] = {
     events.OrderPlaced: _on_placed,
     events.ItemAdded: _on_item_added,
     events.ItemRemoved: _on_item_removed,
+    events.LineQuantityChanged: _on_quantity_changed,
+    events.LineRejected: _on_line_rejected,
+    events.NoteAdded: _on_note,
     events.OrderConfirmed: _on_confirmed,
     events.OrderCancelled: _on_cancelled,
     events.OrderShipped: _on_shipped,
@@ -140,24 +179,51 @@ REACTIONS: dict[type, Callable[[Step, object], None]] = {
 }
 
 
+def _short(line: dict) -> bool:
+    """Some units of the line were refused and are not reserved."""
+    return line["refused"] and line["reserved"] < line["wanted"]
+
+
 def _decide(process: FulfilmentProcess, order_id: UUID) -> None:
-    """Confirm or cancel, if the order is where this process last saw it.
-    If it has moved on, the event that moved it will bring us back here."""
+    """Confirm, reject a line or cancel, if the order is where this process
+    last saw it. If it has moved on, the event that moved it will bring us
+    back here. One command per call: its event brings us back for the next."""
     if process.status not in OPEN:
         return
-    lines = process.lines.values()
+    lines = process.lines
     try:
-        if any(line["refused"] for line in lines):
-            _run(
-                commands.CancelOrder(order_id, process.outcome or "out of stock"),
-                expected_version=process.order_version,
-            )
-        elif process.status == "reserving" and all(line["reserved"] >= line["wanted"] for line in lines):
+        if any(_short(line) for line in lines.values()):
+            _compensate(process, order_id)
+        elif process.status == "reserving" and all(
+            line["reserved"] >= line["wanted"] for line in lines.values()
+        ):
             _run(commands.ConfirmOrder(order_id), expected_version=process.order_version)
     except StaleVersionError:
         log.debug("order %s moved on; fulfilment will decide on its next event", order_id)
     except DomainError as exc:  # e.g. cancelled by a person meanwhile
         log.info("fulfilment of %s: %s", order_id, exc)
+
+
+def _compensate(process: FulfilmentProcess, order_id: UUID) -> None:
+    """Some stock could not be reserved. Under reject_line, once every line
+    has its answer, reject the units of one short line (or cancel if no line
+    got any stock); under cancel_order, cancel at once."""
+    lines = process.lines
+    if settings.OUT_OF_STOCK_POLICY == "reject_line":
+        if any(not line["refused"] and line["reserved"] < line["wanted"] for line in lines.values()):
+            return  # answers still on their way
+        if any(line["reserved"] for line in lines.values()) or not all(map(_short, lines.values())):
+            sku, line = next((sku, line) for sku, line in lines.items() if _short(line))
+            reason = f"out of stock: {line.get('shortage') or sku}"
+            command = commands.RejectLine(order_id, sku, line["wanted"] - line["reserved"], reason)
+            _run(command, expected_version=process.order_version)
+            return
+        shortages = ", ".join(line.get("shortage") or sku for sku, line in lines.items())
+        process.outcome = f"out of stock: {shortages}"
+    _run(
+        commands.CancelOrder(order_id, process.outcome or "out of stock"),
+        expected_version=process.order_version,
+    )
 
 
 def _fact(event: RecordedEvent):
@@ -174,7 +240,8 @@ def _order_of(event: RecordedEvent) -> UUID:
 class FulfilmentProcessManager(ProcessManager):
     name = "fulfilment"
     description = (
-        "Process manager: reserves stock for orders, confirms them, or cancels them as out of stock."
+        "Process manager: reserves stock for orders and confirms them; rejects lines (or cancels "
+        "orders) it cannot reserve."
     )
     event_types = ORDER_EVENTS | STOCK_EVENTS
     retry_on = (ConcurrencyError, ContentionError)

@@ -8,7 +8,11 @@ from orders.domain import (
     InvalidOrderDataError,
     LineNotFoundError,
     OrderNotFoundError,
+    PriceChangedError,
+    ProductDiscontinuedError,
+    ProductNotFoundError,
     RuleViolationError,
+    UnknownSkuError,
 )
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
 
@@ -16,6 +20,32 @@ from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersi
 def order_problem(exc: Exception) -> Problem | None:
     if isinstance(exc, OrderNotFoundError):
         return Problem(404, "order-not-found", "Order not found", str(exc), order_id=str(exc.order_id))
+    if isinstance(exc, ProductNotFoundError):
+        return Problem(404, exc.code, "Product not found", str(exc), sku=exc.sku)
+    if isinstance(exc, UnknownSkuError):
+        return Problem(
+            400,
+            exc.code,
+            "Unknown SKU",
+            str(exc),
+            skus=exc.skus,
+            errors={"sku": [str(exc).split(": ", 1)[-1]]},
+        )
+    if isinstance(exc, PriceChangedError):
+        # The client showed a stale price: here is the current one, to show and confirm.
+        first = next(iter(exc.current))
+        return Problem(
+            409,
+            exc.code,
+            "The price has changed",
+            str(exc),
+            sku=first,
+            current_price_cents=exc.current[first],
+            stated_price_cents=exc.stated[first],
+            current_prices=exc.current,
+        )
+    if isinstance(exc, ProductDiscontinuedError):
+        return Problem(409, exc.code, "Product discontinued", str(exc), skus=exc.skus)
     if isinstance(exc, InvalidOrderDataError):
         return Problem(
             400,

@@ -2,8 +2,8 @@
 
 from rest_framework import serializers
 
-from config.serializers import StrictIntegerField, StrictRegexField, StrictSerializer
-from orders.domain import rules
+from config.serializers import StrictCharField, StrictIntegerField, StrictRegexField, StrictSerializer
+from orders.domain import LineRequest, rules
 
 
 def sku_field(**kwargs) -> serializers.RegexField:
@@ -18,7 +18,36 @@ def sku_field(**kwargs) -> serializers.RegexField:
 class LineSerializer(StrictSerializer):
     sku = sku_field()
     quantity = StrictIntegerField(min_value=rules.MIN_QUANTITY, max_value=rules.MAX_QUANTITY)
-    price_cents = StrictIntegerField(min_value=rules.MIN_PRICE_CENTS, max_value=rules.MAX_PRICE_CENTS)
+    price_cents = StrictIntegerField(
+        min_value=rules.MIN_PRICE_CENTS,
+        max_value=rules.MAX_PRICE_CENTS,
+        required=False,
+        allow_null=True,
+        help_text="Optional: the unit price (minor units of SHOP_CURRENCY) the client showed its customer. "
+        "The catalogue's price is charged; if this differs the command is refused with 409 "
+        "/problems/price-changed carrying the current price, unless a staff user gives "
+        "price_override_reason, and then this price is charged.",
+    )
+    price_override_reason = StrictCharField(
+        max_length=rules.MAX_REASON_LENGTH,
+        required=False,
+        allow_null=True,
+        help_text="Staff only (others get 403): why this line is charged price_cents instead of the "
+        "catalogue's price. Recorded on the order's event.",
+    )
+
+    def validate(self, attrs):
+        if attrs.get("price_override_reason") and attrs.get("price_cents") is None:
+            raise serializers.ValidationError(
+                {"price_cents": ["A price override needs the price to charge (price_cents)."]}
+            )
+        return attrs
+
+
+def line_request(data: dict) -> LineRequest:
+    return LineRequest(
+        data["sku"], data["quantity"], data.get("price_cents"), data.get("price_override_reason") or None
+    )
 
 
 class CommandResultSerializer(serializers.Serializer):

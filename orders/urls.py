@@ -6,9 +6,8 @@ urlpatterns = [
     path("api/orders/", api.OrderCollectionApi.as_view(), name="api-orders"),
     path("api/orders/<uuid:order_id>", api.OrderDetailApi.as_view(), name="api-order"),
     path("api/orders/<uuid:order_id>/items", api.OrderItemAddApi.as_view(), name="api-order-items"),
-    path(
-        "api/orders/<uuid:order_id>/items/<str:sku>", api.OrderItemRemoveApi.as_view(), name="api-order-item"
-    ),
+    path("api/orders/<uuid:order_id>/items/<str:sku>", api.OrderItemApi.as_view(), name="api-order-item"),
+    path("api/orders/<uuid:order_id>/notes", api.OrderNoteApi.as_view(), name="api-order-notes"),
     path("api/orders/<uuid:order_id>/ship", api.OrderShipApi.as_view(), name="api-order-ship"),
     path("api/orders/<uuid:order_id>/cancel", api.OrderCancelApi.as_view(), name="api-order-cancel"),
     path("api/orders/<uuid:order_id>/events", history_api.OrderEventsApi.as_view(), name="api-order-events"),

@@ -99,6 +99,11 @@ class OrderLine(models.Model):
     price_cents = models.BigIntegerField()
     line_total_cents = models.BigIntegerField()
     line_no = models.PositiveIntegerField(help_text="order of first appearance")
+    status = models.CharField(max_length=20, default="active", help_text="active, or rejected (out of stock)")
+    rejected_quantity = models.PositiveIntegerField(default=0, help_text="units rejected for lack of stock")
+    rejection_reason = models.TextField(blank=True, default="")
+    catalogue_price_cents = models.BigIntegerField(null=True, help_text="the catalogue's price when priced")
+    override_reason = models.TextField(blank=True, default="", help_text="why another price was charged")
 
     class Meta:
         db_table = "order_lines"
@@ -193,3 +198,23 @@ class InventoryLevel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku}: {self.available} available"
+
+
+class CatalogueProduct(models.Model):
+    """One row per product of the catalogue (the products read model)."""
+
+    sku = models.CharField(max_length=40, primary_key=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    price_cents = models.BigIntegerField()
+    active = models.BooleanField()
+    version = models.PositiveIntegerField()
+    added_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "products"
+        indexes = [models.Index(fields=["active", "sku"], name="products_active_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"

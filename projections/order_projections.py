@@ -16,7 +16,8 @@ from projections.models import (
     OrderLine,
     OrderSummary,
 )
-from projections.order_events import INVENTORY_EVENTS, ORDER_EVENTS
+from projections.order_events import INVENTORY_EVENTS, LINE_CHANGES, ORDER_EVENTS
+from projections.product_projection import ProductCatalogueProjection
 from projections.tables import Tables
 
 
@@ -60,7 +61,7 @@ class OrderListProjection(Projection):
                 continue
             if e.event_type == "OrderPlaced":
                 order_lines = {
-                    item["sku"]: _line(oid, item["sku"], item["quantity"], item["price_cents"], n)
+                    item["sku"]: _line(oid, item, item["quantity"], n)
                     for n, item in enumerate(d["items"], start=1)
                 }
                 lines[oid] = order_lines
@@ -81,20 +82,36 @@ class OrderListProjection(Projection):
             elif e.event_type == "ItemAdded":
                 order_lines = lines.setdefault(oid, {})
                 current = order_lines.get(d["sku"])
+                if current is not None and current["status"] == "rejected":
+                    current = None  # a rejected SKU added again is a new line
                 quantity = d["quantity"] + (current["quantity"] if current else 0)
                 line_no = (
                     current["line_no"]
                     if current
                     else max((ln["line_no"] for ln in order_lines.values()), default=0) + 1
                 )
-                order_lines[d["sku"]] = _line(oid, d["sku"], quantity, d["price_cents"], line_no)
-                row["total_cents"] = d["order_total_cents"]
+                order_lines[d["sku"]] = _line(oid, d, quantity, line_no, current)
                 if row["requires_confirmation"]:
                     row["status"] = "placed"  # the added units wait for stock
                 changed_lines.add(oid)
+            elif e.event_type == "LineQuantityChanged":
+                line = lines[oid][d["sku"]]
+                line.update(quantity=d["quantity"], line_total_cents=d["quantity"] * line["price_cents"])
+                if row["requires_confirmation"] and d["quantity"] > d["old_quantity"]:
+                    row["status"] = "placed"  # the extra units wait for stock
+                changed_lines.add(oid)
+            elif e.event_type == "LineRejected":
+                line = lines[oid][d["sku"]]
+                line.update(
+                    quantity=d["remaining_quantity"],
+                    line_total_cents=d["remaining_quantity"] * line["price_cents"],
+                    rejected_quantity=line["rejected_quantity"] + d["quantity"],
+                    rejection_reason=d["reason"],
+                    status="active" if d["remaining_quantity"] else "rejected",
+                )
+                changed_lines.add(oid)
             elif e.event_type == "ItemRemoved":
                 lines.get(oid, {}).pop(d["sku"], None)
-                row["total_cents"] = d["order_total_cents"]
                 changed_lines.add(oid)
             elif e.event_type == "OrderConfirmed":
                 row["status"] = "confirmed"
@@ -107,9 +124,11 @@ class OrderListProjection(Projection):
                 )
             elif e.event_type == "OrderCancelled":
                 row.update(status="cancelled", cancelled_at=e.created_at, cancel_reason=d["reason"])
+            if e.event_type in LINE_CHANGES:
+                row["total_cents"] = d["order_total_cents"]
             order_lines = lines.get(oid, {})
             row.update(
-                line_count=len(order_lines),
+                line_count=sum(1 for ln in order_lines.values() if ln["status"] == "active"),
                 item_count=sum(ln["quantity"] for ln in order_lines.values()),
                 version=e.version,
                 last_position=e.position,
@@ -124,14 +143,21 @@ class OrderListProjection(Projection):
         return applied
 
 
-def _line(order_id: UUID, sku: str, quantity: int, price: int, line_no: int) -> dict:
+def _line(order_id: UUID, item: dict, quantity: int, line_no: int, current: dict | None = None) -> dict:
+    """An order_lines row for a line priced as ``item`` says (an OrderPlaced
+    item or an ItemAdded, upcast), keeping what ``current`` knew of rejections."""
     return {
         "order_id": order_id,
-        "sku": sku,
+        "sku": item["sku"],
         "quantity": quantity,
-        "price_cents": price,
-        "line_total_cents": quantity * price,
+        "price_cents": item["price_cents"],
+        "line_total_cents": quantity * item["price_cents"],
         "line_no": line_no,
+        "status": "active",
+        "rejected_quantity": current["rejected_quantity"] if current else 0,
+        "rejection_reason": current["rejection_reason"] if current else "",
+        "catalogue_price_cents": item["catalogue_price_cents"],
+        "override_reason": item["override_reason"] or "",
     }
 
 
@@ -184,7 +210,7 @@ class CustomerSummaryProjection(Projection):
                 customer["first_order_at"] = min(customer["first_order_at"], e.created_at)
             else:
                 customer = customers[order["customer_id"]]
-                if e.event_type in ("ItemAdded", "ItemRemoved"):
+                if e.event_type in LINE_CHANGES:
                     customer["lifetime_total_cents"] += d["order_total_cents"] - order["total_cents"]
                     order["total_cents"] = d["order_total_cents"]
                 elif e.event_type == "OrderShipped":
@@ -207,7 +233,10 @@ class CustomerSummaryProjection(Projection):
 
 class DailySalesProjection(Projection):
     name = "daily_sales"
-    description = "Per UTC day: orders placed, shipped and cancelled, booked value and revenue (shipped)."
+    description = (
+        "Per UTC day: orders placed, shipped and cancelled, booked value (at placement, less lines "
+        "rejected for stock that day) and revenue (shipped)."
+    )
     event_types = ORDER_EVENTS
     models = {"daily_sales": DailySales, "sales_orders": DailySalesOrder}
     group_keys = {"daily_sales": "day", "sales_orders": "order_id"}
@@ -241,7 +270,11 @@ class DailySalesProjection(Projection):
                 day["orders_placed"] += 1
                 day["booked_cents"] += d["total_cents"]
                 changed_days.add(day_key)
-            elif e.event_type in ("ItemAdded", "ItemRemoved"):
+            elif e.event_type in LINE_CHANGES:
+                if e.event_type == "LineRejected":
+                    # Units that could not be reserved were never really booked.
+                    day["booked_cents"] -= order["total_cents"] - d["order_total_cents"]
+                    changed_days.add(day_key)
                 order["total_cents"] = d["order_total_cents"]
             elif e.event_type == "OrderShipped":
                 day["orders_shipped"] += 1
@@ -301,6 +334,7 @@ class InventoryProjection(Projection):
 
 
 ORDER_PROJECTIONS = (
+    ProductCatalogueProjection(),
     OrderListProjection(),
     CustomerSummaryProjection(),
     DailySalesProjection(),

@@ -10,9 +10,10 @@ from uuid import UUID
 
 import orjson
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from projections.models import (
+    CatalogueProduct,
     CustomerSummary,
     DailySales,
     InventoryLevel,
@@ -199,3 +200,26 @@ def inventory_list(
     if after:
         qs = qs.filter(sku__gt=after)
     return list(qs[:limit])
+
+
+def product_list(
+    q: str | None = None, active: bool | None = None, after: str | None = None, limit: int = 100
+) -> list[CatalogueProduct]:
+    """Catalogue products by SKU, keyset-paginated on the SKU; ``q`` matches
+    the start of the SKU or any part of the name, case-insensitively."""
+    qs = CatalogueProduct.objects.order_by("sku")
+    if q:
+        qs = qs.filter(Q(sku__istartswith=q) | Q(name__icontains=q))
+    if active is not None:
+        qs = qs.filter(active=active)
+    if after:
+        qs = qs.filter(sku__gt=after)
+    return list(qs[:limit])
+
+
+def product_get(sku: str) -> CatalogueProduct | None:
+    return CatalogueProduct.objects.filter(sku=sku).first()
+
+
+def products_by_sku(skus) -> dict[str, CatalogueProduct]:
+    return {p.sku: p for p in CatalogueProduct.objects.filter(sku__in=list(skus))}

@@ -224,6 +224,28 @@ def run_command(command, *, user: User | None = None, at: datetime | None = None
         return commands.execute(command)
 
 
+def stock_catalogue(lines) -> None:
+    """Make the catalogue sell each (sku, quantity, price_cents) line's SKU
+    at that price (added, re-priced or reactivated as needed): orders take
+    their prices from it."""
+    from orders.repository import ProductRepository
+
+    for sku, _quantity, price, *_ in lines:
+        product = ProductRepository().get(sku)
+        if not product.exists:
+            commands.execute(commands.AddProduct(sku, f"Product {sku}", price))
+            continue
+        if product.price_cents != price:
+            commands.execute(commands.ChangeProductPrice(sku, price))
+        if not product.active:
+            commands.execute(commands.ReactivateProduct(sku))
+
+
+def add_product(sku: str, price_cents: int, name: str | None = None, **extra) -> commands.CommandResult:
+    """Add a product to the catalogue through its command handler."""
+    return commands.execute(commands.AddProduct(sku, name or f"Product {sku}", price_cents, **extra))
+
+
 def place_order(
     customer: str = "cust_1",
     lines=(WIDGET,),
@@ -234,7 +256,12 @@ def place_order(
     correlation=None,
 ) -> commands.CommandResult:
     """Place an order of ``lines`` ((sku, quantity, price_cents) each) through
-    the command handler; ``user``, ``at`` and ``correlation`` as in run_command."""
+    the command handler, the catalogue first selling each SKU at that price
+    (see stock_catalogue); ``user``, ``at`` and ``correlation`` as in run_command."""
+    with ExitStack() as stack:
+        if at is not None:
+            stack.enter_context(frozen(at))
+        stock_catalogue(lines)
     command = commands.PlaceOrder(customer, tuple(Line(*line) for line in lines), order_id or uuid.uuid4())
     return run_command(command, user=user, at=at, correlation=correlation)
 
@@ -273,7 +300,9 @@ class ApiClient:
         return self.client.delete(path, headers=self._headers(headers))
 
     def place(self, customer: str = "cust_1", items=(LINE_A, LINE_B), headers=None) -> dict:
-        """POST /api/orders/, which must answer 201; its body."""
+        """POST /api/orders/, which must answer 201; its body. The catalogue
+        first sells each item's SKU at its price_cents (see stock_catalogue)."""
+        stock_catalogue([(i["sku"], i["quantity"], i["price_cents"]) for i in items if "price_cents" in i])
         response = self.post("/api/orders/", {"customer_id": customer, "items": list(items)}, headers)
         assert response.status_code == 201, response.content
         return response.json()

@@ -2,20 +2,19 @@ import json
 
 from django import template
 
+from config.money import format_money
 from orders.forms import new_form_key as _new_form_key
 
 register = template.Library()
 
 
 @register.filter
-def cents(value) -> str:
-    """1999 -> "19.99" (amounts are integer cents everywhere)."""
-    if value is None or value == "":
-        return ""
-    value = int(value)
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    return f"{sign}{value // 100:,}.{value % 100:02d}"
+def money(value) -> str:
+    """1999 -> "€19.99": minor units of SHOP_CURRENCY, in the user's locale."""
+    return format_money(value)
+
+
+cents = register.filter("cents", money)  # the older name, used by many templates
 
 
 @register.filter
@@ -31,8 +30,16 @@ def event_summary(event) -> str:
         case "OrderPlaced":
             lines = len(d["items"])
             text = f"Placed for {d['customer_id']} with {lines} line(s), total {cents(d['total_cents'])}"
+            text += "".join(_override(item) for item in d["items"])
         case "ItemAdded":
-            text = f"Added {d['quantity']} \u00d7 {d['sku']} at {cents(d['price_cents'])}"
+            text = f"Added {d['quantity']} \u00d7 {d['sku']} at {cents(d['price_cents'])}{_override(d)}"
+        case "LineQuantityChanged":
+            text = f"Quantity of {d['sku']} changed from {d['old_quantity']} to {d['quantity']}"
+        case "LineRejected":
+            what = "Line rejected" if not d["remaining_quantity"] else f"{d['quantity']} unit(s) rejected"
+            text = f"{what}: {d['reason']}"
+        case "NoteAdded":
+            text = f"Note: {d['text']}"
         case "ItemRemoved":
             text = f"Removed {d['sku']} ({d['quantity']} \u00d7 {cents(d['price_cents'])})"
         case "OrderShipped":
@@ -43,6 +50,16 @@ def event_summary(event) -> str:
         case _:
             text = event.event_type
     return text
+
+
+def _override(d: dict) -> str:
+    """Says when a line was charged another price than the catalogue's, and why."""
+    if not d.get("override_reason"):
+        return ""
+    return (
+        f" ({d['sku']}: price overridden from {cents(d['catalogue_price_cents'])}"
+        f" to {cents(d['price_cents'])}: {d['override_reason']})"
+    )
 
 
 @register.simple_tag

@@ -41,6 +41,7 @@ from orders.domain.inventory import (
     StockShipped,
     inventory_id,
 )
+from orders.domain.product import PRODUCT_EVENT_TYPES, Product
 
 
 def make_registry() -> EventTypeRegistry:
@@ -531,15 +532,18 @@ V1_PLACED = {
 }
 
 
-def test_order_placed_is_registered_at_version_2_with_an_upcaster():
+def test_order_placed_is_registered_at_version_3_and_item_added_at_2_with_upcasters():
     entry = REGISTRY.get("OrderPlaced")
-    assert REGISTRY.current_versions["OrderPlaced"] == 2
-    assert entry.current.version == 2
-    assert [v.version for v in entry.versions] == [1, 2]
+    assert REGISTRY.current_versions["OrderPlaced"] == 3
+    assert entry.current.version == 3
+    assert [v.version for v in entry.versions] == [1, 2, 3]
     assert entry.versions[0].upcaster is None
-    assert entry.versions[1].upcaster is not None
-    others = {name: v for name, v in REGISTRY.current_versions.items() if name != "OrderPlaced"}
-    assert others == dict.fromkeys((set(EVENT_TYPES) | set(INVENTORY_EVENT_TYPES)) - {"OrderPlaced"}, 1)
+    assert entry.versions[1].upcaster is not None and entry.versions[2].upcaster is not None
+    assert REGISTRY.current_versions["ItemAdded"] == 2
+    assert REGISTRY.get("ItemAdded").versions[1].upcaster is not None
+    others = {n: v for n, v in REGISTRY.current_versions.items() if n not in ("OrderPlaced", "ItemAdded")}
+    all_types = set(EVENT_TYPES) | set(INVENTORY_EVENT_TYPES) | set(PRODUCT_EVENT_TYPES)
+    assert others == dict.fromkeys(all_types - {"OrderPlaced", "ItemAdded"}, 1)
 
 
 def test_v1_order_placed_data_fits_only_the_v1_schema():
@@ -549,12 +553,13 @@ def test_v1_order_placed_data_fits_only_the_v1_schema():
         REGISTRY.validate("OrderPlaced", V1_PLACED)
 
 
-def test_upcasting_v1_order_placed_adds_requires_confirmation_false():
+def test_upcasting_v1_order_placed_adds_requires_confirmation_false_and_no_catalogue_pricing():
     upcast = REGISTRY.upcast("OrderPlaced", 1, dict(V1_PLACED))
-    assert upcast == {**V1_PLACED, "requires_confirmation": False}
-    assert REGISTRY.validate("OrderPlaced", upcast) == 2
+    item = {**V1_PLACED["items"][0], "catalogue_price_cents": None, "override_reason": None}
+    assert upcast == {**V1_PLACED, "items": [item], "requires_confirmation": False}
+    assert REGISTRY.validate("OrderPlaced", upcast) == 3
     current = NEEDS_STOCK.to_data()
-    assert REGISTRY.upcast("OrderPlaced", 2, current) == current  # current data passes through
+    assert REGISTRY.upcast("OrderPlaced", 3, current) == current  # current data passes through
 
 
 def test_an_order_rebuilt_from_an_upcast_v1_event_ships_without_confirmation():
@@ -584,12 +589,25 @@ def _events_from_commands():
     item.reserve(ORDER_B, 2, "r2")
     item.release(ORDER_A, "r3")
     item.ship(ORDER_B, "r4")
-    return [*order.pending, *cancelled.pending, *item.pending]
+    more = OrderAggregate(uuid.uuid4())
+    more.place("c2", [("A", 5, 100), ("B", 1, 1)])
+    more.change_quantity("A", 7)
+    more.reject_line("A", 2, "out of stock: A (wanted 2, 0 available)")
+    more.add_note("n" * 2000)
+    product = Product("WIDGET-A")
+    product.add("Widget", 1999, "d" * 2000)
+    product.change_price(2099)
+    product.rename("W" * 120, "")
+    product.discontinue()
+    product.reactivate()
+    return [*order.pending, *cancelled.pending, *item.pending, *more.pending, *product.pending]
 
 
 def test_every_event_validates_against_its_registered_current_schema():
     events = _events_from_commands()
-    assert {e.event_type for e in events} == set(EVENT_TYPES) | set(INVENTORY_EVENT_TYPES)
+    assert {e.event_type for e in events} == set(EVENT_TYPES) | set(INVENTORY_EVENT_TYPES) | set(
+        PRODUCT_EVENT_TYPES
+    )
     for event in events:
         assert REGISTRY.validate(event.event_type, event.to_data()) == event.schema_version, event
 
