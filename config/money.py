@@ -76,6 +76,18 @@ def currency_symbol(locale: str | None = None) -> str:
     return get_currency_symbol(currency(), locale=locale or current_locale())
 
 
+def money_context(request) -> dict:
+    """Template context: the shop currency, the locale money is shown in,
+    and how a price is typed (its precision and input step)."""
+    places = precision()
+    return {
+        "currency": currency(),
+        "money_locale": current_locale(),
+        "price_precision": places,
+        "price_step": str(Decimal(1).scaleb(-places)),
+    }
+
+
 class MoneyLocaleMiddleware:
     """Money on this request's pages is formatted for its Accept-Language."""
 

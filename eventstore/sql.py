@@ -145,6 +145,11 @@ class Dialect:
 
 
 class Postgres(Dialect):
+    @staticmethod
+    def json_text(key: str) -> str:
+        """A top-level field of event_data as text (the form an index can match)."""
+        return f"(event_data->>'{key}')"
+
     check = _PG_CHECK
     native_types = True
     json_placeholder = "%s::jsonb"
@@ -248,6 +253,10 @@ class Postgres(Dialect):
 
 
 class SQLite(Dialect):
+    @staticmethod
+    def json_text(key: str) -> str:
+        return f"json_extract(event_data, '$.{key}')"
+
     """SQLite has one writer at a time, so position order is commit order."""
 
     _READ_ALL = "SELECT {columns} FROM events WHERE position > %s ORDER BY position LIMIT %s"

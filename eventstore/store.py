@@ -6,6 +6,7 @@ idempotency record beside the events) and is a single atomic statement when
 there is not.
 """
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from types import MappingProxyType
@@ -184,6 +185,27 @@ class EventStore:
         for event in self._decode(rows):
             found[event.aggregate_id].append(event)
         return found
+
+    def load_with_related(
+        self, aggregate_id: UUID, *, related_type: str, data_key: str
+    ) -> list[RecordedEvent]:
+        """One stream's events and the events of ``related_type`` streams
+        whose data names it (``data[data_key] == str(aggregate_id)``), in
+        global order: e.g. an order and the stock events made for it."""
+        if not re.fullmatch(r"[a-z_]{1,40}", data_key) or not re.fullmatch(r"[A-Za-z]{1,60}", related_type):
+            raise ValueError("data_key and related_type must be plain names")
+        dialect = self._dialect
+        field = dialect.json_text(data_key)
+        agg = dialect.param_uuid(aggregate_id)
+        query = (
+            f"SELECT {sql.COLUMNS} FROM events WHERE aggregate_id = %s"
+            # Literal names (checked above), so a partial expression index can serve it.
+            f" UNION ALL SELECT {sql.COLUMNS} FROM events"
+            f" WHERE aggregate_type = '{related_type}' AND {field} = %s"
+            " ORDER BY 2, 1"
+        )
+        rows = dialect.fetch(self._connection, query, [agg, str(aggregate_id)])
+        return self._decode(rows)
 
     # -- the global log ----------------------------------------------------
 

@@ -79,6 +79,20 @@ def order_row(o) -> dict:
     }
 
 
+def line_row(ln) -> dict:
+    return {
+        "sku": ln.sku,
+        "quantity": ln.quantity,
+        "price_cents": ln.price_cents,
+        "line_total_cents": ln.line_total_cents,
+        "catalogue_price_cents": ln.catalogue_price_cents,
+        "price_override_reason": ln.override_reason or None,
+        "status": ln.status,
+        "rejected_quantity": ln.rejected_quantity,
+        "rejection_reason": ln.rejection_reason or None,
+    }
+
+
 def list_orders(request: Request) -> Response:
     """One page of the order list (read model), with links to the next and previous."""
     query = OrderListQuery(data=request.query_params)
@@ -180,15 +194,8 @@ class OrderDetailApi(APIView):
             )
         order, lines = found
         body = order_row(order) | {
-            "items": [
-                {
-                    "sku": ln.sku,
-                    "quantity": ln.quantity,
-                    "price_cents": ln.price_cents,
-                    "line_total_cents": ln.line_total_cents,
-                }
-                for ln in lines
-            ],
+            "items": [line_row(ln) for ln in lines if ln.status == "active"],
+            "rejected_items": [line_row(ln) for ln in lines if ln.status == "rejected"],
             "cancel_reason": order.cancel_reason or None,
             "carrier": order.carrier or None,
             "tracking_number": order.tracking_number or None,

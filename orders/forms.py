@@ -6,19 +6,20 @@ sent twice (a double click, a reload that resubmits), the command runs once
 and the second answer is the first one (the same idempotency machinery as
 the API's Idempotency-Key)."""
 
+import re
 import uuid
 
 from django import forms
 from django.core.validators import RegexValidator
 
-from orders.domain import rules
+from orders.domain import LineRequest, rules
 from orders.idempotency import IdempotencyKey
 from projections import selectors
 
 sku_validator = RegexValidator(rules.SKU_PATTERN, "Letters, digits, '-' and '_' (at most 40).")
 customer_validator = RegexValidator(rules.CUSTOMER_ID_PATTERN, "Letters, digits and _.:- (at most 64).")
 
-PLACE_ORDER_LINES = 5
+PLACE_ORDER_LINES = 3  # blank rows a new place-order form starts with
 form_key_validator = RegexValidator(r"^[0-9a-f]{32}$", "This form is damaged; reload the page.")
 
 
@@ -53,16 +54,22 @@ class VersionedForm(OneTimeForm):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)
 
 
-class LineFields(forms.Form):
+class AddItemForm(VersionedForm):
+    """A SKU and a quantity; the price is the catalogue's."""
+
     sku = forms.CharField(label="SKU", max_length=40, validators=[sku_validator])
     quantity = forms.IntegerField(min_value=rules.MIN_QUANTITY, max_value=rules.MAX_QUANTITY)
-    price_cents = forms.IntegerField(
-        label="Price (cents)", min_value=rules.MIN_PRICE_CENTS, max_value=rules.MAX_PRICE_CENTS
+
+
+class ChangeQuantityForm(VersionedForm):
+    sku = forms.CharField(max_length=40, widget=forms.HiddenInput, validators=[sku_validator])
+    quantity = forms.IntegerField(min_value=rules.MIN_QUANTITY, max_value=rules.MAX_QUANTITY)
+
+
+class NoteForm(VersionedForm):
+    text = forms.CharField(
+        label="Note", max_length=rules.MAX_NOTE_LENGTH, widget=forms.Textarea(attrs={"rows": 3})
     )
-
-
-class AddItemForm(VersionedForm, LineFields):
-    pass
 
 
 class RemoveItemForm(VersionedForm):
@@ -78,56 +85,72 @@ class CancelForm(VersionedForm):
     reason = forms.CharField(max_length=rules.MAX_REASON_LENGTH, widget=forms.TextInput)
 
 
+_ROW_KEY = re.compile(r"^[A-Za-z0-9]{1,32}$")
+
+
 class PlaceOrderForm(OneTimeForm):
-    """A customer and up to five lines; blank lines are ignored."""
+    """A customer and its lines, each a SKU and a quantity (priced from the
+    catalogue); blank lines are ignored. Rows are keyed (``sku_<key>``,
+    ``quantity_<key>``) so rows can be added and removed in any order."""
 
     customer_id = forms.CharField(label="Customer", max_length=64, validators=[customer_validator])
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for i in range(PLACE_ORDER_LINES):
-            self.fields[f"sku_{i}"] = forms.CharField(
-                label=f"SKU, line {i + 1}", max_length=40, required=False, validators=[sku_validator]
+    def __init__(self, data=None, *args, extra_rows: int = 0, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        source = data if data is not None else self.initial
+        keys = [k[4:] for k in source if k.startswith("sku_") and _ROW_KEY.match(k[4:])]
+        keys = list(dict.fromkeys(keys))[: rules.MAX_LINES] or [str(i) for i in range(PLACE_ORDER_LINES)]
+        keys += [new_form_key()[:8] for _ in range(min(extra_rows, rules.MAX_LINES - len(keys)))]
+        self.row_keys = keys
+        for key in keys:
+            self.fields[f"sku_{key}"] = forms.CharField(
+                label="SKU", max_length=40, required=False, validators=[sku_validator]
             )
-            self.fields[f"quantity_{i}"] = forms.IntegerField(
-                label=f"Quantity, line {i + 1}",
-                required=False,
-                min_value=rules.MIN_QUANTITY,
-                max_value=rules.MAX_QUANTITY,
-            )
-            self.fields[f"price_cents_{i}"] = forms.IntegerField(
-                label=f"Price in cents, line {i + 1}",
-                required=False,
-                min_value=rules.MIN_PRICE_CENTS,
-                max_value=rules.MAX_PRICE_CENTS,
+            self.fields[f"quantity_{key}"] = forms.IntegerField(
+                label="Quantity", required=False, min_value=rules.MIN_QUANTITY, max_value=rules.MAX_QUANTITY
             )
 
-    def line_rows(self):
-        return [
-            (i + 1, self[f"sku_{i}"], self[f"quantity_{i}"], self[f"price_cents_{i}"])
-            for i in range(PLACE_ORDER_LINES)
-        ]
+    def line_rows(self) -> list[dict]:
+        """Each row with what it holds and the product its SKU names (read model)."""
+        values = {
+            key: (self[f"sku_{key}"].value() or "", self[f"quantity_{key}"].value()) for key in self.row_keys
+        }
+        products = selectors.products_by_sku({sku.strip() for sku, _ in values.values() if sku})
+        rows = []
+        for key, (sku, quantity) in values.items():
+            errors = [*self[f"sku_{key}"].errors, *self[f"quantity_{key}"].errors]
+            rows.append(
+                {
+                    "key": key,
+                    "sku": sku,
+                    "quantity": "" if quantity is None else quantity,
+                    "product": products.get(sku.strip()),
+                    "looked_up": bool(sku),
+                    "error": " ".join(errors),
+                }
+            )
+        return rows
 
     def clean(self):
         data = super().clean()
         lines = []
-        for i in range(PLACE_ORDER_LINES):
-            values = [data.get(f"sku_{i}"), data.get(f"quantity_{i}"), data.get(f"price_cents_{i}")]
-            if all(v in (None, "") for v in values):
+        for n, key in enumerate(self.row_keys, start=1):
+            sku, quantity = data.get(f"sku_{key}"), data.get(f"quantity_{key}")
+            if sku in (None, "") and quantity is None:
                 continue
-            if any(v in (None, "") for v in values):
-                fields = (f"sku_{i}", f"quantity_{i}", f"price_cents_{i}")
-                if not any(name in self.errors for name in fields):  # else its own error says why
-                    self.add_error(f"sku_{i}", f"Line {i + 1} needs a SKU, a quantity and a price.")
+            if sku in (None, "") or quantity is None:
+                if f"sku_{key}" not in self.errors and f"quantity_{key}" not in self.errors:
+                    self.add_error(f"sku_{key}", f"Line {n} needs a SKU and a quantity.")
                 continue
-            lines.append(tuple(values))
+            lines.append(LineRequest(sku, quantity))
         if not lines and not self.errors:
             raise forms.ValidationError("An order needs at least one line.")
         data["lines"] = lines
         return data
 
     def command_data(self) -> dict:
-        return {"customer_id": self.cleaned_data["customer_id"], "lines": self.cleaned_data["lines"]}
+        lines = [(line.sku, line.quantity) for line in self.cleaned_data["lines"]]
+        return {"customer_id": self.cleaned_data["customer_id"], "lines": lines}
 
 
 class ReceiveStockForm(OneTimeForm):

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from orders import api, history_api, inventory_api, inventory_views, views
+from orders import (
+    api,
+    catalogue_views,
+    history_api,
+    inventory_api,
+    inventory_views,
+    product_api,
+    trace_views,
+    views,
+)
 
 urlpatterns = [
     path("api/orders/", api.OrderCollectionApi.as_view(), name="api-orders"),
@@ -12,6 +21,20 @@ urlpatterns = [
     path("api/orders/<uuid:order_id>/cancel", api.OrderCancelApi.as_view(), name="api-order-cancel"),
     path("api/orders/<uuid:order_id>/events", history_api.OrderEventsApi.as_view(), name="api-order-events"),
     path("api/orders/<uuid:order_id>/state", history_api.OrderStateApi.as_view(), name="api-order-state"),
+    path("api/products/", product_api.ProductCollectionApi.as_view(), name="api-products"),
+    path("api/products/<str:sku>", product_api.ProductDetailApi.as_view(), name="api-product"),
+    path("api/products/<str:sku>/price", product_api.ProductPriceApi.as_view(), name="api-product-price"),
+    path("api/products/<str:sku>/rename", product_api.ProductRenameApi.as_view(), name="api-product-rename"),
+    path(
+        "api/products/<str:sku>/discontinue",
+        product_api.ProductDiscontinueApi.as_view(),
+        name="api-product-discontinue",
+    ),
+    path(
+        "api/products/<str:sku>/reactivate",
+        product_api.ProductReactivateApi.as_view(),
+        name="api-product-reactivate",
+    ),
     path("api/inventory/", inventory_api.InventoryListApi.as_view(), name="api-inventory"),
     path(
         "api/inventory/<str:sku>/receive",
@@ -26,6 +49,11 @@ urlpatterns += [
     path("orders/", views.order_list, name="order-list"),
     path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
     path("orders/<uuid:order_id>/reservation", views.order_reservation, name="order-reservation"),
+    path("orders/<uuid:order_id>/trace", trace_views.order_trace, name="order-trace"),
+    path("orders/line-row", catalogue_views.line_row, name="order-line-row"),
+    path("catalogue/", catalogue_views.catalogue, name="catalogue"),
+    path("catalogue/suggest", catalogue_views.suggest, name="catalogue-suggest"),
+    path("catalogue/<str:sku>/<str:action>", catalogue_views.product_command, name="catalogue-command"),
     path("orders/<uuid:order_id>/<str:action>", views.order_command, name="order-command"),
     path("inventory/", inventory_views.inventory, name="inventory"),
 ]

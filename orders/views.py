@@ -20,17 +20,20 @@ from django_htmx.http import HttpResponseClientRefresh
 from eventstore import EventStore, GlobalPosition
 from eventstore.metadata import message_context
 from orders import commands
-from orders.domain import Action, DomainError, InvalidOrderDataError, Line, OrderNotFoundError, actions
+from orders.domain import Action, DomainError, InvalidOrderDataError, OrderNotFoundError, actions
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
 from orders.forms import (
     AddItemForm,
     CancelForm,
+    ChangeQuantityForm,
+    NoteForm,
     OrderFilterForm,
     PlaceOrderForm,
     RemoveItemForm,
     ShipForm,
 )
 from orders.http import can_manage
+from orders.line_status import line_context, placed_message
 from orders.models import FulfilmentProcess
 from orders.repository import OrderRepository
 from projections import consistency, selectors
@@ -85,8 +88,10 @@ def order_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if place_form is None:
             raise PermissionDenied
-        if place_form.is_valid():
-            lines = tuple(Line(*values) for values in place_form.cleaned_data["lines"])
+        if "add_line" in request.POST:  # "Add a line" without JavaScript: the form again, a row longer
+            place_form = PlaceOrderForm(initial=request.POST.dict(), extra_rows=1, auto_id="place-%s")
+        elif place_form.is_valid():
+            lines = place_form.cleaned_data["lines"]
             try:
                 with message_context(user_id=str(request.user.pk)):
                     result = commands.execute(
@@ -96,7 +101,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
             except (DomainError, IdempotencyKeyReusedError) as exc:
                 place_form.add_error(None, str(exc))
             else:
-                messages.success(request, "Order placed.")
+                placed_message(request)
                 return redirect(
                     f"{reverse('order-detail', args=[result.order_id])}?after={result.consistency_token}"
                 )
@@ -213,6 +218,7 @@ def detail_context(
         "add": AddItemForm(initial={"version": version, "quantity": 1}),
         "ship": ShipForm(initial={"version": version}),
         "cancel": CancelForm(initial={"version": version}),
+        "note": NoteForm(initial={"version": version}),
     }
     forms_.update(bound or {})
     with_usernames(history)
@@ -229,6 +235,7 @@ def detail_context(
         "can_ship": order is not None
         and Action.SHIP in actions.allowed(order.status, order.requires_confirmation),
         **_stock_context(order_id, order),
+        **line_context(order, lines),
         "forms": forms_,
         "as_of": as_of,
         "as_of_value": as_of.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
@@ -243,12 +250,24 @@ def order_detail(request: HttpRequest, order_id: UUID) -> HttpResponse:
     return render(request, "orders/order_detail.html", detail_context(request, order_id))
 
 
-COMMAND_FORMS = {"add": AddItemForm, "remove": RemoveItemForm, "ship": ShipForm, "cancel": CancelForm}
+COMMAND_FORMS = {
+    "add": AddItemForm,
+    "remove": RemoveItemForm,
+    "ship": ShipForm,
+    "cancel": CancelForm,
+    "quantity": ChangeQuantityForm,
+    "note": NoteForm,
+}
+LINE_FORMS = ("remove", "quantity")  # forms on a line of the table: their errors show above it
 
 
 def _command(action: str, order_id: UUID, data: dict):
     if action == "add":
-        return commands.AddItem(order_id, data["sku"], data["quantity"], data["price_cents"])
+        return commands.AddItem(order_id, data["sku"], data["quantity"])
+    if action == "quantity":
+        return commands.ChangeLineQuantity(order_id, data["sku"], data["quantity"])
+    if action == "note":
+        return commands.AddNote(order_id, data["text"])
     if action == "remove":
         return commands.RemoveItem(order_id, data["sku"])
     if action == "ship":
@@ -302,12 +321,15 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
             return redirect(f"{reverse('order-detail', args=[order_id])}?after={result.consistency_token}")
     if "version" in form.errors:
         messages.error(request, "This form is out of date or incomplete; reload the page and try again.")
-    bound = {action: shown_form} if action != "remove" else {}
+    bound = {action: shown_form} if action not in LINE_FORMS else {}
     context = detail_context(request, order_id, bound=bound, wait_for=wait_for)
-    context.update(conflict=conflict, remove_error=form.non_field_errors() if action == "remove" else None)
+    line_error = (
+        [*form.non_field_errors(), *form.errors.get("quantity", [])] if action in LINE_FORMS else None
+    )
+    context.update(conflict=conflict, remove_error=line_error)
     if conflict is not None:
         context.update(conflict_action=action, version_now=current)
-    if action != "remove" and not context["is_open"]:
+    if action not in (*LINE_FORMS, "note") and not context["is_open"]:
         # The order is closed: the regular forms are gone. Show what the user
         # sent, and the rule that now forbids it.
         context["retry_action"] = action
@@ -325,6 +347,8 @@ _DONE = {
     "remove": "Line removed.",
     "ship": "Order shipped.",
     "cancel": "Order cancelled.",
+    "quantity": "Quantity changed.",
+    "note": "Note added.",
 }
 
 

@@ -2,8 +2,9 @@ import json
 
 from django import template
 
-from config.money import format_money
+from config.money import format_money, to_major
 from orders.forms import new_form_key as _new_form_key
+from projections import selectors
 
 register = template.Library()
 
@@ -78,3 +79,15 @@ def querystring_with(request, **changes) -> str:
 def new_form_key() -> str:
     """A one-time key for a form rendered in a loop (see orders.forms.OneTimeForm)."""
     return _new_form_key()
+
+
+@register.filter
+def major_units(value) -> str:
+    """1999 -> "19.99": a price as people type it (a form's initial value)."""
+    return "" if value is None or value == "" else str(to_major(int(value)))
+
+
+@register.simple_tag
+def catalogue_suggestions(limit: int = 200):
+    """Sold products for a SKU field's suggestions (the products read model)."""
+    return selectors.product_list(active=True, limit=limit)

@@ -1,0 +1,159 @@
+"""The catalogue page (list, search, add, change price, rename,
+discontinue/reactivate) and the place-order form's helpers: a new line row
+and the SKU suggestions, both from the products read model."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from eventstore.metadata import message_context
+from orders import commands
+from orders.catalogue_forms import AddProductForm, ProductPriceForm, ProductRenameForm, ProductStateForm
+from orders.domain import DomainError, ProductNotFoundError
+from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
+from orders.forms import new_form_key, sku_validator
+from orders.http import can_manage
+from projections import consistency, selectors
+
+SUGGESTIONS = 20
+
+
+def _run(request: HttpRequest, form, command, expected_version: int | None = None):
+    with message_context(user_id=str(request.user.pk)):
+        return commands.execute(
+            command,
+            expected_version=expected_version,
+            idempotency_key=form.idempotency_key(request.user, request.path),
+        )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def catalogue(request: HttpRequest) -> HttpResponse:
+    """The catalogue (read model), searchable; order managers add products."""
+    form = AddProductForm(request.POST or None, auto_id="product-%s") if can_manage(request.user) else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                result = _run(
+                    request, form, commands.AddProduct(d["sku"], d["name"], d["price"], d["description"])
+                )
+            except (DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, f"Added {d['sku']} to the catalogue.")
+                return redirect(f"{reverse('catalogue')}?after={result.consistency_token}")
+    if after := request.GET.get("after"):
+        consistency.wait_for_token(("products",), after)
+    q = request.GET.get("q", "").strip()[:120]
+    show = request.GET.get("show", "")
+    active = {"active": True, "discontinued": False}.get(show)
+    products = selectors.product_list(q or None, active, limit=500)
+    return render(
+        request,
+        "orders/catalogue.html",
+        {"nav": "catalogue", "products": products, "form": form, "q": q, "show": show},
+        status=400 if form is not None and form.errors else 200,
+    )
+
+
+PRODUCT_FORMS = {
+    "price": ProductPriceForm,
+    "rename": ProductRenameForm,
+    "discontinue": ProductStateForm,
+    "reactivate": ProductStateForm,
+}
+_DONE = {
+    "price": "Price changed",
+    "rename": "Renamed",
+    "discontinue": "Discontinued",
+    "reactivate": "Reactivated",
+}
+
+
+def _product_command(action: str, sku: str, data: dict):
+    if action == "price":
+        return commands.ChangeProductPrice(sku, data["price"])
+    if action == "rename":
+        return commands.RenameProduct(sku, data["name"])
+    if action == "discontinue":
+        return commands.DiscontinueProduct(sku)
+    return commands.ReactivateProduct(sku)
+
+
+@login_required
+@require_POST
+def product_command(request: HttpRequest, sku: str, action: str) -> HttpResponse:
+    """One product command from a row of the catalogue page; back to the page."""
+    if action not in PRODUCT_FORMS:
+        raise Http404
+    if not can_manage(request.user):
+        raise PermissionDenied
+    form = PRODUCT_FORMS[action](request.POST)
+    target = reverse("catalogue")
+    if not form.is_valid():
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        messages.error(request, f"{sku}: {errors}")
+        return redirect(target)
+    try:
+        result = _run(
+            request, form, _product_command(action, sku, form.cleaned_data), form.cleaned_data["version"]
+        )
+    except ProductNotFoundError as exc:
+        raise Http404(str(exc)) from None
+    except StaleVersionError:
+        messages.error(
+            request, f"{sku} changed after you opened the page; nothing was changed. Review and retry."
+        )
+    except (DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
+        messages.error(request, f"{sku}: {exc}")
+    else:
+        messages.success(request, f"{_DONE[action]}: {sku}.")
+        return redirect(f"{target}?after={result.consistency_token}")
+    return redirect(target)
+
+
+@login_required
+@require_GET
+def suggest(request: HttpRequest) -> HttpResponse:
+    """Options for the SKU field's datalist: sold products matching what was typed."""
+    q = (request.GET.get("q") or request.GET.get("sku") or "").strip()[:120]
+    for key, value in request.GET.items():
+        if key.startswith("sku_") and value.strip():
+            q = value.strip()[:120]
+    products = selectors.product_list(q or None, True, limit=SUGGESTIONS)
+    return render(request, "orders/_sku_options.html", {"products": products})
+
+
+@login_required
+@require_GET
+def line_row(request: HttpRequest) -> HttpResponse:
+    """One line row of the place-order form: a new blank one, or one showing
+    the product (name, unit price) of the SKU typed into it."""
+    if not can_manage(request.user):
+        raise PermissionDenied
+    key = request.GET.get("row") or new_form_key()[:8]
+    if not key.isalnum() or len(key) > 32:
+        raise Http404
+    sku = request.GET.get(f"sku_{key}", "").strip()
+    quantity = request.GET.get(f"quantity_{key}", "1").strip()
+    product = None
+    if sku:
+        try:
+            sku_validator(sku)
+        except Exception:  # shown as not in the catalogue
+            pass
+        else:
+            product = selectors.product_get(sku)
+    return render(
+        request,
+        "orders/_line_row.html",
+        {"key": key, "sku": sku, "quantity": quantity, "product": product, "looked_up": bool(sku)},
+    )

@@ -1,0 +1,53 @@
+// The place-order form: remove line rows, and a running total of the rows
+// whose product (and so unit price) is known. Adding rows and looking up a
+// typed SKU is htmx (the server renders the row); without JavaScript the
+// form still works ("Add a line" posts the form back with one more row).
+(function () {
+  "use strict";
+  var form = document.getElementById("place-form");
+  if (!form) return;
+  var precision = parseInt(form.dataset.precision || "2", 10);
+  var format = new Intl.NumberFormat((form.dataset.locale || "en").replace("_", "-"), {
+    style: "currency",
+    currency: form.dataset.currency || "EUR",
+  });
+  function money(minor) {
+    return format.format(minor / Math.pow(10, precision));
+  }
+  function update() {
+    var total = 0;
+    var known = false;
+    form.querySelectorAll("tr.line-row").forEach(function (row) {
+      var price = row.dataset.price;
+      var qty = parseInt((row.querySelector(".line-quantity") || {}).value || "0", 10);
+      var cell = row.querySelector(".line-total");
+      if (price !== "" && price !== undefined && qty > 0) {
+        var line = parseInt(price, 10) * qty;
+        total += line;
+        known = true;
+        cell.textContent = money(line);
+      } else {
+        cell.textContent = "";
+      }
+    });
+    document.getElementById("place-total").textContent = known ? money(total) : "";
+  }
+  form.addEventListener("click", function (event) {
+    var button = event.target.closest(".remove-line");
+    if (!button) return;
+    var rows = form.querySelectorAll("tr.line-row");
+    var row = button.closest("tr");
+    if (rows.length > 1) {
+      row.remove();
+    } else {
+      row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+      row.dataset.price = "";
+      row.querySelector(".line-product").textContent = "";
+      row.querySelector(".line-price").textContent = "";
+    }
+    update();
+  });
+  form.addEventListener("input", update);
+  document.body.addEventListener("htmx:afterSettle", update);
+  update();
+})();
