@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tests.support import create_user, token_headers
+from tests.support import STANDARD_CATALOGUE, create_user, stock_catalogue, token_headers
 
 
 def _check_postgres() -> str | None:
@@ -139,3 +139,11 @@ def staff():
 def staff_headers(staff):
     """Request headers that authenticate as ``staff`` with an API token."""
     return token_headers(staff)
+
+
+@pytest.fixture
+def catalogue():
+    """The catalogue sells the SKUs tests use at the prices they expect
+    (tests.support.STANDARD_CATALOGUE: WIDGET-A 19.99, GADGET-B 5.00,
+    NEW-1 2.50, EXTRA-9 3.00, BASE 0.10)."""
+    stock_catalogue(STANDARD_CATALOGUE)

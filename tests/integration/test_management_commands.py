@@ -3,7 +3,7 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 
 def test_create_api_token_prints_a_token_that_authenticates(client, capsys):
@@ -12,7 +12,7 @@ def test_create_api_token_prints_a_token_that_authenticates(client, capsys):
     assert Token.objects.get(key=key).user.username == "robot"
     response = client.post(
         "/api/orders/",
-        data='{"customer_id": "c1", "items": [{"sku": "A", "quantity": 1, "price_cents": 1}]}',
+        data='{"customer_id": "c1", "items": [{"sku": "BASE", "quantity": 1}]}',
         content_type="application/json",
         headers={"Authorization": f"Token {key}"},
     )

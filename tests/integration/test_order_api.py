@@ -10,7 +10,7 @@ import pytest
 from eventstore import EventStore
 from tests.support import LINE_A, LINE_B, ApiClient, assert_problem, event_count, login, password_of
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 
 @pytest.fixture
@@ -38,7 +38,10 @@ def test_place_order_answers_201_with_location_etag_and_consistency_token(manage
     assert event.position == body["position"]
     assert event.data == {
         "customer_id": "cust_456",
-        "items": [LINE_A, LINE_B],
+        "items": [  # priced from the catalogue, which sells them at the prices the client stated
+            {**LINE_A, "catalogue_price_cents": 1999, "override_reason": None},
+            {**LINE_B, "catalogue_price_cents": 500, "override_reason": None},
+        ],
         "total_cents": 4498,
         "requires_confirmation": False,
     }
@@ -68,6 +71,8 @@ def test_add_remove_ship_each_append_one_event_and_bump_the_version(manager_api)
         "quantity": 3,
         "price_cents": 1999,
         "order_total_cents": 10495,
+        "catalogue_price_cents": 1999,
+        "override_reason": None,
     }
     assert events[3].data == {"carrier": "DHL", "tracking_number": "JD01"}
     assert all(e.metadata["command"] for e in events)

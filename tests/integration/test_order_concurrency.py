@@ -10,14 +10,24 @@ from django.test import Client
 
 from eventstore import EventStore
 from orders import idempotency
-from tests.support import ApiClient
+from tests.support import ApiClient, stock_catalogue
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("catalogue"),
+]
 
 
 def post(path, body, headers):
     """POST ``body`` as JSON with a test client of its own (one per thread)."""
     return Client().post(path, data=json.dumps(body), content_type="application/json", headers=headers)
+
+
+@pytest.fixture(autouse=True)
+def sku_catalogue(catalogue):
+    """The catalogue sells what these clients add: SKU-0 .. SKU-7 at 1.00, ONE and TWICE at 0.05."""
+    stock_catalogue([*((f"SKU-{n}", 1, 100) for n in range(8)), ("ONE", 1, 5), ("TWICE", 1, 5)])
 
 
 @pytest.fixture

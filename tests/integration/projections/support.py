@@ -21,7 +21,7 @@ from projections import rebuild, runner
 from projections.base import registry
 from projections.models import ProjectionCheckpoint
 from projections.status import status as projection_status
-from tests.support import place_order, wait_until
+from tests.support import place_order, stock_catalogue, wait_until
 
 # -- orders at list prices ---------------------------------------------------------------
 
@@ -43,6 +43,7 @@ def place_at_list_prices(customer: str, *items: tuple[str, int]) -> commands.Com
 
 
 def add_at_list_price(order_id, sku: str, quantity: int) -> commands.CommandResult:
+    stock_catalogue([(sku, quantity, PRICES[sku])])
     return commands.execute(commands.AddItem(order_id, sku, quantity, PRICES[sku]))
 
 

@@ -14,12 +14,33 @@ from tests.support import (
     ApiClient,
     assert_problem,
     last_position,
+    stock_catalogue,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("catalogue"),
+]
+
+
+def item(sku: str, quantity: int, price: int) -> dict:
+    """An item of the detail: a line still on the order, at the catalogue's price."""
+    return {
+        "sku": sku,
+        "quantity": quantity,
+        "price_cents": price,
+        "line_total_cents": quantity * price,
+        "catalogue_price_cents": price,
+        "price_override_reason": None,
+        "status": "active",
+        "rejected_quantity": 0,
+        "rejection_reason": None,
+    }
 
 
 def test_detail_has_the_order_its_lines_and_an_etag(staff_api):
+    stock_catalogue([("NEW-C", 4, 250)])
     placed = staff_api.place("cust_detail", [LINE_A, LINE_B])
     oid = placed["order_id"]
     assert staff_api.post(f"/api/orders/{oid}/items", {**LINE_A, "quantity": 3}).status_code == 200
@@ -42,10 +63,11 @@ def test_detail_has_the_order_its_lines_and_an_etag(staff_api):
     assert body["order_id"] == oid and body["customer_id"] == "cust_detail"
     assert body["status"] == "shipped" and body["version"] == 4
     assert body["items"] == [
-        {"sku": "WIDGET-A", "quantity": 5, "price_cents": 1999, "line_total_cents": 5 * 1999},
-        {"sku": "GADGET-B", "quantity": 1, "price_cents": 500, "line_total_cents": 500},
-        {"sku": "NEW-C", "quantity": 4, "price_cents": 250, "line_total_cents": 1000},
+        item("WIDGET-A", 5, 1999),
+        item("GADGET-B", 1, 500),
+        item("NEW-C", 4, 250),
     ]
+    assert body["rejected_items"] == []
     assert body["total_cents"] == sum(i["line_total_cents"] for i in body["items"]) == 11495
     assert body["line_count"] == 3 and body["item_count"] == 10
     assert body["carrier"] == "DHL" and body["tracking_number"] == "JD01"
@@ -69,7 +91,7 @@ def test_detail_of_a_cancelled_order_has_its_reason_and_only_the_lines_left(staf
     assert body["status"] == "cancelled" and body["cancel_reason"] == "too slow"
     assert body["cancelled_at"] is not None and body["shipped_at"] is None
     assert body["carrier"] is None and body["tracking_number"] is None
-    assert body["items"] == [{"sku": "GADGET-B", "quantity": 1, "price_cents": 500, "line_total_cents": 500}]
+    assert body["items"] == [item("GADGET-B", 1, 500)]
     assert body["total_cents"] == 500 and body["line_count"] == 1
 
 

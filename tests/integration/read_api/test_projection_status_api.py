@@ -18,10 +18,20 @@ def test_projection_status_shows_each_projections_event_types_checkpoint_and_lag
     response = staff_api.get("/api/projections/")
     assert response.status_code == 200
     projections = {p["name"]: p for p in response.json()["projections"]}
-    assert set(projections) == {"order_list", "customer_summary", "daily_sales", "inventory", "fulfilment"}
+    assert set(projections) == {
+        "order_list",
+        "customer_summary",
+        "daily_sales",
+        "inventory",
+        "fulfilment",
+        "products",
+    }
     order_events = [
         "ItemAdded",
         "ItemRemoved",
+        "LineQuantityChanged",
+        "LineRejected",
+        "NoteAdded",
         "OrderCancelled",
         "OrderConfirmed",
         "OrderPlaced",
@@ -40,7 +50,8 @@ def test_projection_status_shows_each_projections_event_types_checkpoint_and_lag
         assert p["failures"] == [] and p["state"] == "running"
         assert p["events_seen"] >= 1
         # Orders here need no stock: inventory and fulfilment have nothing to apply.
-        assert (p["events_applied"] >= 1) == (p["name"] in ("order_list", "customer_summary", "daily_sales"))
+        applies = ("order_list", "customer_summary", "daily_sales", "products")
+        assert (p["events_applied"] >= 1) == (p["name"] in applies)
 
     settings.PROJECTIONS_MODE = "off"
     staff_api.post(f"/api/orders/{oid}/ship")

@@ -2,6 +2,7 @@
 forms (only while the order is open, carrying its version), and "as of",
 which replays the order at a moment."""
 
+import html
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,21 @@ from tests.integration.web.pages import (
 )
 from tests.support import GADGET, WIDGET, login, place_order, run_command, settle
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
+
+
+def line_cells(body: str, sku: str) -> list[str]:
+    """The text of a line's first five cells (SKU, product, quantity, price,
+    line total); the quantity is its input's value where it is a form."""
+    row = re.search(rf'<tr data-sku="{re.escape(sku)}">(.*?)</tr>', body, re.S).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)[:5]
+
+    def words(cell: str) -> str:
+        if quantity := re.search(r'name="quantity"[^>]*value="(\d+)"', cell):
+            return quantity.group(1)
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", cell)).split())
+
+    return [words(c) for c in cells]
 
 
 @committed
@@ -33,32 +48,27 @@ def test_order_page_shows_lines_money_and_the_whole_timeline_with_usernames(mana
 
     assert response.status_code == 200
     body = text(response)
-    assert (
-        '<td class="mono">WIDGET-A</td><td class="num">2</td>'
-        '<td class="num">19.99</td><td class="num">39.98</td>' in body
-    )
-    assert (
-        '<td class="mono">BIG-1</td><td class="num">10</td>'
-        '<td class="num">999.99</td><td class="num">9,999.90</td>' in body
-    )
-    assert '<td class="mono">GADGET-B</td>' not in body
-    assert 'id="order-total">10,039.88<' in body
+    assert line_cells(body, "WIDGET-A") == ["WIDGET-A", "Product WIDGET-A", "2", "€19.99", "€39.98"]
+    assert line_cells(body, "BIG-1") == ["BIG-1", "Product BIG-1", "10", "€999.99", "€9,999.90"]
+    assert 'data-sku="GADGET-B"' not in body
+    assert 'id="order-total">€10,039.88<' in body
     assert timeline(response) == [("OrderPlaced", 1), ("ItemAdded", 2), ("ItemRemoved", 3)]
-    assert "Added 1 \u00d7 GADGET-B at 5.00" in body
+    assert "Added 1 \u00d7 GADGET-B at €5.00" in body
     assert body.count("by manager ·") == 2 and body.count("by other ·") == 1
 
 
 @committed
 def test_the_command_forms_carry_the_current_version(manager):
     order = place_order(lines=(WIDGET, GADGET)).order_id
-    run_command(commands.AddItem(order, "EXTRA-1", 1, 100))
+    run_command(commands.AddItem(order, "EXTRA-9", 1, 300))
     settle()
 
     response = login(manager).get(f"/orders/{order}/")
 
-    assert set(COMMAND_FORM.findall(text(response))) == {"add", "remove", "ship", "cancel"}
+    assert set(COMMAND_FORM.findall(text(response))) == {"add", "remove", "quantity", "ship", "cancel"}
+    assert f'action="/orders/{order}/note"' in text(response)  # notes: on closed orders too
     versions = version_inputs(response)
-    assert len(versions) == 6  # ship, cancel, add and one remove per line
+    assert len(versions) == 10  # ship, cancel, add, note, and a quantity and a remove per line
     assert set(versions) == {2}
 
 
@@ -95,15 +105,15 @@ def test_as_of_replays_the_order_at_that_moment(reader):
         return summary, " ".join(re.findall(r'<td class="mono">([^<]+)</td>', section))
 
     assert as_of("2025-03-10T10:30:00Z") == (
-        "At 2025-03-10 10:30:00 UTC, after 1 event: placed, total 39.98, version 1.",
+        "At 2025-03-10 10:30:00 UTC, after 1 event: placed, total €39.98, version 1.",
         "WIDGET-A",
     )
     assert as_of("2025-03-10T11:30") == (  # no offset: the user's time zone (UTC here)
-        "At 2025-03-10 11:30:00 UTC, after 2 events: placed, total 44.98, version 2.",
+        "At 2025-03-10 11:30:00 UTC, after 2 events: placed, total €44.98, version 2.",
         "WIDGET-A GADGET-B",
     )
     assert as_of("2025-03-10T14:30:00+02:00") == (  # 12:30 UTC
-        "At 2025-03-10 12:30:00 UTC, after 3 events: shipped, total 44.98, version 3.",
+        "At 2025-03-10 12:30:00 UTC, after 3 events: shipped, total €44.98, version 3.",
         "WIDGET-A GADGET-B",
     )
     assert as_of("2025-03-10T09:59:59") == (
