@@ -196,6 +196,14 @@ def head() -> tuple[GlobalPosition, int]:
         return GlobalPosition(*(last or START)), cursor.fetchone()[0]
 
 
+def order_events_in_log() -> int:
+    """How many events of orders the log holds: what the order read models
+    apply (they also read, and pass over, the catalogue's events)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM events WHERE aggregate_type = 'Order'")
+        return cursor.fetchone()[0]
+
+
 def readable(timeout: float = 60) -> None:
     """Wait until every committed event is readable. The gap-safe read holds
     back events of transactions newer than the oldest one still running in

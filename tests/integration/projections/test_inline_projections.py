@@ -23,6 +23,7 @@ from tests.integration.projections.support import (
     rows,
     state,
 )
+from tests.support import stock_catalogue
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -69,7 +70,7 @@ def test_an_inline_read_model_has_the_change_when_the_command_returns(inline_ord
 
     catch_up()  # passes over the same events: nothing left to apply for order_list
     cp = checkpoint("order_list")
-    assert (cp.events_seen, cp.events_applied) == (2, 0)
+    assert (cp.events_seen, cp.events_applied) == (4, 0)  # and the two catalogue events before them
     assert checkpoint("customer_summary").events_applied == 2
     live = state(inline_order_list)
     rebuilt(inline_order_list)
@@ -80,6 +81,7 @@ def test_a_failing_inline_projection_fails_the_command_and_appends_nothing(
     inline_order_list, break_projection
 ):
     order_id = uuid.uuid4()
+    stock_catalogue([("WIDGET-A", 1, 1999)])
     break_projection("order_list", order_id)
     with pytest.raises(RuntimeError, match="cannot project"):
         commands.execute(commands.PlaceOrder("frank", (Line("WIDGET-A", 1, 1999),), order_id=order_id))

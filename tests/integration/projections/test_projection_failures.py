@@ -18,6 +18,7 @@ from tests.integration.projections.support import (
     checkpoint,
     events,
     head,
+    order_events_in_log,
     place_at_list_prices,
     rebuilt,
     rows,
@@ -67,7 +68,7 @@ def test_a_poison_event_is_recorded_and_stops_only_its_projection_just_before_it
     assert failure.resolved_at is None and failure.next_attempt_at > timezone.now()
 
     assert at(checkpoint("daily_sales")) == p.before.global_position
-    assert checkpoint("daily_sales").events_seen == 1
+    assert checkpoint("daily_sales").events_seen == p.log.index(p.poison)  # all before it
     assert [r["order_id"] for r in rows("daily_sales_orders")] == [p.first.order_id]  # kept what came before
 
     last, count = head()
@@ -76,7 +77,7 @@ def test_a_poison_event_is_recorded_and_stops_only_its_projection_just_before_it
     assert p.bad.order_id in {r["order_id"] for r in rows("order_list")}
 
     s = status_of("daily_sales")
-    assert (s["state"], s["lag_events"]) == ("retrying", count - 1)
+    assert (s["state"], s["lag_events"]) == ("retrying", count - p.log.index(p.poison))
     assert s["failures"][0]["position"] == p.poison.position
 
 
@@ -128,7 +129,7 @@ def test_after_the_fix_an_operator_retry_resumes_at_the_poison_event_and_equals_
     catch_up()
     last, count = head()
     cp = checkpoint("daily_sales")
-    assert (at(cp), cp.events_seen, cp.events_applied) == (last, count, count)  # each event once
+    assert (at(cp), cp.events_seen, cp.events_applied) == (last, count, order_events_in_log())  # each once
     assert status_of("daily_sales")["state"] == "running"
     assert failures.open_failure("daily_sales") is None
 

@@ -24,6 +24,7 @@ from tests.integration.projections.support import (
     events,
     head,
     indexes,
+    order_events_in_log,
     order_projections,
     rebuilt,
     rows,
@@ -111,6 +112,7 @@ def test_a_rebuild_of_every_projection_equals_the_live_tables_for_thousands_of_r
     catch_up()
     log = events()
     last, count = head()
+    orders = order_events_in_log()
     assert len(log) == count > 4000
     check_against_the_domain(log)
     live, live_indexes, oids = all_states(), indexes(ALL_TABLES), table_oids(ALL_TABLES)
@@ -128,9 +130,9 @@ def test_a_rebuild_of_every_projection_equals_the_live_tables_for_thousands_of_r
 
     for p in order_projections():
         result = rebuilt(p)
-        assert (result.events, result.applied, result.checkpoint) == (count, count, last)
+        assert (result.events, result.applied, result.checkpoint) == (count, orders, last)
         cp = checkpoint(p.name)
-        assert (at(cp), cp.events_seen, cp.events_applied) == (last, count, count)
+        assert (at(cp), cp.events_seen, cp.events_applied) == (last, count, orders)
         assert state(p) == live[p.name], p.name
     assert indexes(ALL_TABLES) == live_indexes  # same names, same definitions
     new_oids = table_oids(ALL_TABLES)
@@ -143,7 +145,7 @@ def test_a_rebuild_of_every_projection_equals_the_live_tables_for_thousands_of_r
     monkeypatch.setattr(rebuild, "REBUILD_BATCH", 300)
     monkeypatch.setattr(BufferedTables, "maybe_flush", BufferedTables.flush)
     result = rebuilt(order_projections())
-    assert (result.events, result.applied, result.checkpoint) == (count, 3 * count, last)
+    assert (result.events, result.applied, result.checkpoint) == (count, 3 * orders, last)
     assert all_states() == live
     assert indexes(ALL_TABLES) == live_indexes
 
@@ -204,6 +206,6 @@ def test_a_rebuild_while_commands_keep_arriving_ends_equal_to_a_fresh_rebuild(mo
     last, count = head()
     for p in order_projections():
         cp = checkpoint(p.name)
-        assert (at(cp), cp.events_seen, cp.events_applied) == (last, count, count), p.name
+        assert (at(cp), cp.events_seen, cp.events_applied) == (last, count, order_events_in_log()), p.name
     assert_a_rebuild_changes_nothing()
     assert indexes(ALL_TABLES) == index_names

@@ -22,6 +22,7 @@ from tests.integration.projections.support import (
     checkpoint,
     events,
     head,
+    order_events_in_log,
     order_projections,
     place_at_list_prices,
     readable,
@@ -79,7 +80,8 @@ def test_moving_a_checkpoint_back_replays_the_events_without_changing_anything(c
     assert all_states() == before
     for p in order_projections():
         cp = checkpoint(p.name)
-        assert (at(cp), cp.events_seen, cp.events_applied) == (last, 2 * count, count)  # nothing re-applied
+        applied = order_events_in_log()
+        assert (at(cp), cp.events_seen, cp.events_applied) == (last, 2 * count, applied)  # none re-applied
 
     middle = log[len(log) // 2]
     ProjectionCheckpoint.objects.update(tx_id=middle.tx_id, position=middle.position)
@@ -120,7 +122,7 @@ def test_two_runners_on_the_same_projections_apply_every_event_exactly_once(sett
     for p in order_projections():
         assert first[p.name] + second[p.name] + final[p.name] == count, p.name
         cp = checkpoint(p.name)
-        assert (at(cp), cp.events_seen, cp.events_applied) == (last, count, count), p.name
+        assert (at(cp), cp.events_seen, cp.events_applied) == (last, count, order_events_in_log()), p.name
     assert_a_rebuild_changes_nothing()
 
 

@@ -13,6 +13,7 @@ from tests.integration.projections.support import (
     catch_up,
     checkpoint,
     head,
+    order_events_in_log,
     order_projections,
     place_at_list_prices,
     remove,
@@ -182,5 +183,5 @@ def test_checkpoints_reach_the_head_and_count_every_event(history):
     assert history.ran == {"customer_summary": count, "daily_sales": count, "order_list": count}
     for p in order_projections():
         cp = checkpoint(p.name)
-        assert (at(cp), cp.events_seen, cp.events_applied) == (last, count, count)
+        assert (at(cp), cp.events_seen, cp.events_applied) == (last, count, order_events_in_log())
         assert status_of(p.name)["lag_events"] == 0 and status_of(p.name)["state"] == "running"
