@@ -25,7 +25,7 @@ from orders.repository import InventoryRepository, OrderRepository
 from projections import runner
 from projections.base import registry
 from projections.models import InventoryLevel, OrderSummary, ProjectionCheckpoint, ProjectionFailure
-from tests.support import last_position, login, place_order, token_headers, wait_visible
+from tests.support import last_position, login, place_order, stock_catalogue, token_headers, wait_visible
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -52,6 +52,8 @@ def run_until_no_new_events() -> None:
 
 
 def receive(sku: str, quantity: int) -> None:
+    """Stock arrives; the catalogue sells the SKU at 1.00 (what place_units charges)."""
+    stock_catalogue([(sku, quantity, 100)])
     commands.execute(commands.ReceiveStock(sku, quantity))
 
 
@@ -92,7 +94,8 @@ def test_an_order_with_stock_is_reserved_confirmed_and_ships_its_stock():
     assert FulfilmentProcess.objects.get(order_id=oid).status == "shipped"
 
 
-def test_an_order_short_of_stock_is_cancelled_as_out_of_stock_and_releases_what_it_held():
+def test_an_order_short_of_stock_is_cancelled_as_out_of_stock_and_releases_what_it_held(settings):
+    settings.OUT_OF_STOCK_POLICY = "cancel_order"
     receive("WIDGET-A", 10)
     receive("GADGET-B", 1)
     oid = place_units(("WIDGET-A", 3), ("GADGET-B", 2))
@@ -149,7 +152,8 @@ def test_cancelling_an_order_releases_its_reservations():
     assert FulfilmentProcess.objects.get(order_id=oid).status == "cancelled"
 
 
-def test_adding_more_than_is_in_stock_to_an_open_order_cancels_it_and_releases_everything():
+def test_adding_more_than_is_in_stock_to_an_open_order_cancels_it_and_releases_everything(settings):
+    settings.OUT_OF_STOCK_POLICY = "cancel_order"
     receive("WIDGET-A", 5)
     oid = place_units(("WIDGET-A", 2))
     run_until_no_new_events()
@@ -405,7 +409,7 @@ def test_the_stock_panel_polls_from_the_moment_an_order_waits_for_stock(staff):
     poll = client.get(f"/orders/{oid}/reservation", headers={"HX-Request": "true"})
     assert poll.status_code == 200 and poll["HX-Refresh"] == "true"
     page = client.get(f"/orders/{oid}/").content.decode()
-    assert "Stock is reserved for every line." in page and "hx-trigger" not in page
+    assert "Stock is reserved for every line." in page and 'hx-trigger="every 1s"' not in page
     assert 'id="ship-waiting"' not in page
 
 
@@ -423,4 +427,4 @@ def test_a_stock_panel_poll_for_an_order_that_stopped_waiting_reloads_the_page(s
     poll = client.get(f"/orders/{oid}/reservation", headers={"HX-Request": "true"})
     assert poll.status_code == 200 and poll["HX-Refresh"] == "true"
     assert client.get(f"/orders/{oid}/reservation").status_code == 404  # not a panel to show
-    assert "hx-trigger" not in client.get(f"/orders/{oid}/").content.decode()
+    assert 'hx-trigger="every 1s"' not in client.get(f"/orders/{oid}/").content.decode()

@@ -87,6 +87,8 @@ from orders import commands
 from orders.domain import Line
 from orders.repository import OrderRepository
 from projections.models import InventoryLevel, OrderSummary
+commands.execute(commands.AddProduct("A", "Product A", 100))
+commands.execute(commands.AddProduct("B", "Product B", 50))
 commands.execute(commands.ReceiveStock("A", 10))
 commands.execute(commands.ReceiveStock("B", 10))
 placed = commands.execute(commands.PlaceOrder("cust_1", (Line("A", 2, 100),)))

@@ -9,13 +9,14 @@ import pytest
 from eventstore.models import Event
 from orders import commands
 from tests.integration.web.pages import D1, D2, D3, audit_positions, link, post_forms, text
-from tests.support import login, place_order, run_command
+from tests.support import GADGET, WIDGET, login, place_order, run_command, stock_catalogue
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 @pytest.fixture
 def audit_history(manager, other):
+    stock_catalogue([WIDGET, GADGET])  # two catalogue events, before D1: the orders are priced from it
     o1 = place_order("cust_1", user=manager, at=D1, correlation="trace-1").order_id
     run_command(commands.AddItem(o1, "GADGET-B", 1, 500), user=manager, at=D2, correlation="trace-1")
     o2 = place_order("cust_2", user=other, at=D2 + timedelta(hours=1), correlation="trace-2").order_id
@@ -35,7 +36,7 @@ def test_audit_lists_every_event_newest_first(staff, audit_history):
 
     assert response.status_code == 200
     assert audit_positions(response) == positions()
-    assert len(audit_positions(response)) == 5
+    assert len(audit_positions(response)) == 7  # five of orders and stock, two of the catalogue
     assert text(response).count("<td>manager</td>") == 2  # usernames, not user ids
     assert text(response).count("<td>other</td>") == 2
 

@@ -42,4 +42,4 @@ def test_dashboard_embeds_the_series_and_consistent_totals(reader):
     assert sum(s["placed"] for s in series) == 4
     assert json_script(response, "status-data") == {"placed": 2, "shipped": 2, "cancelled": 1}
     stats = re.findall(r'<div class="stat">([^<]*)</div>', text(response))
-    assert stats == ["4", "51.98", "1", "2"]
+    assert stats == ["4", "€51.98", "1", "2"]
