@@ -213,12 +213,12 @@ def _compensate(process: FulfilmentProcess, order_id: UUID) -> None:
         if any(not line["refused"] and line["reserved"] < line["wanted"] for line in lines.values()):
             return  # answers still on their way
         if any(line["reserved"] for line in lines.values()) or not all(map(_short, lines.values())):
-            sku, line = next((sku, line) for sku, line in lines.items() if _short(line))
+            sku, line = next((sku, line) for sku, line in sorted(lines.items()) if _short(line))
             reason = f"out of stock: {line.get('shortage') or sku}"
             command = commands.RejectLine(order_id, sku, line["wanted"] - line["reserved"], reason)
             _run(command, expected_version=process.order_version)
             return
-        shortages = ", ".join(line.get("shortage") or sku for sku, line in lines.items())
+        shortages = ", ".join(line.get("shortage") or sku for sku, line in sorted(lines.items()))
         process.outcome = f"out of stock: {shortages}"
     _run(
         commands.CancelOrder(order_id, process.outcome or "out of stock"),
