@@ -109,3 +109,8 @@ def test_the_read_side_follows_the_event_types_the_domain_defines():
     assert order_events.ORDER_AGGREGATE == AGGREGATE_TYPE
     assert set(EVENT_TYPES) == order_events.ORDER_EVENTS
     assert set(INVENTORY_EVENT_TYPES) == order_events.INVENTORY_EVENTS
+    from orders.domain.product import PRODUCT_AGGREGATE, PRODUCT_EVENT_TYPES
+
+    assert order_events.PRODUCT_AGGREGATE == PRODUCT_AGGREGATE
+    assert set(PRODUCT_EVENT_TYPES) == order_events.PRODUCT_EVENTS
+    assert order_events.LINE_CHANGES <= order_events.ORDER_EVENTS

@@ -318,6 +318,22 @@ class InventoryLifecycle(RuleBasedStateMachine):
         del self.reservations[str(order)]
         self.references.add(reference)
 
+    @rule(order=orders, keep=st.integers(min_value=0, max_value=30), reference=references)
+    def release_beyond(self, order, keep, reference):
+        """A partial release (a line's quantity went down to ``keep``)."""
+        seen = reference in self.references
+        held = self.reservations.get(str(order), 0)
+        emitted = self._run(lambda: self.item.release(order, reference, keep), reference)
+        if seen or held <= keep:
+            assert emitted == []
+            return
+        assert emitted == [StockReleased(SKU, str(order), held - keep, reference)]
+        if keep:
+            self.reservations[str(order)] = keep
+        else:
+            del self.reservations[str(order)]
+        self.references.add(reference)
+
     @rule(order=orders, reference=references)
     def ship(self, order, reference):
         seen = reference in self.references
