@@ -143,7 +143,7 @@ def line_row(request: HttpRequest) -> HttpResponse:
     if not key.isalnum() or len(key) > 32:
         raise Http404
     sku = request.GET.get(f"sku_{key}", "").strip()
-    quantity = request.GET.get(f"quantity_{key}", "1").strip()
+    quantity = request.GET.get(f"quantity_{key}", "").strip()
     product = None
     if sku:
         try:
@@ -152,6 +152,8 @@ def line_row(request: HttpRequest) -> HttpResponse:
             pass
         else:
             product = selectors.product_get(sku)
+    if product is not None and not quantity:
+        quantity = "1"  # a product was picked: one of it, until told otherwise
     return render(
         request,
         "orders/_line_row.html",

@@ -1,8 +1,10 @@
 """``python manage.py seed_demo``: a demo shop for a first look.
 
-About 200 orders over the last 60 days, made through the real command
-handlers (so every event, projection and audit entry is genuine), and a
-staff user whose password is printed once. Does nothing if orders exist.
+A catalogue of 20 products with names and prices (a few re-priced, one
+discontinued halfway), their stock, and about 200 orders over the last 60
+days placed from it, made through the real command handlers (so every
+event, projection and audit entry is genuine), and a staff user whose
+password is printed once. Does nothing if orders exist.
 """
 
 import contextlib
@@ -20,31 +22,41 @@ from eventstore import clock
 from eventstore.metadata import message_context
 from eventstore.models import Event
 from orders import commands
-from orders.domain import DomainError, Line
+from orders.domain import DomainError, LineRequest
 
+# (sku, name, unit price in minor units of SHOP_CURRENCY, stock on hand)
 CATALOGUE = [
-    ("WIDGET-A", 1999),
-    ("WIDGET-B", 2499),
-    ("GADGET-X", 4950),
-    ("GIZMO-1", 899),
-    ("CABLE-USB-C", 1299),
-    ("ADAPTER-EU", 750),
-    ("CASE-BLK", 1599),
-    ("CHARGER-65W", 3999),
+    ("WIDGET-A", "Widget, blue", 1999, 400),
+    ("WIDGET-B", "Widget, red", 2499, 300),
+    ("GADGET-B", "Gadget, small", 500, 300),
+    ("GADGET-X", "Gadget XL", 4950, 60),  # scarce: some lines are rejected as out of stock
+    ("GIZMO-1", "Gizmo", 899, 300),
+    ("CABLE-USB-C", "USB-C cable, 1 m", 1299, 250),
+    ("CABLE-HDMI", "HDMI cable, 2 m", 1499, 200),
+    ("ADAPTER-EU", "Travel adapter (EU)", 750, 250),
+    ("ADAPTER-UK", "Travel adapter (UK)", 750, 150),
+    ("CASE-BLK", "Phone case, black", 1599, 200),
+    ("CASE-CLR", "Phone case, clear", 1499, 200),
+    ("CHARGER-65W", "Charger, 65 W", 3999, 150),
+    ("CHARGER-20W", "Charger, 20 W", 1999, 200),
+    ("POWERBANK-10", "Power bank, 10,000 mAh", 2999, 120),
+    ("EARBUDS-1", "Wireless earbuds", 5999, 80),
+    ("STAND-ALU", "Laptop stand, aluminium", 3499, 100),
+    ("MOUSE-W", "Wireless mouse", 2299, 150),
+    ("KEYBOARD-C", "Compact keyboard", 4499, 90),
+    ("LAMP-DESK", "Desk lamp, LED", 3999, 70),
+    ("MUG-LOGO", "Mug with logo", 1250, 10),  # nearly gone
 ]
-# Stock on hand before the first order; GADGET-X is scarce, so some orders
-# for it are cancelled as out of stock by the fulfilment process.
-STOCK = {
-    "WIDGET-A": 400,
-    "WIDGET-B": 300,
-    "GADGET-X": 110,
-    "GIZMO-1": 300,
-    "CABLE-USB-C": 250,
-    "ADAPTER-EU": 250,
-    "CASE-BLK": 200,
-    "CHARGER-65W": 150,
-}
+STOCK = {sku: stock for sku, _name, _price, stock in CATALOGUE}
 CARRIERS = ["DHL", "UPS", "DPD", "GLS"]
+NOTES = [
+    "Customer asked for gift wrapping.",
+    "Called the customer: delivery after 5 pm only.",
+    "Invoice to be sent to the company address.",
+]
+# Halfway through, the shop changes a few prices and stops selling one product.
+PRICE_CHANGES = [("WIDGET-A", 2199), ("CHARGER-65W", 3799), ("MUG-LOGO", 1450)]
+DISCONTINUED = "ADAPTER-UK"
 REASONS = [
     "customer changed their mind",
     "payment failed",
@@ -54,7 +66,10 @@ REASONS = [
 
 
 class Command(BaseCommand):
-    help = "Create a demo staff user and ~200 orders over the last 60 days (skipped when orders exist)."
+    help = (
+        "Create a demo staff user, a catalogue of 20 products and ~200 orders over the last 60 days "
+        "(skipped when orders exist)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--orders", type=int, default=200)
@@ -95,14 +110,26 @@ class Command(BaseCommand):
             message_context(correlation_id=str(uuid.uuid4()), user_id=user_id),
             clock.frozen(start - timedelta(days=1)),
         ):
-            for sku, quantity in STOCK.items():
+            for sku, name, price, quantity in CATALOGUE:
+                commands.execute(commands.AddProduct(sku, name, price))
                 commands.execute(commands.ReceiveStock(sku, quantity))
         made = 0
+        halfway = start + timedelta(days=30)
         for placed_at in times:
+            if halfway and placed_at > halfway:
+                with (
+                    message_context(correlation_id=str(uuid.uuid4()), user_id=user_id),
+                    clock.frozen(halfway),
+                ):
+                    for sku, price in PRICE_CHANGES:
+                        commands.execute(commands.ChangeProductPrice(sku, price))
+                    commands.execute(commands.DiscontinueProduct(DISCONTINUED))
+                halfway = None
             at = placed_at
             customer = f"cust_{rng.randint(100, 160)}"
-            picks = rng.sample(CATALOGUE, rng.randint(1, 3))
-            lines = tuple(Line(sku, rng.randint(1, 4), price) for sku, price in picks)
+            sold = [p for p in CATALOGUE if halfway or p[0] != DISCONTINUED]
+            picks = rng.sample(sold, rng.randint(1, 3))
+            lines = tuple(LineRequest(sku, rng.randint(1, 4)) for sku, *_ in picks)  # catalogue prices
             with message_context(correlation_id=str(uuid.uuid4()), user_id=user_id):
                 with clock.frozen(at):
                     order = commands.execute(commands.PlaceOrder(customer, lines)).order_id
@@ -110,8 +137,12 @@ class Command(BaseCommand):
                 made += 1
                 steps = []
                 if rng.random() < 0.35:
-                    sku, price = rng.choice(CATALOGUE)
-                    steps.append(commands.AddItem(order, sku, rng.randint(1, 3), price))
+                    sku = rng.choice(sold)[0]
+                    steps.append(commands.AddItem(order, sku, rng.randint(1, 3)))
+                if rng.random() < 0.15:
+                    steps.append(commands.ChangeLineQuantity(order, lines[0].sku, rng.randint(1, 5)))
+                if rng.random() < 0.1:
+                    steps.append(commands.AddNote(order, rng.choice(NOTES)))
                 if len(lines) > 1 and rng.random() < 0.2:
                     steps.append(commands.RemoveItem(order, lines[-1].sku))
                 roll = rng.random()
