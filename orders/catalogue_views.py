@@ -135,8 +135,9 @@ def suggest(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def line_row(request: HttpRequest) -> HttpResponse:
-    """One line row of the place-order form: a new blank one, or one showing
-    the product (name, unit price) of the SKU typed into it."""
+    """One line row of the place-order form (a new blank one), or with
+    ``part=info`` just what the row shows of the SKU typed into it: the
+    product's name and unit price (the row keeps what is typed meanwhile)."""
     if not can_manage(request.user):
         raise PermissionDenied
     key = request.GET.get("row") or new_form_key()[:8]
@@ -152,10 +153,9 @@ def line_row(request: HttpRequest) -> HttpResponse:
             pass
         else:
             product = selectors.product_get(sku)
-    if product is not None and not quantity:
-        quantity = "1"  # a product was picked: one of it, until told otherwise
+    template = "orders/_line_info.html" if request.GET.get("part") == "info" else "orders/_line_row.html"
     return render(
         request,
-        "orders/_line_row.html",
+        template,
         {"key": key, "sku": sku, "quantity": quantity, "product": product, "looked_up": bool(sku)},
     )

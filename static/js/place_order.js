@@ -18,8 +18,14 @@
     var total = 0;
     var known = false;
     form.querySelectorAll("tr.line-row").forEach(function (row) {
-      var price = row.dataset.price;
-      var qty = parseInt((row.querySelector(".line-quantity") || {}).value || "0", 10);
+      var info = row.querySelector(".product-info");
+      var price = info ? info.dataset.price : "";
+      var quantity = row.querySelector(".line-quantity");
+      row.querySelector(".line-price").textContent = info ? info.dataset.priceText : "";
+      if (price && quantity && quantity.value === "" && document.activeElement !== quantity) {
+        quantity.value = "1"; // a product was picked: one of it, until told otherwise
+      }
+      var qty = parseInt((quantity || {}).value || "0", 10);
       var cell = row.querySelector(".line-total");
       if (price !== "" && price !== undefined && qty > 0) {
         var line = parseInt(price, 10) * qty;
@@ -41,9 +47,7 @@
       row.remove();
     } else {
       row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
-      row.dataset.price = "";
       row.querySelector(".line-product").textContent = "";
-      row.querySelector(".line-price").textContent = "";
     }
     update();
   });

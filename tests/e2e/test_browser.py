@@ -14,7 +14,7 @@ from django.db import connections
 from eventstore import EventStore
 from eventstore.models import Event
 from orders import commands
-from tests.support import password_of
+from tests.support import password_of, stock_catalogue, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
@@ -78,23 +78,23 @@ def wait_for_stock(page) -> None:
 
 @pytest.mark.reservations
 def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transactional_db, staff):
+    stock_catalogue([("WIDGET-A", 1, 1999), ("GADGET-B", 1, 500), ("EXTRA-1", 1, 250)])
     for sku in ("WIDGET-A", "GADGET-B", "EXTRA-1"):
         commands.execute(commands.ReceiveStock(sku, 50))
     _, page = sign_in(browser, running.base_url, staff)
 
-    # Place an order with two lines.
+    # Place an order with two lines (priced from the catalogue).
     form = page.locator("#place")
     form.get_by_label("Customer", exact=True).fill("cust_browser")
-    form.get_by_label("SKU, line 1").fill("WIDGET-A")
-    form.get_by_label("Quantity, line 1").fill("2")
-    form.get_by_label("Price in cents, line 1").fill("1999")
-    form.get_by_label("SKU, line 2").fill("GADGET-B")
-    form.get_by_label("Quantity, line 2").fill("1")
-    form.get_by_label("Price in cents, line 2").fill("500")
+    rows = form.locator("tr.line-row")
+    rows.nth(0).get_by_label("SKU").fill("WIDGET-A")
+    rows.nth(0).get_by_label("Quantity").fill("2")
+    rows.nth(1).get_by_label("SKU").fill("GADGET-B")
+    rows.nth(1).get_by_label("Quantity").fill("1")
     form.get_by_role("button", name="Place order").click()
     page.wait_for_url(re.compile(r".*/orders/[0-9a-f-]{36}/"))
     order_id = re.search(r"/orders/([0-9a-f-]{36})/", page.url).group(1)
-    assert page.locator("#order-total").inner_text() == "44.98"
+    assert page.locator("#order-total").inner_text() == "€44.98"
     assert page.locator("#lines tbody tr").count() == 2
     assert page.locator("#ship-waiting").count() == 1  # cannot ship before its stock is reserved
     wait_for_stock(page)
@@ -112,18 +112,17 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     # Add an item, then remove one.
     page.get_by_label("SKU", exact=True).fill("EXTRA-1")
     page.get_by_label("Quantity", exact=True).fill("3")
-    page.get_by_label("Price (cents)").fill("250")
     page.get_by_role("button", name="Add item").click()
     page.wait_for_selector("text=Item added.")
     assert page.locator("#lines tbody tr").count() == 3
-    assert page.locator("#order-total").inner_text() == "52.48"
+    assert page.locator("#order-total").inner_text() == "€52.48"
     # The worker reserves the added units and confirms again (a new version):
     # wait for it, or the next form would be a version behind.
     wait_for_stock(page)
     page.get_by_role("button", name="Remove GADGET-B").click()
     page.wait_for_selector("text=Line removed.")
     assert page.locator("#lines tbody tr").count() == 2
-    assert page.locator("#order-total").inner_text() == "47.48"
+    assert page.locator("#order-total").inner_text() == "€47.48"
 
     # A second tab opens the order now; the first one ships it.
     second = page.context.new_page()
@@ -202,3 +201,96 @@ def test_an_order_manager_who_is_not_staff_cannot_reach_the_audit_view(
     assert page.locator("#audit-table").count() == 0
     page.goto(f"{running.base_url}/projections/")
     assert page.locator("#projection-status").count() == 0
+
+
+def catalogue_projected(*skus) -> None:
+    """Wait until the worker has put the products in the catalogue read model."""
+    from projections.models import CatalogueProduct
+
+    wait_until(
+        lambda: CatalogueProduct.objects.filter(sku__in=skus).count() == len(skus),
+        60,
+        "the catalogue read model",
+    )
+
+
+def test_the_place_order_form_adds_rows_suggests_skus_and_keeps_a_running_total(
+    running, browser, transactional_db, manager
+):
+    stock_catalogue([("WIDGET-A", 1, 1999), ("WIDE-2", 1, 750), ("GADGET-B", 1, 500)])
+    catalogue_projected("WIDGET-A", "WIDE-2", "GADGET-B")
+    _, page = sign_in(browser, running.base_url, manager)
+    form = page.locator("#place")
+    form.get_by_label("Customer", exact=True).fill("cust_rows")
+    rows = form.locator("tr.line-row")
+    assert rows.count() == 3
+
+    # Typing part of a SKU fills its suggestions from the catalogue.
+    first = rows.nth(0).get_by_label("SKU")
+    first.press_sequentially("wid", delay=50)
+    suggestions = page.locator("#catalogue-skus option")
+    wait_until(
+        lambda: sorted(suggestions.evaluate_all("els => els.map(e => e.value)")) == ["WIDE-2", "WIDGET-A"],
+        20,
+        "the SKU suggestions for 'wid'",
+    )
+    assert "€19.99" in page.locator("#catalogue-skus option[value='WIDGET-A']").get_attribute("label")
+    # Picking one shows the product and its price; the total follows the quantity.
+    first.fill("WIDGET-A")
+    first.press("Tab")
+    form.locator("tr.line-row .line-product", has_text="Product WIDGET-A").wait_for()
+    rows.nth(0).get_by_label("Quantity").fill("2")
+    assert page.locator("#place-total").inner_text() == "€39.98"
+
+    # A new row, from the server (htmx); a removed one; the total follows.
+    form.get_by_role("button", name="Add a line").click()
+    wait_until(lambda: rows.count() == 4, 10, "a fourth row")
+    last = rows.nth(3)
+    last.get_by_label("SKU").fill("GADGET-B")
+    last.get_by_label("SKU").press("Tab")
+    form.locator("tr.line-row .line-price", has_text="€5.00").wait_for()
+    rows.nth(3).get_by_label("Quantity").fill("3")
+    assert page.locator("#place-total").inner_text() == "€54.98"
+    rows.nth(1).get_by_role("button", name="Remove this line").click()
+    assert rows.count() == 3
+    shot(page, "place-order-form")
+
+    form.get_by_role("button", name="Place order").click()
+    page.wait_for_url(re.compile(r".*/orders/[0-9a-f-]{36}/"))
+    assert page.locator("#order-total").inner_text() == "€54.98"
+    assert page.locator("#lines tbody tr").count() == 2
+
+
+@pytest.mark.reservations
+def test_a_line_rejected_for_stock_is_shown_on_the_order_page_without_a_green_banner(
+    running, browser, transactional_db, manager
+):
+    stock_catalogue([("WIDGET-A", 1, 1999), ("GADGET-B", 1, 500)])
+    commands.execute(commands.ReceiveStock("WIDGET-A", 10))
+    commands.execute(commands.ReceiveStock("GADGET-B", 1))
+    catalogue_projected("WIDGET-A", "GADGET-B")
+    _, page = sign_in(browser, running.base_url, manager)
+    form = page.locator("#place")
+    form.get_by_label("Customer", exact=True).fill("cust_short")
+    rows = form.locator("tr.line-row")
+    rows.nth(0).get_by_label("SKU").fill("WIDGET-A")
+    rows.nth(0).get_by_label("Quantity").fill("2")
+    rows.nth(1).get_by_label("SKU").fill("GADGET-B")
+    rows.nth(1).get_by_label("Quantity").fill("3")
+    form.get_by_role("button", name="Place order").click()
+    page.wait_for_url(re.compile(r".*/orders/[0-9a-f-]{36}/"))
+    assert page.locator(".messages li.success").count() == 0  # no "done" before the stock answer
+
+    # The stock panel polls; when the answer comes the page reloads and tells the truth.
+    problem = page.locator("#stock-problem")
+    problem.wait_for(timeout=60_000)
+    assert "1 line could not be reserved" in problem.inner_text()
+    assert "out of stock: GADGET-B (wanted 3, 1 available)" in problem.inner_text()
+    assert page.locator(".messages li.success").count() == 0
+    widget = page.locator("#lines tr[data-sku='WIDGET-A'] .line-stock")
+    gadget = page.locator("#lines tr[data-sku='GADGET-B'] .line-stock")
+    assert widget.inner_text() == "Reserved"
+    assert gadget.inner_text() == "Rejected: out of stock: GADGET-B (wanted 3, 1 available)"
+    assert page.locator("#order-total").inner_text() == "€39.98"
+    assert page.locator("#order-status").inner_text() == "confirmed"
+    shot(page, "order-line-rejected")

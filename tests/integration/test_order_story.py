@@ -194,5 +194,11 @@ def test_the_place_order_form_adds_a_row_without_javascript_and_suggests_skus(ma
     row = client.get(
         "/orders/line-row", {"row": "x1", "sku_x1": "WIDGET-A", "quantity_x1": "3"}
     ).content.decode()
-    assert 'data-price="1999"' in row and "Product WIDGET-A" in row
+    assert 'name="sku_x1"' in row and 'value="3"' in row and "Product WIDGET-A" in row
+    info = client.get(
+        "/orders/line-row", {"row": "x1", "sku_x1": "WIDGET-A", "part": "info"}
+    ).content.decode()
+    assert 'data-price="1999"' in info and "Product WIDGET-A" in info and "<tr" not in info
+    unknown = client.get("/orders/line-row", {"row": "x1", "sku_x1": "NOPE", "part": "info"}).content.decode()
+    assert "not in the catalogue" in unknown
     assert client.post("/orders/", form).status_code == 302
