@@ -30,6 +30,8 @@ def _measure(n: int) -> dict[str, Any]:
     from rest_framework.authtoken.models import Token
 
     items = (Line("WIDGET-A", 2, 1999),)
+    for sku in ("WIDGET-A", *(f"SKU-{k}" for k in range(5))):  # orders take their prices from it
+        commands.execute(commands.AddProduct(sku, f"Bench {sku}", 1999))
     progress(f"{n} PlaceOrder through the handler")
     samples = []
     for _ in range(n):

@@ -48,6 +48,7 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
         _create_baseline_table(alias)
         token = _token(alias)
         with Stack(alias, Path(tmp)) as stack:
+            _catalogue(stack.base_url, token, items_per_order)
             single = (token, 1, orders_per_client, items_per_order)
             progress("one client alone: the latency a caller sees on an idle stack")
             es_alone = _drive(stack.base_url, "/api/orders/", *single, alias=alias)
@@ -254,6 +255,24 @@ def _token(alias: str) -> str:
 
     user = User.objects.db_manager(alias).create_user("bench-http", is_staff=True)
     return Token.objects.using(alias).create(user=user).key
+
+
+def _catalogue(base_url: str, token: str, items: int) -> None:
+    """The products the clients order, at the prices they state."""
+    import requests
+
+    products = [(FIRST_LINE["sku"], FIRST_LINE["price_cents"])] + [
+        (f"SKU-{i}", 250) for i in range(max(items, 5))
+    ]
+    for sku, price in products:
+        response = requests.post(
+            f"{base_url}/api/products/",
+            json={"sku": sku, "name": f"Bench {sku}", "price_cents": price},
+            headers={"Authorization": f"Token {token}"},
+            timeout=60,
+        )
+        if response.status_code != 201:
+            raise RuntimeError(f"catalogue: {response.status_code} {response.text[:300]}")
 
 
 # -- the load ------------------------------------------------------------------------------

@@ -30,8 +30,9 @@ SELECT md5('order' || i)::uuid, 'cust_' || (i %% 50000),
 FROM generate_series(1::bigint, %(orders)s) AS i
 """
 LOAD_LINES = """
-INSERT INTO order_lines (order_id, sku, quantity, price_cents, line_total_cents, line_no)
-SELECT md5('order' || i)::uuid, sku, q, 1999, q * 1999, n
+INSERT INTO order_lines (order_id, sku, quantity, price_cents, line_total_cents, line_no, status,
+    rejected_quantity, rejection_reason, catalogue_price_cents, override_reason)
+SELECT md5('order' || i)::uuid, sku, q, 1999, q * 1999, n, 'active', 0, '', 1999, ''
 FROM generate_series(1::bigint, %(orders)s) AS i,
      LATERAL (VALUES ('WIDGET-A', 1, 1), ('GADGET-B', 2, 2)) AS l(sku, q, n)
 """
