@@ -120,5 +120,5 @@ class PriceChangedError(RuleViolationError):
 
     def __init__(self, stated: dict[str, int], current: dict[str, int]):
         self.stated, self.current = stated, current
-        listed = "; ".join(f"{sku}: {current[sku]} now, not {stated[sku]}" for sku in current)
-        super().__init__(f"the catalogue price changed ({listed} in minor units); confirm the new price")
+        listed = "; ".join(f"{sku} is {current[sku]} now, not {stated[sku]}" for sku in current)
+        super().__init__(f"the catalogue's price changed: {listed} (minor units); confirm the current price")
