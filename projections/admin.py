@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from eventstore.admin import ReadOnlyAdmin
 from projections.models import (
+    CatalogueProduct,
     CustomerSummary,
     DailySales,
     InventoryLevel,
@@ -24,7 +25,7 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
 
 @admin.register(OrderLine)
 class OrderLineAdmin(ReadOnlyAdmin):
-    list_display = ("order_id", "line_no", "sku", "quantity", "price_cents", "line_total_cents")
+    list_display = ("order_id", "line_no", "sku", "quantity", "price_cents", "line_total_cents", "status")
     search_fields = ("=order_id", "sku")
 
 
@@ -77,3 +78,10 @@ class ProjectionFailureAdmin(ReadOnlyAdmin):
 class InventoryLevelAdmin(ReadOnlyAdmin):
     list_display = ("sku", "on_hand", "reserved", "available", "refused", "updated_at")
     search_fields = ("sku",)
+
+
+@admin.register(CatalogueProduct)
+class CatalogueProductAdmin(ReadOnlyAdmin):
+    list_display = ("sku", "name", "price_cents", "active", "version", "updated_at")
+    list_filter = ("active",)
+    search_fields = ("sku", "name")

@@ -38,7 +38,7 @@ CHECKS = [
 ]
 
 
-@schema.include(path_regex=r"^/api/(orders|auth)").parametrize()
+@schema.include(path_regex=r"^/api/(orders|auth|products)").parametrize()
 @settings(
     max_examples=25,
     deadline=None,
