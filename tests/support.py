@@ -259,6 +259,7 @@ STANDARD_CATALOGUE = (
     ("NEW-1", 1, 250),
     ("EXTRA-9", 1, 300),
     ("BASE", 1, 10),
+    ("NUT-8", 1, 10),
 )
 
 

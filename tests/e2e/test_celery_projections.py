@@ -15,9 +15,31 @@ from orders import commands
 from orders.domain import Line
 from orders.domain.inventory import inventory_id
 from projections.base import registry
-from tests.support import checkpoints, event_head, read_model_snapshot, rebuilt_snapshot, wait_until
+from tests.support import (
+    checkpoints,
+    event_head,
+    read_model_snapshot,
+    rebuilt_snapshot,
+    stock_catalogue,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
+
+
+@pytest.fixture(autouse=True)
+def catalogue(transactional_db):
+    """The catalogue sells what these tests order, at the prices they state."""
+    stock_catalogue(
+        [
+            ("WIDGET-A", 1, 1999),
+            ("GADGET", 1, 500),
+            ("R", 1, 1),
+            *((f"S{i}", 1, 10) for i in range(3)),
+            *((f"BASE-{i}", 1, 100 + i) for i in range(5)),
+            *((f"SKU-{k}", 1, 250) for k in range(4)),
+        ]
+    )
 
 
 def api(stack, token, method, path, body=None, headers=None):
@@ -56,7 +78,7 @@ def write_orders_directly(n: int, seed: int) -> None:
     rng = random.Random(seed)
     for i in range(n):
         order = commands.execute(
-            commands.PlaceOrder(f"cust_{i % 37}", (Line("BASE", 1, 100 + i % 50),))
+            commands.PlaceOrder(f"cust_{i % 37}", (Line(f"BASE-{i % 5}", 1, 100 + i % 5),))
         ).order_id
         for k in range(rng.randint(0, 3)):
             commands.execute(commands.AddItem(order, f"SKU-{k}", rng.randint(1, 5), 250))
