@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from eventstore import EventStore
 from orders import prg
 from orders.forms import new_form_key
 from orders.http import MANAGERS_ONLY, can_manage
@@ -27,9 +28,9 @@ def confirm_command(request: HttpRequest, order_id: UUID, action: str) -> HttpRe
     if not can_manage(request.user):
         raise PermissionDenied(MANAGERS_ONLY)
     found = selectors.order_get(order_id)
-    if found is None:
+    if found is None and not EventStore().stream_version(order_id):
         raise Http404("No such order")
-    order, lines = found
+    order, lines = found or (None, [])  # None: placed a moment ago, not in the order list yet
     form = COMMAND_FORMS[action](request.GET)
     if not form.is_valid():  # back to the order page's form, with its errors
         token = prg.save(request, str(order_id), action, request.GET)

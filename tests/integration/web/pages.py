@@ -32,6 +32,13 @@ def text(response) -> str:
     return response.content.decode()
 
 
+def visible_text(response) -> str:
+    """The page's text as a reader sees it: no tags, scripts or styles,
+    entities decoded, runs of white space as one space."""
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", text(response), flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body))).strip()
+
+
 def listed_ids(response) -> list[str]:
     """Order ids in the order list's table, in the order shown."""
     return re.findall(r'<a class="mono" href="/orders/([0-9a-f-]{36})/">', text(response))
