@@ -24,14 +24,16 @@ def stream_labels(aggregate_ids) -> dict[UUID, str]:
     return {aggregate_id: label for aggregate_id, label in rows if isinstance(label, str) and label}
 
 
-def streams_labelled(label: str, limit: int = 100) -> list[UUID]:
-    """The streams whose first event names ``label`` (as typed, or in
-    capitals). On PostgreSQL the partial index events_stream_label_idx
-    serves it."""
+def first_events_labelled(label: str):
+    """The first events naming ``label`` (as typed, or in capitals). On
+    PostgreSQL the partial index events_stream_label_idx serves it."""
     wanted = list({label, label.upper()})
     qs = Event.objects.filter(version=1, event_data__has_key=LABEL_FIELD).order_by()
     if connection.vendor == "postgresql":
-        qs = qs.annotate(stream_label=KT(f"event_data__{LABEL_FIELD}")).filter(stream_label__in=wanted)
-    else:
-        qs = qs.filter(**{f"event_data__{LABEL_FIELD}__in": wanted})
-    return list(qs.values_list("aggregate_id", flat=True)[:limit])
+        return qs.annotate(stream_label=KT(f"event_data__{LABEL_FIELD}")).filter(stream_label__in=wanted)
+    return qs.filter(**{f"event_data__{LABEL_FIELD}__in": wanted})
+
+
+def streams_labelled(label: str, limit: int = 100) -> list[UUID]:
+    """The streams whose first event names ``label``."""
+    return list(first_events_labelled(label).values_list("aggregate_id", flat=True)[:limit])
