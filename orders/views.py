@@ -23,6 +23,7 @@ from orders import commands, prg
 from orders.domain import Action, DomainError, InvalidOrderDataError, Line, OrderNotFoundError, actions
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
 from orders.forms import (
+    PAGE_SIZES,
     AddItemForm,
     CancelForm,
     PlaceOrderForm,
@@ -94,6 +95,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "count": count,
             "count_exact": exact,
             "ordering": query.ordering,
+            "per_page": query.per_page,
+            "page_sizes": PAGE_SIZES,
             "place_form": place_form,
         },
         status=200 if query.valid else 400,
@@ -126,7 +129,10 @@ def with_usernames(events) -> None:
     }
     for e in events:
         uid = e.metadata.get("user_id")
-        e.metadata.setdefault("username", names.get(str(uid), uid))
+        # No one behind a process's own steps (e.g. "system:fulfilment"): the page says "automatically".
+        e.metadata.setdefault(
+            "username", None if str(uid).startswith("system:") else names.get(str(uid), uid)
+        )
 
 
 def detail_context(request, order_id: UUID) -> dict:

@@ -162,7 +162,9 @@ def test_page_links_are_named_for_the_sort_and_pages_have_the_size_chosen(reader
     assert f'rel="prev">{previous}</a>' in html.unescape(text(second))
     assert "Next page" not in text(second) and "Newer page" not in text(second)
 
-    assert len(listed_ids(client.get("/orders/", {"ordering": ordering}))) == 30  # 50 by default
+    default = client.get("/orders/", {"ordering": ordering})
+    assert len(listed_ids(default)) == 30  # 50 by default
+    assert '<option value="50" selected>50</option>' in text(default)
 
 
 @committed

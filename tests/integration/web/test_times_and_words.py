@@ -116,7 +116,9 @@ def test_the_history_tells_what_happened_in_sentences(reader, settings):
     ]
     assert "Added 2 \u00d7 GADGET-B at 5.00" in timeline_entries(page)
     assert timeline_entries(page)[-1] == "Cancelled: customer called"
+    assert "Confirmed: all stock reserved 20" in visible_text(page)  # its time follows
     assert "automatically" in visible_text(page)  # the confirmation had no user behind it
+    assert "system:" not in visible_text(page)
 
 
 def test_staff_see_plural_names_that_are_words_in_the_admin(staff):
