@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from eventstore.access import staff_required
 from projections import failures, selectors
 from projections.base import registry
-from projections.status import status
+from projections.status import holding_back, status
 
 
 @login_required
@@ -57,7 +57,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @staff_required()
 def projection_status(request: HttpRequest) -> HttpResponse:
     template = "projections/_status_table.html" if request.htmx else "projections/status.html"
-    return render(request, template, {"nav": "projections", "projections": status(), "now": timezone.now()})
+    projections = status()
+    context = {"projections": projections, "held_back_by": holding_back(projections), "now": timezone.now()}
+    return render(request, template, {"nav": "projections", **context})
 
 
 @staff_required()
