@@ -3,6 +3,8 @@ from django.urls import path
 from orders import (
     api,
     catalogue_views,
+    confirm_views,
+    export,
     history_api,
     inventory_api,
     inventory_views,
@@ -47,6 +49,7 @@ urlpatterns = [
 urlpatterns += [
     path("", views.home, name="home"),
     path("orders/", views.order_list, name="order-list"),
+    path("orders/export.csv", export.order_export, name="order-export"),
     path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
     path("orders/<uuid:order_id>/reservation", views.order_reservation, name="order-reservation"),
     path("orders/<uuid:order_id>/trace", trace_views.order_trace, name="order-trace"),
@@ -55,5 +58,6 @@ urlpatterns += [
     path("catalogue/suggest", catalogue_views.suggest, name="catalogue-suggest"),
     path("catalogue/<str:sku>/<str:action>", catalogue_views.product_command, name="catalogue-command"),
     path("orders/<uuid:order_id>/<str:action>", views.order_command, name="order-command"),
+    path("orders/<uuid:order_id>/<str:action>/confirm", confirm_views.confirm_command, name="order-confirm"),
     path("inventory/", inventory_views.inventory, name="inventory"),
 ]
