@@ -11,7 +11,7 @@ import pytest
 from orders import commands
 from tests.support import GADGET, WIDGET, ApiClient, place_order, run_command
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

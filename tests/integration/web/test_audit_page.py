@@ -10,6 +10,7 @@ import pytest
 
 from eventstore.models import Event
 from orders import commands
+from orders.domain.product import product_id
 from tests.integration.web.pages import D1, D2, D3, audit_positions, link, post_forms, text
 from tests.support import GADGET, WIDGET, counted, login, place_order, run_command, stock_catalogue
 
@@ -109,9 +110,9 @@ def test_audit_shows_and_finds_inventory_streams_by_their_sku(staff, audit_histo
 
     assert '<span class="mono stream-label" title="' + str(stock) + '">WIDGET-A</span>' in text(response)
     assert str(stock)[:8] + "</span>" not in text(response)  # not the UUID
-    for typed in ("WIDGET-A", "widget-a"):
+    for typed in ("WIDGET-A", "widget-a"):  # its stock and its catalogue entry
         assert audit_positions(client.get("/audit/", {"aggregate_id": typed})) == positions(
-            aggregate_id=stock
+            aggregate_id__in=[stock, product_id("WIDGET-A")]
         )
 
 

@@ -12,7 +12,7 @@ from eventstore import EventStore
 from tests.integration.web.pages import committed, text, visible_text
 from tests.support import GADGET, WIDGET, event_count, login, place_order, settle
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 
 def confirm_form(response) -> tuple[str, dict[str, str]]:
@@ -36,7 +36,7 @@ def test_cancelling_asks_first_and_runs_only_from_the_confirmation(manager):
     body = visible_text(page)
     assert f"Cancel order {str(order)[:8]} ?" in body
     assert "will be cancelled with the reason “customer called”" in body
-    assert "total 44.98" in body
+    assert "total €44.98" in body
     assert "Yes, cancel the order" in body and "No, keep the order" in body
     assert event_count() == 1  # asking changes nothing
     action, fields = confirm_form(page)
@@ -62,7 +62,7 @@ def test_removing_a_line_asks_first_and_names_the_line(manager):
 
     body = visible_text(page)
     assert f"Remove WIDGET-A from order {str(order)[:8]} ?" in body
-    assert "The line of 2 \u00d7 WIDGET-A at 19.99 (39.98) leaves the order" in body
+    assert "The line of 2 \u00d7 WIDGET-A at €19.99 (€39.98) leaves the order" in body
     action, fields = confirm_form(page)
     assert client.post(action, fields).status_code == 302
     assert [e.event_type for e in EventStore().load(order)] == ["OrderPlaced", "ItemRemoved"]

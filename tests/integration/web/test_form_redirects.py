@@ -12,7 +12,7 @@ from orders import commands
 from tests.integration.web.pages import committed, messages_shown, refused, text
 from tests.support import GADGET, WIDGET, event_count, login, place_order, run_command, settle
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 
 @pytest.mark.parametrize("action", ["add", "remove", "ship", "cancel"])

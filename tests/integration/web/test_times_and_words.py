@@ -14,7 +14,7 @@ from orders import commands
 from tests.integration.web.pages import D1, committed, json_script, text, timeline_entries, visible_text
 from tests.support import login, place_order, run_command, settle
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
 TIME = re.compile(r"<time [^>]*>(.*?)</time>", re.S)
 
@@ -85,8 +85,8 @@ JARGON = re.compile(r"read model|projection|\bcents?\b|aggregate|event store|cor
 @committed
 def test_the_pages_a_reader_uses_speak_the_merchants_words(reader):
     order = place_order("cust_words", lines=(("WIDGET-A", 2, 1999), ("GADGET-B", 1, 500))).order_id
-    run_command(commands.AddItem(order, "EXTRA-1", 1, 250))
-    run_command(commands.RemoveItem(order, "EXTRA-1"))
+    run_command(commands.AddItem(order, "NEW-1", 1, 250))
+    run_command(commands.RemoveItem(order, "NEW-1"))
     run_command(commands.ShipOrder(order, "DHL"))
     settle()
     client = login(reader)
@@ -111,10 +111,10 @@ def test_the_history_tells_what_happened_in_sentences(reader, settings):
     page = login(reader).get(f"/orders/{order}/")
 
     assert timeline_entries(page)[:2] == [
-        "Placed for cust_story: 1 line, total 39.98",
+        "Placed for cust_story: 1 line, total €39.98",
         "Confirmed: all stock reserved",
     ]
-    assert "Added 2 \u00d7 GADGET-B at 5.00" in timeline_entries(page)
+    assert "Added 2 \u00d7 GADGET-B at €5.00" in timeline_entries(page)
     assert timeline_entries(page)[-1] == "Cancelled: customer called"
     assert "Confirmed: all stock reserved 20" in visible_text(page)  # its time follows
     assert "automatically" in visible_text(page)  # the confirmation had no user behind it
