@@ -31,6 +31,7 @@ migrate: $(STAMP)
 # Without DATABASE_URL and REDIS_URL: SQLite, projections in-process, one
 # gunicorn. With both: web, Celery worker and beat (Procfile) under honcho.
 run: $(STAMP)
+	$(PY) manage.py init_pii_master_key
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo

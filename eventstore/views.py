@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from eventstore.errors import EventStoreError
 from eventstore.models import Event
+from eventstore.personal import show
 from eventstore.registry import registry
 
 PAGE_SIZE = 50
@@ -74,12 +75,14 @@ def audit_rows(events: list[Event]) -> list[dict]:
         .values_list("pk", "username")
     }
     rows = []
-    for e in events:
+    # Staff see personal fields decrypted (marked as such), or erased.
+    shown = show([(e.event_data, e.event_id) for e in events])
+    for e, seen in zip(events, shown, strict=True):
         latest = current.get(e.event_type, e.schema_version)
         upcast = None
         if e.schema_version < latest:
             try:
-                upcast = registry.upcast(e.event_type, e.schema_version, e.event_data)
+                upcast = registry.upcast(e.event_type, e.schema_version, seen.data)
             except EventStoreError as exc:
                 upcast = {"error": str(exc)}
         rows.append(
@@ -88,6 +91,10 @@ def audit_rows(events: list[Event]) -> list[dict]:
                 "user": users.get(str(e.metadata.get("user_id")), e.metadata.get("user_id")),
                 "current_version": latest,
                 "upcast": upcast,
+                "data": seen.data,
+                "personal": seen.personal,
+                "erased": seen.erased,
+                "personal_error": seen.error,
             }
         )
     return rows

@@ -25,6 +25,7 @@ from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersi
 from orders.forms import (
     AddItemForm,
     CancelForm,
+    ChangeAddressForm,
     OrderFilterForm,
     PlaceOrderForm,
     RemoveItemForm,
@@ -35,7 +36,7 @@ from orders.models import FulfilmentProcess
 from orders.repository import OrderRepository
 from projections import consistency, selectors
 
-ORDER_READ_MODELS = ("order_list",)
+ORDER_READ_MODELS = ("order_list", "shipping_details")
 PAGE_SIZE = 50
 
 
@@ -88,9 +89,13 @@ def order_list(request: HttpRequest) -> HttpResponse:
         if place_form.is_valid():
             lines = tuple(Line(*values) for values in place_form.cleaned_data["lines"])
             try:
+                details = {
+                    "contact": place_form.contact(),
+                    "shipping_address": place_form.shipping_address(),
+                }
                 with message_context(user_id=str(request.user.pk)):
                     result = commands.execute(
-                        commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines),
+                        commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines, **details),
                         idempotency_key=place_form.idempotency_key(request.user, request.path),
                     )
             except (DomainError, IdempotencyKeyReusedError) as exc:
@@ -125,6 +130,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
             placed_to=_day_end(data["placed_to"]) if data["placed_to"] else None,
             total_min=int(data["total_min"] * 100) if data["total_min"] is not None else None,
             total_max=int(data["total_max"] * 100) if data["total_max"] is not None else None,
+            email_hash=selectors.email_lookup(data["customer_email"]) if data["customer_email"] else None,
         )
         ordering = data["ordering"] or ordering
         cursor = data["cursor"] or None
@@ -213,6 +219,7 @@ def detail_context(
         "add": AddItemForm(initial={"version": version, "quantity": 1}),
         "ship": ShipForm(initial={"version": version}),
         "cancel": CancelForm(initial={"version": version}),
+        "address": ChangeAddressForm(initial={"version": version}),
     }
     forms_.update(bound or {})
     with_usernames(history)
@@ -223,6 +230,7 @@ def detail_context(
         "lines": lines,
         "version": version,
         "history": history,
+        "shipping": selectors.order_shipping(order_id),
         "lagging": found is None or not waited or order.version < history[-1].version,
         "can_manage": can_manage(request.user),
         "is_open": order is not None and actions.is_open(order.status),
@@ -243,16 +251,25 @@ def order_detail(request: HttpRequest, order_id: UUID) -> HttpResponse:
     return render(request, "orders/order_detail.html", detail_context(request, order_id))
 
 
-COMMAND_FORMS = {"add": AddItemForm, "remove": RemoveItemForm, "ship": ShipForm, "cancel": CancelForm}
+COMMAND_FORMS = {
+    "add": AddItemForm,
+    "remove": RemoveItemForm,
+    "ship": ShipForm,
+    "cancel": CancelForm,
+    "address": ChangeAddressForm,
+}
 
 
-def _command(action: str, order_id: UUID, data: dict):
+def _command(action: str, order_id: UUID, form):
+    data = form.cleaned_data
     if action == "add":
         return commands.AddItem(order_id, data["sku"], data["quantity"], data["price_cents"])
     if action == "remove":
         return commands.RemoveItem(order_id, data["sku"])
     if action == "ship":
         return commands.ShipOrder(order_id, data["carrier"] or None, data["tracking_number"] or None)
+    if action == "address":
+        return commands.ChangeShippingAddress(order_id, form.shipping_address())
     return commands.CancelOrder(order_id, data["reason"])
 
 
@@ -271,7 +288,7 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
         try:
             with message_context(user_id=str(request.user.pk)):
                 result = commands.execute(
-                    _command(action, order_id, form.cleaned_data),
+                    _command(action, order_id, form),
                     expected_version=expected,
                     idempotency_key=form.idempotency_key(request.user, request.path),
                 )
@@ -325,6 +342,7 @@ _DONE = {
     "remove": "Line removed.",
     "ship": "Order shipped.",
     "cancel": "Order cancelled.",
+    "address": "Shipping address changed.",
 }
 
 
