@@ -8,6 +8,8 @@ import threading
 import pytest
 from django.conf import settings
 
+from tests.support import create_user, token_headers
+
 # The master key of personal data the tests run with: the configured one if
 # any, else a fixed test key; the same for this process and the servers and
 # workers the tests start (they inherit the environment).
@@ -16,8 +18,6 @@ os.environ["PII_MASTER_KEY"] = (
     os.environ.get("PII_MASTER_KEY") or settings.PII_MASTER_KEY or TEST_PII_MASTER_KEY
 )
 settings.PII_MASTER_KEY = os.environ["PII_MASTER_KEY"]
-
-from tests.support import create_user, token_headers
 
 
 def _check_postgres() -> str | None:

@@ -239,6 +239,17 @@ def place_order(
     return run_command(command, user=user, at=at, correlation=correlation)
 
 
+# The contact and shipping fields of the web's place-order form (personal data).
+SHIPPING_FORM = {
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "address_line1": "12 Analytical Row",
+    "address_line2": "",
+    "postcode": "N1 9GU",
+    "city": "London",
+    "country": "GB",
+}
+
 # -- the JSON API ----------------------------------------------------------------------
 
 LINE_A = {"sku": "WIDGET-A", "quantity": 2, "price_cents": 1999}  # WIDGET as an API line

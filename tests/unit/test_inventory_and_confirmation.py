@@ -14,8 +14,6 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from eventstore.errors import EventSchemaError
 from eventstore.registry import EventTypeRegistry
 from orders.catalog import register_order_events
-from orders.domain.customer import CUSTOMER_EVENT_TYPES, Customer
-from orders.domain.shipping import Contact, ShippingAddress
 from orders.domain import (
     EVENT_TYPES,
     InvalidOrderDataError,
@@ -31,6 +29,7 @@ from orders.domain import (
     OrderShipped,
     OrderStatus,
 )
+from orders.domain.customer import CUSTOMER_EVENT_TYPES, Customer
 from orders.domain.errors import OrderNotConfirmedError
 from orders.domain.inventory import (
     INVENTORY_EVENT_TYPES,
@@ -43,6 +42,7 @@ from orders.domain.inventory import (
     StockShipped,
     inventory_id,
 )
+from orders.domain.shipping import Contact, ShippingAddress
 
 
 def make_registry() -> EventTypeRegistry:

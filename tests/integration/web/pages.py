@@ -24,7 +24,7 @@ D2 = datetime(2025, 3, 11, 12, 0, tzinfo=UTC)
 D3 = datetime(2025, 3, 12, 12, 0, tzinfo=UTC)
 
 # The forms of the order page that send a command (not "as of", not signing out).
-COMMAND_FORM = re.compile(r'action="/orders/[0-9a-f-]{36}/(add|remove|ship|cancel)"')
+COMMAND_FORM = re.compile(r'action="/orders/[0-9a-f-]{36}/(add|remove|ship|cancel|address)"')
 
 
 def text(response) -> str:
