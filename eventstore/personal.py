@@ -152,17 +152,7 @@ class PersonalData:
         """``values`` with each one that is not None replaced by its envelope."""
         if all(value is None for value in values.values()):
             return dict(values)  # nothing personal: no key needed
-        key_id, data_key = self.data_key(subject)
-        aead = AESGCM(data_key)
-        out = {}
-        for name, value in values.items():
-            if value is None:
-                out[name] = None
-                continue
-            nonce = os.urandom(NONCE_BYTES)
-            ciphertext = aead.encrypt(nonce, orjson.dumps(value), aad)
-            out[name] = {ENVELOPE: 1, "kid": key_id, "n": _b64(nonce), "ct": _b64(ciphertext)}
-        return out
+        return seal_values(*self.data_key(subject), values, aad)
 
     def reveal_many(self, items: list[tuple[Mapping[str, Any], bytes]]) -> list[dict[str, Any]]:
         """Each (data, associated data) with its envelopes opened: the value,
@@ -186,6 +176,28 @@ class PersonalData:
                 return None
             self._lookup_key = self.data_key(LOOKUP_SUBJECT)[1]
         return hmac.new(self._lookup_key, text.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def seal_values(key_id: str, data_key: bytes, values: Mapping[str, Any], aad: bytes) -> dict[str, Any]:
+    """``values`` with each one that is not None encrypted under ``data_key``
+    (AES-256-GCM, a fresh nonce each) as an envelope naming ``key_id``."""
+    aead = AESGCM(data_key)
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if value is None:
+            out[name] = None
+            continue
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = aead.encrypt(nonce, orjson.dumps(value), aad)
+        out[name] = {ENVELOPE: 1, "kid": key_id, "n": _b64(nonce), "ct": _b64(ciphertext)}
+    return out
+
+
+def open_values(data: Mapping[str, Any], aad: bytes, keys: Mapping[str, bytes]) -> dict[str, Any]:
+    """``data`` with its envelopes opened with ``keys`` (key id -> data key):
+    ERASED where the key is absent; PersonalDataError where a ciphertext or
+    its associated data was altered."""
+    return _open(data, aad, {kid: AESGCM(key) for kid, key in keys.items()})
 
 
 def _open(data: Mapping[str, Any], aad: bytes, aeads: dict[str, AESGCM]) -> dict[str, Any]:

@@ -110,6 +110,8 @@ READ_MODEL_TABLES = {
     "customer_summary_orders": "order_id",
     "daily_sales": "day",
     "daily_sales_orders": "order_id",
+    "order_shipping": "order_id",
+    "customer_details": "customer_id",
 }
 
 
