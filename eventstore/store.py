@@ -71,6 +71,16 @@ class EventStore:
         other version, ``UnknownEventTypeError`` / ``EventSchemaError`` when an
         event is not registered or its data does not match its schema.
         """
+        personal_types = self.registry.personal_types
+        personal = personal_types and any(e.event_type in personal_types for e in events)
+        if personal and not self._connection.in_atomic_block:
+            # A subject's first data key and the events it encrypts commit
+            # together (one commit, and no key without its events).
+            with transaction.atomic(using=self.using):
+                return self._append(aggregate_type, aggregate_id, events, expected_version)
+        return self._append(aggregate_type, aggregate_id, events, expected_version)
+
+    def _append(self, aggregate_type, aggregate_id, events, expected_version) -> AppendResult:
         if not events:
             raise ValueError("append needs at least one event")
         if expected_version < NEW_STREAM:
