@@ -50,7 +50,12 @@ ORDER_READ_MODELS = ("order_list", "shipping_details")
 
 class OrderListQuery(StrictSerializer):
     status = serializers.ChoiceField(choices=selectors.STATUSES, required=False)
-    customer_id = StrictRegexField(rules.CUSTOMER_ID_PATTERN, max_length=64, required=False)
+    customer_id = StrictRegexField(
+        rules.CUSTOMER_ID_PATTERN, max_length=64, required=False, help_text="exactly this customer"
+    )
+    customer_prefix = serializers.CharField(
+        max_length=64, required=False, help_text="customers whose id starts with this, in any case"
+    )
     customer_email = StrictEmailField(required=False, help_text="exact, case-insensitive")
     placed_from = UtcDateTimeField(required=False, help_text="inclusive (ISO-8601)")
     placed_to = UtcDateTimeField(required=False, help_text="exclusive (ISO-8601)")
@@ -85,6 +90,7 @@ def list_orders(request: Request) -> Response:
     filters = selectors.OrderFilters(
         status=q.get("status"),
         customer_id=q.get("customer_id"),
+        customer_prefix=q.get("customer_prefix"),
         placed_from=q.get("placed_from"),
         placed_to=q.get("placed_to"),
         total_min=q.get("total_min"),

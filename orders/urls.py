@@ -1,6 +1,16 @@
 from django.urls import path
 
-from orders import api, customer_api, customer_views, history_api, inventory_api, inventory_views, views
+from orders import (
+    api,
+    confirm_views,
+    customer_api,
+    customer_views,
+    export,
+    history_api,
+    inventory_api,
+    inventory_views,
+    views,
+)
 
 urlpatterns = [
     path("api/orders/", api.OrderCollectionApi.as_view(), name="api-orders"),
@@ -36,9 +46,11 @@ urlpatterns = [
 urlpatterns += [
     path("", views.home, name="home"),
     path("orders/", views.order_list, name="order-list"),
+    path("orders/export.csv", export.order_export, name="order-export"),
     path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
     path("orders/<uuid:order_id>/reservation", views.order_reservation, name="order-reservation"),
     path("orders/<uuid:order_id>/<str:action>", views.order_command, name="order-command"),
+    path("orders/<uuid:order_id>/<str:action>/confirm", confirm_views.confirm_command, name="order-confirm"),
     path("inventory/", inventory_views.inventory, name="inventory"),
     path("customers/<str:customer_id>/", customer_views.customer_detail, name="customer-detail"),
     path("customers/<str:customer_id>/forget", customer_views.customer_forget, name="customer-forget"),
