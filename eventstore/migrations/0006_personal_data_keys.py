@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("eventstore", "0004_immutability_holds"),
+        ("eventstore", "0005_stream_label_index"),
     ]
 
     operations = [
