@@ -311,6 +311,7 @@ FORM_ANCHORS = {
     "remove": "lines-heading",
     "ship": "ship-heading",
     "cancel": "cancel-heading",
+    "address": "address-heading",
 }
 _DONE = {
     "add": "Item added.",

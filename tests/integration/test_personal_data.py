@@ -325,3 +325,22 @@ def test_selectors_find_the_customer_details(staff):
     place(ApiClient(staff), "cust_ada", ADA)
     settle()
     assert selectors.customer_details("cust_ada").name == "Ada Lovelace-Byron"
+
+
+def test_the_order_page_changes_the_shipping_address(staff, manager):
+    order = place(ApiClient(staff), "cust_ada", ADA)
+    fields = {f"address_{k}" if k.startswith("line") else k: v or "" for k, v in ADA_MOVED.items()}
+    form = {"version": 2, **fields}
+
+    response = login(manager).post(f"/orders/{order}/address", form)
+
+    assert response.status_code in (302, 303), response.content
+    events = EventStore().load(uuid.UUID(order))
+    assert events[-1].event_type == "ShippingAddressChanged"
+    assert (events[-1].data["address_line1"], events[-1].data["city"]) == ("77 Babbage Lane", "Oxfordshire")
+    client = login(manager)
+    bad = client.post(f"/orders/{order}/address", {**form, "version": 3, "country": "XX"})
+    assert bad.status_code == 303 and len(EventStore().load(uuid.UUID(order))) == 3  # nothing appended
+    settle()  # the page shows the forms of an order the read model has
+    shown = client.get(bad["Location"]).content.decode()
+    assert "Select a valid choice" in shown and 'value="77 Babbage Lane"' in shown  # kept, with why
