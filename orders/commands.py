@@ -14,13 +14,22 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from django.conf import settings
+from django.db import transaction
 
 from eventstore import ConcurrencyError
+from eventstore.personal import PersonalData
 from orders import unit_of_work
 from orders.domain import DuplicateOrderError, OrderAggregate
 from orders.domain.pricing import as_request
+from orders.domain.shipping import Contact, ShippingAddress
 from orders.idempotency import IdempotencyKey
-from orders.repository import InventoryRepository, OrderRepository, ProductRepository, Repository
+from orders.repository import (
+    CustomerRepository,
+    InventoryRepository,
+    OrderRepository,
+    ProductRepository,
+    Repository,
+)
 from orders.unit_of_work import CommandResult
 
 __all__ = ["CommandResult", "execute"]
@@ -34,7 +43,23 @@ class PlaceOrder:
     customer_id: str
     items: tuple
     order_id: UUID = field(default_factory=uuid.uuid4)
+    # The customer's details (personal data, stored encrypted): both or neither.
+    contact: Contact | None = None
+    shipping_address: ShippingAddress | None = None
     creates_stream: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class ChangeShippingAddress:
+    order_id: UUID
+    address: ShippingAddress
+
+
+@dataclass(frozen=True)
+class ForgetCustomer:
+    """Erase a customer's personal data (staff only, checked at the edge)."""
+
+    customer_id: str
 
 
 @dataclass(frozen=True)
@@ -189,6 +214,8 @@ def place_order(cmd: PlaceOrder, expected_version: int | None) -> CommandResult:
         requests,
         requires_confirmation=settings.INVENTORY_RESERVATION,
         catalogue=_catalogue(r.sku for r in requests),
+        contact=cmd.contact,
+        address=cmd.shipping_address,
     )
     try:
         appended = OrderRepository().save(order)
@@ -248,6 +275,23 @@ def ship_order(cmd: ShipOrder, expected_version: int | None) -> CommandResult:
 
 def cancel_order(cmd: CancelOrder, expected_version: int | None) -> CommandResult:
     return _change(OrderRepository(), cmd.order_id, expected_version, lambda order: order.cancel(cmd.reason))
+
+
+def change_shipping_address(cmd: ChangeShippingAddress, expected_version: int | None) -> CommandResult:
+    return _change(
+        OrderRepository(),
+        cmd.order_id,
+        expected_version,
+        lambda order: order.change_shipping_address(cmd.address),
+    )
+
+
+def forget_customer(cmd: ForgetCustomer, expected_version: int | None) -> CommandResult:
+    """Delete the customer's data key (the erasure itself) and record it; in
+    one transaction, so a lost race leaves the key for the retry to delete."""
+    with transaction.atomic():
+        deleted = PersonalData().forget(cmd.customer_id)
+        return _change(CustomerRepository(), cmd.customer_id, None, lambda c: c.forget(deleted))
 
 
 def receive_stock(cmd: ReceiveStock, expected_version: int | None) -> CommandResult:
@@ -312,6 +356,8 @@ HANDLERS: dict[type, unit_of_work.Handler] = {
     ConfirmOrder: confirm_order,
     ShipOrder: ship_order,
     CancelOrder: cancel_order,
+    ChangeShippingAddress: change_shipping_address,
+    ForgetCustomer: forget_customer,
     ReceiveStock: receive_stock,
     ReserveStock: reserve_stock,
     ReleaseStock: release_stock,

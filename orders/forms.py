@@ -14,6 +14,12 @@ from django.core.validators import RegexValidator
 
 from orders.domain import LineRequest, rules
 from orders.idempotency import IdempotencyKey
+from orders.shipping_forms import (
+    ADDRESS_FIELD_NAMES,
+    CONTACT_FIELD_NAMES,
+    ContactFields,
+    ShippingAddressFields,
+)
 from projections import selectors
 
 sku_validator = RegexValidator(rules.SKU_PATTERN, "Letters, digits, '-' and '_' (at most 40).")
@@ -85,13 +91,18 @@ class CancelForm(VersionedForm):
     reason = forms.CharField(max_length=rules.MAX_REASON_LENGTH, widget=forms.TextInput)
 
 
+class ChangeAddressForm(VersionedForm, ShippingAddressFields):
+    pass
+
+
 _ROW_KEY = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
-class PlaceOrderForm(OneTimeForm):
-    """A customer and its lines, each a SKU and a quantity (priced from the
-    catalogue); blank lines are ignored. Rows are keyed (``sku_<key>``,
-    ``quantity_<key>``) so rows can be added and removed in any order."""
+class PlaceOrderForm(OneTimeForm, ContactFields, ShippingAddressFields):
+    """A customer, their contact and shipping address, and its lines, each a
+    SKU and a quantity (priced from the catalogue); blank lines are ignored.
+    Rows are keyed (``sku_<key>``, ``quantity_<key>``) so rows can be added
+    and removed in any order."""
 
     customer_id = forms.CharField(label="Customer", max_length=64, validators=[customer_validator])
 
@@ -109,6 +120,9 @@ class PlaceOrderForm(OneTimeForm):
             self.fields[f"quantity_{key}"] = forms.IntegerField(
                 label="Quantity", required=False, min_value=rules.MIN_QUANTITY, max_value=rules.MAX_QUANTITY
             )
+
+    def shipping_fields(self):
+        return [self[name] for name in (*CONTACT_FIELD_NAMES, *ADDRESS_FIELD_NAMES)]
 
     def line_rows(self) -> list[dict]:
         """Each row with what it holds and the product its SKU names (read model)."""
@@ -149,8 +163,10 @@ class PlaceOrderForm(OneTimeForm):
         return data
 
     def command_data(self) -> dict:
-        lines = [(line.sku, line.quantity) for line in self.cleaned_data["lines"]]
-        return {"customer_id": self.cleaned_data["customer_id"], "lines": lines}
+        data = self.cleaned_data
+        details = {name: data[name] for name in (*CONTACT_FIELD_NAMES, *ADDRESS_FIELD_NAMES)}
+        lines = [(line.sku, line.quantity) for line in data["lines"]]
+        return {"customer_id": data["customer_id"], "lines": lines, **details}
 
 
 class ReceiveStockForm(OneTimeForm):
@@ -171,6 +187,7 @@ class OrderFilterForm(forms.Form):
         choices=[("", "Any status")] + [(s, s.title()) for s in selectors.STATUSES], required=False
     )
     customer_id = forms.CharField(label="Customer", required=False, max_length=64)
+    customer_email = forms.EmailField(label="Customer email", required=False, max_length=254)
     placed_from = forms.DateField(
         label="Placed from (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

@@ -16,6 +16,7 @@ from orders.domain import (
     OrderNotFoundError,
     ProductNotFoundError,
     aggregate,
+    customer,
     inventory,
     product,
 )
@@ -62,6 +63,14 @@ PRODUCTS = AggregateKind(
     decode=product.product_event_from_data,
     snapshot_version=product.SNAPSHOT_SCHEMA_VERSION,
     not_found=ProductNotFoundError,
+)
+CUSTOMERS = AggregateKind(
+    customer.CUSTOMER_AGGREGATE,
+    stream_id=customer.customer_stream_id,
+    from_history=customer.Customer.from_history,
+    decode=customer.customer_event_from_data,
+    snapshot_version=customer.SNAPSHOT_SCHEMA_VERSION,
+    not_found=lambda customer_id: LookupError(f"no customer stream for {customer_id}"),
 )
 
 
@@ -145,3 +154,7 @@ class ProductRepository(Repository[Product]):
             if recorded and recorded[0].aggregate_type == self.kind.aggregate_type:
                 found[sku] = Product.from_history(sku, self.to_domain(recorded)).catalogue_price
         return found
+
+
+class CustomerRepository(Repository[customer.Customer]):
+    kind = CUSTOMERS

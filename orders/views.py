@@ -26,6 +26,7 @@ from orders.forms import (
     PAGE_SIZES,
     AddItemForm,
     CancelForm,
+    ChangeAddressForm,
     ChangeQuantityForm,
     NoteForm,
     PlaceOrderForm,
@@ -39,7 +40,7 @@ from orders.models import FulfilmentProcess
 from orders.repository import OrderRepository
 from projections import consistency, selectors
 
-ORDER_READ_MODELS = ("order_list",)
+ORDER_READ_MODELS = ("order_list", "shipping_details")
 
 
 @login_required
@@ -65,9 +66,13 @@ def order_list(request: HttpRequest) -> HttpResponse:
         if place_form.is_valid():
             lines = place_form.cleaned_data["lines"]
             try:
+                details = {
+                    "contact": place_form.contact(),
+                    "shipping_address": place_form.shipping_address(),
+                }
                 with message_context(user_id=str(request.user.pk)):
                     result = commands.execute(
-                        commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines),
+                        commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines, **details),
                         idempotency_key=place_form.idempotency_key(request.user, request.path),
                     )
             except (DomainError, IdempotencyKeyReusedError) as exc:
@@ -179,6 +184,7 @@ def detail_context(request, order_id: UUID) -> dict:
         "ship": ShipForm(initial={"version": version}),
         "cancel": CancelForm(initial={"version": version}),
         "note": NoteForm(initial={"version": version}),
+        "address": ChangeAddressForm(initial={"version": version}),
     }
     with_usernames(history)
     context = {
@@ -188,6 +194,7 @@ def detail_context(request, order_id: UUID) -> dict:
         "lines": lines,
         "version": version,
         "history": history,
+        "shipping": selectors.order_shipping(order_id),
         "lagging": found is None or not waited or order.version < history[-1].version,
         "can_manage": can_manage(request.user),
         "is_open": order is not None and actions.is_open(order.status),
@@ -243,13 +250,15 @@ COMMAND_FORMS = {
     "cancel": CancelForm,
     "quantity": ChangeQuantityForm,
     "note": NoteForm,
+    "address": ChangeAddressForm,
 }
 LINE_FORMS = ("remove", "quantity")  # forms on a line of the table: their errors show above it
 # Commands that destroy something: they run only from their confirmation page.
 CONFIRMED_ACTIONS = {"remove", "cancel"}
 
 
-def _command(action: str, order_id: UUID, data: dict):
+def _command(action: str, order_id: UUID, form):
+    data = form.cleaned_data
     if action == "add":
         return commands.AddItem(order_id, data["sku"], data["quantity"])
     if action == "quantity":
@@ -260,6 +269,8 @@ def _command(action: str, order_id: UUID, data: dict):
         return commands.RemoveItem(order_id, data["sku"])
     if action == "ship":
         return commands.ShipOrder(order_id, data["carrier"] or None, data["tracking_number"] or None)
+    if action == "address":
+        return commands.ChangeShippingAddress(order_id, form.shipping_address())
     return commands.CancelOrder(order_id, data["reason"])
 
 
@@ -287,7 +298,7 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
         try:
             with message_context(user_id=str(request.user.pk)):
                 result = commands.execute(
-                    _command(action, order_id, form.cleaned_data),
+                    _command(action, order_id, form),
                     expected_version=expected,
                     idempotency_key=form.idempotency_key(request.user, request.path),
                 )
@@ -319,6 +330,7 @@ FORM_ANCHORS = {
     "cancel": "cancel-heading",
     "quantity": "lines-heading",
     "note": "note-heading",
+    "address": "address-heading",
 }
 _DONE = {
     "add": "Item added.",
@@ -327,6 +339,7 @@ _DONE = {
     "cancel": "Order cancelled.",
     "quantity": "Quantity changed.",
     "note": "Note added.",
+    "address": "Shipping address changed.",
 }
 
 

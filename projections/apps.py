@@ -10,8 +10,9 @@ class ProjectionsConfig(AppConfig):
         from projections import inline, nudge
         from projections.base import registry
         from projections.order_projections import ORDER_PROJECTIONS
+        from projections.shipping_projections import SHIPPING_PROJECTIONS
 
-        for projection in ORDER_PROJECTIONS:
+        for projection in (*ORDER_PROJECTIONS, *SHIPPING_PROJECTIONS):
             registry.register(projection)
         hooks.commit_listeners.append(nudge.nudge)
         if registry.inline():

@@ -224,3 +224,7 @@ class CatalogueProduct(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
+
+
+# Read models that hold personal data live in a module of their own.
+from projections.shipping_models import CustomerDetails, OrderShipping  # noqa: E402, F401

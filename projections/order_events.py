@@ -4,21 +4,29 @@ works from these names and the upcast event data, never from the order
 domain's classes; a test checks the names against the domain's catalog."""
 
 ORDER_AGGREGATE = "Order"
-ORDER_EVENTS = frozenset(
-    {
-        "OrderPlaced",
-        "ItemAdded",
-        "ItemRemoved",
-        "OrderConfirmed",
-        "OrderShipped",
-        "OrderCancelled",
-        "LineQuantityChanged",
-        "LineRejected",
-        "NoteAdded",
-    }
+# The customer's contact and shipping address (personal fields, encrypted;
+# erased once the customer is forgotten).
+SHIPPING_EVENTS = frozenset({"ShippingDetailsGiven", "ShippingAddressChanged"})
+ORDER_EVENTS = (
+    frozenset(
+        {
+            "OrderPlaced",
+            "ItemAdded",
+            "ItemRemoved",
+            "OrderConfirmed",
+            "OrderShipped",
+            "OrderCancelled",
+            "LineQuantityChanged",
+            "LineRejected",
+            "NoteAdded",
+        }
+    )
+    | SHIPPING_EVENTS
 )
 # Order events that change a line's quantity and the order's total.
 LINE_CHANGES = frozenset({"ItemAdded", "ItemRemoved", "LineQuantityChanged", "LineRejected"})
+CUSTOMER_AGGREGATE = "Customer"
+CUSTOMER_EVENTS = frozenset({"CustomerForgotten"})
 INVENTORY_EVENTS = frozenset(
     {"StockReceived", "StockReserved", "ReservationRefused", "StockReleased", "StockShipped"}
 )

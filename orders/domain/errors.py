@@ -122,3 +122,10 @@ class PriceChangedError(RuleViolationError):
         self.stated, self.current = stated, current
         listed = "; ".join(f"{sku} is {current[sku]} now, not {stated[sku]}" for sku in current)
         super().__init__(f"the catalogue's price changed: {listed} (minor units); confirm the current price")
+
+
+class ShippingAddressErasedError(RuleViolationError):
+    """The customer was forgotten: there is no address to ship to (give the
+    order a new one, or cancel it)."""
+
+    code = "shipping-address-erased"

@@ -20,6 +20,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("orders", "0004_plural_names"), ("eventstore", "0004_immutability_holds")]
+    dependencies = [("orders", "0004_plural_names"), ("eventstore", "0006_personal_data_keys")]
 
     operations = [migrations.RunPython(create, drop)]

@@ -19,6 +19,7 @@ from eventstore import EventStore
 from eventstore.models import Event
 from orders import commands
 from orders.domain import Line
+from orders.domain.shipping import Contact, ShippingAddress
 from tests.support import password_of, stock_catalogue, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
@@ -102,6 +103,7 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     # Place an order with two lines (priced from the catalogue).
     form = page.locator("#place")
     form.get_by_label("Customer", exact=True).fill("cust_browser")
+    fill_shipping(form)
     rows = form.locator("tr.line-row")
     rows.nth(0).get_by_label("SKU").fill("WIDGET-A")
     rows.nth(0).get_by_label("Quantity").fill("2")
@@ -112,6 +114,7 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     order_id = re.search(r"/orders/([0-9a-f-]{36})/", page.url).group(1)
     assert page.locator("#order-total").inner_text() == "€44.98"
     assert page.locator("#lines tbody tr").count() == 2
+    assert "12 Analytical Row" in page.locator("#shipping").inner_text()
     assert page.locator("#ship-waiting").count() == 1  # cannot ship before its stock is reserved
     wait_for_stock(page)
     assert page.locator("#order-status").inner_text() == "confirmed"
@@ -173,6 +176,7 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     history = EventStore().load(uuid.UUID(order_id))
     assert [e.event_type for e in history if e.event_type != "OrderConfirmed"] == [
         "OrderPlaced",
+        "ShippingDetailsGiven",
         "ItemAdded",
         "ItemRemoved",
         "OrderShipped",
@@ -192,12 +196,19 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     shot(page, "order-as-of")
 
     # The audit trace of the placement's correlation id shows exactly its
-    # workflow: the order placed, its stock reserved (other streams), confirmed.
+    # workflow: the order placed with its shipping details, its stock reserved
+    # (other streams), confirmed. Staff see the personal data decrypted, marked.
     correlation = history[0].metadata["correlation_id"]
     page.goto(f"{running.base_url}/audit/?correlation_id={correlation}")
     rows = page.locator("#audit-table tbody tr")
     expected = list(Event.objects.filter(metadata__correlation_id=correlation).order_by("-position"))
-    assert {e.event_type for e in expected} == {"OrderPlaced", "StockReserved", "OrderConfirmed"}
+    assert {e.event_type for e in expected} == {
+        "OrderPlaced",
+        "ShippingDetailsGiven",
+        "StockReserved",
+        "OrderConfirmed",
+    }
+    assert "Personal data: " in page.content() and "12 Analytical Row" in page.content()
     assert rows.count() == len(expected)
     for row, event in zip(rows.all(), expected, strict=True):
         assert event.event_type in row.inner_text() and str(event.position) in row.inner_text()
@@ -314,6 +325,42 @@ def test_readme_screenshots_of_the_main_pages(running, browser, transactional_db
     shot(dark, "readme-orders-dark", readme="orders-dark")
 
 
+def test_staff_forget_a_customer_from_their_page_after_confirming(running, browser, transactional_db, staff):
+    stock_catalogue([("WIDGET-A", 1, 1999)])
+    placed = commands.execute(
+        commands.PlaceOrder(
+            "cust_forget",
+            (Line("WIDGET-A", 1, 1999),),
+            contact=Contact("Grace Hopper", "grace@example.com"),
+            shipping_address=ShippingAddress("44 Compiler Court", None, "22201", "Arlington", "US"),
+        )
+    )
+    _, page = sign_in(browser, running.base_url, staff)
+    page.goto(f"{running.base_url}/orders/{placed.order_id}/?after={placed.consistency_token}")
+    page.locator("#customer-link").click()
+    page.wait_for_url(re.compile(r".*/customers/cust_forget/"))
+    assert "Grace Hopper" in page.content() and "Arlington" in page.content()
+    shot(page, "customer")
+
+    page.get_by_label("Type cust_forget to confirm").fill("cust_forget")
+    page.get_by_role("button", name="Forget customer").click()
+    page.wait_for_selector("text=Customer forgotten")
+    assert "Grace Hopper" not in page.content() and "[erased]" in page.content()
+    page.goto(f"{running.base_url}/orders/{placed.order_id}/")
+    assert "[erased]" in page.locator("#shipping").inner_text()
+    assert page.locator("#order-total").inner_text() == "€19.99"
+
+
+def fill_shipping(form) -> None:
+    """The customer's contact and shipping address, which the place-order form requires."""
+    form.get_by_label("Name").fill("Ada Lovelace")
+    form.get_by_label("Email").fill("ada@example.com")
+    form.get_by_label("Address", exact=True).fill("12 Analytical Row")
+    form.get_by_label("Postcode").fill("N1 9GU")
+    form.get_by_label("City").fill("London")
+    form.get_by_label("Country").select_option("GB")
+
+
 def catalogue_projected(*skus) -> None:
     """Wait until the worker has put the products in the catalogue read model."""
     from projections.models import CatalogueProduct
@@ -333,6 +380,7 @@ def test_the_place_order_form_adds_rows_suggests_skus_and_keeps_a_running_total(
     _, page = sign_in(browser, running.base_url, manager)
     form = page.locator("#place")
     form.get_by_label("Customer", exact=True).fill("cust_rows")
+    fill_shipping(form)
     rows = form.locator("tr.line-row")
     assert rows.count() == 3
 
@@ -383,6 +431,7 @@ def test_a_line_rejected_for_stock_is_shown_on_the_order_page_without_a_green_ba
     _, page = sign_in(browser, running.base_url, manager)
     form = page.locator("#place")
     form.get_by_label("Customer", exact=True).fill("cust_short")
+    fill_shipping(form)
     rows = form.locator("tr.line-row")
     rows.nth(0).get_by_label("SKU").fill("WIDGET-A")
     rows.nth(0).get_by_label("Quantity").fill("2")

@@ -29,6 +29,7 @@ from orders.domain import (
     OrderShipped,
     OrderStatus,
 )
+from orders.domain.customer import CUSTOMER_EVENT_TYPES, Customer
 from orders.domain.errors import OrderNotConfirmedError
 from orders.domain.inventory import (
     INVENTORY_EVENT_TYPES,
@@ -42,6 +43,7 @@ from orders.domain.inventory import (
     inventory_id,
 )
 from orders.domain.product import PRODUCT_EVENT_TYPES, Product
+from orders.domain.shipping import Contact, ShippingAddress
 
 
 def make_registry() -> EventTypeRegistry:
@@ -558,8 +560,10 @@ def test_order_placed_is_registered_at_version_3_and_item_added_at_2_with_upcast
     assert REGISTRY.current_versions["ItemAdded"] == 2
     assert REGISTRY.get("ItemAdded").versions[1].upcaster is not None
     others = {n: v for n, v in REGISTRY.current_versions.items() if n not in ("OrderPlaced", "ItemAdded")}
-    all_types = set(EVENT_TYPES) | set(INVENTORY_EVENT_TYPES) | set(PRODUCT_EVENT_TYPES)
-    assert others == dict.fromkeys(all_types - {"OrderPlaced", "ItemAdded"}, 1)
+    every = (
+        set(EVENT_TYPES) | set(INVENTORY_EVENT_TYPES) | set(CUSTOMER_EVENT_TYPES) | set(PRODUCT_EVENT_TYPES)
+    )
+    assert others == dict.fromkeys(every - {"OrderPlaced", "ItemAdded"}, 1)
 
 
 def test_v1_order_placed_data_fits_only_the_v1_schema():
@@ -596,8 +600,16 @@ def _events_from_commands():
     order.confirm()
     order.ship("DHL", "x" * 100)
     cancelled = OrderAggregate(uuid.uuid4())
-    cancelled.place("c1", [("A", 1, 1)])
+    cancelled.place(
+        "c1",
+        [("A", 1, 1)],
+        contact=Contact("N" * 200, "a@b.co"),
+        address=ShippingAddress("l" * 200, None, None, "c" * 100, "GB"),
+    )
+    cancelled.change_shipping_address(ShippingAddress("1 Rue", "bis", "75001", "Paris", "FR"))
     cancelled.cancel("r" * 500)
+    customer = Customer("c1")
+    customer.forget(data_key_deleted=True)
     item = InventoryItem(SKU)
     item.reserve(ORDER_A, 1, "r0")  # refused with nothing available
     item.receive(MAX_RECEIVE)
@@ -616,14 +628,21 @@ def _events_from_commands():
     product.rename("W" * 120, "")
     product.discontinue()
     product.reactivate()
-    return [*order.pending, *cancelled.pending, *item.pending, *more.pending, *product.pending]
+    return [
+        *order.pending,
+        *cancelled.pending,
+        *item.pending,
+        *customer.pending,
+        *more.pending,
+        *product.pending,
+    ]
 
 
 def test_every_event_validates_against_its_registered_current_schema():
     events = _events_from_commands()
     assert {e.event_type for e in events} == set(EVENT_TYPES) | set(INVENTORY_EVENT_TYPES) | set(
-        PRODUCT_EVENT_TYPES
-    )
+        CUSTOMER_EVENT_TYPES
+    ) | set(PRODUCT_EVENT_TYPES)
     for event in events:
         assert REGISTRY.validate(event.event_type, event.to_data()) == event.schema_version, event
 

@@ -25,6 +25,7 @@ def test_projection_status_shows_each_projections_event_types_checkpoint_and_lag
         "inventory",
         "fulfilment",
         "products",
+        "shipping_details",
     }
     order_events = [
         "ItemAdded",
@@ -36,10 +37,17 @@ def test_projection_status_shows_each_projections_event_types_checkpoint_and_lag
         "OrderConfirmed",
         "OrderPlaced",
         "OrderShipped",
+        "ShippingAddressChanged",
+        "ShippingDetailsGiven",
     ]
     for name in ("order_list", "customer_summary", "daily_sales"):
         assert projections[name]["event_types"] == order_events
     assert "StockReserved" in projections["inventory"]["event_types"]
+    assert projections["shipping_details"]["event_types"] == [
+        "CustomerForgotten",
+        "ShippingAddressChanged",
+        "ShippingDetailsGiven",
+    ]
     assert {"OrderPlaced", "StockReserved", "ReservationRefused"} <= set(
         projections["fulfilment"]["event_types"]
     )

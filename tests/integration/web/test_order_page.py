@@ -70,10 +70,17 @@ def test_the_command_forms_carry_the_current_version(manager):
 
     response = login(manager).get(f"/orders/{order}/")
 
-    assert set(COMMAND_FORM.findall(text(response))) == {"add", "remove", "quantity", "ship", "cancel"}
+    assert set(COMMAND_FORM.findall(text(response))) == {
+        "add",
+        "remove",
+        "quantity",
+        "ship",
+        "cancel",
+        "address",
+    }
     assert f'action="/orders/{order}/note"' in text(response)  # notes: on closed orders too
     versions = version_inputs(response)
-    assert len(versions) == 10  # ship, cancel, add, note, and a quantity and a remove per line
+    assert len(versions) == 11  # ship, cancel, add, address, note, and a quantity and a remove per line
     assert set(versions) == {2}
 
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projections", "0003_plural_names_and_customer_prefix_index"),
+        ("projections", "0004_shipping_details"),
     ]
 
     operations = [
