@@ -6,7 +6,6 @@ idempotency record beside the events) and is a single atomic statement when
 there is not.
 """
 
-import re
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -18,6 +17,7 @@ from django.db import IntegrityError, connections, transaction
 
 from eventstore import clock, hooks, personal, sql
 from eventstore.errors import ConcurrencyError
+from eventstore.many import ManyStreamReads
 from eventstore.metadata import build_metadata
 from eventstore.registry import EventTypeRegistry
 from eventstore.registry import registry as default_registry
@@ -37,7 +37,7 @@ PERSONAL_STATE = "$personal"
 NO_METADATA = MappingProxyType({})
 
 
-class EventStore:
+class EventStore(ManyStreamReads):
     """The event store on one database alias."""
 
     def __init__(self, using: str = "default", registry: EventTypeRegistry | None = None):
@@ -189,47 +189,6 @@ class EventStore:
             params += (agg, dialect.param_datetime(until))
         query = f"SELECT {sql.COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY version"
         return self._decode(dialect.fetch(self._connection, query, params))
-
-    def load_streams(self, aggregate_ids) -> dict[UUID, list[RecordedEvent]]:
-        """Several whole streams in one query: ``{id: events in version
-        order}``, with an empty list for an id that has no events. For deciding
-        on a handful of small streams at once (the catalogue entries an
-        order's lines name); it reads no snapshots."""
-        ids = list(dict.fromkeys(aggregate_ids))
-        found: dict[UUID, list[RecordedEvent]] = {aggregate_id: [] for aggregate_id in ids}
-        if not ids:
-            return found
-        dialect = self._dialect
-        placeholders = ", ".join(["%s"] * len(ids))
-        query = (
-            f"SELECT {sql.COLUMNS} FROM events WHERE aggregate_id IN ({placeholders})"
-            " ORDER BY aggregate_id, version"
-        )
-        rows = dialect.fetch(self._connection, query, [dialect.param_uuid(i) for i in ids])
-        for event in self._decode(rows):
-            found[event.aggregate_id].append(event)
-        return found
-
-    def load_with_related(
-        self, aggregate_id: UUID, *, related_type: str, data_key: str
-    ) -> list[RecordedEvent]:
-        """One stream's events and the events of ``related_type`` streams
-        whose data names it (``data[data_key] == str(aggregate_id)``), in
-        global order: e.g. an order and the stock events made for it."""
-        if not re.fullmatch(r"[a-z_]{1,40}", data_key) or not re.fullmatch(r"[A-Za-z]{1,60}", related_type):
-            raise ValueError("data_key and related_type must be plain names")
-        dialect = self._dialect
-        field = dialect.json_text(data_key)
-        agg = dialect.param_uuid(aggregate_id)
-        query = (
-            f"SELECT {sql.COLUMNS} FROM events WHERE aggregate_id = %s"
-            # Literal names (checked above), so a partial expression index can serve it.
-            f" UNION ALL SELECT {sql.COLUMNS} FROM events"
-            f" WHERE aggregate_type = '{related_type}' AND {field} = %s"
-            " ORDER BY 2, 1"
-        )
-        rows = dialect.fetch(self._connection, query, [agg, str(aggregate_id)])
-        return self._decode(rows)
 
     # -- the global log ----------------------------------------------------
 

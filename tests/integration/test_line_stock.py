@@ -15,6 +15,7 @@ from orders.repository import OrderRepository
 from projections import runner
 from projections.models import CustomerSummary, DailySales, InventoryLevel, OrderLine, OrderSummary
 from tests.support import (
+    SHIPPING_FORM,
     ApiClient,
     last_position,
     login,
@@ -216,6 +217,7 @@ def test_the_order_page_says_what_happened_to_each_line_and_the_confirmation_tel
     placed = client.post(
         "/orders/",
         {
+            **SHIPPING_FORM,
             "customer_id": "cust_page",
             "sku_0": "WIDGET-A",
             "quantity_0": "2",

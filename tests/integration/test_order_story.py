@@ -14,6 +14,7 @@ from orders.domain.product import product_id
 from orders.repository import OrderRepository
 from projections.models import CatalogueProduct, OrderLine, OrderSummary
 from tests.support import (
+    SHIPPING_FORM,
     ApiClient,
     login,
     place_order,
@@ -176,6 +177,7 @@ def test_the_place_order_form_adds_a_row_without_javascript_and_suggests_skus(ma
     stock_catalogue([("WIDGET-A", 1, 1999), ("WIDE-2", 1, 500), ("GADGET-B", 1, 500)])
     client = login(manager)
     form = {
+        **SHIPPING_FORM,
         "customer_id": "c1",
         "form_key": "a" * 32,
         "sku_0": "WIDGET-A",

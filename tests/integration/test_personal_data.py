@@ -24,7 +24,11 @@ from tests.support import (
     settle,
 )
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("catalogue"),
+]
 
 ADA = {
     "contact": {"name": "Ada Lovelace-Byron", "email": "Ada.Lovelace@Example.com"},
@@ -286,7 +290,7 @@ def test_the_customer_page_shows_details_orders_totals_and_forgets_on_confirmati
     page = login(manager).get("/customers/cust_ada/")
     body = page.content.decode()
     assert page.status_code == 200
-    assert "Ada Lovelace-Byron" in body and order[:8] in body and 'id="lifetime-total">44.98<' in body
+    assert "Ada Lovelace-Byron" in body and order[:8] in body and 'id="lifetime-total">€44.98<' in body
     assert "Forget customer" not in body  # staff only
     assert 'href="/customers/cust_ada/"' in login(manager).get(f"/orders/{order}/").content.decode()
     assert login(manager).post("/customers/cust_ada/forget", {"confirm": "cust_ada"}).status_code == 403

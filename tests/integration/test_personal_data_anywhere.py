@@ -14,14 +14,14 @@ from projections.base import registry
 from projections.rebuild import rebuild, snapshot
 from tests.support import run_command, settle
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue")]
 
 
 def test_forgotten_details_read_as_erased_in_the_log_and_the_read_models():
     placed = run_command(
         commands.PlaceOrder(
             "cust_any",
-            (Line("WIDGET-A", 1, 100),),
+            (Line("WIDGET-A", 1, 1999),),  # the catalogue's price
             contact=Contact("Edsger Dijkstra", "ewd@example.com"),
             shipping_address=ShippingAddress("Plataanstraat 5", None, "5671 AL", "Nuenen", "NL"),
         )

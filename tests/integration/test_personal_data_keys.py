@@ -21,7 +21,11 @@ from eventstore.personal import ERASED
 from tests.integration.test_personal_data import ADA, GRACE, place
 from tests.support import ApiClient, read_model_snapshot, rebuilt_snapshot, settle
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("catalogue"),
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 
