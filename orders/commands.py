@@ -16,7 +16,7 @@ from uuid import UUID
 from django.conf import settings
 
 from eventstore import ConcurrencyError
-from orders import unit_of_work
+from orders import metrics, unit_of_work
 from orders.domain import DuplicateOrderError, Line, OrderAggregate
 from orders.idempotency import IdempotencyKey
 from orders.repository import InventoryRepository, OrderRepository, Repository
@@ -209,6 +209,10 @@ def execute(
     state. With ``idempotency_key`` a repeated request returns the first
     result and appends nothing.
     """
-    return unit_of_work.run(
-        HANDLERS[type(command)], command, expected_version=expected_version, idempotency_key=idempotency_key
+    handler = HANDLERS[type(command)]
+    return metrics.observed(
+        type(command).__name__,
+        lambda: unit_of_work.run(
+            handler, command, expected_version=expected_version, idempotency_key=idempotency_key
+        ),
     )

@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 
 from projections import failures, selectors
 from projections.base import registry
-from projections.status import status
+from projections.health import judge, lag_bound
+from projections.status import holding_back, status
 
 
 @login_required
@@ -57,7 +58,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 def projection_status(request: HttpRequest) -> HttpResponse:
     template = "projections/_status_table.html" if request.htmx else "projections/status.html"
-    return render(request, template, {"nav": "projections", "projections": status(), "now": timezone.now()})
+    rows = status()
+    context = {
+        "nav": "projections",
+        "projections": rows,
+        "judgment": judge(rows),
+        "lag_bound": lag_bound(),
+        "held_back_by": holding_back(rows),
+        "now": timezone.now(),
+    }
+    return render(request, template, context)
 
 
 @staff_member_required
