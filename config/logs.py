@@ -149,6 +149,7 @@ def configure(config: dict) -> None:
     """Apply ``config`` (Django's LOGGING_CONFIG hook, Celery's setup_logging
     signal), and route structlog's own loggers through it too."""
     logging.config.dictConfig(config)
+    logging.captureWarnings(True)  # Python's warnings become log lines like the rest
     structlog.configure(
         processors=[*_pre_chain()[1:], structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -109,6 +109,12 @@ class Stack:
             args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
+    def spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        """Another process of the app (e.g. a management command), stopped with the stack."""
+        process = self._spawn(name, args)
+        self.others.append(process)
+        return process
+
     def start_web(self) -> None:
         self.others.append(
             self._spawn(
