@@ -2,7 +2,9 @@
 command, a projection run, a failing event, a Celery task and a rebuild
 move (the exposition text parsed with prometheus_client's parser)."""
 
+import re
 import uuid
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -12,11 +14,13 @@ from orders.repository import OrderRepository
 from projections import failures, rebuild
 from projections.base import registry
 from projections.tasks import run_projections
-from tests.integration.observability.conftest import hold, moved
+from tests.integration.observability.conftest import METRICS_TOKEN, hold, moved
 from tests.integration.projections.support import readable
 from tests.support import LINE_A, LINE_B, ApiClient, last_position, login, metric_key, place_order, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parents[3]
 
 READ_MODELS = ("customer_summary", "daily_sales", "inventory", "order_list")
 
@@ -190,3 +194,21 @@ def test_a_rebuild_publishes_its_progress_while_it_runs(scrape):
     assert first[metric_key("projection_rebuild_events_expected", projection="order_list")] == 3
     assert metric_key("projection_rebuild_events_done", projection="order_list") in first
     assert metric_key("projection_rebuild_events_done", projection="order_list") not in scrape()
+
+
+def test_every_metric_the_dashboard_the_alerts_and_the_readme_name_is_exposed(scrape):
+    """The documentation and the dashboard name only metrics that exist."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    place_order("cust_1")  # so that labelled series have samples
+    response = Client().get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    exposed = {family.name for family in text_string_to_metric_families(response.content.decode())}
+    names = re.compile(r"\b((?:orders|eventstore|projections?|fulfilment|celery|metrics)_[a-z_]+)\b")
+    suffixes = re.compile(r"_(total|bucket|count|sum)$")
+    for document in ("docs/grafana-dashboard.json", "docs/prometheus-alerts.yml", "README.md"):
+        text = (ROOT / document).read_text()
+        if document == "README.md":
+            text = text[text.index("| metric | type |") : text.index("### The dashboard")]
+        named = {suffixes.sub("", name) for name in names.findall(text)}
+        assert named, document
+        assert named - exposed == set(), document
