@@ -21,6 +21,8 @@ import logging
 import logging.config
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -29,7 +31,7 @@ from structlog.contextvars import bound_contextvars
 
 from eventstore.metadata import current_context
 
-__all__ = ["bound", "configure", "event_fields", "logging_config"]
+__all__ = ["bound", "configure", "event_fields", "logging_config", "quiet"]
 
 CONTEXT_FIELDS = ("correlation_id", "causation_id", "user_id", "command")
 # Requests that would drown the log at INFO (probes every few seconds).
@@ -40,6 +42,21 @@ def bound(**fields: Any):
     """Fields added to every line logged inside the block (this thread or
     task only): ``with bound(projection="order_list"): ...``."""
     return bound_contextvars(**{k: v for k, v in fields.items() if v is not None})
+
+
+@contextmanager
+def quiet(*names: str, level: int = logging.WARNING) -> Iterator[None]:
+    """Only ``level`` and above from the loggers ``names`` (and theirs) inside
+    the block: a bulk job's line per command would bury what it prints."""
+    loggers = [logging.getLogger(name) for name in names]
+    before = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(level, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        for logger, was in zip(loggers, before, strict=True):
+            logger.setLevel(was)
 
 
 def event_fields(event, **more: Any) -> dict[str, Any]:
