@@ -43,8 +43,12 @@ class CorrelationIdMiddleware:
 
 
 def _log_request(request, response, started: float) -> None:
-    quiet = request.path in QUIET_PATHS and response.status_code < 500
-    level = logging.DEBUG if quiet else logging.WARNING if response.status_code >= 500 else logging.INFO
+    # Probes and scrapes at DEBUG, whatever they answer (Django's own line
+    # reports a 5xx); other server errors at WARNING.
+    if request.path in QUIET_PATHS:
+        level = logging.DEBUG
+    else:
+        level = logging.WARNING if response.status_code >= 500 else logging.INFO
     if not log.isEnabledFor(level):
         return
     user = getattr(request, "user", None)  # a token's user too: DRF sets it on the request
