@@ -11,10 +11,16 @@ import os
 import sys
 from pathlib import Path
 
-# Run as a file, not imported: make the project importable.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import environ
 
-from config.logs import logging_config
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a file, not imported: make the project importable.
+sys.path.insert(0, str(ROOT))
+# LOG_FORMAT and LOG_LEVEL may come from .env, as for the app (the environment wins).
+if (ROOT / ".env").exists():
+    environ.Env.read_env(ROOT / ".env")
+
+from config.logs import logging_config  # noqa: E402 (needs the path above)
 
 logconfig_dict = logging_config()
 

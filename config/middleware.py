@@ -3,10 +3,6 @@
 import logging
 import re
 import time
-import zoneinfo
-from urllib.parse import unquote
-
-from django.utils import timezone
 
 from config.logs import QUIET_PATHS
 from config.rest import json_problem
@@ -67,25 +63,3 @@ def _log_request(request, response, started: float) -> None:
             **({"user_id": user_id} if user_id else {}),
         },
     )
-
-
-class UserTimezoneMiddleware:
-    """Show times in the browser's time zone (a cookie set by timezone.js);
-    the server's TIME_ZONE until it is known."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        name = unquote(request.COOKIES.get("tz", ""))
-        zone = None
-        if name and len(name) < 64:
-            try:
-                zone = zoneinfo.ZoneInfo(name)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                zone = None
-        if zone is not None:
-            timezone.activate(zone)
-        else:
-            timezone.deactivate()
-        return self.get_response(request)

@@ -6,9 +6,10 @@ from drf_spectacular.views import SpectacularSwaggerView
 
 from config.health import healthz, readyz
 from config.metrics import MetricsView
-from config.views import AuthTokenApi, SchemaView, ThrottledLoginView
+from config.views import AuthTokenApi, SchemaView, ThrottledLoginView, admin_login
 
 urlpatterns = [
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -3,13 +3,13 @@
 from datetime import timedelta
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from eventstore.access import staff_required
 from projections import failures, selectors
 from projections.base import registry
 from projections.health import judge, lag_bound
@@ -55,7 +55,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@staff_required()
 def projection_status(request: HttpRequest) -> HttpResponse:
     template = "projections/_status_table.html" if request.htmx else "projections/status.html"
     rows = status()
@@ -70,7 +70,7 @@ def projection_status(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@staff_member_required
+@staff_required()
 @require_POST
 def projection_retry(request: HttpRequest, name: str) -> HttpResponse:
     if name not in registry:
