@@ -35,6 +35,7 @@ migrate: $(STAMP)
 # gunicorn. With both (in the environment or .env): web, Celery worker and
 # beat (Procfile) under honcho. HOST and PORT say where to listen.
 run: $(STAMP)
+	$(PY) manage.py init_pii_master_key
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo

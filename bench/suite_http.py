@@ -32,6 +32,7 @@ from django.conf import settings
 from django.db import connections
 
 from bench.support import bench_database, progress
+from eventstore.master_key import new_master_key
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -115,6 +116,8 @@ class Stack:
             "PROJECTIONS_MODE": "celery",
             "INVENTORY_RESERVATION": "false",  # W5 measures the order commands themselves
             "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-http-only"),
+            # A database of its own: any master key of personal data will do.
+            "PII_MASTER_KEY": settings.PII_MASTER_KEY or new_master_key(),
             "DEBUG": "false",
             "PYTHONUNBUFFERED": "1",
         }

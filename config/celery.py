@@ -43,3 +43,13 @@ def _pool_process_exited(pid=None, **kwargs) -> None:
     from config import metrics
 
     metrics.process_exited(pid)
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _check_master_key(**kwargs) -> None:
+    """A worker or beat with a wrong or missing master key of personal data
+    does not start (see eventstore.personal)."""
+    from eventstore.master_key import check_at_start_up
+
+    check_at_start_up()

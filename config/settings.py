@@ -38,6 +38,33 @@ def _local_secret_key() -> str:
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
 
+# The master key (key-encryption key) of personal data: base64 of 32 bytes.
+# Without PII_MASTER_KEY, var/pii_master_key (made by `manage.py
+# init_pii_master_key`, which `make run` runs; and with DEBUG on, on first
+# use). Never generated silently otherwise: servers refuse to start without
+# it, and a new key could not read the data keys of an existing database.
+PII_MASTER_KEY_FILE = VAR_DIR / "pii_master_key"
+
+
+def _local_pii_master_key() -> str:
+    if PII_MASTER_KEY_FILE.exists():
+        return PII_MASTER_KEY_FILE.read_text().strip()
+    if DEBUG:
+        import base64
+        import os
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        PII_MASTER_KEY_FILE.write_text(base64.b64encode(os.urandom(32)).decode())
+        PII_MASTER_KEY_FILE.chmod(0o600)
+        return PII_MASTER_KEY_FILE.read_text().strip()
+    return ""
+
+
+PII_MASTER_KEY = env.str("PII_MASTER_KEY", default="") or _local_pii_master_key()
+# Master keys being rotated away from (comma-separated): data keys still
+# wrapped by one of them keep unwrapping until `rotate_pii_master_key` ends.
+PII_MASTER_KEY_PREVIOUS = env.list("PII_MASTER_KEY_PREVIOUS", default=[])
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -7,14 +7,15 @@ there is not.
 """
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import orjson
 from django.db import IntegrityError, connections, transaction
 
-from eventstore import clock, hooks, sql
+from eventstore import clock, hooks, personal, sql
 from eventstore.errors import ConcurrencyError
 from eventstore.metadata import build_metadata
 from eventstore.registry import EventTypeRegistry
@@ -30,6 +31,8 @@ from eventstore.types import (
 )
 
 _VERSION_CONSTRAINT = "events_aggregate_version_uniq"
+# Where a snapshot's state keeps personal values (see save_snapshot).
+PERSONAL_STATE = "$personal"
 NO_METADATA = MappingProxyType({})
 
 
@@ -40,6 +43,7 @@ class EventStore:
         self.using = using
         self.registry = registry or default_registry
         self._dialect_cache: sql.Dialect | None = None
+        self.personal = personal.PersonalData(using)
 
     @property
     def _connection(self):
@@ -67,21 +71,40 @@ class EventStore:
         other version, ``UnknownEventTypeError`` / ``EventSchemaError`` when an
         event is not registered or its data does not match its schema.
         """
+        personal_types = self.registry.personal_types
+        personal = personal_types and any(e.event_type in personal_types for e in events)
+        if personal and not self._connection.in_atomic_block:
+            # A subject's first data key and the events it encrypts commit
+            # together (one commit, and no key without its events).
+            with transaction.atomic(using=self.using):
+                return self._append(aggregate_type, aggregate_id, events, expected_version)
+        return self._append(aggregate_type, aggregate_id, events, expected_version)
+
+    def _append(self, aggregate_type, aggregate_id, events, expected_version) -> AppendResult:
         if not events:
             raise ValueError("append needs at least one event")
         if expected_version < NEW_STREAM:
             raise ValueError("expected_version must be 0 (new stream) or a stream version")
         validate = self.registry.validate
+        personal_types = self.registry.personal_types
         now = clock.now()
         rows = []
         for offset, event in enumerate(events, start=1):
             schema_version = validate(event.event_type, event.data)
+            event_id, data = event.event_id, event.data
+            if event.event_type in personal_types and (
+                spec := self.registry.personal_fields(event.event_type)
+            ):
+                # Personal fields are stored encrypted under their subject's
+                # key, bound to the event's id (drawn here for that).
+                event_id = event_id or uuid4()
+                data = personal.seal_event(self.personal, spec, data, event_id)
             rows.append(
                 (
-                    event.event_id,
+                    event_id,
                     event.event_type,
                     schema_version,
-                    event.data,
+                    data,
                     build_metadata(event.metadata, now),
                     expected_version + offset,
                 )
@@ -98,7 +121,8 @@ class EventStore:
             raise ConcurrencyError(aggregate_id, expected_version, self.stream_version(aggregate_id))
         position, tx_id, _ = max(written)
         if hooks.append_listeners:
-            recorded = self._recorded(aggregate_type, aggregate_id, rows, sorted(written), now)
+            clear = [(*row[:3], event.data, *row[4:]) for row, event in zip(rows, events, strict=True)]
+            recorded = self._recorded(aggregate_type, aggregate_id, clear, sorted(written), now)
             for listener in hooks.append_listeners:
                 listener(recorded, self.using)
         appended = GlobalPosition(tx_id, position)
@@ -229,8 +253,17 @@ class EventStore:
     # -- snapshots ---------------------------------------------------------
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
-        """Store a snapshot; saving one that exists already is a no-op."""
+        """Store a snapshot; saving one that exists already is a no-op.
+
+        Personal values go under ``state["$personal"]`` as ``{"subject",
+        "values"}``: they are stored encrypted under the subject's key, like
+        events' personal fields, and come back revealed (or ERASED)."""
         dialect = self._dialect
+        state = snapshot.state
+        if isinstance(state.get(PERSONAL_STATE), dict):
+            part = state[PERSONAL_STATE]
+            sealed = self.personal.seal(part["subject"], part["values"], snapshot_aad(snapshot))
+            state = {**state, PERSONAL_STATE: {"subject": part["subject"], "values": sealed}}
         dialect.fetch(
             self._connection,
             "INSERT INTO snapshots"
@@ -242,7 +275,7 @@ class EventStore:
                 snapshot.aggregate_type,
                 snapshot.version,
                 snapshot.schema_version,
-                orjson.dumps(snapshot.state).decode(),
+                orjson.dumps(state).decode(),
                 dialect.param_datetime(dialect.now()),
             ],
         )
@@ -270,14 +303,24 @@ class EventStore:
         if not rows:
             return None
         row = rows[0]
-        return Snapshot(
-            aggregate_id=dialect.to_uuid(row[0]),
-            aggregate_type=row[1],
-            version=row[2],
-            schema_version=row[3],
-            state=orjson.loads(row[4]),
-            created_at=dialect.to_datetime(row[5]),
+        return self._revealed(
+            Snapshot(
+                aggregate_id=dialect.to_uuid(row[0]),
+                aggregate_type=row[1],
+                version=row[2],
+                schema_version=row[3],
+                state=orjson.loads(row[4]),
+                created_at=dialect.to_datetime(row[5]),
+            )
         )
+
+    def _revealed(self, snapshot: Snapshot) -> Snapshot:
+        part = snapshot.state.get(PERSONAL_STATE)
+        if not isinstance(part, dict):
+            return snapshot
+        values = self.personal.reveal(part["values"], snapshot_aad(snapshot))
+        state = {**snapshot.state, PERSONAL_STATE: {"subject": part["subject"], "values": values}}
+        return replace(snapshot, state=state)
 
     def load_from_snapshot(
         self, aggregate_id: UUID, *, schema_version: int | None = None
@@ -293,19 +336,29 @@ class EventStore:
         snapshot = None
         if rows and rows[0][0] == 0:  # the snapshot row; events have positions >= 1
             _, _, _, agg_type, _, _, snap_schema, state, _, version, at = rows.pop(0)
-            snapshot = Snapshot(
-                aggregate_id=aggregate_id,
-                aggregate_type=agg_type,
-                version=version,
-                schema_version=snap_schema,
-                state=orjson.loads(state),
-                created_at=dialect.to_datetime(at),
+            snapshot = self._revealed(
+                Snapshot(
+                    aggregate_id=aggregate_id,
+                    aggregate_type=agg_type,
+                    version=version,
+                    schema_version=snap_schema,
+                    state=orjson.loads(state),
+                    created_at=dialect.to_datetime(at),
+                )
             )
         return snapshot, self._decode(rows)
 
     # -- decoding ----------------------------------------------------------
 
     def _decode(self, rows: list[tuple]) -> list[RecordedEvent]:
+        events = self._decode_rows(rows)
+        if self.registry.personal_types:
+            # Personal fields come back decrypted, or ERASED once their
+            # subject's key is gone: for every reader, one query per read.
+            return personal.reveal_events(self.personal, events, self.registry.personal_types)
+        return events
+
+    def _decode_rows(self, rows: list[tuple]) -> list[RecordedEvent]:
         # The hot loop of every replay and catch-up: one comprehension, the
         # tuple built directly, upcasting only for rows stored at an older
         # schema version.
@@ -338,3 +391,7 @@ class EventStore:
             )
             for pos, tx, eid, agg_type, agg_id, etype, sv, data, meta, version, at in rows
         ]  # fmt: skip
+
+
+def snapshot_aad(snapshot: Snapshot) -> bytes:
+    return b"snapshot:" + snapshot.aggregate_id.bytes + b":" + str(snapshot.version).encode()

@@ -121,6 +121,10 @@ def _on_refused(step: Step, fact: inventory.ReservationRefused) -> None:
         )
 
 
+def _on_shipping_details(step: Step, fact) -> None:
+    """Nothing to reserve; the order's version moved on (handle() keeps it)."""
+
+
 def _on_stock_gone(step: Step, fact: inventory.StockReleased | inventory.StockShipped) -> None:
     line = step.lines.get(fact.sku)
     if line is not None:
@@ -134,6 +138,8 @@ REACTIONS: dict[type, Callable[[Step, object], None]] = {
     events.OrderConfirmed: _on_confirmed,
     events.OrderCancelled: _on_cancelled,
     events.OrderShipped: _on_shipped,
+    events.ShippingDetailsGiven: _on_shipping_details,
+    events.ShippingAddressChanged: _on_shipping_details,
     inventory.StockReserved: _on_reserved,
     inventory.ReservationRefused: _on_refused,
     inventory.StockReleased: _on_stock_gone,

@@ -13,8 +13,9 @@ class ProjectionsConfig(AppConfig):
         from projections.collector import ReadSideCollector
         from projections.health import readiness_check
         from projections.order_projections import ORDER_PROJECTIONS
+        from projections.shipping_projections import SHIPPING_PROJECTIONS
 
-        for projection in ORDER_PROJECTIONS:
+        for projection in (*ORDER_PROJECTIONS, *SHIPPING_PROJECTIONS):
             registry.register(projection)
         hooks.commit_listeners.append(nudge.nudge)
         metrics.install()

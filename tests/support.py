@@ -110,6 +110,8 @@ READ_MODEL_TABLES = {
     "customer_summary_orders": "order_id",
     "daily_sales": "day",
     "daily_sales_orders": "order_id",
+    "order_shipping": "order_id",
+    "customer_details": "customer_id",
 }
 
 
@@ -238,6 +240,17 @@ def place_order(
     command = commands.PlaceOrder(customer, tuple(Line(*line) for line in lines), order_id or uuid.uuid4())
     return run_command(command, user=user, at=at, correlation=correlation)
 
+
+# The contact and shipping fields of the web's place-order form (personal data).
+SHIPPING_FORM = {
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "address_line1": "12 Analytical Row",
+    "address_line2": "",
+    "postcode": "N1 9GU",
+    "city": "London",
+    "country": "GB",
+}
 
 # -- the JSON API ----------------------------------------------------------------------
 
