@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -322,10 +324,16 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 3600.0},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# Logs: structured (config/logs.py), one line per record on stderr; JSON with
+# LOG_FORMAT=json, else a console format for people.
+LOGGING_CONFIG = "config.logs.configure"
+LOGGING = logging_config(env.str("LOG_LEVEL", default="INFO"), env.str("LOG_FORMAT", default="console"))
+
+# GET /metrics (Prometheus) answers a bearer token equal to METRICS_TOKEN,
+# clients in METRICS_ALLOWED_NETWORKS (e.g. 10.0.0.0/8,127.0.0.1/32: the
+# socket's address, so not behind a proxy on the same host) and staff.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# GET /readyz (and the projections page) says "not ready" when a projection
+# has had events waiting longer than this (seconds), or is held by a failure.
+PROJECTION_LAG_ALERT_SECONDS = env.float("PROJECTION_LAG_ALERT_SECONDS", default=30.0)

@@ -127,6 +127,8 @@ class EventStore(ManyStreamReads):
             for listener in hooks.append_listeners:
                 listener(recorded, self.using)
         appended = GlobalPosition(tx_id, position)
+        for observer in hooks.append_observers:
+            observer(aggregate_type, events, self.using)
         for listener in hooks.commit_listeners:
             transaction.on_commit(lambda listener=listener: listener(self.using, appended), using=self.using)
         return AppendResult(version=expected_version + len(events), position=position, tx_id=tx_id)

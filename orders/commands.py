@@ -18,7 +18,7 @@ from django.db import transaction
 
 from eventstore import ConcurrencyError
 from eventstore.personal import PersonalData
-from orders import unit_of_work
+from orders import metrics, unit_of_work
 from orders.domain import DuplicateOrderError, OrderAggregate
 from orders.domain.pricing import as_request
 from orders.domain.shipping import Contact, ShippingAddress
@@ -386,6 +386,10 @@ def execute(
     state. With ``idempotency_key`` a repeated request returns the first
     result and appends nothing.
     """
-    return unit_of_work.run(
-        HANDLERS[type(command)], command, expected_version=expected_version, idempotency_key=idempotency_key
+    handler = HANDLERS[type(command)]
+    return metrics.observed(
+        type(command).__name__,
+        lambda: unit_of_work.run(
+            handler, command, expected_version=expected_version, idempotency_key=idempotency_key
+        ),
     )

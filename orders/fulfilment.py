@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from eventstore import ConcurrencyError, RecordedEvent
 from eventstore.metadata import message_context
-from orders import commands
+from orders import commands, metrics
 from orders.domain import DomainError, events, inventory
 from orders.errors import ContentionError, StaleVersionError
 from orders.models import FulfilmentProcess
@@ -152,6 +152,7 @@ def _on_refused(step: Step, fact: inventory.ReservationRefused) -> None:
     line = step.lines.get(fact.sku)
     if line is not None and fact.reference in line.get("refs", ()):
         line["refused"] = True
+        metrics.reservation_refused()
         line["shortage"] = f"{fact.sku} (wanted {fact.requested}, {fact.available} available)"
         step.process.outcome = f"out of stock: {line['shortage']}"
 

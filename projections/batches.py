@@ -5,13 +5,14 @@ Take the projections' locks, read the events after their checkpoint
 whole batch back, so an event is never skipped nor applied twice.
 """
 
+import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
 
 from eventstore import EventStore, RecordedEvent
-from projections import checkpoints, failures, locks
+from projections import checkpoints, failures, locks, metrics
 from projections.base import Projection
 
 
@@ -46,6 +47,7 @@ def run_batch(
     if isinstance(projections, Projection):
         projections = [projections]
     store = EventStore(using=using)
+    started = time.perf_counter()
     with transaction.atomic(using=using):
         ready, held = [], False
         names = locks.try_locks(sorted(p.name for p in projections), using)
@@ -74,6 +76,7 @@ def run_batch(
             return BatchResult(held=held, busy=busy)
         result = BatchResult(held=held, more=more, busy=busy)
         if _advance_together(group, events, using, result):
+            metrics.batch_done([p.name for p, _, _ in group], started, using)
             return result
         # One of them failed: each on its own, so only that one stops.
         for projection, _, failure in group:
@@ -83,6 +86,7 @@ def run_batch(
             if len(done) < len(events):
                 result.held = True
                 result.stopped.add(projection.name)
+        metrics.batch_done([p.name for p, _, _ in group], started, using)
         return result
 
 

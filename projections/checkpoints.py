@@ -12,6 +12,7 @@ from django.db import connections
 from django.utils import timezone
 
 from eventstore import GlobalPosition, RecordedEvent
+from projections import metrics
 from projections.base import registry
 from projections.models import ProjectionCheckpoint
 
@@ -74,6 +75,7 @@ def move(name: str, event: RecordedEvent, seen: int, applied: int, using: str) -
             " events_applied = events_applied + %s, updated_at = %s WHERE name = %s",
             [event.tx_id, event.position, seen, applied, db_now(using), name],
         )
+    metrics.moved(name, seen, applied, using)
 
 
 def move_together(applied: dict[str, int], event: RecordedEvent, seen: int, using: str) -> None:
@@ -90,6 +92,8 @@ def move_together(applied: dict[str, int], event: RecordedEvent, seen: int, usin
             + [x for pair in applied.items() for x in pair]
             + [db_now(using), *applied],
         )
+    for name, count in applied.items():
+        metrics.moved(name, seen, count, using)
 
 
 def set_to(

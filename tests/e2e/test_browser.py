@@ -183,6 +183,8 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     ]
 
     # The timeline shows them all; "as of" just after the item was added replays that state.
+    # (First let the shipped page's stock panel settle: its reload would cut the navigation short.)
+    page.get_by_text("Shipped with its reserved stock.").wait_for(timeout=60_000)
     page.goto(f"{running.base_url}/orders/{order_id}/")
     assert page.locator("#timeline li").count() == len(history)
     added = next(e for e in history if e.event_type == "ItemAdded")

@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
+from config.logs import quiet
 from eventstore import clock
 from eventstore.metadata import message_context
 from eventstore.models import Event
@@ -112,7 +113,10 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"Staff user created: username {username!r}, password {password!r}")
             )
             self.stdout.write("(printed once; change it in the admin, or with: manage.py changepassword)")
-        with override_settings(PROJECTIONS_MODE="off", INVENTORY_RESERVATION=True):
+        with (
+            override_settings(PROJECTIONS_MODE="off", INVENTORY_RESERVATION=True),
+            quiet("orders", "projections"),
+        ):
             made = self._orders(orders, random.Random(seed), str(user.pk))
         self.stdout.write(f"Seeded {made} orders.")
         self._project()
