@@ -167,5 +167,5 @@ def staff_headers(staff):
 def catalogue():
     """The catalogue sells the SKUs tests use at the prices they expect
     (tests.support.STANDARD_CATALOGUE: WIDGET-A 19.99, GADGET-B 5.00,
-    NEW-1 2.50, EXTRA-9 3.00, BASE 0.10, NUT-8 0.10)."""
+    NEW-1 2.50, EXTRA-9 3.00, BASE 0.10, NUT-8 0.10, BOLT-7 0.25)."""
     stock_catalogue(STANDARD_CATALOGUE)

@@ -262,6 +262,7 @@ STANDARD_CATALOGUE = (
     ("EXTRA-9", 1, 300),
     ("BASE", 1, 10),
     ("NUT-8", 1, 10),
+    ("BOLT-7", 1, 25),
 )
 
 

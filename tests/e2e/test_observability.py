@@ -13,7 +13,7 @@ from tests.e2e.conftest import free_port
 from tests.e2e.test_celery_projections import api, caught_up, place
 from tests.support import metric_key, parse_metrics, wait_until
 
-pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
+pytestmark = [pytest.mark.postgres, pytest.mark.e2e, pytest.mark.usefixtures("catalogue")]
 
 RUN_TASK = "projections.tasks.run_projections"
 

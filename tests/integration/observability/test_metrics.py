@@ -16,9 +16,19 @@ from projections.base import registry
 from projections.tasks import run_projections
 from tests.integration.observability.conftest import METRICS_TOKEN, hold, moved
 from tests.integration.projections.support import readable
-from tests.support import LINE_A, LINE_B, ApiClient, last_position, login, metric_key, place_order, settle
+from tests.support import (
+    LINE_A,
+    LINE_B,
+    ApiClient,
+    catalogue_event_count,
+    last_position,
+    login,
+    metric_key,
+    place_order,
+    settle,
+)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue")]
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -116,6 +126,7 @@ def test_a_race_lost_to_another_writer_is_counted_as_a_retry(
 
 @pytest.mark.postgres
 def test_a_projection_run_moves_its_counters_and_its_position_and_lag(scrape):
+    settle()  # the catalogue the orders are priced from, projected before them
     place_order("cust_1")
     place_order("cust_2")
     readable()
@@ -185,13 +196,15 @@ def test_a_celery_task_run_is_counted_with_its_duration(scrape):
 
 @pytest.mark.postgres
 def test_a_rebuild_publishes_its_progress_while_it_runs(scrape):
+    settle()  # the catalogue the orders are priced from (the rebuild reads its events too)
     for n in range(3):
         place_order(f"cust_{n}")
     readable()
     during = []
     rebuild.rebuild([registry.get("order_list")], progress=lambda done, total: during.append(scrape()))
     first = during[0]
-    assert first[metric_key("projection_rebuild_events_expected", projection="order_list")] == 3
+    expected = 3 + catalogue_event_count()  # the whole log: the orders and the catalogue
+    assert first[metric_key("projection_rebuild_events_expected", projection="order_list")] == expected
     assert metric_key("projection_rebuild_events_done", projection="order_list") in first
     assert metric_key("projection_rebuild_events_done", projection="order_list") not in scrape()
 

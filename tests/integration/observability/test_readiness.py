@@ -20,7 +20,11 @@ from tests.integration.observability.conftest import hold
 from tests.integration.projections.support import catch_up, events
 from tests.support import login, place_order, settle
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("catalogue"),
+]
 
 
 def readyz() -> tuple[int, dict]:
@@ -102,6 +106,7 @@ def test_skipping_the_poison_event_makes_it_ready_again(break_projection, monkey
 
 def test_not_ready_when_events_have_waited_longer_than_the_bound(settings):
     settings.PROJECTION_LAG_ALERT_SECONDS = 30
+    settle()  # the catalogue the order is priced from, projected before it
     with frozen(timezone.now() - timedelta(seconds=90)):
         place_order("cust_1")
     status, body = readyz()
@@ -117,6 +122,7 @@ def test_not_ready_when_events_have_waited_longer_than_the_bound(settings):
 
 def test_events_waiting_within_the_bound_are_no_reason(settings):
     settings.PROJECTION_LAG_ALERT_SECONDS = 3600
+    settle()  # the catalogue the order is priced from, projected before it
     place_order("cust_1")
     status, body = readyz()
     assert status == 200, body

@@ -17,11 +17,7 @@ from tests.support import (
     other_connection,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("catalogue"),
-]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def test_x_min_position_makes_the_read_wait_for_the_command(staff_api, settings, run_in_threads):
@@ -52,6 +48,7 @@ def test_x_min_position_makes_the_read_wait_for_the_command(staff_api, settings,
     assert int(response["X-Projection-Position"]) >= placed["position"]
 
 
+@pytest.mark.usefixtures("catalogue")
 def test_reads_with_a_commands_position_show_that_command(staff_api):
     oid = staff_api.place("cust_ryw2", [LINE_A])["order_id"]
     added = staff_api.post(f"/api/orders/{oid}/items", LINE_B).json()
