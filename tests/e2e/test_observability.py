@@ -11,9 +11,16 @@ import requests
 
 from tests.e2e.conftest import free_port
 from tests.e2e.test_celery_projections import api, caught_up, place
-from tests.support import metric_key, parse_metrics, wait_until
+from tests.support import STANDARD_CATALOGUE, metric_key, parse_metrics, stock_catalogue, wait_until
 
-pytestmark = [pytest.mark.postgres, pytest.mark.e2e, pytest.mark.usefixtures("catalogue")]
+pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
+
+
+@pytest.fixture(autouse=True)
+def standard_catalogue(transactional_db):
+    """The catalogue sells what these tests order (tests.support.STANDARD_CATALOGUE)."""
+    stock_catalogue(STANDARD_CATALOGUE)
+
 
 RUN_TASK = "projections.tasks.run_projections"
 
