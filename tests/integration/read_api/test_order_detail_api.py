@@ -17,11 +17,7 @@ from tests.support import (
     stock_catalogue,
 )
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("catalogue"),
-]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def item(sku: str, quantity: int, price: int) -> dict:
