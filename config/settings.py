@@ -246,6 +246,11 @@ else:
     }
 PROJECTIONS_MODE = env.str("PROJECTIONS_MODE", default="celery" if REDIS_URL else "inprocess")
 PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=2000)
+# A nudged worker run follows the log while commands keep coming: it looks
+# for new events every PROJECTION_POLL_INTERVAL seconds and hands back after
+# PROJECTION_FOLLOW_IDLE seconds without any (0: one pass per nudge).
+PROJECTION_FOLLOW_IDLE = env.float("PROJECTION_FOLLOW_IDLE", default=1.0)
+PROJECTION_POLL_INTERVAL = env.float("PROJECTION_POLL_INTERVAL", default=0.02)
 # Projections applied inside the command's transaction instead of by a worker,
 # e.g. PROJECTION_CONSISTENCY=order_list=inline
 PROJECTION_CONSISTENCY = env.dict("PROJECTION_CONSISTENCY", default={})

@@ -9,6 +9,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 
 from celery import current_app
 from django.conf import settings
@@ -18,6 +19,10 @@ from projections.runner import catch_up_to, running_here
 log = logging.getLogger(__name__)
 
 NUDGE_KEY = "projections:nudge-pending"
+# Held by the run that follows the log (projections.tasks); while it is,
+# other runs leave the log to it.
+FOLLOW_KEY = "projections:following"
+COALESCE_SECONDS = 0.01
 RUN_TASK = "projections.tasks.run_projections"
 _redis = None
 
@@ -78,13 +83,17 @@ class _Nudger:
             _send()
 
     def poke(self) -> None:
-        self._wanted.set()
+        if not self._wanted.is_set():
+            self._wanted.set()
 
     def _run(self) -> None:
         while True:
             self._wanted.wait()
             self._wanted.clear()
             _send()
+            # Pokes meanwhile make one more send after this pause, not one
+            # each: a busy web process talks to Redis at most this often.
+            time.sleep(COALESCE_SECONDS)
 
 
 _nudger_lock = threading.Lock()

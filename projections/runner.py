@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 _running = threading.local()
 
+# A process manager handles each event in a transaction of its own, so a
+# long batch takes a while: the read models get a turn after each slice.
+MANAGER_SLICE_SECONDS = 0.05
+
 
 def running_here() -> bool:
     """Whether this thread is inside ``run_all`` (its loop picks up what is
@@ -59,11 +63,10 @@ def run_all(
     another runner was advancing are added to ``busy``."""
     if running_here():
         return {}  # called again from a commit inside a run: the outer loop goes on
-    checkpoints.ensure(using)
-    before = checkpoints.events_seen(using)
     deadline = time.monotonic() + time_budget if time_budget else None
     active = registry.projections()
     managers = registry.process_managers()
+    passed = dict.fromkeys((f.name for f in registry.all()), 0)
     _running.active = True
     try:
         while active or managers:
@@ -72,15 +75,24 @@ def run_all(
             # (in-process mode counts on this loop for them); other commits
             # after this run started nudge a run of their own.
             progress = False
+            done_here: set[str] = set()
             if active:
-                result = run_batch(active, using=using)
+                # Process managers with nothing to do in the batch pass it
+                # there, from the same read of the log.
+                result = run_batch(active, using=using, managers=managers)
                 if busy is not None:
                     busy |= result.busy
+                for name, count in result.passed.items():
+                    passed[name] += count
+                done_here = {m.name for m in managers if m.name in result.passed}
                 # One stopping at a failing event must not hold the others back.
                 active = [p for p in active if p.name not in result.stopped]
                 progress = result.more or bool(result.stopped)
             for manager in list(managers):
-                outcome = run_events(manager, using=using)
+                if manager.name in done_here:
+                    continue
+                outcome = run_events(manager, using=using, time_budget=MANAGER_SLICE_SECONDS)
+                passed[manager.name] += outcome.read
                 if busy is not None:
                     busy |= outcome.busy
                 if outcome.stopped:
@@ -92,8 +104,25 @@ def run_all(
         log.exception("projections could not run")
     finally:
         _running.active = False
-    after = checkpoints.events_seen(using)
-    return {f.name: after.get(f.name, 0) - before.get(f.name, 0) for f in registry.all()}
+    return passed
+
+
+def has_new_events(using: str = "default") -> bool:
+    """Whether the log holds events past the checkpoint furthest behind
+    (committed, not necessarily readable yet): one cheap statement, what a
+    following run polls with."""
+    names = [f.name for f in registry.all()]
+    if not names:
+        return False
+    clause, params = checkpoints.name_in(using, names)
+    [(found,)] = checkpoints.fetch(
+        using,
+        "SELECT EXISTS (SELECT 1 FROM events e, (SELECT tx_id, position FROM projection_checkpoints"
+        f" WHERE {clause} ORDER BY tx_id, position LIMIT 1) c"
+        " WHERE (e.tx_id, e.position) > (c.tx_id, c.position))",
+        params,
+    )
+    return bool(found)
 
 
 def catch_up_to(target: GlobalPosition | None, *, using: str = "default", timeout: float = 2.0) -> bool:
