@@ -251,6 +251,8 @@ PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=2000)
 # PROJECTION_FOLLOW_IDLE seconds without any (0: one pass per nudge).
 PROJECTION_FOLLOW_IDLE = env.float("PROJECTION_FOLLOW_IDLE", default=1.0)
 PROJECTION_POLL_INTERVAL = env.float("PROJECTION_POLL_INTERVAL", default=0.02)
+# Processes a rebuild replays the log with (0: one per core).
+PROJECTION_REBUILD_JOBS = env.int("PROJECTION_REBUILD_JOBS", default=0)
 # Projections applied inside the command's transaction instead of by a worker,
 # e.g. PROJECTION_CONSISTENCY=order_list=inline
 PROJECTION_CONSISTENCY = env.dict("PROJECTION_CONSISTENCY", default={})

@@ -127,13 +127,16 @@ class Dialect:
             )
             self._insert_sql[len(rows)] = query
         params: list = []
+        last_meta, meta_json = None, ""
         for event_id, event_type, schema_version, data, meta, version in rows:
+            if meta is not last_meta:  # events of one append usually share it
+                last_meta, meta_json = meta, dumps(meta).decode()
             params += (
                 self.param_event_id(event_id),
                 event_type,
                 schema_version,
                 dumps(data).decode(),
-                dumps(meta).decode(),
+                meta_json,
                 version,
             )
         params += (aggregate_type, agg, at, agg, expected_version)
@@ -288,8 +291,8 @@ class SQLite(Dialect):
         return "events.aggregate_id, events.version" in str(exc)
 
 
-_TIMESTAMPTZ_OID = psycopg.postgres.types["timestamptz"].oid
-_FAST_TIMESTAMPTZ = psycopg.postgres.adapters.get_loader(_TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT)
+TIMESTAMPTZ_OID = psycopg.postgres.types["timestamptz"].oid
+FAST_TIMESTAMPTZ = psycopg.postgres.adapters.get_loader(TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT)
 
 # Ask for prepared statements; psycopg honours it when the connection has a
 # prepare_threshold (settings.py sets one unless DB_PREPARED_STATEMENTS=false).
@@ -308,7 +311,7 @@ def raw_cursor(connection) -> psycopg.Cursor:
         cursor = psycopg.Cursor(raw)
         # Django loads timestamptz through a Python loader; psycopg's own (in
         # C, UTC on Django's connections) is ~10x faster per row.
-        cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _FAST_TIMESTAMPTZ)
+        cursor.adapters.register_loader(TIMESTAMPTZ_OID, FAST_TIMESTAMPTZ)
         connection._eventstore_cursor = cursor
     return cursor
 

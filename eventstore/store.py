@@ -6,12 +6,13 @@ idempotency record beside the events) and is a single atomic statement when
 there is not.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from uuid import UUID
 
 import orjson
+import psycopg
 from django.db import IntegrityError, connections, transaction
 
 from eventstore import clock, hooks, sql
@@ -73,6 +74,8 @@ class EventStore:
             raise ValueError("expected_version must be 0 (new stream) or a stream version")
         validate = self.registry.validate
         now = clock.now()
+        # Events without metadata of their own share one dict (written once).
+        shared = build_metadata(None, now)
         rows = []
         for offset, event in enumerate(events, start=1):
             schema_version = validate(event.event_type, event.data)
@@ -82,7 +85,7 @@ class EventStore:
                     event.event_type,
                     schema_version,
                     event.data,
-                    build_metadata(event.metadata, now),
+                    build_metadata(event.metadata, now) if event.metadata else shared,
                     expected_version + offset,
                 )
             )
@@ -211,6 +214,43 @@ class EventStore:
             # transaction; the bound must see the backends as they are now.
             dialect.fetch(self._connection, "SELECT pg_stat_clear_snapshot()", [])
         return self._decode(dialect.fetch(self._connection, query, params))
+
+    def stream_all(
+        self, after: GlobalPosition = START, *, batch: int = 5000, metadata: bool = False
+    ) -> Iterator[list[RecordedEvent]]:
+        """Every event after ``after`` that is readable now, gap-safe, in
+        global order, as batches of ``batch``: one statement in one snapshot
+        on a connection of its own (PostgreSQL: a server-side cursor in a
+        read-only transaction, which takes no transaction id and so holds
+        back no other reader), so memory stays flat however long the log.
+        What is committed later follows in ``read_all`` from the last
+        event's ``global_position``. For a rebuild's bulk read."""
+        connection = self._connection
+        if connection.vendor != "postgresql":
+            checkpoint = after
+            while events := self.read_all(checkpoint, batch, metadata=metadata, include_recent=True):
+                yield events
+                checkpoint = events[-1].global_position
+            return
+        self._dialect.ensure_primary(connection)
+        params = {**connection.get_connection_params(), "prepare_threshold": None}
+        columns = sql.COLUMNS if metadata else sql.COLUMNS_NO_METADATA
+        with psycopg.connect(**params) as conn:
+            conn.read_only = True
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            with conn.transaction(), conn.cursor(name="eventstore_stream") as cursor:
+                # Times in UTC as on Django's connections (LOCAL: this may be
+                # a pooled server connection).
+                conn.execute("SET LOCAL TIME ZONE 'UTC'")
+                cursor.adapters.register_loader(sql.TIMESTAMPTZ_OID, sql.FAST_TIMESTAMPTZ)
+                cursor.itersize = batch
+                cursor.execute(
+                    f"SELECT {columns} FROM events WHERE (tx_id, position) > (%s, %s)"
+                    f" AND tx_id < ({sql.Postgres.READABLE_BOUND}) ORDER BY tx_id, position",
+                    [after.tx_id, after.position],
+                )
+                while rows := cursor.fetchmany(batch):
+                    yield self._decode(rows)
 
     def with_metadata(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
         """``events`` read without metadata, with it (one query)."""

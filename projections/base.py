@@ -47,15 +47,21 @@ class Projection:
             )
         return wanted
 
+    # Relative cost of replaying the log into it: rebuilds in several
+    # processes share the work out by it.
+    rebuild_weight: ClassVar[int] = 1
+
     # The column each table is fetched and deleted by (rebuilds cache by it).
     group_keys: ClassVar[dict[str, str]]
 
     def tables(self, using: str = "default", rename: dict[str, str] | None = None) -> Tables:
         return Tables({logical: TableSpec(model) for logical, model in self.models.items()}, using, rename)
 
-    def buffered_tables(self, using: str = "default", rename: dict[str, str] | None = None) -> BufferedTables:
+    def buffered_tables(
+        self, using: str = "default", rename: dict[str, str] | None = None, max_rows: int = 50_000
+    ) -> BufferedTables:
         specs = {logical: TableSpec(model) for logical, model in self.models.items()}
-        return BufferedTables(specs, using, rename, group_keys=self.group_keys)
+        return BufferedTables(specs, using, rename, group_keys=self.group_keys, max_rows=max_rows)
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         """Fold ``events`` into the tables; return how many changed something."""
