@@ -326,3 +326,28 @@ def dialect_for(connection) -> Dialect:
     if connection.vendor == "sqlite":
         return _SQLITE
     raise NotImplementedError(f"the event store does not support {connection.vendor}")
+
+
+def stream_rows(connection, after, batch: int, metadata: bool):
+    """The rows of every event after ``after`` readable now, gap-safe, as
+    lists of ``batch``: a server-side cursor in a read-only REPEATABLE READ
+    transaction on a connection of its own (it takes no transaction id, so
+    it holds back no reader of the log)."""
+    params = {**connection.get_connection_params(), "prepare_threshold": None}
+    columns = COLUMNS if metadata else COLUMNS_NO_METADATA
+    with psycopg.connect(**params) as conn:
+        conn.read_only = True
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with conn.transaction(), conn.cursor(name="eventstore_stream") as cursor:
+            # Times in UTC as on Django's connections (LOCAL: this may be a
+            # pooled server connection).
+            conn.execute("SET LOCAL TIME ZONE 'UTC'")
+            cursor.adapters.register_loader(TIMESTAMPTZ_OID, FAST_TIMESTAMPTZ)
+            cursor.itersize = batch
+            cursor.execute(
+                f"SELECT {columns} FROM events WHERE (tx_id, position) > (%s, %s)"
+                f" AND tx_id < ({Postgres.READABLE_BOUND}) ORDER BY tx_id, position",
+                [after.tx_id, after.position],
+            )
+            while rows := cursor.fetchmany(batch):
+                yield rows

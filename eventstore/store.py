@@ -12,8 +12,7 @@ from types import MappingProxyType
 from uuid import UUID
 
 import orjson
-import psycopg
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, connections, router, transaction
 
 from eventstore import clock, hooks, sql
 from eventstore.errors import ConcurrencyError
@@ -37,14 +36,27 @@ NO_METADATA = MappingProxyType({})
 class EventStore:
     """The event store on one database alias."""
 
-    def __init__(self, using: str = "default", registry: EventTypeRegistry | None = None):
-        self.using = using
+    def __init__(self, using: str | None = None, registry: EventTypeRegistry | None = None):
+        """``using``: the database alias. Without one, appends and the global
+        log use "default" (the primary) and the other reads go where the
+        database router sends reads of events: a read replica while a read
+        request asks for one (see config.replicas), else the primary too."""
+        self.using = using or "default"
+        self._read_alias = using
         self.registry = registry or default_registry
         self._dialect_cache: sql.Dialect | None = None
 
     @property
     def _connection(self):
         return connections[self.using]
+
+    @property
+    def _read_connection(self):
+        if self._read_alias is None:
+            from eventstore.models import Event  # the app registry is ready by the first read
+
+            return connections[router.db_for_read(Event) or "default"]
+        return connections[self._read_alias]
 
     @property
     def _dialect(self) -> sql.Dialect:
@@ -127,7 +139,7 @@ class EventStore:
         """The stream's current version, 0 when it does not exist."""
         dialect = self._dialect
         [(version,)] = dialect.fetch(
-            self._connection,
+            self._read_connection,
             "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_id = %s",
             [dialect.param_uuid(aggregate_id)],
         )
@@ -166,7 +178,7 @@ class EventStore:
             )
             params += (agg, dialect.param_datetime(until))
         query = f"SELECT {sql.COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY version"
-        return self._decode(dialect.fetch(self._connection, query, params))
+        return self._decode(dialect.fetch(self._read_connection, query, params))
 
     # -- the global log ----------------------------------------------------
 
@@ -233,24 +245,8 @@ class EventStore:
                 checkpoint = events[-1].global_position
             return
         self._dialect.ensure_primary(connection)
-        params = {**connection.get_connection_params(), "prepare_threshold": None}
-        columns = sql.COLUMNS if metadata else sql.COLUMNS_NO_METADATA
-        with psycopg.connect(**params) as conn:
-            conn.read_only = True
-            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            with conn.transaction(), conn.cursor(name="eventstore_stream") as cursor:
-                # Times in UTC as on Django's connections (LOCAL: this may be
-                # a pooled server connection).
-                conn.execute("SET LOCAL TIME ZONE 'UTC'")
-                cursor.adapters.register_loader(sql.TIMESTAMPTZ_OID, sql.FAST_TIMESTAMPTZ)
-                cursor.itersize = batch
-                cursor.execute(
-                    f"SELECT {columns} FROM events WHERE (tx_id, position) > (%s, %s)"
-                    f" AND tx_id < ({sql.Postgres.READABLE_BOUND}) ORDER BY tx_id, position",
-                    [after.tx_id, after.position],
-                )
-                while rows := cursor.fetchmany(batch):
-                    yield self._decode(rows)
+        for rows in sql.stream_rows(connection, after, batch, metadata):
+            yield self._decode(rows)
 
     def with_metadata(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
         """``events`` read without metadata, with it (one query)."""
@@ -259,7 +255,7 @@ class EventStore:
         dialect = self._dialect
         placeholders = ", ".join(["%s"] * len(events))
         rows = dialect.fetch(
-            self._connection,
+            self._read_connection,
             f"SELECT position, metadata FROM events WHERE position IN ({placeholders})",
             [e.position for e in events],
         )
@@ -270,7 +266,7 @@ class EventStore:
         """The global-order key of the event at ``position`` (a consistency
         token handed out by ``append``), or None if there is no such event."""
         rows = self._dialect.fetch(
-            self._connection, "SELECT tx_id, position FROM events WHERE position = %s", [position]
+            self._read_connection, "SELECT tx_id, position FROM events WHERE position = %s", [position]
         )
         return GlobalPosition(*rows[0]) if rows else None
 
@@ -310,7 +306,7 @@ class EventStore:
             clauses.append("schema_version = %s")
             params.append(schema_version)
         rows = dialect.fetch(
-            self._connection,
+            self._read_connection,
             "SELECT aggregate_id, aggregate_type, version, schema_version, state, created_at"
             f" FROM snapshots WHERE {' AND '.join(clauses)} ORDER BY version DESC LIMIT 1",
             params,
@@ -337,7 +333,7 @@ class EventStore:
         agg = dialect.param_uuid(aggregate_id)
         query = sql.load_from_snapshot_sql(dialect, with_schema_version=schema_version is not None)
         params = [agg, schema_version, agg] if schema_version is not None else [agg, agg]
-        rows = dialect.fetch(self._connection, query, params)
+        rows = dialect.fetch(self._read_connection, query, params)
         snapshot = None
         if rows and rows[0][0] == 0:  # the snapshot row; events have positions >= 1
             _, _, _, agg_type, _, _, snap_schema, state, _, version, at = rows.pop(0)

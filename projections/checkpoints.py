@@ -90,13 +90,27 @@ def position_of(name: str, using: str) -> GlobalPosition:
 
 
 def ensure(using: str = "default") -> None:
-    """A checkpoint row (at the start of the log) for every registered projection."""
+    """A checkpoint row (at the start of the log) for every registered
+    projection. A new partition of a projection starts where the furthest
+    behind of its projection's other checkpoints is (the tables are the
+    same; events it sees again change nothing), not at the start."""
     wanted = {p.name: p for p in registry.all()}
-    present = {row[0] for row in fetch(using, "SELECT name FROM projection_checkpoints")}
-    for name in wanted.keys() - present:
-        ProjectionCheckpoint.objects.using(using).get_or_create(
-            name=name, defaults={"projection_version": wanted[name].version}
-        )
+    present = {
+        row[0]: row[1:]
+        for row in fetch(using, "SELECT name, tx_id, position, events_seen FROM projection_checkpoints")
+    }
+    for name in wanted.keys() - present.keys():
+        follower, defaults = wanted[name], {"projection_version": wanted[name].version}
+        base = getattr(follower, "base", None)
+        related = [
+            cp
+            for n, cp in present.items()
+            if base is not None and (n == base.name or n.startswith(f"{base.name}."))
+        ]
+        if related:
+            tx_id, position, seen = min(related)
+            defaults.update(tx_id=tx_id, position=position, events_seen=seen)
+        ProjectionCheckpoint.objects.using(using).get_or_create(name=name, defaults=defaults)
 
 
 def move(name: str, event: RecordedEvent, seen: int, applied: int, using: str) -> None:

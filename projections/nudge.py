@@ -22,7 +22,7 @@ NUDGE_KEY = "projections:nudge-pending"
 # Held by the run that follows the log (projections.tasks); while it is,
 # other runs leave the log to it.
 FOLLOW_KEY = "projections:following"
-COALESCE_SECONDS = 0.01
+COALESCE_SECONDS = 0.05
 RUN_TASK = "projections.tasks.run_projections"
 _redis = None
 
@@ -56,6 +56,15 @@ def _send(countdown: float | None = None) -> None:
             current_app.send_task(RUN_TASK, countdown=countdown)
     except Exception as exc:  # the command has committed; beat will catch up
         log.warning("could not nudge projections (%s); beat will run them", exc)
+
+
+def recruit() -> None:
+    """Queue one more run now, whatever the nudge flag says: a follower
+    asks another worker to follow too."""
+    try:
+        current_app.send_task(RUN_TASK)
+    except Exception as exc:
+        log.warning("could not queue another projection run (%s)", exc)
 
 
 def nudge_later(seconds: float) -> None:

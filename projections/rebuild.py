@@ -20,7 +20,7 @@ from django.db import connections, transaction
 
 from eventstore import START, EventStore, GlobalPosition
 from projections import checkpoints, failures, locks
-from projections.base import Projection
+from projections.base import Projection, registry
 
 REBUILD_BATCH = 5000
 SUFFIX = "__rebuild"
@@ -55,6 +55,8 @@ def rebuild(
     for projection in projections:
         if not isinstance(projection, Projection):
             raise RebuildError(f"{projection.name} issues commands; replaying it would issue them again")
+    # A partition is rebuilt as its whole projection (they share the tables).
+    projections = list({getattr(p, "base", p).name: getattr(p, "base", p) for p in projections}.values())
     checkpoints.ensure(using)
     started = time.perf_counter()
     if connections[using].vendor == "postgresql":
@@ -213,7 +215,7 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress, jobs:
         applied: dict[str, int] = {}
         with transaction.atomic(using=using):
             # Wait for live runners to finish their batch, then keep them out.
-            locks.lock([p.name for p in projections], using)
+            locks.lock([n for p in projections for n in registry.checkpoint_names(p.name)], using)
             # The tail that arrived meanwhile, then the swap, in one transaction.
             # The read stays gap-safe whatever this process thinks about inline
             # mode: events it cannot see yet are applied by the runner later.
@@ -306,8 +308,15 @@ def snapshot(projection: Projection, using: str = "default") -> dict[str, list[t
 
 
 def _set_checkpoint(projection, checkpoint: GlobalPosition, seen: int, applied: int, using: str) -> None:
-    checkpoints.set_to(
-        projection.name, checkpoint, using=using, seen=seen, applied=applied, version=projection.version
-    )
-    # The rebuilt tables include every event, so earlier failures are moot.
-    failures.resolve_all(projection.name, "rebuilt", "rebuild", using)
+    names = registry.checkpoint_names(projection.name)
+    for name in names:  # each partition counts what it applied: the total is the projection's
+        checkpoints.set_to(
+            name,
+            checkpoint,
+            using=using,
+            seen=seen,
+            applied=applied if len(names) == 1 else 0,
+            version=projection.version,
+        )
+        # The rebuilt tables include every event, so earlier failures are moot.
+        failures.resolve_all(name, "rebuilt", "rebuild", using)

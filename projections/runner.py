@@ -8,13 +8,15 @@ models, one transaction per batch) and ``process_runner`` (process
 managers, one transaction per event).
 """
 
+import itertools
 import logging
+import random
 import threading
 import time
 
 from eventstore import GlobalPosition
 from projections import checkpoints
-from projections.base import Follower, Projection, registry
+from projections.base import Follower, Partition, Projection, registry
 from projections.batches import run_batch
 from projections.process_runner import run_events
 
@@ -56,6 +58,20 @@ def run_projection(
             return total
 
 
+def lanes() -> list[list[Projection]]:
+    """The read models in groups a runner advances one transaction each:
+    the unpartitioned ones together, then partition k of every partitioned
+    one. Runners on several workers start at different lanes, so they
+    advance different partitions at once."""
+    main, parts = [], {}
+    for projection in registry.projections():
+        if isinstance(projection, Partition):
+            parts.setdefault(projection.index, []).append(projection)
+        else:
+            main.append(projection)
+    return [lane for lane in [main, *(parts[k] for k in sorted(parts))] if lane]
+
+
 def run_all(
     *, using: str = "default", time_budget: float | None = None, busy: set[str] | None = None
 ) -> dict[str, int]:
@@ -64,9 +80,11 @@ def run_all(
     if running_here():
         return {}  # called again from a commit inside a run: the outer loop goes on
     deadline = time.monotonic() + time_budget if time_budget else None
-    active = registry.projections()
+    active = lanes()
     managers = registry.process_managers()
     passed = dict.fromkeys((f.name for f in registry.all()), 0)
+    start = next(_turn) % max(len(active), 1)
+    active = active[start:] + active[:start]
     _running.active = True
     try:
         while active or managers:
@@ -76,18 +94,19 @@ def run_all(
             # after this run started nudge a run of their own.
             progress = False
             done_here: set[str] = set()
-            if active:
+            for n, lane in enumerate(active):
                 # Process managers with nothing to do in the batch pass it
-                # there, from the same read of the log.
-                result = run_batch(active, using=using, managers=managers)
+                # there, from the same read of the log (with the first lane).
+                result = run_batch(lane, using=using, managers=managers if n == 0 else [])
                 if busy is not None:
                     busy |= result.busy
                 for name, count in result.passed.items():
                     passed[name] += count
-                done_here = {m.name for m in managers if m.name in result.passed}
+                done_here |= {m.name for m in managers if m.name in result.passed}
                 # One stopping at a failing event must not hold the others back.
-                active = [p for p in active if p.name not in result.stopped]
-                progress = result.more or bool(result.stopped)
+                active[n] = [p for p in lane if p.name not in result.stopped]
+                progress = progress or result.more or bool(result.stopped)
+            active = [lane for lane in active if lane]
             for manager in list(managers):
                 if manager.name in done_here:
                     continue
@@ -105,6 +124,10 @@ def run_all(
     finally:
         _running.active = False
     return passed
+
+
+# Where this process's runs start among the lanes (a different lane each time).
+_turn = itertools.count(random.randrange(1 << 16))
 
 
 def has_new_events(using: str = "default") -> bool:

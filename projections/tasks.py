@@ -30,24 +30,26 @@ def run_projections() -> dict[str, int]:
     """Catch every projection up (beat runs this every few seconds; commits
     nudge it). Running it twice at once is safe: each projection has a lock."""
     counts: dict[str, int] = {}
+    slot = None
     if getattr(settings, "PROJECTION_FOLLOW_IDLE", 0) > 0:
         try:
-            following = nudge.redis_client().set(nudge.FOLLOW_KEY, 1, nx=True, ex=FLAG_SECONDS)
+            slot = _take_slot()
         except Exception as exc:
-            log.warning("could not take the follow flag (%s); running once", exc)
-            following = False
+            log.warning("could not take a follow flag (%s); running once", exc)
         else:
-            if not following:
-                # A follower is at it; it sees every event committed before
-                # it lets go of the nudge flag, so before this nudge's commit.
+            if slot is None:
+                # Followers are at it; they see every event committed before
+                # they let go of the nudge flag, so before this nudge's commit.
                 return counts
-        if following:
-            _follow(counts)
+            if slot + 1 < settings.PROJECTION_FOLLOWERS:
+                nudge.recruit()  # another worker follows too (partitions spread over them)
+            _follow(counts, slot)
     try:
         # A commit from now on queues another run; the follow flag goes
         # second, so a run nudged in between finds it and leaves it to the
         # pass below, which starts after that commit.
-        nudge.redis_client().delete(nudge.NUDGE_KEY, nudge.FOLLOW_KEY)
+        keys = [nudge.NUDGE_KEY] + ([_slot_key(slot)] if slot is not None else [])
+        nudge.redis_client().delete(*keys)
     except Exception as exc:
         log.warning("could not clear the nudge flag: %s", exc)
     # Another runner may hold some of them, and may have read the log before
@@ -65,7 +67,20 @@ def run_projections() -> dict[str, int]:
             return counts
 
 
-def _follow(counts: dict[str, int]) -> None:
+def _slot_key(slot: int) -> str:
+    return nudge.FOLLOW_KEY if slot == 0 else f"{nudge.FOLLOW_KEY}:{slot}"
+
+
+def _take_slot() -> int | None:
+    """One of the PROJECTION_FOLLOWERS follow flags, if one is free."""
+    redis = nudge.redis_client()
+    for slot in range(max(1, settings.PROJECTION_FOLLOWERS)):
+        if redis.set(_slot_key(slot), 1, nx=True, ex=FLAG_SECONDS):
+            return slot
+    return None
+
+
+def _follow(counts: dict[str, int], slot: int) -> None:
     """Apply new events as they come until none came for a while."""
     idle = settings.PROJECTION_FOLLOW_IDLE
     interval = getattr(settings, "PROJECTION_POLL_INTERVAL", 0.02)
@@ -77,7 +92,7 @@ def _follow(counts: dict[str, int]) -> None:
             try:
                 pipe = redis.pipeline(transaction=False)
                 pipe.set(nudge.NUDGE_KEY, 1, ex=FLAG_SECONDS)
-                pipe.expire(nudge.FOLLOW_KEY, FLAG_SECONDS)
+                pipe.expire(_slot_key(slot), FLAG_SECONDS)
                 pipe.execute()
             except Exception as exc:  # web processes will queue tasks again: harmless
                 log.warning("could not refresh the follow flags: %s", exc)
