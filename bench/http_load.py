@@ -154,7 +154,8 @@ def drive(
     spent = cpu_spent(cpu_before, cpu_after)
     cpu = {
         f"cpu_ms_per_command_{group}": round(spent.get(group, 0.0) * 1000 / commands, 2)
-        for group in ("web", "worker", "postgres")
+        for group in ("web", "worker", "postgres", "pgbouncer")
+        if group in spent or group != "pgbouncer"
     }
     return {
         "cpu": cpu,

@@ -41,8 +41,9 @@ class Stack:
         env: dict[str, str] | None = None,
         workers: int = 1,
         concurrency: int = 2,
+        beat: bool = True,
     ):
-        self.workers, self.concurrency = workers, concurrency
+        self.workers, self.concurrency, self.beat = workers, concurrency, beat
         logdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -88,10 +89,18 @@ class Stack:
                  "--loglevel", "INFO"],
                 group="worker",
             )  # fmt: skip
-        self._spawn(
-            "beat",
-            [str(BIN / "celery"), "-A", "config", "beat", "--schedule", str(self.logdir / "beat-schedule")],
-        )
+        if self.beat:
+            self._spawn(
+                "beat",
+                [
+                    str(BIN / "celery"),
+                    "-A",
+                    "config",
+                    "beat",
+                    "--schedule",
+                    str(self.logdir / "beat-schedule"),
+                ],
+            )
         self._wait(self._web_up, "gunicorn to serve")
         for n in range(self.workers):
             log = self.logdir / f"worker{n}.log"
