@@ -289,8 +289,9 @@ PROJECTION_PARTITIONS = env.dict("PROJECTION_PARTITIONS", cast={"value": int}, d
 # Worker runs that may follow the log at once (one per partition is the most
 # that helps).
 PROJECTION_FOLLOWERS = env.int("PROJECTION_FOLLOWERS", default=1)
-# Processes a rebuild replays the log with (0: one per core).
-PROJECTION_REBUILD_JOBS = env.int("PROJECTION_REBUILD_JOBS", default=0)
+# Processes a rebuild replays the log with (0: one per core). Each reads the
+# whole log, so more than one pays off only on cores that are otherwise idle.
+PROJECTION_REBUILD_JOBS = env.int("PROJECTION_REBUILD_JOBS", default=1)
 # Projections applied inside the command's transaction instead of by a worker,
 # e.g. PROJECTION_CONSISTENCY=order_list=inline
 PROJECTION_CONSISTENCY = env.dict("PROJECTION_CONSISTENCY", default={})

@@ -86,7 +86,9 @@ class Command(BaseCommand):
         # Rebuilds create and swap tables: the owner's direct session when
         # there is one (DATABASE_DIRECT_URL), as for migrations.
         using = "direct" if "direct" in connections.databases else "default"
-        jobs = options.get("jobs") or settings.PROJECTION_REBUILD_JOBS or os.cpu_count() or 1
+        jobs = options.get("jobs")
+        jobs = settings.PROJECTION_REBUILD_JOBS if jobs is None else jobs
+        jobs = jobs or os.cpu_count() or 1
         result = rebuild.rebuild(projections, using=using, progress=progress, jobs=jobs)
         progress.done()
         self.stdout.write(
