@@ -30,12 +30,13 @@ migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
 # Without DATABASE_URL and REDIS_URL: SQLite, projections in-process, one
-# gunicorn. With both: web, Celery worker and beat (Procfile) under honcho.
+# gunicorn. With both (in the environment or .env): web, Celery worker and
+# beat (Procfile) under honcho. HOST and PORT say where to listen.
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo
-	@if [ -n "$$DATABASE_URL" ] && [ -n "$$REDIS_URL" ]; then \
+	@if [ "$$($(PY) -m config.run_shape)" = services ]; then \
 		mkdir -p var; \
 		HOST=$(HOST) WEB_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile; \
 	else \

@@ -11,7 +11,17 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", default)
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except Exception as exc:
+        # A missing or unreachable database: one line saying so, not a traceback.
+        from config.database_errors import explain
+
+        line = explain(exc)
+        if line is None:
+            raise
+        sys.stderr.write(line + "\n")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

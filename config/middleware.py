@@ -1,11 +1,8 @@
 """Request-wide middleware."""
 
 import re
-import zoneinfo
-from urllib.parse import unquote
 
 from django.db import InterfaceError, OperationalError
-from django.utils import timezone
 
 from config import replicas
 from config.rest import json_problem
@@ -34,28 +31,6 @@ class CorrelationIdMiddleware:
             response = self.get_response(request)
         response["X-Correlation-ID"] = correlation_id
         return response
-
-
-class UserTimezoneMiddleware:
-    """Show times in the browser's time zone (a cookie set by timezone.js);
-    the server's TIME_ZONE until it is known."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        name = unquote(request.COOKIES.get("tz", ""))
-        zone = None
-        if name and len(name) < 64:
-            try:
-                zone = zoneinfo.ZoneInfo(name)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                zone = None
-        if zone is not None:
-            timezone.activate(zone)
-        else:
-            timezone.deactivate()
-        return self.get_response(request)
 
 
 class ReadReplicaMiddleware:

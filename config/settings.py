@@ -69,7 +69,6 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "config.middleware.CorrelationIdMiddleware",
     "config.middleware.ReadReplicaMiddleware",
-    "config.middleware.UserTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -179,7 +178,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+# One rule for times on every page: UTC, labelled as such (the dashboard's
+# days are UTC days too, like the daily_sales read model), whatever the
+# browser's or the server's zone.
+TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 

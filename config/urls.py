@@ -4,9 +4,10 @@ from django.urls import include, path
 from django.views.generic.base import RedirectView
 from drf_spectacular.views import SpectacularSwaggerView
 
-from config.views import AuthTokenApi, SchemaView, ThrottledLoginView, healthz
+from config.views import AuthTokenApi, SchemaView, ThrottledLoginView, admin_login, healthz
 
 urlpatterns = [
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),

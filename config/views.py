@@ -4,8 +4,10 @@
 import threading
 
 from django.conf import settings
-from django.contrib.auth.views import LoginView
+from django.contrib import admin
+from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -46,6 +48,18 @@ class SchemaView(SpectacularAPIView):
                 self._cache[key] = super().get(request, *args, **kwargs)
             cached = self._cache[key]
         return Response(cached.data, headers={"Content-Disposition": cached.get("Content-Disposition", "")})
+
+
+def admin_login(request: HttpRequest):
+    """The admin's way in: anonymous visitors sign in on the application's
+    own page; a signed-in user who is not staff gets the 403 page saying
+    who may use the admin (not the admin's sign-in form); staff go on."""
+    next_url = request.GET.get("next") or "/admin/"
+    if not request.user.is_authenticated:
+        return redirect_to_login(next_url)
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff users can use the admin. Ask a staff user if you need it.")
+    return admin.site.login(request)
 
 
 class ThrottledLoginView(LoginView):

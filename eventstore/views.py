@@ -1,21 +1,29 @@
 """The audit view (staff): every event, newest first, filterable, read-only."""
 
+import re
 from datetime import UTC
+from uuid import UUID
 
 from django import forms
-from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Q
 from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from eventstore.access import staff_required
 from eventstore.errors import EventStoreError
+from eventstore.labels import stream_labels, streams_labelled
 from eventstore.models import Event
 from eventstore.registry import registry
 
 PAGE_SIZE = 50
+AUDIT_STAFF_ONLY = (
+    "Only staff users can read the audit trail. Ask a staff user if you need an order's history."
+)
 
 
 class UtcDateTimeField(forms.DateTimeField):
@@ -32,19 +40,68 @@ class UtcDateTimeField(forms.DateTimeField):
         return parsed
 
 
+MIN_ID_PREFIX = 8
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+
+
 class AuditFilterForm(forms.Form):
-    aggregate_id = forms.UUIDField(label="Aggregate id", required=False)
+    aggregate_id = forms.CharField(
+        label="Aggregate",
+        required=False,
+        max_length=64,
+        help_text=f"id, its first {MIN_ID_PREFIX}+ characters, or a SKU",
+    )
     aggregate_type = forms.CharField(label="Aggregate type", required=False, max_length=100)
     event_type = forms.CharField(label="Event type", required=False, max_length=100)
     user = forms.CharField(label="User", required=False, max_length=150, help_text="username or id")
     correlation_id = forms.CharField(label="Correlation id", required=False, max_length=128)
     since = UtcDateTimeField(
-        label="From", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label="From (UTC)", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     until = UtcDateTimeField(
-        label="To", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label="To (UTC)", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     before = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
+
+    def clean_aggregate_id(self) -> str:
+        value = self.cleaned_data["aggregate_id"].strip()
+        if value and not (_id_range(value) or _LABEL.match(value)):
+            raise forms.ValidationError(
+                f"An id (or its first {MIN_ID_PREFIX} characters), or a SKU: letters, digits, - and _."
+            )
+        return value
+
+
+def _id_range(value: str) -> tuple[UUID, UUID] | None:
+    """The ids starting with ``value``: a whole id, or a prefix of at least
+    MIN_ID_PREFIX hex digits (dashes ignored, any case)."""
+    digits = value.lower().replace("-", "")
+    if not MIN_ID_PREFIX <= len(digits) <= 32 or any(c not in "0123456789abcdef" for c in digits):
+        return None
+    return UUID(digits.ljust(32, "0")), UUID(digits.ljust(32, "f"))
+
+
+def _aggregate(qs, value: str):
+    """Events of the streams ``value`` names: by id or id prefix, or by the
+    SKU in their first event (eventstore.labels); and a note when it names
+    none of them."""
+    labelled = streams_labelled(value) if _LABEL.match(value) else []
+    wanted = Q(aggregate_id__in=labelled)
+    if span := _id_range(value):
+        wanted |= Q(aggregate_id__gte=span[0], aggregate_id__lte=span[1])
+    elif not labelled:
+        note = f"No stream is named “{value}”; an id needs at least its first {MIN_ID_PREFIX} characters."
+        return qs.none(), note
+    return qs.filter(wanted), None
+
+
+def _named(qs, field: str, value: str, known):
+    """``field`` equal to ``value`` in any case: the registered name it
+    stands for (an exact, indexed match), else a case-insensitive one."""
+    names = {name.lower(): name for name in known}
+    if value.lower() in names:
+        return qs.filter(**{field: names[value.lower()]})
+    return qs.filter(**{f"{field}__iexact": value})
 
 
 def _metadata_in(qs, key: str, values: list[str]):
@@ -57,7 +114,7 @@ def _metadata_in(qs, key: str, values: list[str]):
 
 def _user_ids(value: str) -> list[str]:
     User = get_user_model()
-    ids = [str(pk) for pk in User.objects.filter(username=value).values_list("pk", flat=True)]
+    ids = [str(pk) for pk in User.objects.filter(username__iexact=value).values_list("pk", flat=True)]
     if value.isdigit():
         ids.append(value)
     return ids or [value]
@@ -73,6 +130,7 @@ def audit_rows(events: list[Event]) -> list[dict]:
         )
         .values_list("pk", "username")
     }
+    labels = stream_labels({e.aggregate_id for e in events})
     rows = []
     for e in events:
         latest = current.get(e.event_type, e.schema_version)
@@ -85,6 +143,7 @@ def audit_rows(events: list[Event]) -> list[dict]:
         rows.append(
             {
                 "event": e,
+                "label": labels.get(e.aggregate_id),
                 "user": users.get(str(e.metadata.get("user_id")), e.metadata.get("user_id")),
                 "current_version": latest,
                 "upcast": upcast,
@@ -93,7 +152,7 @@ def audit_rows(events: list[Event]) -> list[dict]:
     return rows
 
 
-@staff_member_required
+@staff_required(AUDIT_STAFF_ONLY)
 def audit(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
     events, next_before, status = [], None, 200
@@ -103,11 +162,14 @@ def audit(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data if form.is_bound else {}
         qs = Event.objects.order_by("-position")
         if data.get("aggregate_id"):
-            qs = qs.filter(aggregate_id=data["aggregate_id"])
+            qs, note = _aggregate(qs, data["aggregate_id"])
+            if note:
+                messages.info(request, note)
         if data.get("aggregate_type"):
-            qs = qs.filter(aggregate_type=data["aggregate_type"])
+            aggregate_types = {t["aggregate_type"] for t in registry.catalog() if t["aggregate_type"]}
+            qs = _named(qs, "aggregate_type", data["aggregate_type"].strip(), aggregate_types)
         if data.get("event_type"):
-            qs = qs.filter(event_type=data["event_type"])
+            qs = _named(qs, "event_type", data["event_type"].strip(), registry.current_versions)
         if data.get("user"):
             qs = _metadata_in(qs, "user_id", _user_ids(data["user"]))
         if data.get("correlation_id"):

@@ -42,7 +42,12 @@ ORDER_READ_MODELS = ("order_list",)
 
 class OrderListQuery(StrictSerializer):
     status = serializers.ChoiceField(choices=selectors.STATUSES, required=False)
-    customer_id = StrictRegexField(rules.CUSTOMER_ID_PATTERN, max_length=64, required=False)
+    customer_id = StrictRegexField(
+        rules.CUSTOMER_ID_PATTERN, max_length=64, required=False, help_text="exactly this customer"
+    )
+    customer_prefix = serializers.CharField(
+        max_length=64, required=False, help_text="customers whose id starts with this, in any case"
+    )
     placed_from = UtcDateTimeField(required=False, help_text="inclusive (ISO-8601)")
     placed_to = UtcDateTimeField(required=False, help_text="exclusive (ISO-8601)")
     total_min = serializers.IntegerField(min_value=0, max_value=2**53, required=False)
@@ -76,6 +81,7 @@ def list_orders(request: Request) -> Response:
     filters = selectors.OrderFilters(
         status=q.get("status"),
         customer_id=q.get("customer_id"),
+        customer_prefix=q.get("customer_prefix"),
         placed_from=q.get("placed_from"),
         placed_to=q.get("placed_to"),
         total_min=q.get("total_min"),

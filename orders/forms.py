@@ -135,17 +135,24 @@ class ReceiveStockForm(OneTimeForm):
     quantity = forms.IntegerField(min_value=1, max_value=1_000_000)
 
 
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+
+
 class OrderFilterForm(forms.Form):
+    """The order list's filters (also the CSV export's). Customer: the start
+    of the customer id, in any case; order id: its first 4+ characters."""
+
     q = forms.CharField(label="Order id", required=False, max_length=64)
     status = forms.ChoiceField(
         choices=[("", "Any status")] + [(s, s.title()) for s in selectors.STATUSES], required=False
     )
     customer_id = forms.CharField(label="Customer", required=False, max_length=64)
     placed_from = forms.DateField(
-        label="Placed from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Placed from (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     placed_to = forms.DateField(
-        label="Placed to", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Placed to (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     total_min = forms.DecimalField(
         label="Total from", required=False, min_value=0, max_digits=14, decimal_places=2
@@ -155,6 +162,9 @@ class OrderFilterForm(forms.Form):
     )
     ordering = forms.ChoiceField(choices=[(o, o) for o in selectors.ORDERINGS], required=False)
     cursor = forms.CharField(required=False, max_length=500)
+    per_page = forms.TypedChoiceField(
+        label="Per page", choices=[(n, n) for n in PAGE_SIZES], coerce=int, required=False, empty_value=None
+    )
 
     def clean(self):
         data = super().clean()

@@ -17,6 +17,12 @@ from eventstore.metadata import message_context
 from orders import commands
 from orders.idempotency import IdempotencyKey, invalid_key_reason
 
+# Why the pages refuse a command to a signed-in user who is not an order manager.
+MANAGERS_ONLY = (
+    "Only order managers can place and change orders or record stock. "
+    "Ask a staff user to add you to the Order managers group."
+)
+
 
 def can_manage(user) -> bool:
     """Staff, and users with the "order manager" permission, may send commands."""

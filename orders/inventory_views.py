@@ -10,11 +10,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from eventstore.metadata import message_context
-from orders import commands
+from orders import commands, prg
 from orders.domain import DomainError
 from orders.errors import ContentionError, IdempotencyKeyReusedError
 from orders.forms import ReceiveStockForm
-from orders.http import can_manage
+from orders.http import MANAGERS_ONLY, can_manage
 from projections import consistency, selectors
 
 
@@ -22,10 +22,14 @@ from projections import consistency, selectors
 @require_http_methods(["GET", "POST"])
 def inventory(request: HttpRequest) -> HttpResponse:
     """Stock levels (read model) and, for order managers, the receive form."""
-    form = ReceiveStockForm(request.POST or None) if can_manage(request.user) else None
+    form = None
+    if can_manage(request.user):  # bound to what was sent, or to a failed attempt kept for this page
+        kept = prg.load(request, "inventory") if request.method == "GET" else None
+        form = prg.bind(ReceiveStockForm, kept) if kept else ReceiveStockForm(request.POST or None)
     if request.method == "POST":
         if form is None:
-            raise PermissionDenied
+            raise PermissionDenied(MANAGERS_ONLY)
+        errors = []
         if form.is_valid():
             try:
                 with message_context(user_id=str(request.user.pk)):
@@ -34,19 +38,18 @@ def inventory(request: HttpRequest) -> HttpResponse:
                         idempotency_key=form.idempotency_key(request.user, request.path),
                     )
             except (DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
-                form.add_error(None, str(exc))
+                errors.append(str(exc))
             else:
                 messages.success(
-                    request, f"Received {form.cleaned_data['quantity']} x {form.cleaned_data['sku']}."
+                    request, f"Received {form.cleaned_data['quantity']} \u00d7 {form.cleaned_data['sku']}."
                 )
                 return redirect(f"{reverse('inventory')}?after={result.consistency_token}")
+        token = prg.save(request, "inventory", "receive", request.POST, errors)
+        return prg.redirect(reverse("inventory"), token, anchor="receive-heading")
     if after := request.GET.get("after"):
         consistency.wait_for_token(("inventory",), after)
     low = request.GET.get("low") == "1"
     levels = selectors.inventory_list(available_max=5 if low else None, limit=500)
     return render(
-        request,
-        "orders/inventory.html",
-        {"nav": "inventory", "levels": levels, "form": form, "low": low},
-        status=400 if form is not None and form.errors else 200,
+        request, "orders/inventory.html", {"nav": "inventory", "levels": levels, "form": form, "low": low}
     )

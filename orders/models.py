@@ -58,6 +58,7 @@ class FulfilmentProcess(models.Model):
 
     class Meta:
         db_table = "fulfilment_processes"
+        verbose_name_plural = "fulfilment processes"
 
     def __str__(self) -> str:
         return f"fulfilment of {self.order_id}: {self.status}"

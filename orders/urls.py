@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders import api, history_api, inventory_api, inventory_views, views
+from orders import api, confirm_views, export, history_api, inventory_api, inventory_views, views
 
 urlpatterns = [
     path("api/orders/", api.OrderCollectionApi.as_view(), name="api-orders"),
@@ -25,8 +25,10 @@ urlpatterns = [
 urlpatterns += [
     path("", views.home, name="home"),
     path("orders/", views.order_list, name="order-list"),
+    path("orders/export.csv", export.order_export, name="order-export"),
     path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
     path("orders/<uuid:order_id>/reservation", views.order_reservation, name="order-reservation"),
     path("orders/<uuid:order_id>/<str:action>", views.order_command, name="order-command"),
+    path("orders/<uuid:order_id>/<str:action>/confirm", confirm_views.confirm_command, name="order-confirm"),
     path("inventory/", inventory_views.inventory, name="inventory"),
 ]

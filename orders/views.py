@@ -3,7 +3,7 @@ timeline and point-in-time view, and one POST view per command. Pages read
 the read models; commands go through orders.commands.execute like the API."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 
 from django.contrib import messages
@@ -14,77 +14,46 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
-from eventstore import EventStore, GlobalPosition
+from eventstore import EventStore
 from eventstore.metadata import message_context
-from orders import commands
+from orders import commands, prg
 from orders.domain import Action, DomainError, InvalidOrderDataError, Line, OrderNotFoundError, actions
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
 from orders.forms import (
+    PAGE_SIZES,
     AddItemForm,
     CancelForm,
-    OrderFilterForm,
     PlaceOrderForm,
     RemoveItemForm,
     ShipForm,
 )
-from orders.http import can_manage
+from orders.http import MANAGERS_ONLY, can_manage
+from orders.listing import list_query
 from orders.models import FulfilmentProcess
 from orders.repository import OrderRepository
 from projections import consistency, selectors
 
 ORDER_READ_MODELS = ("order_list",)
-PAGE_SIZE = 50
-
-
-def _day_start(day) -> datetime | None:
-    try:
-        start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
-        start.astimezone(UTC)  # the first days of the calendar cannot be moved east of UTC
-    except OverflowError:
-        return None
-    return start
-
-
-def _day_end(day) -> datetime | None:
-    """The start of the day after ``day`` (None: no end, for the last day there is)."""
-    try:
-        return _day_start(day + timedelta(days=1))
-    except OverflowError:
-        return None
-
-
-def _jump_to_order(query: str) -> UUID | None:
-    """A full order id, or a unique hex prefix of at least 8 characters."""
-    text = query.strip().lower()
-    try:
-        order_id = UUID(text)
-    except ValueError:
-        pass
-    else:  # in the read model, or only just placed (in the log, not yet projected)
-        if selectors.order_summary(order_id) or EventStore().stream_version(order_id):
-            return order_id
-        return None
-    hex_part = text.replace("-", "")
-    if len(hex_part) < 8 or len(hex_part) > 32 or any(c not in "0123456789abcdef" for c in hex_part):
-        return None
-    low = UUID(hex_part.ljust(32, "0"))
-    high = UUID(hex_part.ljust(32, "f"))
-    found = selectors.order_ids_between(low, high, limit=2)
-    return found[0] if len(found) == 1 else None
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def order_list(request: HttpRequest) -> HttpResponse:
-    place_form = (
-        PlaceOrderForm(request.POST or None, auto_id="place-%s") if can_manage(request.user) else None
-    )
+    place_form = None
+    if can_manage(request.user):  # bound to what was sent, or to a failed attempt kept for this page
+        kept = prg.load(request, "order-list") if request.method == "GET" else None
+        place_form = (
+            prg.bind(PlaceOrderForm, kept, auto_id="place-%s")
+            if kept
+            else PlaceOrderForm(request.POST or None, auto_id="place-%s")
+        )
     if request.method == "POST":
         if place_form is None:
-            raise PermissionDenied
+            raise PermissionDenied(MANAGERS_ONLY)
+        errors = []
         if place_form.is_valid():
             lines = tuple(Line(*values) for values in place_form.cleaned_data["lines"])
             try:
@@ -94,61 +63,43 @@ def order_list(request: HttpRequest) -> HttpResponse:
                         idempotency_key=place_form.idempotency_key(request.user, request.path),
                     )
             except (DomainError, IdempotencyKeyReusedError) as exc:
-                place_form.add_error(None, str(exc))
+                errors.append(str(exc))
             else:
                 messages.success(request, "Order placed.")
                 return redirect(
                     f"{reverse('order-detail', args=[result.order_id])}?after={result.consistency_token}"
                 )
-    filters_form = OrderFilterForm(request.GET or None)
-    page, count, exact, filters_valid = None, 0, True, True
-    filters = selectors.OrderFilters()
-    ordering = "-placed_at"
-    cursor = None
-    if filters_form.is_bound and not filters_form.is_valid():
-        filters_valid = False
-    elif filters_form.is_bound:
-        data = filters_form.cleaned_data
-        if data["q"]:
-            found = _jump_to_order(data["q"])
-            if found is not None:
-                return redirect("order-detail", order_id=found)
-            digits = data["q"].strip().replace("-", "")
-            if len(digits) < 8 and re.fullmatch(r"[0-9a-fA-F]+", digits):
-                messages.warning(request, "Type the full order id, or at least its first 8 characters.")
-            else:
-                messages.warning(request, f"No order found for “{data['q']}”.")
-        filters = selectors.OrderFilters(
-            status=data["status"] or None,
-            customer_id=data["customer_id"] or None,
-            placed_from=_day_start(data["placed_from"]) if data["placed_from"] else None,
-            placed_to=_day_end(data["placed_to"]) if data["placed_to"] else None,
-            total_min=int(data["total_min"] * 100) if data["total_min"] is not None else None,
-            total_max=int(data["total_max"] * 100) if data["total_max"] is not None else None,
-        )
-        ordering = data["ordering"] or ordering
-        cursor = data["cursor"] or None
-    if filters_valid:
+        token = prg.save(request, "order-list", "place", request.POST, errors)
+        return prg.redirect(reverse("order-list"), token, anchor="place")
+    query = list_query(request.GET)
+    if query.jump_to is not None:
+        return redirect("order-detail", order_id=query.jump_to)
+    for note in query.notes:
+        messages.warning(request, note)
+    page, count, exact = None, 0, True
+    if query.valid:
         try:
-            page = selectors.order_list(filters, ordering, cursor, PAGE_SIZE)
+            page = selectors.order_list(query.filters, query.ordering, query.cursor, query.per_page)
         except selectors.InvalidCursorError:
             messages.warning(request, "That page link is no longer valid; showing the first page.")
-            page = selectors.order_list(filters, ordering, None, PAGE_SIZE)
-        count, exact = selectors.order_count_estimate(filters)
-    status = 400 if not filters_valid or (place_form is not None and place_form.errors) else 200
+            page = selectors.order_list(query.filters, query.ordering, None, query.per_page)
+        count, exact = selectors.order_count_estimate(query.filters)
     return render(
         request,
         "orders/order_list.html",
         {
             "nav": "orders",
-            "filters_form": filters_form,
+            "filters_form": query.form,
             "page": page,
+            "page_links": query.page_links,
             "count": count,
             "count_exact": exact,
-            "ordering": ordering,
+            "ordering": query.ordering,
+            "per_page": query.per_page,
+            "page_sizes": PAGE_SIZES,
             "place_form": place_form,
         },
-        status=status,
+        status=200 if query.valid else 400,
     )
 
 
@@ -178,19 +129,25 @@ def with_usernames(events) -> None:
     }
     for e in events:
         uid = e.metadata.get("user_id")
-        e.metadata.setdefault("username", names.get(str(uid), uid))
+        # No one behind a process's own steps (e.g. "system:fulfilment"): the page says "automatically".
+        e.metadata.setdefault(
+            "username", None if str(uid).startswith("system:") else names.get(str(uid), uid)
+        )
 
 
-def detail_context(
-    request, order_id: UUID, *, bound: dict | None = None, wait_for: GlobalPosition | None = None
-) -> dict:
-    """Everything the detail page shows; ``bound`` replaces the blank forms
-    with ones carrying the user's input and errors. With ``?after=<token>``
-    (a command's consistency token, or ``wait_for``) the read model is given
-    time to include that event."""
+def detail_context(request, order_id: UUID) -> dict:
+    """Everything the detail page shows. With ``?after=<token>`` (a command's
+    consistency token) the read model is given time to include that event;
+    with ``?form=<id>`` the form that failed there is shown again, bound to
+    what the user typed, with why it failed (see orders.prg)."""
+    kept = prg.load(request, str(order_id))
+    conflict = None
+    if kept and "conflict_after" in kept:
+        conflict = EventStore().load(order_id, after_version=kept["conflict_after"])
+        with_usernames(conflict)
     waited = True
-    if wait_for is not None:
-        waited = consistency.wait_for(ORDER_READ_MODELS, wait_for)
+    if conflict:
+        waited = consistency.wait_for(ORDER_READ_MODELS, conflict[-1].global_position)
     elif after := request.GET.get("after"):
         waited = consistency.wait_for_token(ORDER_READ_MODELS, after)
     found = selectors.order_get(order_id)
@@ -214,9 +171,8 @@ def detail_context(
         "ship": ShipForm(initial={"version": version}),
         "cancel": CancelForm(initial={"version": version}),
     }
-    forms_.update(bound or {})
     with_usernames(history)
-    return {
+    context = {
         "nav": "orders",
         "order_id": order_id,
         "order": order,
@@ -231,11 +187,38 @@ def detail_context(
         **_stock_context(order_id, order),
         "forms": forms_,
         "as_of": as_of,
-        "as_of_value": as_of.astimezone(timezone.get_current_timezone()).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-        if as_of
-        else "",
+        "as_of_value": as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] if as_of else "",
         "as_of_state": as_of_state,
     }
+    if kept and kept.get("action") in COMMAND_FORMS:
+        _show_kept_form(context, kept, conflict, history[-1].version if history else 0)
+    return context
+
+
+def _show_kept_form(context: dict, kept: dict, conflict: list | None, current: int) -> None:
+    """Put a failed command's form back on the order page: what was typed,
+    the errors, and after a conflict what changed (the form then carries
+    the version the user can now see)."""
+    action = kept["action"]
+    replace = {"version": str(current)} if conflict is not None else None
+    form = prg.bind(COMMAND_FORMS[action], kept, replace=replace)
+    if action == "remove":
+        context["remove_error"] = form.non_field_errors() or [
+            e for errors in form.errors.values() for e in errors
+        ]
+    else:
+        context["forms"][action] = form
+    if conflict:
+        context.update(conflict=conflict, conflict_action=action, version_now=current)
+    order = context["order"]
+    if action != "remove" and not context["is_open"]:
+        # The order is closed: the regular forms are gone. Show what the user
+        # sent, and the rule that now forbids it.
+        context["retry_action"] = action
+        refused = order and actions.refusal(
+            context["order_id"], order.status, order.requires_confirmation, Action(action)
+        )
+        context["rule_now"] = " ".join(form.non_field_errors()) or (str(refused) if refused else None)
 
 
 @login_required
@@ -244,6 +227,8 @@ def order_detail(request: HttpRequest, order_id: UUID) -> HttpResponse:
 
 
 COMMAND_FORMS = {"add": AddItemForm, "remove": RemoveItemForm, "ship": ShipForm, "cancel": CancelForm}
+# Commands that destroy something: they run only from their confirmation page.
+CONFIRMED_ACTIONS = {"remove", "cancel"}
 
 
 def _command(action: str, order_id: UUID, data: dict):
@@ -257,15 +242,24 @@ def _command(action: str, order_id: UUID, data: dict):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResponse:
+    """Run one command from its form, then redirect: to the order on
+    success, or back to the form (kept, with why it failed; see orders.prg).
+    A GET (a bookmarked or reloaded command address) shows the order."""
     if action not in COMMAND_FORMS:
         raise Http404
+    if request.method == "GET":
+        return redirect("order-detail", order_id=order_id)
     if not can_manage(request.user):
-        raise PermissionDenied
+        raise PermissionDenied(MANAGERS_ONLY)
+    if action in CONFIRMED_ACTIONS and request.POST.get("confirmed") != "yes":
+        typed = request.POST.copy()
+        for name in prg.NOT_KEPT | {"form_key"}:
+            typed.pop(name, None)
+        return redirect(f"{reverse('order-confirm', args=[order_id, action])}?{typed.urlencode()}")
     form = COMMAND_FORMS[action](request.POST)
-    conflict, shown_form, current, wait_for = None, form, None, None
-    status = 400
+    errors, kept = [], {}
     if form.is_valid():
         expected = form.cleaned_data["version"]
         try:
@@ -276,50 +270,32 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
                     idempotency_key=form.idempotency_key(request.user, request.path),
                 )
         except StaleVersionError as exc:
-            conflict = EventStore().load(order_id, after_version=expected)
-            if not conflict:  # a version the order never had: a doctored or mixed-up page
+            if not exc.current:  # no such order: nothing to go back to
+                raise Http404(f"order {order_id} does not exist") from None
+            kept["conflict_after"] = expected
+            if exc.current is None or exc.current <= expected:  # a doctored or mixed-up page
                 messages.error(
                     request, f"This page is out of date (the order is at version {exc.current}); reload it."
                 )
-            with_usernames(conflict)
-            current = conflict[-1].version if conflict else expected
-            wait_for = conflict[-1].global_position if conflict else None
-            # Keep what the user typed, against the version they can now see.
-            shown_form = COMMAND_FORMS[action](initial={**form.cleaned_data, "version": current})
-            status = 409
         except OrderNotFoundError as exc:
             raise Http404(str(exc)) from None
-        except InvalidOrderDataError as exc:
-            form.add_error(None, str(exc))
-        except DomainError as exc:
-            form.add_error(None, str(exc))
-            status = 409
-        except (ContentionError, IdempotencyKeyReusedError) as exc:
-            form.add_error(None, str(exc))
-            status = 409
+        except (InvalidOrderDataError, DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
+            errors.append(str(exc))
         else:
             messages.success(request, _DONE[action])
             return redirect(f"{reverse('order-detail', args=[order_id])}?after={result.consistency_token}")
     if "version" in form.errors:
         messages.error(request, "This form is out of date or incomplete; reload the page and try again.")
-    bound = {action: shown_form} if action != "remove" else {}
-    context = detail_context(request, order_id, bound=bound, wait_for=wait_for)
-    context.update(conflict=conflict, remove_error=form.non_field_errors() if action == "remove" else None)
-    if conflict is not None:
-        context.update(conflict_action=action, version_now=current)
-    if action != "remove" and not context["is_open"]:
-        # The order is closed: the regular forms are gone. Show what the user
-        # sent, and the rule that now forbids it.
-        context["retry_action"] = action
-        errors = shown_form.non_field_errors() if shown_form.is_bound else []
-        order = context["order"]
-        refused = order and actions.refusal(
-            order_id, order.status, order.requires_confirmation, Action(action)
-        )
-        context["rule_now"] = " ".join(errors) or (str(refused) if refused else None)
-    return render(request, "orders/order_detail.html", context, status=status)
+    token = prg.save(request, str(order_id), action, request.POST, errors, **kept)
+    return prg.redirect(reverse("order-detail", args=[order_id]), token, anchor=FORM_ANCHORS[action])
 
 
+FORM_ANCHORS = {
+    "add": "add-heading",
+    "remove": "lines-heading",
+    "ship": "ship-heading",
+    "cancel": "cancel-heading",
+}
 _DONE = {
     "add": "Item added.",
     "remove": "Line removed.",

@@ -77,6 +77,8 @@ class OrderSummary(models.Model):
 
     class Meta:
         db_table = "order_list"
+        verbose_name = "order summary"
+        verbose_name_plural = "order summaries"
         # Keyset pagination and filters: every ordering ends in order_id.
         indexes = [
             models.Index(fields=["placed_at", "order_id"], name="order_list_placed_idx"),
@@ -122,6 +124,8 @@ class CustomerSummary(models.Model):
 
     class Meta:
         db_table = "customer_summary"
+        verbose_name = "customer summary"
+        verbose_name_plural = "customer summaries"
 
     def __str__(self) -> str:
         return self.customer_id
@@ -157,6 +161,8 @@ class DailySales(models.Model):
 
     class Meta:
         db_table = "daily_sales"
+        verbose_name = "daily sales"
+        verbose_name_plural = "daily sales"
 
     def __str__(self) -> str:
         return str(self.day)

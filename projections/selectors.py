@@ -11,6 +11,7 @@ from uuid import UUID
 import orjson
 from django.db import connection
 from django.db.models import Sum
+from django.db.models.functions import Lower
 
 from projections.models import (
     CustomerSummary,
@@ -33,10 +34,25 @@ class InvalidCursorError(ValueError):
     pass
 
 
+def id_prefix_range(prefix: str) -> tuple[UUID, UUID] | None:
+    """The lowest and highest UUIDs starting with ``prefix`` (hex digits,
+    dashes ignored, any case), or None when it is not such a prefix."""
+    digits = prefix.strip().lower().replace("-", "")
+    if not 0 < len(digits) <= 32 or any(c not in "0123456789abcdef" for c in digits):
+        return None
+    return UUID(digits.ljust(32, "0")), UUID(digits.ljust(32, "f"))
+
+
 @dataclass(frozen=True)
 class OrderFilters:
+    """``customer_id`` matches exactly; ``customer_prefix`` the start of the
+    customer id, in any case (an index on lower(customer_id) serves it);
+    ``order_id_prefix`` the start of the order id (hex digits)."""
+
     status: str | None = None
     customer_id: str | None = None
+    customer_prefix: str | None = None
+    order_id_prefix: str | None = None
     placed_from: datetime | None = None
     placed_to: datetime | None = None
     total_min: int | None = None
@@ -47,6 +63,15 @@ class OrderFilters:
             qs = qs.filter(status=self.status)
         if self.customer_id:
             qs = qs.filter(customer_id=self.customer_id)
+        if self.customer_prefix:
+            qs = qs.annotate(customer_lower=Lower("customer_id")).filter(
+                customer_lower__startswith=self.customer_prefix.lower()
+            )
+        if self.order_id_prefix:
+            low, high = id_prefix_range(self.order_id_prefix) or (None, None)
+            if low is None:
+                return qs.none()
+            qs = qs.filter(order_id__gte=low, order_id__lte=high)
         if self.placed_from:
             qs = qs.filter(placed_at__gte=self.placed_from)
         if self.placed_to:
@@ -130,6 +155,18 @@ def order_list(
         encode_cursor(getattr(last, field), last.order_id, "n") if more_after else None,
         encode_cursor(getattr(first, field), first.order_id, "p") if more_before else None,
     )
+
+
+def iter_orders(filters: OrderFilters, ordering: str = "-placed_at", batch: int = 1000):
+    """Every order matching ``filters``, in ``ordering``, read a keyset page
+    of ``batch`` rows at a time (an export of any size in bounded memory)."""
+    cursor = None
+    while True:
+        page = order_list(filters, ordering, cursor, batch)
+        yield from page.rows
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
 
 
 def order_get(order_id: UUID) -> tuple[OrderSummary, list[OrderLine]] | None:

@@ -3,16 +3,16 @@
 from datetime import timedelta
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from eventstore.access import staff_required
 from projections import failures, selectors
 from projections.base import registry
-from projections.status import status
+from projections.status import holding_back, status
 
 
 @login_required
@@ -54,13 +54,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@staff_required()
 def projection_status(request: HttpRequest) -> HttpResponse:
     template = "projections/_status_table.html" if request.htmx else "projections/status.html"
-    return render(request, template, {"nav": "projections", "projections": status(), "now": timezone.now()})
+    projections = status()
+    context = {"projections": projections, "held_back_by": holding_back(projections), "now": timezone.now()}
+    return render(request, template, {"nav": "projections", **context})
 
 
-@staff_member_required
+@staff_required()
 @require_POST
 def projection_retry(request: HttpRequest, name: str) -> HttpResponse:
     if name not in registry:

@@ -101,6 +101,17 @@ def projections_off_unless_asked(settings):
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """The cache is shared by every process (Redis under the tests): sign-in
+    and token throttles count there, so each test starts from zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def orders_ship_without_inventory_unless_asked(settings):
     """Most tests are about one thing; stock reservation is tested where it
     is the subject (settings.INVENTORY_RESERVATION = True)."""

@@ -1,4 +1,5 @@
 import json
+import re
 
 from django import template
 
@@ -30,7 +31,10 @@ def event_summary(event) -> str:
     match event.event_type:
         case "OrderPlaced":
             lines = len(d["items"])
-            text = f"Placed for {d['customer_id']} with {lines} line(s), total {cents(d['total_cents'])}"
+            text = (
+                f"Placed for {d['customer_id']}: {lines} line{'s' if lines != 1 else ''}, "
+                f"total {cents(d['total_cents'])}"
+            )
         case "ItemAdded":
             text = f"Added {d['quantity']} \u00d7 {d['sku']} at {cents(d['price_cents'])}"
         case "ItemRemoved":
@@ -40,8 +44,10 @@ def event_summary(event) -> str:
             text = f"Shipped{' via ' + via if via else ''}"
         case "OrderCancelled":
             text = f"Cancelled: {d['reason']}"
-        case _:
-            text = event.event_type
+        case "OrderConfirmed":
+            text = "Confirmed: all stock reserved"
+        case _:  # an event without its own sentence: its name in words ("LineRejected": "Line rejected")
+            text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", event.event_type).capitalize()
     return text
 
 

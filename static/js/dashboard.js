@@ -6,25 +6,31 @@ document.addEventListener("DOMContentLoaded", function () {
   var days = series.map(function (s) { return s.day.slice(5); });
   // Chart.js fills in the options it is given, so each chart gets its own copy.
   function common() { return { responsive: true, maintainAspectRatio: false, animation: false }; }
+  // The page's colours (light or dark, as the system is set), from app.css.
+  var css = getComputedStyle(document.documentElement);
+  function colour(name) { return css.getPropertyValue(name).trim(); }
+  var accent = colour("--accent"), ok = colour("--ok"), bad = colour("--bad");
+  Chart.defaults.color = colour("--muted") || Chart.defaults.color;
+  Chart.defaults.borderColor = colour("--line") || Chart.defaults.borderColor;
   new Chart(document.getElementById("orders-chart"), {
     type: "bar",
     data: { labels: days, datasets: [
-      { label: "Placed", data: series.map(function (s) { return s.placed; }), backgroundColor: "#0b5cad" },
-      { label: "Cancelled", data: series.map(function (s) { return s.cancelled; }), backgroundColor: "#b42318" }
+      { label: "Placed", data: series.map(function (s) { return s.placed; }), backgroundColor: accent },
+      { label: "Cancelled", data: series.map(function (s) { return s.cancelled; }), backgroundColor: bad }
     ] },
     options: common()
   });
   new Chart(document.getElementById("revenue-chart"), {
     type: "line",
     data: { labels: days, datasets: [
-      { label: "Revenue", data: series.map(function (s) { return s.revenue_cents / 100; }), borderColor: "#1a7f37", backgroundColor: "#1a7f37", tension: 0.2 }
+      { label: "Revenue", data: series.map(function (s) { return s.revenue_cents / 100; }), borderColor: ok, backgroundColor: ok, tension: 0.2 }
     ] },
     options: common()
   });
   new Chart(document.getElementById("status-chart"), {
     type: "doughnut",
     data: { labels: ["Open", "Shipped", "Cancelled"], datasets: [
-      { data: [statuses.placed, statuses.shipped, statuses.cancelled], backgroundColor: ["#0b5cad", "#1a7f37", "#b42318"] }
+      { data: [statuses.placed, statuses.shipped, statuses.cancelled], backgroundColor: [accent, ok, bad] }
     ] },
     options: common()
   });

@@ -1,24 +1,30 @@
 """The web UI in a real browser (Playwright driving the system Chromium)
 against the running stack: gunicorn, a Celery worker and beat on Redis.
-Screenshots of each main page go to test-artifacts/screenshots/."""
+Screenshots of each main page go to test-artifacts/screenshots/; with
+UPDATE_SCREENSHOTS=1 the README's go to docs/screenshots/ (commit them)."""
 
+import csv
+import io
+import os
 import re
 import uuid
-import zoneinfo
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import connections
 
 from eventstore import EventStore
 from eventstore.models import Event
 from orders import commands
-from tests.support import password_of
+from orders.domain import Line
+from tests.support import password_of, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+README_SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -51,11 +57,15 @@ def running(stack):
     return stack
 
 
-def sign_in(browser, base_url, user, viewport=None):
-    """A new browser context (Berlin time) signed in as ``user`` through the
-    login form; the context and its page, on the order list."""
+def sign_in(browser, base_url, user, viewport=None, **options):
+    """A new browser context (Berlin time; ``options`` for Playwright, e.g.
+    color_scheme="dark") signed in as ``user`` through the login form; the
+    context and its page, on the order list."""
     context = browser.new_context(
-        viewport=viewport or {"width": 1280, "height": 900}, timezone_id="Europe/Berlin"
+        viewport=viewport or {"width": 1280, "height": 900},
+        timezone_id="Europe/Berlin",
+        accept_downloads=True,
+        **options,
     )
     context.set_default_timeout(20_000)
     page = context.new_page()
@@ -67,8 +77,14 @@ def sign_in(browser, base_url, user, viewport=None):
     return context, page
 
 
-def shot(page, name):
+def shot(page, name, readme: str | None = None, readme_full_page: bool = False):
+    """A screenshot for the test's artifacts; ``readme``: also the README's
+    picture of that name, when UPDATE_SCREENSHOTS=1 (the viewport, or the
+    whole page)."""
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    if readme and os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        README_SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(README_SHOTS / f"{readme}.png"), full_page=readme_full_page)
 
 
 def wait_for_stock(page) -> None:
@@ -121,6 +137,9 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     # wait for it, or the next form would be a version behind.
     wait_for_stock(page)
     page.get_by_role("button", name="Remove GADGET-B").click()
+    page.wait_for_url(re.compile(r".*/remove/confirm\?"))  # destructive: asks first
+    assert "Remove GADGET-B from order" in page.locator("#confirm").inner_text()
+    page.get_by_role("button", name="Yes, remove the line").click()
     page.wait_for_selector("text=Line removed.")
     assert page.locator("#lines tbody tr").count() == 2
     assert page.locator("#order-total").inner_text() == "47.48"
@@ -134,11 +153,14 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     assert page.locator("#order-status").inner_text() == "shipped"
     shot(page, "order-detail")
 
-    # The stale tab tries to cancel: a conflict, with what changed; nothing appended.
+    # The stale tab tries to cancel (and confirms): a conflict, with what
+    # changed; nothing appended; the address is the order's, not the command's.
     second.get_by_label("Reason").fill("customer called")
     second.get_by_role("button", name="Cancel order").click()
+    second.get_by_role("button", name="Yes, cancel the order").click()
     conflict = second.locator("#conflict")
     conflict.wait_for()
+    assert re.fullmatch(rf"{running.base_url}/orders/{order_id}/\?form=[\w-]+#cancel-heading", second.url)
     assert "changed after you opened the page" in conflict.inner_text()
     assert "Shipped via DHL" in conflict.inner_text()
     shot(second, "order-conflict")
@@ -162,8 +184,8 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     assert page.locator("#timeline li").count() == len(history)
     added = next(e for e in history if e.event_type == "ItemAdded")
     moment = added.created_at + timedelta(milliseconds=1)
-    local = moment.astimezone(zoneinfo.ZoneInfo("Europe/Berlin"))
-    page.get_by_label("Show the order as it was at").fill(local.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3])
+    utc = moment.astimezone(UTC)  # pages read and show UTC, whatever the browser's zone (Berlin here)
+    page.get_by_label("Show the order as it was at").fill(utc.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3])
     page.get_by_role("button", name="Replay").click()
     result = page.locator("#as-of-result")
     result.wait_for()
@@ -191,14 +213,101 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     shot(page, "projections")
 
 
-def test_an_order_manager_who_is_not_staff_cannot_reach_the_audit_view(
+def test_an_order_manager_who_is_not_staff_gets_the_403_page_for_staff_pages(
     running, browser, transactional_db, manager
 ):
     _, page = sign_in(browser, running.base_url, manager, viewport={"width": 390, "height": 844})
     assert page.get_by_role("link", name="Audit").count() == 0
     shot(page, "order-list-phone")
-    page.goto(f"{running.base_url}/audit/")
-    assert "/audit/" not in page.url or page.locator("#audit-table").count() == 0
+    for path, reason in [
+        ("/audit/", "Only staff users can read the audit trail."),
+        ("/projections/", "Only staff users can open this page."),
+        ("/admin/", "Only staff users can use the admin."),
+    ]:
+        response = page.goto(f"{running.base_url}{path}")
+        assert response.status == 403, path
+        assert page.locator("input[type=password]").count() == 0  # never a sign-in form
+        assert reason in page.locator("#forbidden-reason").inner_text()
+        assert page.get_by_role("link", name="Orders", exact=True).count() >= 1  # the app's own page
     assert page.locator("#audit-table").count() == 0
-    page.goto(f"{running.base_url}/projections/")
-    assert page.locator("#projection-status").count() == 0
+    shot(page, "forbidden")
+
+
+def test_a_refused_command_lands_on_the_order_page_and_a_reload_sends_nothing(
+    running, browser, transactional_db, manager
+):
+    order = commands.execute(commands.PlaceOrder("cust_prg", (Line("WIDGET-A", 1, 1999),))).order_id
+    _, page = sign_in(browser, running.base_url, manager)
+    page.goto(f"{running.base_url}/orders/{order}/")
+    wait_until(lambda: page.reload() and page.locator("#add-quantity").count(), 30, "the order's forms")
+    commands.execute(commands.ShipOrder(order, "DHL"))  # after the page was opened
+    count = Event.objects.count()
+
+    page.get_by_label("SKU", exact=True).fill("EXTRA-1")
+    page.get_by_label("Quantity", exact=True).fill("3")
+    page.get_by_label("Price (cents)").fill("250")
+    page.get_by_role("button", name="Add item").click()
+    page.locator("#conflict").wait_for()
+
+    assert re.fullmatch(rf"{running.base_url}/orders/{order}/\?form=[\w-]+#add-heading", page.url)
+    assert "Shipped via DHL" in page.locator("#conflict").inner_text()
+    assert page.locator("#again-sku").input_value() == "EXTRA-1"  # what was typed
+    page.reload()
+    page.locator("#conflict").wait_for()
+    assert Event.objects.count() == count  # nothing sent again
+    response = page.goto(f"{running.base_url}/orders/{order}/ship")  # a command's address, by GET
+    assert response.status == 200 and page.url == f"{running.base_url}/orders/{order}/"
+    assert Event.objects.count() == count
+
+
+def test_the_order_list_downloads_as_csv_with_its_filters(running, browser, transactional_db, reader):
+    for customer, price in [("shop_a", 1999), ("shop_a", 500), ("shop_b", 700)]:
+        commands.execute(commands.PlaceOrder(customer, (Line("WIDGET-A", 1, price),)))
+    _, page = sign_in(browser, running.base_url, reader)
+    page.get_by_label("Customer", exact=True).fill("SHOP_A")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r".*customer_id=SHOP_A"))
+    wait_until(lambda: page.reload() and len(listed(page)) == 2, 30, "the list to show both orders")
+
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download CSV").click()
+    download = info.value
+
+    assert re.fullmatch(r"orders-\d{8}T\d{4}Z\.csv", download.suggested_filename)
+    with open(download.path(), newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["order_id"] for r in rows] == listed(page)
+    assert {(r["customer_id"], r["total"], r["currency"]) for r in rows} == {
+        ("shop_a", "19.99", "EUR"),
+        ("shop_a", "5.00", "EUR"),
+    }
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", r["placed_at"]) for r in rows)
+
+
+def listed(page) -> list[str]:
+    """The full ids of the orders the list shows, in its order."""
+    hrefs = page.locator("table tbody a.mono").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    return [re.search(r"/orders/([0-9a-f-]{36})/", h).group(1) for h in hrefs]
+
+
+def test_readme_screenshots_of_the_main_pages(running, browser, transactional_db, staff):
+    """The README's pictures: the order list and an order, light and dark
+    (saved to docs/screenshots/ with UPDATE_SCREENSHOTS=1)."""
+    call_command("seed_demo", orders=40, stdout=io.StringIO())  # the worker projects it
+    _, page = sign_in(browser, running.base_url, staff, viewport={"width": 1280, "height": 800})
+    wait_until(lambda: page.reload() and len(listed(page)) == 40, 60, "the demo orders in the list")
+    shot(page, "readme-orders", readme="orders")
+
+    shipped = next(
+        e.aggregate_id for e in Event.objects.filter(event_type="OrderShipped").order_by("-position")[:1]
+    )
+    page.goto(f"{running.base_url}/orders/{shipped}/")
+    page.locator("#timeline li").first.wait_for()
+    shot(page, "readme-order", readme="order", readme_full_page=True)
+
+    _, dark = sign_in(
+        browser, running.base_url, staff, viewport={"width": 1280, "height": 800}, color_scheme="dark"
+    )
+    background = dark.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    assert background == "rgb(13, 17, 23)"  # the dark scheme follows the system setting
+    shot(dark, "readme-orders-dark", readme="orders-dark")

@@ -75,9 +75,13 @@ def test_list_filters_by_status_customer_and_total(staff_api):
     open_, shipped, cancelled, big = place_many(staff_api, c, [100, 200, 300, 5000])
     assert staff_api.post(f"/api/orders/{shipped}/ship", {"carrier": "DHL"}).status_code == 200
     assert staff_api.post(f"/api/orders/{cancelled}/cancel", {"reason": "changed mind"}).status_code == 200
-    staff_api.place("cust_filter_other", [line(200)])
+    other = staff_api.place("cust_filter_other", [line(200)])["order_id"]
 
     assert set(ids(staff_api.orders(customer_id=c)["results"])) == {open_, shipped, cancelled, big}
+    assert staff_api.orders(customer_id="CUST_FILTER")["results"] == []  # customer_id is exact
+    everyone = {open_, shipped, cancelled, big, other}
+    assert set(ids(staff_api.orders(customer_prefix="CUST_fil")["results"])) == everyone  # a prefix, any case
+    assert set(ids(staff_api.orders(customer_prefix="cust_filter_")["results"])) == {other}
     assert set(ids(staff_api.orders(customer_id=c, status="placed")["results"])) == {open_, big}
     shipped_rows = staff_api.orders(customer_id=c, status="shipped")["results"]
     assert ids(shipped_rows) == [shipped]

@@ -23,12 +23,20 @@ D1 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 D2 = datetime(2025, 3, 11, 12, 0, tzinfo=UTC)
 D3 = datetime(2025, 3, 12, 12, 0, tzinfo=UTC)
 
-# The forms of the order page that send a command (not "as of", not signing out).
-COMMAND_FORM = re.compile(r'action="/orders/[0-9a-f-]{36}/(add|remove|ship|cancel)"')
+# The forms of the order page that lead to a command (not "as of", not signing
+# out): add and ship post it, cancel and remove open its confirmation page.
+COMMAND_FORM = re.compile(r'action="/orders/[0-9a-f-]{36}/(add|remove|ship|cancel)(?:/confirm)?"')
 
 
 def text(response) -> str:
     return response.content.decode()
+
+
+def visible_text(response) -> str:
+    """The page's text as a reader sees it: no tags, scripts or styles,
+    entities decoded, runs of white space as one space."""
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", text(response), flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", body))).strip()
 
 
 def listed_ids(response) -> list[str]:
@@ -53,11 +61,28 @@ def audit_positions(response) -> list[int]:
 
 
 def timeline(response) -> list[tuple[str, int]]:
-    """The order page's timeline: (event type, version) of each entry."""
+    """The order page's history: (event type, version) of each entry."""
     section = text(response).split('id="timeline"', 1)[1]
-    return [
-        (t, int(v)) for t, v in re.findall(r"<strong>(\w+)</strong> <span class=\"muted\">v(\d+)", section)
-    ]
+    return [(t, int(v)) for t, v in re.findall(r'data-event-type="(\w+)" data-version="(\d+)"', section)]
+
+
+def timeline_entries(response) -> list[str]:
+    """The order page's history: the sentence of each entry, as shown."""
+    section = text(response).split('id="timeline"', 1)[1]
+    return [html.unescape(s) for s in re.findall(r"<li [^>]*>\s*<div><strong>(.*?)</strong>", section)]
+
+
+def refused(client, path: str, data: dict, *, shown_at: str):
+    """POST a form the server refuses: it must answer with a redirect (post/
+    redirect/get) to ``shown_at`` carrying the kept form (``?form=<id>``),
+    never a page at the command's address. Returns that page (a GET)."""
+    response = client.post(path, data)
+    assert response.status_code == 303, (response.status_code, text(response)[:500])
+    location = response["Location"]
+    assert re.fullmatch(rf"{re.escape(shown_at)}\?form=[A-Za-z0-9_-]+(#[a-z-]+)?", location), location
+    page = client.get(location)
+    assert page.status_code == 200
+    return page
 
 
 def version_inputs(response) -> list[int]:

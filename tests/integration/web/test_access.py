@@ -1,8 +1,10 @@
 """Who may see and do what in the web UI: anonymous visitors are sent to
-sign in, readers see orders but get 403 on every command, only staff reach
-the audit trail and the projection pages, and a form posted without its CSRF
-token changes nothing."""
+sign in, readers see orders but get the application's 403 page (saying who
+may) on every command, only staff reach the audit trail, the projection
+pages and the admin (others get the 403 page, never the admin's sign-in),
+and a form posted without its CSRF token changes nothing."""
 
+import html
 import re
 import uuid
 
@@ -15,20 +17,30 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 @pytest.mark.parametrize(
-    "path, login_page",
-    [
-        ("/orders/", "/accounts/login/"),
-        (f"/orders/{uuid.uuid4()}/", "/accounts/login/"),
-        ("/dashboard/", "/accounts/login/"),
-        ("/audit/", "/admin/login/"),
-        ("/projections/", "/admin/login/"),
-    ],
+    "path",
+    ["/orders/", f"/orders/{uuid.uuid4()}/", "/dashboard/", "/audit/", "/projections/", "/orders/export.csv"],
 )
-def test_anonymous_visitors_are_sent_to_the_login_page(path, login_page):
+def test_anonymous_visitors_are_sent_to_the_login_page(path):
     response = login(None).get(path)
 
     assert response.status_code == 302
-    assert response["Location"] == f"{login_page}?next={path}"
+    assert response["Location"] == f"/accounts/login/?next={path}"
+
+
+def test_anonymous_visitors_to_the_admin_sign_in_on_the_application_page():
+    client = login(None)
+
+    admin = client.get("/admin/")
+    assert admin.status_code == 302 and admin["Location"] == "/admin/login/?next=/admin/"
+    sign_in = client.get(admin["Location"])
+    assert sign_in.status_code == 302 and sign_in["Location"] == "/accounts/login/?next=/admin/"
+
+
+def forbidden_reason(response) -> str:
+    """What the application's 403 page says (it is not the admin's sign-in form)."""
+    assert response.status_code == 403
+    assert 'name="password"' not in text(response)
+    return html.unescape(re.search(r'<p id="forbidden-reason">(.*?)</p>', text(response), re.S).group(1))
 
 
 def test_anonymous_posts_are_sent_to_the_login_page_and_change_nothing():
@@ -78,17 +90,48 @@ def test_a_reader_without_the_managers_group_gets_403_on_every_command(reader, a
 
     response = login(reader).post(path, data)
 
-    assert response.status_code == 403
+    assert "Only order managers can place and change orders" in forbidden_reason(response)
+    assert "Ask a staff user to add you to the Order managers group." in forbidden_reason(response)
     assert event_count() == 1
 
 
-@pytest.mark.parametrize("who", ["reader", "manager"])
-@pytest.mark.parametrize("path", ["/audit/", "/projections/"])
-def test_non_staff_users_are_sent_to_the_admin_login_for_staff_pages(request, who, path):
-    response = login(request.getfixturevalue(who)).get(path)
+@pytest.mark.parametrize("action", ["cancel", "remove"])
+def test_a_reader_gets_403_on_the_confirmation_pages_too(reader, action):
+    order = place_order(lines=(WIDGET, GADGET))
 
-    assert response.status_code == 302
-    assert response["Location"] == f"/admin/login/?next={path}"
+    response = login(reader).get(
+        f"/orders/{order.order_id}/{action}/confirm", {"version": 1, "sku": "GADGET-B", "reason": "x"}
+    )
+
+    assert "Only order managers" in forbidden_reason(response)
+
+
+def test_a_reader_gets_403_on_receiving_stock(reader):
+    response = login(reader).post("/inventory/", {"sku": "WIDGET-A", "quantity": 5})
+
+    assert "Only order managers" in forbidden_reason(response)
+    assert event_count() == 0
+
+
+@pytest.mark.parametrize("who", ["reader", "manager"])
+@pytest.mark.parametrize(
+    "path, reason",
+    [
+        ("/audit/", "Only staff users can read the audit trail."),
+        ("/projections/", "Only staff users can open this page."),
+        ("/admin/", "Only staff users can use the admin."),
+        ("/admin/login/?next=/admin/", "Only staff users can use the admin."),
+    ],
+)
+def test_non_staff_users_get_the_403_page_saying_who_may(request, who, path, reason):
+    user = request.getfixturevalue(who)
+    client = login(user)
+
+    response = client.get(path, follow=True)
+
+    assert reason in forbidden_reason(response)
+    assert f"You are signed in as {user.username}." in text(response)
+    assert 'href="/orders/"' in text(response)  # the application's own page, with its navigation
 
 
 @pytest.mark.parametrize("who", [None, "reader", "manager"])
@@ -98,10 +141,20 @@ def test_only_staff_may_retry_a_projection(request, who):
 
     response = login(user).post("/projections/daily_sales/retry")
 
-    assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/?next=")
+    if user is None:
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/?next=")
+    else:
+        assert "Only staff users" in forbidden_reason(response)
     failure.refresh_from_db()
     assert failure.resolved_at is None
+
+
+def test_staff_reach_the_admin(staff):
+    client = login(staff)
+
+    assert client.get("/admin/").status_code == 200
+    assert client.get("/admin/login/?next=/admin/")["Location"] == "/admin/"
 
 
 def test_staff_can_reach_the_audit_and_projection_pages(staff):

@@ -2,6 +2,8 @@
 correlation id's trace, paging back, bad filters, and no way to change an
 event."""
 
+import html
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from eventstore.models import Event
 from orders import commands
 from tests.integration.web.pages import D1, D2, D3, audit_positions, link, post_forms, text
-from tests.support import login, place_order, run_command
+from tests.support import counted, login, place_order, run_command
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -66,6 +68,66 @@ def test_audit_filters_select_the_matching_events(staff, manager, other, audit_h
         assert expected or "No events match." in text(response)
 
 
+def test_audit_type_and_user_filters_ignore_case(staff, audit_history):
+    client = login(staff)
+    o1, o2 = audit_history["o1"], audit_history["o2"]
+    cases = [
+        ({"event_type": "orderplaced"}, positions(event_type="OrderPlaced")),
+        ({"event_type": " ORDERSHIPPED "}, positions(aggregate_id=o2, version=2)),
+        ({"aggregate_type": "inventoryitem"}, positions(aggregate_id=audit_history["stock"])),
+        ({"aggregate_type": "ORDER"}, positions(aggregate_type="Order")),
+        ({"user": "MANAGER"}, positions(aggregate_id=o1)),
+    ]
+    for params, expected in cases:
+        response = client.get("/audit/", params)
+        assert response.status_code == 200, params
+        assert audit_positions(response) == expected, params
+
+
+def test_audit_finds_a_stream_by_the_start_of_its_id_as_the_table_shows_it(staff, audit_history):
+    client = login(staff)
+    o1 = str(audit_history["o1"])
+    shown = client.get("/audit/", {"aggregate_type": "Order"})
+    assert f'<a class="mono" href="/orders/{o1}/">{o1[:8]}</a>' in text(shown)
+
+    for prefix in (o1[:8], o1[:8].upper(), o1[:13], o1):
+        response = client.get("/audit/", {"aggregate_id": prefix})
+        assert response.status_code == 200, prefix
+        assert audit_positions(response) == positions(aggregate_id=o1), prefix
+
+    too_short = client.get("/audit/", {"aggregate_id": o1[:7]})
+    assert audit_positions(too_short) == []
+    assert "an id needs at least its first 8 characters" in html.unescape(text(too_short))
+
+
+def test_audit_shows_and_finds_inventory_streams_by_their_sku(staff, audit_history):
+    stock = audit_history["stock"]
+    client = login(staff)
+
+    response = client.get("/audit/", {"aggregate_type": "InventoryItem"})
+
+    assert '<span class="mono stream-label" title="' + str(stock) + '">WIDGET-A</span>' in text(response)
+    assert str(stock)[:8] + "</span>" not in text(response)  # not the UUID
+    for typed in ("WIDGET-A", "widget-a"):
+        assert audit_positions(client.get("/audit/", {"aggregate_id": typed})) == positions(
+            aggregate_id=stock
+        )
+
+
+def test_any_stream_whose_first_event_names_a_sku_is_shown_by_it(staff, store):
+    """Ready for catalogue products: nothing order- or inventory-specific."""
+    shelf = uuid.uuid4()
+    store.append("Shelf", shelf, [counted("PART-9"), counted("OTHER-1")], expected_version=0)
+    client = login(staff)
+
+    response = client.get("/audit/", {"aggregate_type": "shelf"})  # an unregistered type, any case
+
+    assert audit_positions(response) == positions(aggregate_id=shelf)
+    assert text(response).count('class="mono stream-label"') == 2
+    assert text(response).count(">PART-9</span>") == 2  # the stream's name, from its first event
+    assert audit_positions(client.get("/audit/", {"aggregate_id": "PART-9"})) == positions(aggregate_id=shelf)
+
+
 def test_audit_trace_heading_names_the_correlation_id(staff, audit_history):
     response = login(staff).get("/audit/", {"correlation_id": "trace-1"})
 
@@ -94,7 +156,7 @@ def test_audit_pages_back_through_older_events(staff):
 @pytest.mark.parametrize(
     "params, error",
     [
-        ({"aggregate_id": "not-a-uuid"}, "Enter a valid UUID."),
+        ({"aggregate_id": "not a uuid!"}, "An id (or its first 8 characters), or a SKU"),
         ({"since": "2025-13-01T00:00"}, "Enter a valid date/time."),
         ({"until": "tomorrow"}, "Enter a valid date/time."),
         ({"aggregate_type": "t" * 101}, "Ensure this value has at most 100 characters"),

@@ -1,7 +1,9 @@
 """The forms that change orders: placing one from the list page, and the
 add/remove/ship/cancel forms of the order page: the event each appends,
-what the page says next, a stale version's 409 (with what changed, and
-nothing appended), the rules' 409s and the 400s of bad input."""
+what the page says next, and post/redirect/get when a form is refused (a
+stale version: what changed; a rule; bad input): the browser is sent back
+to the page, which shows the error with what was typed, and nothing is
+appended."""
 
 import html
 import re
@@ -12,7 +14,7 @@ import pytest
 from eventstore import EventStore, GlobalPosition
 from eventstore.models import Event
 from orders import commands
-from tests.integration.web.pages import committed, messages_shown, text, version_inputs
+from tests.integration.web.pages import committed, messages_shown, refused, text, version_inputs
 from tests.support import GADGET, WIDGET, event_count, login, place_order, run_command, settle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -73,10 +75,9 @@ def test_a_line_with_only_a_sku_is_a_form_error_and_keeps_what_was_typed(manager
         "sku_1": "ONLY-SKU",
     }
 
-    response = login(manager).post("/orders/", form)
+    page = refused(login(manager), "/orders/", form, shown_at="/orders/")
 
-    assert response.status_code == 400
-    body = text(response)
+    body = text(page)
     assert "Line 2 needs a SKU, a quantity and a price." in body
     assert 'value="cust_keep"' in body
     assert 'name="sku_0" id="place-sku_0" aria-label="SKU, line 1" value="WIDGET-A"' in body
@@ -89,11 +90,10 @@ def test_a_line_with_only_a_sku_is_a_form_error_and_keeps_what_was_typed(manager
 
 
 def test_an_order_without_lines_is_refused(manager):
-    response = login(manager).post("/orders/", {"customer_id": "cust_empty"})
+    page = refused(login(manager), "/orders/", {"customer_id": "cust_empty"}, shown_at="/orders/")
 
-    assert response.status_code == 400
-    assert "An order needs at least one line." in text(response)
-    assert 'value="cust_empty"' in text(response)
+    assert "An order needs at least one line." in text(page)
+    assert 'value="cust_empty"' in text(page)
     assert event_count() == 0
 
 
@@ -108,10 +108,10 @@ def test_an_order_the_rules_refuse_shows_the_rule_and_appends_nothing(manager):
         "price_cents_1": "200",
     }
 
-    response = login(manager).post("/orders/", form)
+    page = refused(login(manager), "/orders/", form, shown_at="/orders/")
 
-    assert response.status_code == 400
-    assert "SKU SAME appears twice with different prices" in text(response)
+    assert "SKU SAME appears twice with different prices" in text(page)
+    assert 'value="SAME"' in text(page) and 'value="cust_rule"' in text(page)
     assert event_count() == 0
 
 
@@ -146,8 +146,9 @@ def test_an_order_the_rules_refuse_shows_the_rule_and_appends_nothing(manager):
 )
 def test_each_command_form_appends_one_event_and_redirects(manager, action, data, event_type, event_data):
     order = place_order(lines=(WIDGET, GADGET)).order_id
+    confirmed = {"confirmed": "yes"} if action in ("remove", "cancel") else {}
 
-    response = login(manager).post(f"/orders/{order}/{action}", {"version": "1", **data})
+    response = login(manager).post(f"/orders/{order}/{action}", {"version": "1", **data, **confirmed})
 
     assert response.status_code == 302
     history = EventStore().load(order)
@@ -184,42 +185,49 @@ def test_after_a_command_the_page_shows_its_result_and_a_message(manager):
         ("remove", {"sku": "WIDGET-A"}, []),
     ],
 )
-def test_a_stale_version_gets_409_with_what_changed_and_appends_nothing(manager, other, action, data, kept):
+def test_a_stale_version_shows_what_changed_and_appends_nothing(manager, other, action, data, kept):
     order = place_order(lines=(WIDGET, GADGET), user=manager).order_id
     run_command(commands.AddItem(order, "EXTRA-9", 1, 300), user=other)  # after the page was opened at v1
     settle()
     client = login(manager)
+    confirmed = {"confirmed": "yes"} if action in ("remove", "cancel") else {}
 
-    response = client.post(f"/orders/{order}/{action}", {"version": "1", **data})
+    page = refused(
+        client,
+        f"/orders/{order}/{action}",
+        {"version": "1", **data, **confirmed},
+        shown_at=f"/orders/{order}/",
+    )
 
-    assert response.status_code == 409
     assert event_count() == 2
     conflict = re.search(
-        r'<div class="alert warning" role="alert" id="conflict">(.*?)</div>', text(response), re.S
+        r'<div class="alert warning" role="alert" id="conflict">(.*?)</div>', text(page), re.S
     )
     assert conflict is not None
     assert f"nothing was changed by your {action}" in conflict.group(1)
     assert "Added 1 \u00d7 EXTRA-9 at 3.00 (by other)" in conflict.group(1)
     for value in kept:
-        assert value in text(response)
-    assert set(version_inputs(response)) == {2}  # the forms now carry the version seen
+        assert value in text(page)
+    assert set(version_inputs(page)) == {2}  # the forms now carry the version seen
 
     # Submitting again on the version now shown goes through.
-    assert client.post(f"/orders/{order}/{action}", {"version": "2", **data}).status_code == 302
+    assert client.post(f"/orders/{order}/{action}", {"version": "2", **data, **confirmed}).status_code == 302
     assert event_count() == 3
 
 
 @committed
-def test_adding_a_sku_at_another_price_is_409_with_the_rule_and_the_typed_values(manager):
+def test_adding_a_sku_at_another_price_shows_the_rule_and_the_typed_values(manager):
     order = place_order(lines=(WIDGET, GADGET)).order_id
     settle()
 
-    response = login(manager).post(
-        f"/orders/{order}/add", {"version": "1", "sku": "WIDGET-A", "quantity": "3", "price_cents": "2500"}
+    page = refused(
+        login(manager),
+        f"/orders/{order}/add",
+        {"version": "1", "sku": "WIDGET-A", "quantity": "3", "price_cents": "2500"},
+        shown_at=f"/orders/{order}/",
     )
 
-    assert response.status_code == 409
-    body = text(response)
+    body = text(page)
     assert re.search(r'id="add-error">SKU WIDGET-A is on the order at 1999 cents, not 2500<', body)
     assert 'id="add-sku" name="sku" required maxlength="40" value="WIDGET-A"' in body
     assert 'name="quantity" type="number" min="1" max="10000" required value="3"' in body
@@ -228,40 +236,48 @@ def test_adding_a_sku_at_another_price_is_409_with_the_rule_and_the_typed_values
 
 
 @committed
-def test_removing_the_last_line_is_409_with_the_rule(manager):
+def test_removing_the_last_line_shows_the_rule(manager):
     order = place_order(lines=(WIDGET,)).order_id
     settle()
 
-    response = login(manager).post(f"/orders/{order}/remove", {"version": "1", "sku": "WIDGET-A"})
+    page = refused(
+        login(manager),
+        f"/orders/{order}/remove",
+        {"version": "1", "sku": "WIDGET-A", "confirmed": "yes"},
+        shown_at=f"/orders/{order}/",
+    )
 
-    assert response.status_code == 409
     assert (
         '<div class="alert error" role="alert">'
-        "the last line cannot be removed; cancel the order instead</div>" in text(response)
+        "the last line cannot be removed; cancel the order instead</div>" in text(page)
     )
     assert event_count() == 1
 
 
 @committed
-def test_changing_a_shipped_order_is_409_with_the_rule_and_the_typed_reason(manager):
+def test_changing_a_shipped_order_shows_the_rule_and_the_typed_reason(manager):
     order = place_order(lines=(WIDGET,)).order_id
     run_command(commands.ShipOrder(order))
     settle()
 
-    response = login(manager).post(f"/orders/{order}/cancel", {"version": "2", "reason": "too late"})
-
-    assert response.status_code == 409
-    assert re.search(
-        r'id="cancel-error">order [0-9a-f-]{36} has shipped; it cannot change any more<', text(response)
+    page = refused(
+        login(manager),
+        f"/orders/{order}/cancel",
+        {"version": "2", "reason": "too late", "confirmed": "yes"},
+        shown_at=f"/orders/{order}/",
     )
-    assert 'id="again-reason" value="too late"' in text(response)  # kept, in a disabled form
-    assert "Cancel order anyway" not in text(response)
-    assert not re.search(r'action="/orders/[0-9a-f-]{36}/(add|remove|ship)"', text(response))
+
+    assert re.search(
+        r'id="cancel-error">order [0-9a-f-]{36} has shipped; it cannot change any more<', text(page)
+    )
+    assert 'id="again-reason" value="too late"' in text(page)  # kept, in a disabled form
+    assert "Cancel order anyway" not in text(page)
+    assert not re.search(r'action="/orders/[0-9a-f-]{36}/(add|remove|ship)', text(page))
     assert event_count() == 2
 
 
 @committed
-def test_invalid_command_input_is_a_400_form_error(manager):
+def test_invalid_command_input_is_a_form_error_with_what_was_typed(manager):
     order = place_order(lines=(WIDGET, GADGET)).order_id
     settle()
     client = login(manager)
@@ -286,20 +302,27 @@ def test_invalid_command_input_is_a_400_form_error(manager):
         ("cancel", {"reason": "   "}, "This field is required."),
     ]
     for action, data, error in cases:
-        response = client.post(f"/orders/{order}/{action}", {"version": "1", **data})
-        assert response.status_code == 400, data
-        assert f'<div class="errorlist">{error}' in text(response), data
+        confirmed = {"confirmed": "yes"} if action == "cancel" else {}
+        page = refused(
+            client,
+            f"/orders/{order}/{action}",
+            {"version": "1", **data, **confirmed},
+            shown_at=f"/orders/{order}/",
+        )
+        assert f'<div class="errorlist">{error}' in text(page), data
         if action == "add":  # what was typed is kept
-            assert f'value="{html.escape(data["sku"])}"' in text(response)
+            assert f'value="{html.escape(data["sku"])}"' in text(page)
     assert event_count() == 1
 
 
-def test_a_command_without_a_version_is_a_400(manager):
+@committed
+def test_a_command_without_a_version_says_to_reload(manager):
     order = place_order(lines=(WIDGET, GADGET)).order_id
+    settle()
 
-    response = login(manager).post(f"/orders/{order}/ship", {"carrier": "DHL"})
+    page = refused(login(manager), f"/orders/{order}/ship", {"carrier": "DHL"}, shown_at=f"/orders/{order}/")
 
-    assert response.status_code == 400
+    assert "This form is out of date or incomplete; reload the page and try again." in messages_shown(page)
     assert event_count() == 1
 
 
@@ -307,8 +330,9 @@ def test_an_unknown_action_or_order_is_404(manager):
     order = place_order(lines=(WIDGET, GADGET)).order_id
     client = login(manager)
 
+    confirmed = {"reason": "x", "confirmed": "yes"}
     assert client.post(f"/orders/{order}/explode", {"version": "1"}).status_code == 404
-    assert client.post(f"/orders/{uuid.uuid4()}/cancel", {"version": "0", "reason": "x"}).status_code == 404
-    assert client.post(f"/orders/{uuid.uuid4()}/cancel", {"version": "3", "reason": "x"}).status_code == 404
-    assert client.get(f"/orders/{order}/cancel").status_code == 405
+    assert client.post(f"/orders/{uuid.uuid4()}/cancel", {"version": "0", **confirmed}).status_code == 404
+    assert client.post(f"/orders/{uuid.uuid4()}/cancel", {"version": "3", **confirmed}).status_code == 404
+    assert client.get(f"/orders/{order}/explode").status_code == 404
     assert event_count() == 1

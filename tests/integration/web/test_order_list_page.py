@@ -1,6 +1,7 @@
-"""The order list page: filters and their counts, days in the user's time
-zone, sorting, keyset pages, jumping to an order by (a prefix of) its id, and
-what bad or extreme parameters answer."""
+"""The order list page: filters and their counts (the customer by the start
+of its id, in any case), UTC days, sorting, keyset pages of the size chosen
+with links named for the sort, jumping to an order by (a prefix of) its id,
+and what bad or extreme parameters answer."""
 
 import html
 import uuid
@@ -41,7 +42,11 @@ def test_list_filters_select_the_matching_orders_and_count_them(reader):
         ({"status": "cancelled"}, [c]),
         ({"status": "placed"}, [d, a]),
         ({"customer_id": "cust_a"}, [b, a]),
-        ({"customer_id": "cust_b", "status": "placed"}, [d]),
+        ({"customer_id": "CUST_A"}, [b, a]),  # any case
+        ({"customer_id": "cust"}, [c, d, b, a]),  # the start of the id
+        ({"customer_id": "Cust_B", "status": "placed"}, [d]),
+        ({"customer_id": "ust_a"}, []),  # not the middle
+        ({"customer_id": "cust%"}, []),  # no wildcards
         ({"placed_from": "2025-03-11", "placed_to": "2025-03-11"}, [d, b]),  # both ends inclusive
         ({"placed_to": "2025-03-10"}, [a]),
         ({"placed_from": "2025-03-12"}, [c]),
@@ -61,15 +66,18 @@ def test_list_filters_select_the_matching_orders_and_count_them(reader):
 
 
 @committed
-def test_list_dates_are_days_in_the_users_time_zone(reader):
+def test_list_dates_are_utc_days_whatever_the_browser_zone(reader):
     late_evening_utc = datetime(2025, 3, 10, 23, 30, tzinfo=UTC)  # 00:30 on the 11th in Berlin
     order = place_order(at=late_evening_utc).order_id
     settle()
     client = login(reader)
-    client.cookies["tz"] = "Europe/Berlin"
+    client.cookies["tz"] = "Europe/Berlin"  # what an older version read the zone from: ignored
 
-    assert listed_ids(client.get("/orders/", {"placed_from": "2025-03-11"})) == [str(order)]
-    assert listed_ids(client.get("/orders/", {"placed_to": "2025-03-10"})) == []
+    assert listed_ids(client.get("/orders/", {"placed_to": "2025-03-10"})) == [str(order)]
+    assert listed_ids(client.get("/orders/", {"placed_from": "2025-03-11"})) == []
+    page = text(client.get("/orders/"))
+    assert '<time datetime="2025-03-10T23:30:00+00:00">2025-03-10 23:30 UTC</time>' in page
+    assert "Placed from (UTC)" in page
 
 
 @committed
@@ -129,6 +137,37 @@ def test_keyset_pages_follow_next_then_previous_and_show_every_order_once(reader
 
 
 @committed
+@pytest.mark.parametrize(
+    "ordering, previous, next_",
+    [
+        ("-placed_at", "← Newer orders", "Older orders →"),
+        ("placed_at", "← Older orders", "Newer orders →"),
+        ("-total", "← Higher totals", "Lower totals →"),
+        ("total", "← Lower totals", "Higher totals →"),
+    ],
+)
+def test_page_links_are_named_for_the_sort_and_pages_have_the_size_chosen(reader, ordering, previous, next_):
+    for i in range(30):
+        place_order("cust_size", [("X", 1, 100 + i)], at=D1 + timedelta(minutes=i))
+    settle()
+    client = login(reader)
+
+    first = client.get("/orders/", {"ordering": ordering, "per_page": "25"})
+    assert len(listed_ids(first)) == 25
+    assert '<option value="25" selected>25</option>' in text(first)
+    assert f'rel="next">{next_}</a>' in html.unescape(text(first))
+    second = client.get("/orders/" + link(first, "next"))
+    assert len(listed_ids(second)) == 5
+    assert "per_page=25" in link(second, "prev")
+    assert f'rel="prev">{previous}</a>' in html.unescape(text(second))
+    assert "Next page" not in text(second) and "Newer page" not in text(second)
+
+    default = client.get("/orders/", {"ordering": ordering})
+    assert len(listed_ids(default)) == 30  # 50 by default
+    assert '<option value="50" selected>50</option>' in text(default)
+
+
+@committed
 def test_search_jumps_to_an_order_by_full_id_or_a_prefix(reader):
     order = str(place_order().order_id)
     settle()
@@ -147,18 +186,39 @@ def test_search_for_an_unknown_or_ambiguous_prefix_shows_a_message(reader):
     settle()
     client = login(reader)
 
-    for query in ("12345678", "abcdef01", "not-an-id"):
+    for query in ("12345678", "abce", "not-an-id"):
         response = client.get("/orders/", {"q": query})
         assert response.status_code == 200, query
         assert f"No order found for “{query}”." in messages_shown(response)
         assert len(listed_ids(response)) == 2  # the list is still shown
 
-    too_short = client.get("/orders/", {"q": "abcdef0"})
-    assert "at least its first 8 characters" in messages_shown(too_short)
+    too_short = client.get("/orders/", {"q": "abc"})
+    assert "Type at least the first 4 characters of the order id." in messages_shown(too_short)
     assert len(listed_ids(too_short)) == 2
+
+    for ambiguous in ("abcd", "ABCDEF01"):  # both match: the list shows just them
+        response = client.get("/orders/", {"q": ambiguous})
+        assert response.status_code == 200
+        assert sorted(listed_ids(response)) == [
+            "abcdef01-1111-4000-8000-000000000001",
+            "abcdef01-2222-4000-8000-000000000002",
+        ]
+        assert messages_shown(response) == ""
 
     unique = client.get("/orders/", {"q": "ABCDEF01-2"})  # nine characters tell them apart
     assert unique["Location"] == "/orders/abcdef01-2222-4000-8000-000000000002/"
+
+
+@committed
+def test_search_by_an_id_prefix_of_four_characters_jumps_to_the_one_order(reader):
+    order = place_order(order_id=uuid.UUID("beef0001-1111-4000-8000-000000000001")).order_id
+    place_order(order_id=uuid.UUID("abcdef01-1111-4000-8000-000000000001"))
+    settle()
+
+    response = login(reader).get("/orders/", {"q": "BEEF"})
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/orders/{order}/"
 
 
 @committed
@@ -176,8 +236,9 @@ def test_search_for_an_unknown_full_id_shows_a_message(reader):
 @pytest.mark.parametrize(
     "params, error",
     [
-        ({"placed_from": "2025-13-45"}, "Placed from: Enter a valid date."),
-        ({"placed_to": "yesterday"}, "Placed to: Enter a valid date."),
+        ({"placed_from": "2025-13-45"}, "Placed from (UTC): Enter a valid date."),
+        ({"placed_to": "yesterday"}, "Placed to (UTC): Enter a valid date."),
+        ({"per_page": "1000"}, "Per page: Select a valid choice."),
         ({"total_min": "abc"}, "Total from: Enter a number."),
         ({"total_max": "12x"}, "Total to: Enter a number."),
         ({"total_min": "NaN"}, "Total from: Enter a number."),

@@ -15,6 +15,7 @@ from tests.integration.web.pages import (
     messages_shown,
     text,
     timeline,
+    timeline_entries,
     version_inputs,
 )
 from tests.support import GADGET, WIDGET, login, place_order, run_command, settle
@@ -44,8 +45,12 @@ def test_order_page_shows_lines_money_and_the_whole_timeline_with_usernames(mana
     assert '<td class="mono">GADGET-B</td>' not in body
     assert 'id="order-total">10,039.88<' in body
     assert timeline(response) == [("OrderPlaced", 1), ("ItemAdded", 2), ("ItemRemoved", 3)]
-    assert "Added 1 \u00d7 GADGET-B at 5.00" in body
-    assert body.count("by manager ·") == 2 and body.count("by other ·") == 1
+    assert timeline_entries(response) == [
+        "Placed for cust_1: 2 lines, total 10,039.88",
+        "Added 1 \u00d7 GADGET-B at 5.00",
+        "Removed GADGET-B (1 \u00d7 5.00)",
+    ]
+    assert body.count("· by manager\n") == 2 and body.count("· by other\n") == 1
 
 
 @committed

@@ -32,6 +32,6 @@ def _run(statements):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("eventstore", "0004_immutability_holds")]
+    dependencies = [("eventstore", "0005_stream_label_index")]
 
     operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD))]
