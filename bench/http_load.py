@@ -185,7 +185,7 @@ def _collect(queue, processes, timeout: float = 900) -> dict[str, Any]:
                 raise RuntimeError(f"a client process failed (exit codes {dead})") from None
 
 
-def caught_up(alias: str, timeout: float = 120) -> None:
+def caught_up(alias: str, timeout: float = 600) -> None:
     """Wait until every projection has reached the head of the log, in
     (transaction id, position) order."""
     deadline = time.monotonic() + timeout

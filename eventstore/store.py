@@ -52,11 +52,13 @@ class EventStore:
 
     @property
     def _read_connection(self):
-        if self._read_alias is None:
-            from eventstore.models import Event  # the app registry is ready by the first read
+        if self._read_alias is not None:
+            return connections[self._read_alias]
+        if not router.routers:  # no replicas configured: the usual case, and the command path
+            return connections["default"]
+        from eventstore.models import Event  # the app registry is ready by the first read
 
-            return connections[router.db_for_read(Event) or "default"]
-        return connections[self._read_alias]
+        return connections[router.db_for_read(Event) or "default"]
 
     @property
     def _dialect(self) -> sql.Dialect:

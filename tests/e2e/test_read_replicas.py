@@ -3,7 +3,7 @@ with DATABASE_REPLICA_URL, serves its read side from the standby (its
 transaction count grows), skips a replica that is down, and keeps
 read-your-writes while the standby's replay is paused: a read with the
 command's consistency token waits on the replica, then answers from the
-primary, never with the stale row."""
+primary, never with the stale row; a replica that far behind is skipped."""
 
 import os
 import subprocess
@@ -13,6 +13,7 @@ import pytest
 import requests
 from django.core.management import call_command
 
+from config import replicas
 from projections import runner
 from projections.base import registry
 from tests.e2e.conftest import BIN, ROOT, free_port
@@ -94,7 +95,9 @@ def _up(base: str) -> bool:
         return False
 
 
-def test_reads_are_served_by_the_replica_and_read_your_writes_holds_under_replica_lag(app_on_a_pair):
+def test_reads_are_served_by_the_replica_and_read_your_writes_holds_under_replica_lag(
+    app_on_a_pair, settings
+):
     pair, alias, base, session = app_on_a_pair
     body = {"customer_id": "cust_rep", "items": [{"sku": "WIDGET-A", "quantity": 2, "price_cents": 1999}]}
     placed = session.post(f"{base}/api/orders/", json=body, timeout=30)
@@ -133,6 +136,13 @@ def test_reads_are_served_by_the_replica_and_read_your_writes_holds_under_replic
     assert fresh.json()["version"] == 2 and len(fresh.json()["items"]) == 2  # never the stale row
     assert fresh.headers["X-Consistency-Token"] >= token
     assert waited >= 0.5  # it gave the replica its chance first
+
+    # A replica replaying further behind than REPLICA_MAX_LAG_SECONDS is skipped.
+    with database_alias("replica_paused", pair.standby, DB) as paused:
+        settings.REPLICA_MAX_LAG_SECONDS = 60
+        assert replicas._check(paused)
+        settings.REPLICA_MAX_LAG_SECONDS = 0.2
+        assert not replicas._check(paused)
 
     with pair.standby.connect(autocommit=True) as conn:
         conn.execute("SELECT pg_wal_replay_resume()")
