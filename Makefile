@@ -11,6 +11,9 @@ PORT ?= 8000
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/postgres)
 TEST_REDIS_URL := $(or $(REDIS_URL),redis://127.0.0.1:6379/15)
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/13
+# Prometheus multiprocess mode: every web and worker process of `make run`
+# writes its metrics here; emptied at each start (see README, Metrics).
+PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
 
 .PHONY: install run test lint format bench migrate clean chromium
 
@@ -33,14 +36,16 @@ migrate: $(STAMP)
 # gunicorn. With both (in the environment or .env): web, Celery worker and
 # beat (Procfile) under honcho. HOST and PORT say where to listen.
 run: $(STAMP)
+	$(PY) manage.py init_pii_master_key
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py seed_demo
-	@if [ "$$($(PY) -m config.run_shape)" = services ]; then \
-		mkdir -p var; \
+	@mkdir -p var "$(PROMETHEUS_MULTIPROC_DIR)" && rm -f "$(PROMETHEUS_MULTIPROC_DIR)"/*.db
+	@export PROMETHEUS_MULTIPROC_DIR="$(PROMETHEUS_MULTIPROC_DIR)"; \
+	if [ "$$($(PY) -m config.run_shape)" = services ]; then \
 		HOST=$(HOST) WEB_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile; \
 	else \
-		$(PY) -m gunicorn config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -; \
+		$(PY) -m gunicorn -c config/gunicorn.py config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4; \
 	fi
 
 # Browser tests drive Chromium; the pooling tests start a PgBouncer of their own.

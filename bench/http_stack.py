@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connections
 
 from bench.support import progress
+from eventstore.master_key import new_master_key
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -58,6 +59,8 @@ class Stack:
             # fulfilment step turns it on.
             "INVENTORY_RESERVATION": "true" if reservation else "false",
             "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-http-only"),
+            # A database of its own: any master key of personal data will do.
+            "PII_MASTER_KEY": settings.PII_MASTER_KEY or new_master_key(),
             "DEBUG": "false",
             "PYTHONUNBUFFERED": "1",
             **(env or {}),

@@ -1,12 +1,55 @@
 """The Celery app. Workers run projections (queue "projections"); beat runs
-every projection every few seconds, so a lost nudge only delays."""
+every projection every few seconds, so a lost nudge only delays.
+
+Workers and beat log through config.logs like the web (Celery leaves the
+logging setup to us) and count their tasks in config.metrics."""
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("orders")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.setup_logging.connect
+def _setup_logging(**kwargs) -> None:
+    from django.conf import settings
+
+    from config.logs import configure
+
+    configure(settings.LOGGING)
+
+
+@signals.task_prerun.connect
+def _task_started(task_id=None, task=None, **kwargs) -> None:
+    from config import metrics
+
+    metrics.task_started(task_id, task)
+
+
+@signals.task_postrun.connect
+def _task_finished(task_id=None, task=None, state=None, **kwargs) -> None:
+    from config import metrics
+
+    metrics.task_finished(task_id, task, state)
+
+
+@signals.worker_process_shutdown.connect
+def _pool_process_exited(pid=None, **kwargs) -> None:
+    from config import metrics
+
+    metrics.process_exited(pid)
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _check_master_key(**kwargs) -> None:
+    """A worker or beat with a wrong or missing master key of personal data
+    does not start (see eventstore.personal)."""
+    from eventstore.master_key import check_at_start_up
+
+    check_at_start_up()

@@ -1,12 +1,17 @@
 """Request-wide middleware."""
 
+import logging
 import re
+import time
 
 from django.db import InterfaceError, OperationalError
 
 from config import replicas
+from config.logs import QUIET_PATHS
 from config.rest import json_problem
 from eventstore.metadata import message_context, new_correlation_id
+
+log = logging.getLogger("config.requests")
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}$")
 
@@ -14,12 +19,14 @@ _CORRELATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}$")
 class CorrelationIdMiddleware:
     """Every request has a correlation id: the client's ``X-Correlation-ID``
     (letters, digits and ``._:/+=-``, at most 128) or a new UUID. Events
-    appended while serving it carry it, and the response echoes it."""
+    appended while serving it carry it, so do its log lines, and the
+    response echoes it. Each request is logged once, when answered."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        started = time.perf_counter()
         given = request.headers.get("X-Correlation-ID")
         if given is not None and not _CORRELATION_ID.match(given):
             return json_problem(
@@ -29,8 +36,36 @@ class CorrelationIdMiddleware:
         request.correlation_id = correlation_id
         with message_context(correlation_id=correlation_id):
             response = self.get_response(request)
+            _log_request(request, response, started)
         response["X-Correlation-ID"] = correlation_id
         return response
+
+
+def _log_request(request, response, started: float) -> None:
+    # Probes and scrapes at DEBUG, whatever they answer (Django's own line
+    # reports a 5xx); other server errors at WARNING.
+    if request.path in QUIET_PATHS:
+        level = logging.DEBUG
+    else:
+        level = logging.WARNING if response.status_code >= 500 else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    user = getattr(request, "user", None)  # a token's user too: DRF sets it on the request
+    user_id = str(user.pk) if user is not None and user.is_authenticated else None
+    log.log(
+        level,
+        "%s %s %s",
+        request.method,
+        request.path,
+        response.status_code,
+        extra={
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            **({"user_id": user_id} if user_id else {}),
+        },
+    )
 
 
 class ReadReplicaMiddleware:

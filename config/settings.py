@@ -10,6 +10,8 @@ from pathlib import Path
 
 import environ
 
+from config.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -35,6 +37,33 @@ def _local_secret_key() -> str:
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
+
+# The master key (key-encryption key) of personal data: base64 of 32 bytes.
+# Without PII_MASTER_KEY, var/pii_master_key (made by `manage.py
+# init_pii_master_key`, which `make run` runs; and with DEBUG on, on first
+# use). Never generated silently otherwise: servers refuse to start without
+# it, and a new key could not read the data keys of an existing database.
+PII_MASTER_KEY_FILE = VAR_DIR / "pii_master_key"
+
+
+def _local_pii_master_key() -> str:
+    if PII_MASTER_KEY_FILE.exists():
+        return PII_MASTER_KEY_FILE.read_text().strip()
+    if DEBUG:
+        import base64
+        import os
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        PII_MASTER_KEY_FILE.write_text(base64.b64encode(os.urandom(32)).decode())
+        PII_MASTER_KEY_FILE.chmod(0o600)
+        return PII_MASTER_KEY_FILE.read_text().strip()
+    return ""
+
+
+PII_MASTER_KEY = env.str("PII_MASTER_KEY", default="") or _local_pii_master_key()
+# Master keys being rotated away from (comma-separated): data keys still
+# wrapped by one of them keep unwrapping until `rotate_pii_master_key` ends.
+PII_MASTER_KEY_PREVIOUS = env.list("PII_MASTER_KEY_PREVIOUS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -327,10 +356,16 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 3600.0},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# Logs: structured (config/logs.py), one line per record on stderr; JSON with
+# LOG_FORMAT=json, else a console format for people.
+LOGGING_CONFIG = "config.logs.configure"
+LOGGING = logging_config(env.str("LOG_LEVEL", default="INFO"), env.str("LOG_FORMAT", default="console"))
+
+# GET /metrics (Prometheus) answers a bearer token equal to METRICS_TOKEN,
+# clients in METRICS_ALLOWED_NETWORKS (e.g. 10.0.0.0/8,127.0.0.1/32: the
+# socket's address, so not behind a proxy on the same host) and staff.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# GET /readyz (and the projections page) says "not ready" when a projection
+# has had events waiting longer than this (seconds), or is held by a failure.
+PROJECTION_LAG_ALERT_SECONDS = env.float("PROJECTION_LAG_ALERT_SECONDS", default=30.0)

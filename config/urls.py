@@ -4,7 +4,9 @@ from django.urls import include, path
 from django.views.generic.base import RedirectView
 from drf_spectacular.views import SpectacularSwaggerView
 
-from config.views import AuthTokenApi, SchemaView, ThrottledLoginView, admin_login, healthz
+from config.health import healthz, readyz
+from config.metrics import MetricsView
+from config.views import AuthTokenApi, SchemaView, ThrottledLoginView, admin_login
 
 urlpatterns = [
     path("admin/login/", admin_login, name="admin-login"),
@@ -12,6 +14,8 @@ urlpatterns = [
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,5 +1,5 @@
-"""Small project-wide views: health check, the cached OpenAPI schema, sign-in
-(with a throttle) and API tokens."""
+"""Small project-wide views: the cached OpenAPI schema, sign-in (with a
+throttle) and API tokens (health checks: config.health)."""
 
 import threading
 
@@ -8,8 +8,7 @@ from django.contrib import admin
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
@@ -19,16 +18,6 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from config.rest import JSONParser
 from config.serializers import problem_responses
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the app can reach its database (for load balancers and tests)."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except Exception as exc:  # any database failure means "not ready"
-        return JsonResponse({"status": "unavailable", "detail": type(exc).__name__}, status=503)
-    return JsonResponse({"status": "ok"})
 
 
 class SchemaView(SpectacularAPIView):

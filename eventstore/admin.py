@@ -1,11 +1,18 @@
 """The event log in the Django admin: read-only (no add, change, delete or
 bulk actions) and with cheap counts, however long the log is."""
 
+import json
+
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 
+from eventstore.errors import PersonalDataError
 from eventstore.models import Event, Snapshot
+from eventstore.personal import PersonalData, show
+from eventstore.store import PERSONAL_STATE, snapshot_aad
+from eventstore.types import Snapshot as Snap
 
 
 class EstimatedCountPaginator(Paginator):
@@ -59,10 +66,34 @@ class EventAdmin(ReadOnlyAdmin):
     list_filter = ("aggregate_type", "event_type")
     search_fields = ("=aggregate_id", "=event_id")
     ordering = ("-position",)
-    readonly_fields = [f.name for f in Event._meta.fields]
+    # The data with personal fields decrypted (or erased), never the ciphertexts.
+    readonly_fields = [f.name if f.name != "event_data" else "data" for f in Event._meta.fields]
+
+    @admin.display(description="event data")
+    def data(self, obj: Event) -> str:
+        [seen] = show([(obj.event_data, obj.event_id)])
+        note = ""
+        if seen.personal:
+            state = "erased" if seen.erased else "decrypted"
+            note = f"personal data ({state}): {', '.join(seen.personal)}"
+        return format_html("<pre>{}</pre>{}", json.dumps(seen.data, indent=2, ensure_ascii=False), note)
 
 
 @admin.register(Snapshot)
 class SnapshotAdmin(ReadOnlyAdmin):
     list_display = ("aggregate_id", "aggregate_type", "version", "schema_version", "created_at")
     search_fields = ("=aggregate_id",)
+    readonly_fields = [f.name if f.name != "state" else "shown_state" for f in Snapshot._meta.fields]
+
+    @admin.display(description="state")
+    def shown_state(self, obj: Snapshot) -> str:
+        state = dict(obj.state)
+        part = state.get(PERSONAL_STATE)
+        if isinstance(part, dict):
+            snap = Snap(obj.aggregate_id, obj.aggregate_type, obj.version, obj.schema_version, state)
+            try:
+                values = PersonalData().reveal(part["values"], snapshot_aad(snap))
+            except PersonalDataError as exc:
+                values = {"error": str(exc)}
+            state[PERSONAL_STATE] = {**part, "values": values}
+        return format_html("<pre>{}</pre>", json.dumps(state, indent=2, ensure_ascii=False))

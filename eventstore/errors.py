@@ -56,3 +56,13 @@ class ReadOnReplicaError(EventStoreError):
             f"database {alias!r} is a standby (pg_is_in_recovery()): the gap-safe global read must run"
             " on the primary, a standby cannot see which of the primary's transactions are still running"
         )
+
+
+class MasterKeyError(EventStoreError):
+    """The key-encryption key is missing, malformed, or not the one this
+    database's data keys are wrapped with."""
+
+
+class PersonalDataError(EventStoreError):
+    """A ciphertext that does not decrypt with its own key: tampered with, or
+    moved from where it was written."""

@@ -5,12 +5,16 @@
 - ``commit_listeners``: called with (database alias, global position of the
   last appended event) once the appending transaction has committed (never
   before), e.g. to nudge asynchronous projections.
+- ``append_observers``: called with (aggregate type, the ``NewEvent``s, database
+  alias) after each append succeeds, inside its transaction if there is one,
+  e.g. to count them (they run on the hot path: keep them cheap).
 """
 
 from collections.abc import Callable
 
 append_listeners: list[Callable] = []
 commit_listeners: list[Callable] = []
+append_observers: list[Callable] = []
 
 
 def needs_transaction() -> bool:

@@ -57,3 +57,37 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"snapshot {self.aggregate_id} v{self.version}"
+
+
+class PersonalDataKey(models.Model):
+    """A subject's data key, wrapped by the master key. Deleting the row is
+    the subject's erasure: what the key encrypted can never be read again."""
+
+    subject_id = models.CharField(max_length=200, primary_key=True)
+    key_id = models.CharField(max_length=32, unique=True)
+    kek_id = models.CharField(max_length=16, help_text="the master key that wraps it")
+    wrapped_key = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "personal_data_keys"
+
+    def __str__(self) -> str:
+        return f"data key of {self.subject_id}"
+
+
+class PersonalDataMasterCheck(models.Model):
+    """A known plaintext sealed under the master key: start-up refuses a key
+    that does not open it."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True)
+    kek_id = models.CharField(max_length=16)
+    check_value = models.TextField()
+    created_at = models.DateTimeField()
+    rotated_at = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "personal_data_master_check"
+
+    def __str__(self) -> str:
+        return f"master key check ({self.kek_id})"

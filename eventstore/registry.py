@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema_rs
 
 from eventstore.errors import EventSchemaError, UnknownEventTypeError, UpcastError
+from eventstore.personal import PersonalFields
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -26,6 +27,7 @@ class SchemaVersion:
     schema: dict[str, Any]
     upcaster: Upcaster | None
     validator: Any = field(repr=False, compare=False)
+    personal: PersonalFields | None = None
 
 
 @dataclass(slots=True)
@@ -47,6 +49,9 @@ class EventTypeRegistry:
         self._types: dict[str, EventType] = {}
         # event type -> current version; read for every event on hot paths.
         self.current_versions: dict[str, int] = {}
+        # Types with personal (encrypted) fields in any version: their
+        # envelopes are opened on read.
+        self.personal_types: frozenset[str] = frozenset()
 
     def register(
         self,
@@ -76,9 +81,11 @@ class EventTypeRegistry:
             raise ValueError(f"{event_type}: versions must be registered in order")
         if version > 1 and upcast_from_previous is None:
             raise ValueError(f"{event_type} v{version} needs an upcaster from v{version - 1}")
-        entry.versions.append(
-            SchemaVersion(version, schema, upcast_from_previous, jsonschema_rs.validator_for(schema))
-        )
+        personal = PersonalFields.of_schema(event_type, schema)
+        validator = jsonschema_rs.validator_for(schema)
+        entry.versions.append(SchemaVersion(version, schema, upcast_from_previous, validator, personal))
+        if personal is not None:
+            self.personal_types = self.personal_types | {event_type}
         if description:
             entry.description = description
         self.current_versions[event_type] = version
@@ -91,6 +98,10 @@ class EventTypeRegistry:
 
     def __contains__(self, event_type: str) -> bool:
         return event_type in self._types
+
+    def personal_fields(self, event_type: str) -> PersonalFields | None:
+        """The personal fields of the current version (encrypted on append)."""
+        return self.get(event_type).current.personal
 
     def validate(self, event_type: str, data: dict[str, Any]) -> int:
         """Check ``data`` against the current schema; return that version."""
@@ -124,7 +135,13 @@ class EventTypeRegistry:
                 "description": t.description,
                 "current_version": t.current.version,
                 "versions": [
-                    {"version": v.version, "schema": v.schema, "upcast_from_previous": v.version > 1}
+                    {
+                        "version": v.version,
+                        "schema": v.schema,
+                        "upcast_from_previous": v.version > 1,
+                        "personal_fields": sorted(v.personal.fields) if v.personal else [],
+                        "personal_subject": v.personal.subject if v.personal else None,
+                    }
                     for v in t.versions
                 ],
             }

@@ -7,14 +7,15 @@ there is not.
 """
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
-from types import MappingProxyType
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import orjson
 from django.db import IntegrityError, connections, router, transaction
 
-from eventstore import clock, hooks, sql
+from eventstore import clock, hooks, personal, sql
+from eventstore.decoding import decode_rows
 from eventstore.errors import ConcurrencyError
 from eventstore.metadata import build_metadata
 from eventstore.registry import EventTypeRegistry
@@ -30,21 +31,21 @@ from eventstore.types import (
 )
 
 _VERSION_CONSTRAINT = "events_aggregate_version_uniq"
-NO_METADATA = MappingProxyType({})
+# Where a snapshot's state keeps personal values (see save_snapshot).
+PERSONAL_STATE = "$personal"
 
 
 class EventStore:
     """The event store on one database alias."""
 
     def __init__(self, using: str | None = None, registry: EventTypeRegistry | None = None):
-        """``using``: the database alias. Without one, appends and the global
-        log use "default" (the primary) and the other reads go where the
-        database router sends reads of events: a read replica while a read
-        request asks for one (see config.replicas), else the primary too."""
+        """Without ``using``, writes and the global log use the primary, other
+        reads go where the router sends them (a replica in a read request)."""
         self.using = using or "default"
         self._read_alias = using
         self.registry = registry or default_registry
         self._dialect_cache: sql.Dialect | None = None
+        self.personal = personal.PersonalData(self.using)
 
     @property
     def _connection(self):
@@ -54,7 +55,7 @@ class EventStore:
     def _read_connection(self):
         if self._read_alias is not None:
             return connections[self._read_alias]
-        if not router.routers:  # no replicas configured: the usual case, and the command path
+        if not router.routers:  # no replicas: the usual case, and the command path
             return connections["default"]
         from eventstore.models import Event  # the app registry is ready by the first read
 
@@ -82,23 +83,42 @@ class EventStore:
         other version, ``UnknownEventTypeError`` / ``EventSchemaError`` when an
         event is not registered or its data does not match its schema.
         """
+        personal_types = self.registry.personal_types
+        personal = personal_types and any(e.event_type in personal_types for e in events)
+        if personal and not self._connection.in_atomic_block:
+            # A subject's first data key and the events it encrypts commit
+            # together (one commit, and no key without its events).
+            with transaction.atomic(using=self.using):
+                return self._append(aggregate_type, aggregate_id, events, expected_version)
+        return self._append(aggregate_type, aggregate_id, events, expected_version)
+
+    def _append(self, aggregate_type, aggregate_id, events, expected_version) -> AppendResult:
         if not events:
             raise ValueError("append needs at least one event")
         if expected_version < NEW_STREAM:
             raise ValueError("expected_version must be 0 (new stream) or a stream version")
         validate = self.registry.validate
+        personal_types = self.registry.personal_types
         now = clock.now()
         # Events without metadata of their own share one dict (written once).
         shared = build_metadata(None, now)
         rows = []
         for offset, event in enumerate(events, start=1):
             schema_version = validate(event.event_type, event.data)
+            event_id, data = event.event_id, event.data
+            if event.event_type in personal_types and (
+                spec := self.registry.personal_fields(event.event_type)
+            ):
+                # Personal fields are stored encrypted under their subject's
+                # key, bound to the event's id (drawn here for that).
+                event_id = event_id or uuid4()
+                data = personal.seal_event(self.personal, spec, data, event_id)
             rows.append(
                 (
-                    event.event_id,
+                    event_id,
                     event.event_type,
                     schema_version,
-                    event.data,
+                    data,
                     build_metadata(event.metadata, now) if event.metadata else shared,
                     expected_version + offset,
                 )
@@ -115,10 +135,13 @@ class EventStore:
             raise ConcurrencyError(aggregate_id, expected_version, self.stream_version(aggregate_id))
         position, tx_id, _ = max(written)
         if hooks.append_listeners:
-            recorded = self._recorded(aggregate_type, aggregate_id, rows, sorted(written), now)
+            clear = [(*row[:3], event.data, *row[4:]) for row, event in zip(rows, events, strict=True)]
+            recorded = self._recorded(aggregate_type, aggregate_id, clear, sorted(written), now)
             for listener in hooks.append_listeners:
                 listener(recorded, self.using)
         appended = GlobalPosition(tx_id, position)
+        for observer in hooks.append_observers:
+            observer(aggregate_type, events, self.using)
         for listener in hooks.commit_listeners:
             transaction.on_commit(lambda listener=listener: listener(self.using, appended), using=self.using)
         return AppendResult(version=expected_version + len(events), position=position, tx_id=tx_id)
@@ -205,25 +228,17 @@ class EventStore:
         ``include_recent=True`` drops the gap-safety filter and returns every
         committed event: only correct when the caller knows no writer it cares
         about is still in flight (e.g. they all hold a lock it now holds).
-
-        ``fresh_transaction=True`` tells that the caller's transaction has
-        not looked at the server's activity yet (a runner's batch reads the
-        log before anything else), which saves a statement.
-
-        Raises ``ReadOnReplicaError`` on a PostgreSQL standby, whose snapshots
-        do not show the primary's running transactions: the global log is
+        ``fresh_transaction=True``: the caller's transaction has not looked
+        at the server's activity yet (saves a statement). Raises
+        ``ReadOnReplicaError`` on a PostgreSQL standby, whose snapshots do not show the primary's running transactions: the global log is
         followed on the primary.
         """
         dialect = self._dialect
         query, params = dialect.read_all(after, limit, metadata, include_recent)
         connection = self._connection
         dialect.ensure_primary(connection)
-        if (
-            connection.vendor == "postgresql"
-            and not include_recent
-            and not fresh_transaction
-            and connection.in_atomic_block
-        ):
+        pg = connection.vendor == "postgresql"
+        if pg and not include_recent and not fresh_transaction and connection.in_atomic_block:
             # PostgreSQL keeps the pg_stat_activity it read for the rest of a
             # transaction; the bound must see the backends as they are now.
             dialect.fetch(self._connection, "SELECT pg_stat_clear_snapshot()", [])
@@ -232,23 +247,17 @@ class EventStore:
     def stream_all(
         self, after: GlobalPosition = START, *, batch: int = 5000, metadata: bool = False
     ) -> Iterator[list[RecordedEvent]]:
-        """Every event after ``after`` that is readable now, gap-safe, in
-        global order, as batches of ``batch``: one statement in one snapshot
-        on a connection of its own (PostgreSQL: a server-side cursor in a
-        read-only transaction, which takes no transaction id and so holds
-        back no other reader), so memory stays flat however long the log.
-        What is committed later follows in ``read_all`` from the last
-        event's ``global_position``. For a rebuild's bulk read."""
+        """Every event after ``after`` readable now, gap-safe, in batches, for
+        a rebuild's bulk read: one snapshot on a connection of its own
+        (``sql.stream_rows``), flat memory; later events follow by ``read_all``."""
         connection = self._connection
-        if connection.vendor != "postgresql":
-            checkpoint = after
-            while events := self.read_all(checkpoint, batch, metadata=metadata, include_recent=True):
-                yield events
-                checkpoint = events[-1].global_position
+        if connection.vendor == "postgresql":
+            self._dialect.ensure_primary(connection)
+            yield from map(self._decode, sql.stream_rows(connection, after, batch, metadata))
             return
-        self._dialect.ensure_primary(connection)
-        for rows in sql.stream_rows(connection, after, batch, metadata):
-            yield self._decode(rows)
+        while events := self.read_all(after, batch, metadata=metadata, include_recent=True):
+            yield events
+            after = events[-1].global_position
 
     def with_metadata(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
         """``events`` read without metadata, with it (one query)."""
@@ -275,8 +284,17 @@ class EventStore:
     # -- snapshots ---------------------------------------------------------
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
-        """Store a snapshot; saving one that exists already is a no-op."""
+        """Store a snapshot; saving one that exists already is a no-op.
+
+        Personal values go under ``state["$personal"]`` as ``{"subject",
+        "values"}``: they are stored encrypted under the subject's key, like
+        events' personal fields, and come back revealed (or ERASED)."""
         dialect = self._dialect
+        state = snapshot.state
+        if isinstance(state.get(PERSONAL_STATE), dict):
+            part = state[PERSONAL_STATE]
+            sealed = self.personal.seal(part["subject"], part["values"], snapshot_aad(snapshot))
+            state = {**state, PERSONAL_STATE: {"subject": part["subject"], "values": sealed}}
         dialect.fetch(
             self._connection,
             "INSERT INTO snapshots"
@@ -288,7 +306,7 @@ class EventStore:
                 snapshot.aggregate_type,
                 snapshot.version,
                 snapshot.schema_version,
-                orjson.dumps(snapshot.state).decode(),
+                orjson.dumps(state).decode(),
                 dialect.param_datetime(dialect.now()),
             ],
         )
@@ -316,14 +334,24 @@ class EventStore:
         if not rows:
             return None
         row = rows[0]
-        return Snapshot(
-            aggregate_id=dialect.to_uuid(row[0]),
-            aggregate_type=row[1],
-            version=row[2],
-            schema_version=row[3],
-            state=orjson.loads(row[4]),
-            created_at=dialect.to_datetime(row[5]),
+        return self._revealed(
+            Snapshot(
+                aggregate_id=dialect.to_uuid(row[0]),
+                aggregate_type=row[1],
+                version=row[2],
+                schema_version=row[3],
+                state=orjson.loads(row[4]),
+                created_at=dialect.to_datetime(row[5]),
+            )
         )
+
+    def _revealed(self, snapshot: Snapshot) -> Snapshot:
+        part = snapshot.state.get(PERSONAL_STATE)
+        if not isinstance(part, dict):
+            return snapshot
+        values = self.personal.reveal(part["values"], snapshot_aad(snapshot))
+        state = {**snapshot.state, PERSONAL_STATE: {"subject": part["subject"], "values": values}}
+        return replace(snapshot, state=state)
 
     def load_from_snapshot(
         self, aggregate_id: UUID, *, schema_version: int | None = None
@@ -339,48 +367,31 @@ class EventStore:
         snapshot = None
         if rows and rows[0][0] == 0:  # the snapshot row; events have positions >= 1
             _, _, _, agg_type, _, _, snap_schema, state, _, version, at = rows.pop(0)
-            snapshot = Snapshot(
-                aggregate_id=aggregate_id,
-                aggregate_type=agg_type,
-                version=version,
-                schema_version=snap_schema,
-                state=orjson.loads(state),
-                created_at=dialect.to_datetime(at),
+            snapshot = self._revealed(
+                Snapshot(
+                    aggregate_id=aggregate_id,
+                    aggregate_type=agg_type,
+                    version=version,
+                    schema_version=snap_schema,
+                    state=orjson.loads(state),
+                    created_at=dialect.to_datetime(at),
+                )
             )
         return snapshot, self._decode(rows)
 
     # -- decoding ----------------------------------------------------------
 
     def _decode(self, rows: list[tuple]) -> list[RecordedEvent]:
-        # The hot loop of every replay and catch-up: one comprehension, the
-        # tuple built directly, upcasting only for rows stored at an older
-        # schema version.
-        current = self.registry.current_versions
-        upcast = self.registry.upcast
-        loads = orjson.loads
-        new = tuple.__new__
-        cls = RecordedEvent
-        if self._dialect.native_types:
-            return [
-                new(
-                    cls,
-                    (
-                        pos, tx, eid, agg_type, agg_id, etype, current.get(etype, sv),
-                        loads(data) if sv == current.get(etype, sv) else upcast(etype, sv, loads(data)),
-                        loads(meta) if meta is not None else NO_METADATA, version, at, sv,
-                    ),
-                )
-                for pos, tx, eid, agg_type, agg_id, etype, sv, data, meta, version, at in rows
-            ]  # fmt: skip
-        to_uuid, to_datetime = self._dialect.to_uuid, self._dialect.to_datetime
-        return [
-            new(
-                cls,
-                (
-                    pos, tx, to_uuid(eid), agg_type, to_uuid(agg_id), etype, current.get(etype, sv),
-                    loads(data) if sv == current.get(etype, sv) else upcast(etype, sv, loads(data)),
-                    loads(meta) if meta is not None else NO_METADATA, version, to_datetime(at), sv,
-                ),
-            )
-            for pos, tx, eid, agg_type, agg_id, etype, sv, data, meta, version, at in rows
-        ]  # fmt: skip
+        events = self._decode_rows(rows)
+        if self.registry.personal_types:
+            # Personal fields come back decrypted, or ERASED once their
+            # subject's key is gone: for every reader, one query per read.
+            return personal.reveal_events(self.personal, events, self.registry.personal_types)
+        return events
+
+    def _decode_rows(self, rows: list[tuple]) -> list[RecordedEvent]:
+        return decode_rows(self.registry, self._dialect, rows)
+
+
+def snapshot_aad(snapshot: Snapshot) -> bytes:
+    return b"snapshot:" + snapshot.aggregate_id.bytes + b":" + str(snapshot.version).encode()

@@ -18,6 +18,7 @@ from eventstore.access import staff_required
 from eventstore.errors import EventStoreError
 from eventstore.labels import stream_labels, streams_labelled
 from eventstore.models import Event
+from eventstore.personal import show
 from eventstore.registry import registry
 
 PAGE_SIZE = 50
@@ -132,12 +133,14 @@ def audit_rows(events: list[Event]) -> list[dict]:
     }
     labels = stream_labels({e.aggregate_id for e in events})
     rows = []
-    for e in events:
+    # Staff see personal fields decrypted (marked as such), or erased.
+    shown = show([(e.event_data, e.event_id) for e in events])
+    for e, seen in zip(events, shown, strict=True):
         latest = current.get(e.event_type, e.schema_version)
         upcast = None
         if e.schema_version < latest:
             try:
-                upcast = registry.upcast(e.event_type, e.schema_version, e.event_data)
+                upcast = registry.upcast(e.event_type, e.schema_version, seen.data)
             except EventStoreError as exc:
                 upcast = {"error": str(exc)}
         rows.append(
@@ -147,6 +150,10 @@ def audit_rows(events: list[Event]) -> list[dict]:
                 "user": users.get(str(e.metadata.get("user_id")), e.metadata.get("user_id")),
                 "current_version": latest,
                 "upcast": upcast,
+                "data": seen.data,
+                "personal": seen.personal,
+                "erased": seen.erased,
+                "personal_error": seen.error,
             }
         )
     return rows

@@ -31,10 +31,18 @@ from orders.http import (
     run_command,
 )
 from orders.serializers import CommandResultSerializer, LineSerializer
+from orders.shipping_serializers import (
+    ContactSerializer,
+    ShippingAddressSerializer,
+    StrictEmailField,
+    address_json,
+    contact_json,
+    details_of,
+)
 from projections import selectors
 from projections.api import READ_PARAMETERS, consistent_read, position_headers, with_position
 
-ORDER_READ_MODELS = ("order_list",)
+ORDER_READ_MODELS = ("order_list", "shipping_details")
 
 
 # -- queries ----------------------------------------------------------------------------
@@ -48,6 +56,7 @@ class OrderListQuery(StrictSerializer):
     customer_prefix = serializers.CharField(
         max_length=64, required=False, help_text="customers whose id starts with this, in any case"
     )
+    customer_email = StrictEmailField(required=False, help_text="exact, case-insensitive")
     placed_from = UtcDateTimeField(required=False, help_text="inclusive (ISO-8601)")
     placed_to = UtcDateTimeField(required=False, help_text="exclusive (ISO-8601)")
     total_min = serializers.IntegerField(min_value=0, max_value=2**53, required=False)
@@ -86,6 +95,7 @@ def list_orders(request: Request) -> Response:
         placed_to=q.get("placed_to"),
         total_min=q.get("total_min"),
         total_max=q.get("total_max"),
+        email_hash=selectors.email_lookup(q["customer_email"]) if q.get("customer_email") else None,
     )
     try:
         page = selectors.order_list(filters, q["ordering"], q.get("cursor"), q["limit"])
@@ -119,6 +129,16 @@ class OrderCollectionApi(CommandApi):
             },
         )
         items = LineSerializer(many=True, allow_empty=False, max_length=rules.MAX_LINES)
+        # Optional for now, so clients from before keep working (deprecated:
+        # an order without them cannot be shipped anywhere); both or neither.
+        contact = ContactSerializer(required=False)
+        shipping_address = ShippingAddressSerializer(required=False)
+
+        def validate(self, data):
+            if ("contact" in data) != ("shipping_address" in data):
+                missing = "shipping_address" if "contact" in data else "contact"
+                raise serializers.ValidationError({missing: ["Give both contact and shipping_address."]})
+            return data
 
     @extend_schema(
         operation_id="list_orders",
@@ -150,7 +170,8 @@ class OrderCollectionApi(CommandApi):
         data = self.PlaceOrderInput(data=request.data)
         data.is_valid(raise_exception=True)
         items = tuple(Line(**line) for line in data.validated_data["items"])
-        return run_command(request, commands.PlaceOrder(data.validated_data["customer_id"], items))
+        details = details_of(data.validated_data)
+        return run_command(request, commands.PlaceOrder(data.validated_data["customer_id"], items, **details))
 
 
 class OrderDetailApi(APIView):
@@ -185,6 +206,8 @@ class OrderDetailApi(APIView):
             "cancel_reason": order.cancel_reason or None,
             "carrier": order.carrier or None,
             "tracking_number": order.tracking_number or None,
+            "contact": contact_json(shipping := selectors.order_shipping(order_id)),
+            "shipping_address": address_json(shipping),
             "last_position": order.last_position,
             "updated_at": order.updated_at.isoformat(),
         }

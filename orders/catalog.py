@@ -2,6 +2,7 @@
 its upcaster) in the event catalog."""
 
 from eventstore import registry
+from orders.domain.customer import CUSTOMER_AGGREGATE, CUSTOMER_EVENT_TYPES
 from orders.domain.events import AGGREGATE_TYPE, EVENT_TYPES
 from orders.domain.inventory import INVENTORY_AGGREGATE, INVENTORY_EVENT_TYPES
 
@@ -10,6 +11,7 @@ def register_order_events(target=registry) -> None:
     for aggregate_type, types in (
         (AGGREGATE_TYPE, EVENT_TYPES),
         (INVENTORY_AGGREGATE, INVENTORY_EVENT_TYPES),
+        (CUSTOMER_AGGREGATE, CUSTOMER_EVENT_TYPES),
     ):
         for event_type, cls in types.items():
             schemas = [*cls.previous_schemas, cls.schema]

@@ -14,12 +14,15 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from django.conf import settings
+from django.db import transaction
 
 from eventstore import ConcurrencyError
-from orders import unit_of_work
+from eventstore.personal import PersonalData
+from orders import metrics, unit_of_work
 from orders.domain import DuplicateOrderError, Line, OrderAggregate
+from orders.domain.shipping import Contact, ShippingAddress
 from orders.idempotency import IdempotencyKey
-from orders.repository import InventoryRepository, OrderRepository, Repository
+from orders.repository import CustomerRepository, InventoryRepository, OrderRepository, Repository
 from orders.unit_of_work import CommandResult
 
 __all__ = ["CommandResult", "execute"]
@@ -30,7 +33,23 @@ class PlaceOrder:
     customer_id: str
     items: tuple[Line, ...]
     order_id: UUID = field(default_factory=uuid.uuid4)
+    # The customer's details (personal data, stored encrypted): both or neither.
+    contact: Contact | None = None
+    shipping_address: ShippingAddress | None = None
     creates_stream: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class ChangeShippingAddress:
+    order_id: UUID
+    address: ShippingAddress
+
+
+@dataclass(frozen=True)
+class ForgetCustomer:
+    """Erase a customer's personal data (staff only, checked at the edge)."""
+
+    customer_id: str
 
 
 @dataclass(frozen=True)
@@ -114,7 +133,13 @@ def _change(
 
 def place_order(cmd: PlaceOrder, expected_version: int | None) -> CommandResult:
     order = OrderAggregate(cmd.order_id)  # a new stream: the append refuses one that exists
-    order.place(cmd.customer_id, list(cmd.items), requires_confirmation=settings.INVENTORY_RESERVATION)
+    order.place(
+        cmd.customer_id,
+        list(cmd.items),
+        requires_confirmation=settings.INVENTORY_RESERVATION,
+        contact=cmd.contact,
+        address=cmd.shipping_address,
+    )
     try:
         appended = OrderRepository().save(order)
     except ConcurrencyError as exc:
@@ -154,6 +179,23 @@ def cancel_order(cmd: CancelOrder, expected_version: int | None) -> CommandResul
     return _change(OrderRepository(), cmd.order_id, expected_version, lambda order: order.cancel(cmd.reason))
 
 
+def change_shipping_address(cmd: ChangeShippingAddress, expected_version: int | None) -> CommandResult:
+    return _change(
+        OrderRepository(),
+        cmd.order_id,
+        expected_version,
+        lambda order: order.change_shipping_address(cmd.address),
+    )
+
+
+def forget_customer(cmd: ForgetCustomer, expected_version: int | None) -> CommandResult:
+    """Delete the customer's data key (the erasure itself) and record it; in
+    one transaction, so a lost race leaves the key for the retry to delete."""
+    with transaction.atomic():
+        deleted = PersonalData().forget(cmd.customer_id)
+        return _change(CustomerRepository(), cmd.customer_id, None, lambda c: c.forget(deleted))
+
+
 def receive_stock(cmd: ReceiveStock, expected_version: int | None) -> CommandResult:
     return _change(InventoryRepository(), cmd.sku, expected_version, lambda item: item.receive(cmd.quantity))
 
@@ -189,6 +231,8 @@ HANDLERS: dict[type, unit_of_work.Handler] = {
     ConfirmOrder: confirm_order,
     ShipOrder: ship_order,
     CancelOrder: cancel_order,
+    ChangeShippingAddress: change_shipping_address,
+    ForgetCustomer: forget_customer,
     ReceiveStock: receive_stock,
     ReserveStock: reserve_stock,
     ReleaseStock: release_stock,
@@ -209,6 +253,10 @@ def execute(
     state. With ``idempotency_key`` a repeated request returns the first
     result and appends nothing.
     """
-    return unit_of_work.run(
-        HANDLERS[type(command)], command, expected_version=expected_version, idempotency_key=idempotency_key
+    handler = HANDLERS[type(command)]
+    return metrics.observed(
+        type(command).__name__,
+        lambda: unit_of_work.run(
+            handler, command, expected_version=expected_version, idempotency_key=idempotency_key
+        ),
     )

@@ -13,6 +13,12 @@ from django.core.validators import RegexValidator
 
 from orders.domain import rules
 from orders.idempotency import IdempotencyKey
+from orders.shipping_forms import (
+    ADDRESS_FIELD_NAMES,
+    CONTACT_FIELD_NAMES,
+    ContactFields,
+    ShippingAddressFields,
+)
 from projections import selectors
 
 sku_validator = RegexValidator(rules.SKU_PATTERN, "Letters, digits, '-' and '_' (at most 40).")
@@ -78,8 +84,13 @@ class CancelForm(VersionedForm):
     reason = forms.CharField(max_length=rules.MAX_REASON_LENGTH, widget=forms.TextInput)
 
 
-class PlaceOrderForm(OneTimeForm):
-    """A customer and up to five lines; blank lines are ignored."""
+class ChangeAddressForm(VersionedForm, ShippingAddressFields):
+    pass
+
+
+class PlaceOrderForm(OneTimeForm, ContactFields, ShippingAddressFields):
+    """A customer, their contact and shipping address, and up to five lines;
+    blank lines are ignored."""
 
     customer_id = forms.CharField(label="Customer", max_length=64, validators=[customer_validator])
 
@@ -101,6 +112,9 @@ class PlaceOrderForm(OneTimeForm):
                 min_value=rules.MIN_PRICE_CENTS,
                 max_value=rules.MAX_PRICE_CENTS,
             )
+
+    def shipping_fields(self):
+        return [self[name] for name in (*CONTACT_FIELD_NAMES, *ADDRESS_FIELD_NAMES)]
 
     def line_rows(self):
         return [
@@ -127,7 +141,9 @@ class PlaceOrderForm(OneTimeForm):
         return data
 
     def command_data(self) -> dict:
-        return {"customer_id": self.cleaned_data["customer_id"], "lines": self.cleaned_data["lines"]}
+        data = self.cleaned_data
+        details = {name: data[name] for name in (*CONTACT_FIELD_NAMES, *ADDRESS_FIELD_NAMES)}
+        return {"customer_id": data["customer_id"], "lines": data["lines"], **details}
 
 
 class ReceiveStockForm(OneTimeForm):
@@ -148,6 +164,7 @@ class OrderFilterForm(forms.Form):
         choices=[("", "Any status")] + [(s, s.title()) for s in selectors.STATUSES], required=False
     )
     customer_id = forms.CharField(label="Customer", required=False, max_length=64)
+    customer_email = forms.EmailField(label="Customer email", required=False, max_length=254)
     placed_from = forms.DateField(
         label="Placed from (UTC)", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

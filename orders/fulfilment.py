@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from eventstore import ConcurrencyError, RecordedEvent
 from eventstore.metadata import message_context
-from orders import commands
+from orders import commands, metrics
 from orders.domain import DomainError, events, inventory
 from orders.errors import ContentionError, StaleVersionError
 from orders.models import FulfilmentProcess
@@ -115,9 +115,14 @@ def _on_refused(step: Step, fact: inventory.ReservationRefused) -> None:
     line = step.lines.get(fact.sku)
     if line is not None and fact.reference in line.get("refs", ()):
         line["refused"] = True
+        metrics.reservation_refused()
         step.process.outcome = (
             f"out of stock: {fact.sku} (wanted {fact.requested}, {fact.available} available)"
         )
+
+
+def _on_shipping_details(step: Step, fact) -> None:
+    """Nothing to reserve; the order's version moved on (handle() keeps it)."""
 
 
 def _on_stock_gone(step: Step, fact: inventory.StockReleased | inventory.StockShipped) -> None:
@@ -133,6 +138,8 @@ REACTIONS: dict[type, Callable[[Step, object], None]] = {
     events.OrderConfirmed: _on_confirmed,
     events.OrderCancelled: _on_cancelled,
     events.OrderShipped: _on_shipped,
+    events.ShippingDetailsGiven: _on_shipping_details,
+    events.ShippingAddressChanged: _on_shipping_details,
     inventory.StockReserved: _on_reserved,
     inventory.ReservationRefused: _on_refused,
     inventory.StockReleased: _on_stock_gone,

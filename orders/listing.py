@@ -113,6 +113,7 @@ def list_query(params, *, jump: bool = True) -> ListQuery:
         placed_to=_day_end(data["placed_to"]) if data["placed_to"] else None,
         total_min=int(data["total_min"] * 100) if data["total_min"] is not None else None,
         total_max=int(data["total_max"] * 100) if data["total_max"] is not None else None,
+        email_hash=selectors.email_lookup(data["customer_email"]) if data["customer_email"] else None,
     )
     query.ordering = data["ordering"] or query.ordering
     query.cursor = data["cursor"] or None

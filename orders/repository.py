@@ -11,7 +11,7 @@ from uuid import UUID
 from django.conf import settings
 
 from eventstore import AppendResult, EventStore, NewEvent, RecordedEvent, Snapshot
-from orders.domain import OrderAggregate, OrderNotFoundError, aggregate, inventory
+from orders.domain import OrderAggregate, OrderNotFoundError, aggregate, customer, inventory
 from orders.domain.events import AGGREGATE_TYPE, event_from_data
 from orders.errors import StaleVersionError
 
@@ -46,6 +46,14 @@ INVENTORY = AggregateKind(
     decode=inventory.inventory_event_from_data,
     snapshot_version=inventory.SNAPSHOT_SCHEMA_VERSION,
     not_found=lambda sku: LookupError(f"no inventory stream for {sku}"),
+)
+CUSTOMERS = AggregateKind(
+    customer.CUSTOMER_AGGREGATE,
+    stream_id=customer.customer_stream_id,
+    from_history=customer.Customer.from_history,
+    decode=customer.customer_event_from_data,
+    snapshot_version=customer.SNAPSHOT_SCHEMA_VERSION,
+    not_found=lambda customer_id: LookupError(f"no customer stream for {customer_id}"),
 )
 
 
@@ -113,3 +121,7 @@ class OrderRepository(Repository[OrderAggregate]):
 
 class InventoryRepository(Repository[inventory.InventoryItem]):
     kind = INVENTORY
+
+
+class CustomerRepository(Repository[customer.Customer]):
+    kind = CUSTOMERS

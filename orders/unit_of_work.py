@@ -21,7 +21,7 @@ from django.db import transaction
 
 from eventstore import ConcurrencyError, EventStore, GlobalPosition, hooks
 from eventstore.metadata import current_context, message_context
-from orders import idempotency
+from orders import idempotency, metrics
 from orders.errors import ContentionError, IdempotencyRaceError, StaleVersionError
 
 # Each lost race means another command on the stream won, so N clients
@@ -83,6 +83,7 @@ def run(
             answer = attempt.after_lost_race(exc)
             if answer is not None:
                 return answer
+            metrics.RETRIES.labels(attempt.name).inc()
         except IdempotencyRaceError:
             pass  # the other request committed; the next attempt returns its result
         if n < MAX_ATTEMPTS:

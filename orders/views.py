@@ -26,6 +26,7 @@ from orders.forms import (
     PAGE_SIZES,
     AddItemForm,
     CancelForm,
+    ChangeAddressForm,
     PlaceOrderForm,
     RemoveItemForm,
     ShipForm,
@@ -36,7 +37,7 @@ from orders.models import FulfilmentProcess
 from orders.repository import OrderRepository
 from projections import consistency, selectors
 
-ORDER_READ_MODELS = ("order_list",)
+ORDER_READ_MODELS = ("order_list", "shipping_details")
 
 
 @login_required
@@ -57,9 +58,13 @@ def order_list(request: HttpRequest) -> HttpResponse:
         if place_form.is_valid():
             lines = tuple(Line(*values) for values in place_form.cleaned_data["lines"])
             try:
+                details = {
+                    "contact": place_form.contact(),
+                    "shipping_address": place_form.shipping_address(),
+                }
                 with message_context(user_id=str(request.user.pk)):
                     result = commands.execute(
-                        commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines),
+                        commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines, **details),
                         idempotency_key=place_form.idempotency_key(request.user, request.path),
                     )
             except (DomainError, IdempotencyKeyReusedError) as exc:
@@ -170,6 +175,7 @@ def detail_context(request, order_id: UUID) -> dict:
         "add": AddItemForm(initial={"version": version, "quantity": 1}),
         "ship": ShipForm(initial={"version": version}),
         "cancel": CancelForm(initial={"version": version}),
+        "address": ChangeAddressForm(initial={"version": version}),
     }
     with_usernames(history)
     context = {
@@ -179,6 +185,7 @@ def detail_context(request, order_id: UUID) -> dict:
         "lines": lines,
         "version": version,
         "history": history,
+        "shipping": selectors.order_shipping(order_id),
         "lagging": found is None or not waited or order.version < history[-1].version,
         "can_manage": can_manage(request.user),
         "is_open": order is not None and actions.is_open(order.status),
@@ -226,18 +233,27 @@ def order_detail(request: HttpRequest, order_id: UUID) -> HttpResponse:
     return render(request, "orders/order_detail.html", detail_context(request, order_id))
 
 
-COMMAND_FORMS = {"add": AddItemForm, "remove": RemoveItemForm, "ship": ShipForm, "cancel": CancelForm}
+COMMAND_FORMS = {
+    "add": AddItemForm,
+    "remove": RemoveItemForm,
+    "ship": ShipForm,
+    "cancel": CancelForm,
+    "address": ChangeAddressForm,
+}
 # Commands that destroy something: they run only from their confirmation page.
 CONFIRMED_ACTIONS = {"remove", "cancel"}
 
 
-def _command(action: str, order_id: UUID, data: dict):
+def _command(action: str, order_id: UUID, form):
+    data = form.cleaned_data
     if action == "add":
         return commands.AddItem(order_id, data["sku"], data["quantity"], data["price_cents"])
     if action == "remove":
         return commands.RemoveItem(order_id, data["sku"])
     if action == "ship":
         return commands.ShipOrder(order_id, data["carrier"] or None, data["tracking_number"] or None)
+    if action == "address":
+        return commands.ChangeShippingAddress(order_id, form.shipping_address())
     return commands.CancelOrder(order_id, data["reason"])
 
 
@@ -265,7 +281,7 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
         try:
             with message_context(user_id=str(request.user.pk)):
                 result = commands.execute(
-                    _command(action, order_id, form.cleaned_data),
+                    _command(action, order_id, form),
                     expected_version=expected,
                     idempotency_key=form.idempotency_key(request.user, request.path),
                 )
@@ -295,12 +311,14 @@ FORM_ANCHORS = {
     "remove": "lines-heading",
     "ship": "ship-heading",
     "cancel": "cancel-heading",
+    "address": "address-heading",
 }
 _DONE = {
     "add": "Item added.",
     "remove": "Line removed.",
     "ship": "Order shipped.",
     "cancel": "Order cancelled.",
+    "address": "Shipping address changed.",
 }
 
 

@@ -5,13 +5,14 @@ Take the projections' locks, read the events after their checkpoint
 whole batch back, so an event is never skipped nor applied twice.
 """
 
+import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
 
 from eventstore import EventStore, RecordedEvent
-from projections import checkpoints, failures, locks
+from projections import checkpoints, failures, locks, metrics
 from projections.base import Follower, ProcessManager, Projection
 
 
@@ -60,6 +61,7 @@ def run_batch(
         projections = [projections]
     store = EventStore(using=using)
     fresh = not transaction.get_connection(using).in_atomic_block
+    started = time.perf_counter()
     with transaction.atomic(using=using):
         followers: dict[str, Follower] = {f.name: f for f in [*projections, *managers]}
         names = locks.try_locks(sorted(followers), using)
@@ -104,6 +106,7 @@ def run_batch(
             and not m.select(events)
         ]
         if _advance_together(group, events, using, result, idle):
+            metrics.batch_done([p.name for p, _, _ in group], started, using)
             return result
         # One of them failed: each on its own, so only that one stops.
         for projection, _, failure in group:
@@ -114,6 +117,7 @@ def run_batch(
             if len(done) < len(events):
                 result.held = True
                 result.stopped.add(projection.name)
+        metrics.batch_done([p.name for p, _, _ in group], started, using)
         return result
 
 

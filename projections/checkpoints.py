@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from eventstore import GlobalPosition, RecordedEvent
 from eventstore.sql import dialect_for
+from projections import metrics
 from projections.base import registry
 from projections.models import ProjectionCheckpoint
 
@@ -121,6 +122,7 @@ def move(name: str, event: RecordedEvent, seen: int, applied: int, using: str) -
         " events_applied = events_applied + %s, updated_at = %s WHERE name = %s",
         [event.tx_id, event.position, seen, applied, db_now(using), name],
     )
+    metrics.moved(name, seen, applied, using)
 
 
 def move_together(applied: dict[str, int], event: RecordedEvent, seen: int, using: str) -> None:
@@ -135,18 +137,20 @@ def move_together(applied: dict[str, int], event: RecordedEvent, seen: int, usin
             " FROM unnest(%s::text[], %s::bigint[]) AS a(name, n) WHERE c.name = a.name",
             [event.tx_id, event.position, seen, db_now(using), list(applied), list(applied.values())],
         )
-        return
-    cases = " ".join("WHEN %s THEN %s" for _ in applied)
-    fetch(
-        using,
-        "UPDATE projection_checkpoints SET tx_id = %s, position = %s,"
-        " events_seen = events_seen + %s,"
-        f" events_applied = events_applied + CASE name {cases} ELSE 0 END,"
-        f" updated_at = %s WHERE name IN ({placeholders(applied)})",
-        [event.tx_id, event.position, seen]
-        + [x for pair in applied.items() for x in pair]
-        + [db_now(using), *applied],
-    )
+    else:
+        cases = " ".join("WHEN %s THEN %s" for _ in applied)
+        fetch(
+            using,
+            "UPDATE projection_checkpoints SET tx_id = %s, position = %s,"
+            " events_seen = events_seen + %s,"
+            f" events_applied = events_applied + CASE name {cases} ELSE 0 END,"
+            f" updated_at = %s WHERE name IN ({placeholders(applied)})",
+            [event.tx_id, event.position, seen]
+            + [x for pair in applied.items() for x in pair]
+            + [db_now(using), *applied],
+        )
+    for name, count in applied.items():
+        metrics.moved(name, seen, count, using)
 
 
 def set_to(

@@ -12,8 +12,9 @@ from datetime import timedelta
 from django.db import connections, transaction
 from django.utils import timezone
 
-from eventstore import GlobalPosition, RecordedEvent
-from projections import checkpoints, locks
+from config.logs import event_fields
+from eventstore import EventStore, GlobalPosition, RecordedEvent
+from projections import checkpoints, locks, metrics
 from projections.base import registry
 from projections.models import ProjectionFailure
 
@@ -93,10 +94,31 @@ def record(name: str, event: RecordedEvent, exc: Exception, failure, using: str)
             next_attempt_at=now + backoff(1),
         )
         attempts = 1
-    level = logging.ERROR if attempts >= MAX_ATTEMPTS else logging.WARNING
-    log.log(
-        level, "projection %s failed at position %s (attempt %s): %s", name, event.position, attempts, text
-    )
+    metrics.failed(name)
+    # Once at ERROR when it becomes held (a held projection is not tried
+    # again until an operator acts); the first failure is a WARNING, the
+    # retries in between are INFO.
+    fields = event_fields(_with_metadata(event, using), projection=name, attempts=attempts, error=text)
+    if attempts >= MAX_ATTEMPTS:
+        log.error("projection %s is held at position %s (%s) after %s attempts: %s",
+                  name, event.position, event.event_type, attempts, text, extra=fields)  # fmt: skip
+    else:
+        log.log(logging.WARNING if attempts == 1 else logging.INFO,
+                "projection %s failed at position %s (%s), attempt %s of %s, retrying in %s s: %s",
+                name, event.position, event.event_type, attempts, MAX_ATTEMPTS,
+                int(backoff(attempts).total_seconds()), text, extra=fields)  # fmt: skip
+
+
+def _with_metadata(event: RecordedEvent, using: str) -> RecordedEvent:
+    """The event with its metadata (for its correlation id), if it was read
+    without and can still be read."""
+    if event.metadata:
+        return event
+    try:
+        with transaction.atomic(using=using):
+            return EventStore(using=using).with_metadata([event])[0]
+    except Exception:  # the failure may be the database's: log without it
+        return event
 
 
 def resolve(failure: ProjectionFailure, resolution: str, by: str) -> None:

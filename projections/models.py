@@ -199,3 +199,7 @@ class InventoryLevel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku}: {self.available} available"
+
+
+# Read models that hold personal data live in a module of their own.
+from projections.shipping_models import CustomerDetails, OrderShipping  # noqa: E402, F401

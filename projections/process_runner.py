@@ -7,18 +7,23 @@ then held at it, like a projection).
 """
 
 import bisect
+import logging
 import time
 
 from django.db import transaction
 
+from config.logs import bound, event_fields
 from eventstore import EventStore, GlobalPosition, RecordedEvent
-from projections import checkpoints, failures, locks
+from projections import checkpoints, failures, locks, metrics
 from projections.base import ProcessManager
 from projections.batches import BatchResult, batch_size
 
 EVENT_ATTEMPTS = 8
 
+log = logging.getLogger(__name__)
 
+
+@metrics.timed_run
 def run_events(
     manager: ProcessManager,
     *,
@@ -62,7 +67,9 @@ def run_events(
         if event.position not in wanted:
             skipped += 1
             continue
-        outcome = _handle(manager, wanted[event.position], passed, failure, using)
+        handled = wanted[event.position]  # with its metadata
+        with bound(**event_fields(handled, projection=manager.name, causation_id=str(handled.event_id))):
+            outcome = _handle(manager, handled, passed, failure, using)
         if outcome is None:  # another runner has it now
             result.busy.add(manager.name)
             result.more = False  # the other runner goes on with it
@@ -106,10 +113,15 @@ def _handle(manager: ProcessManager, event: RecordedEvent, passed: "_Counter", f
                     return 0
                 applied = int(manager.handle(event))
                 checkpoints.move(manager.name, event, seen, applied, using)
-                return applied
+            log.log(
+                logging.INFO if applied else logging.DEBUG, "%s handled %s", manager.name, event.event_type
+            )
+            return applied
         except manager.retry_on as exc:
             if attempt == EVENT_ATTEMPTS:
                 return _failed(manager, event, exc, failure, using)
+            metrics.retried(manager.name)
+            log.debug("%s lost a race (%s); trying the event again", manager.name, exc)
             time.sleep(0.002 * attempt)
         except Exception as exc:
             return _failed(manager, event, exc, failure, using)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.db import connections, transaction
 
 from eventstore import START, EventStore, GlobalPosition
-from projections import checkpoints, failures, locks
+from projections import checkpoints, failures, locks, metrics
 from projections.base import Projection, registry
 
 REBUILD_BATCH = 5000
@@ -59,11 +59,14 @@ def rebuild(
     projections = list({getattr(p, "base", p).name: getattr(p, "base", p) for p in projections}.values())
     checkpoints.ensure(using)
     started = time.perf_counter()
+    # Progress is published for /metrics (after the lock: not over another rebuild's).
+    published = metrics.RebuildProgress([p.name for p in projections], progress)
     if connections[using].vendor == "postgresql":
-        with _rebuilding(projections, using):
-            events, applied, checkpoint = _rebuild_postgres(projections, using, progress, jobs)
+        with _rebuilding(projections, using), published:
+            events, applied, checkpoint = _rebuild_postgres(projections, using, published, jobs)
     else:
-        events, applied, checkpoint = _rebuild_in_place(projections, using, progress)
+        with published:
+            events, applied, checkpoint = _rebuild_in_place(projections, using, published)
     return RebuildResult(events, sum(applied.values()), time.perf_counter() - started, checkpoint)
 
 

@@ -13,13 +13,17 @@ from django.db import connection
 from django.db.models import Sum
 from django.db.models.functions import Lower
 
+from eventstore.personal import PersonalData
 from projections.models import (
+    CustomerDetails,
     CustomerSummary,
     DailySales,
     InventoryLevel,
     OrderLine,
+    OrderShipping,
     OrderSummary,
 )
+from projections.shipping_projections import email_key
 
 ORDERINGS = {
     "-placed_at": ("placed_at", True),
@@ -57,8 +61,14 @@ class OrderFilters:
     placed_to: datetime | None = None
     total_min: int | None = None
     total_max: int | None = None
+    # The keyed hash of an email (email_lookup): orders given that email.
+    email_hash: str | None = None
 
     def apply(self, qs):
+        if self.email_hash is not None:
+            qs = qs.filter(
+                order_id__in=OrderShipping.objects.filter(email_hash=self.email_hash).values("order_id")
+            )
         if self.status:
             qs = qs.filter(status=self.status)
         if self.customer_id:
@@ -205,6 +215,22 @@ def order_count_estimate(filters: OrderFilters) -> tuple[int, bool]:
 
 def customer_get(customer_id: str) -> CustomerSummary | None:
     return CustomerSummary.objects.filter(customer_id=customer_id).first()
+
+
+def email_lookup(email: str) -> str:
+    """What the order list filters on for an email (exact, case-insensitive):
+    its keyed hash; one that matches nothing when nothing was ever hashed."""
+    return PersonalData().lookup_hash(email_key(email), create=False) or "-"
+
+
+def order_shipping(order_id: UUID) -> OrderShipping | None:
+    """The order's contact and shipping address (personal data), if it has any."""
+    return OrderShipping.objects.filter(order_id=order_id).first()
+
+
+def customer_details(customer_id: str) -> CustomerDetails | None:
+    """The customer's latest contact and shipping address (personal data)."""
+    return CustomerDetails.objects.filter(customer_id=customer_id).first()
 
 
 def daily_sales(start: date | None = None, end: date | None = None) -> list[DailySales]:

@@ -20,24 +20,33 @@ def status(using: str = "default") -> list[dict]:
     return [_one(f, checkpoints.get(f.name), using, now) for f in registry.all()]
 
 
+# Lag is counted up to this many events (an index-only scan), so asking
+# stays cheap however far behind a stalled projection is.
+LAG_COUNT_LIMIT = 100_000
+
+
 def _lag(checkpoint: ProjectionCheckpoint, using: str, now: datetime) -> tuple[int, float]:
+    """Events after the checkpoint (up to LAG_COUNT_LIMIT), and how long the
+    next one to apply has been waiting (seconds), in one round trip."""
     connection = connections[using]
+    if connection.vendor == "postgresql":
+        after, params = "(tx_id, position) > (%s, %s)", [checkpoint.tx_id, checkpoint.position]
+        order = "tx_id, position"
+    else:
+        after, params = "position > %s", [checkpoint.position]
+        order = "position"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT COUNT(*), MIN(created_at) FROM events WHERE (tx_id, position) > (%s, %s)",
-                [checkpoint.tx_id, checkpoint.position],
-            )
-        else:
-            cursor.execute(
-                "SELECT COUNT(*), MIN(created_at) FROM events WHERE position > %s", [checkpoint.position]
-            )
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE {after} LIMIT %s) AS waiting),"
+            f" (SELECT created_at FROM events WHERE {after} ORDER BY {order} LIMIT 1)",
+            [*params, LAG_COUNT_LIMIT, *params],
+        )
         events, oldest = cursor.fetchone()
     if isinstance(oldest, str):
         oldest = datetime.fromisoformat(oldest)
     if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=UTC)
-    return events, round((now - oldest).total_seconds(), 3) if oldest else 0.0
+    return events, round(max((now - oldest).total_seconds(), 0.0), 3) if oldest else 0.0
 
 
 def _one(follower, checkpoint: ProjectionCheckpoint | None, using: str, now: datetime) -> dict:
@@ -57,6 +66,7 @@ def _one(follower, checkpoint: ProjectionCheckpoint | None, using: str, now: dat
         "events_seen": cp.events_seen,
         "events_applied": cp.events_applied,
         "lag_events": lag_events,
+        "lag_events_capped": lag_events >= LAG_COUNT_LIMIT,
         "lag_seconds": lag_seconds,
         "state": "held" if open_ and open_.attempts >= MAX_ATTEMPTS else "retrying" if open_ else "running",
         "failures": [_failure(f) for f in failures],

@@ -196,6 +196,16 @@ class Tables:
         with self.connection.cursor() as cursor:
             cursor.executemany(query, [[self._to_db(spec.kinds[c], row[c]) for c in columns] for row in rows])
 
+    def update(self, logical: str, key: str, value, changes: dict) -> None:
+        """Set ``changes`` on every row whose ``key`` column is ``value``."""
+        spec = self.specs[logical]
+        assignments = ", ".join(f"{column} = %s" for column in changes)
+        params = [self._to_db(spec.kinds[c], v) for c, v in changes.items()]
+        self._execute(
+            f"UPDATE {self.name(logical)} SET {assignments} WHERE {key} = %s",
+            [*params, self._to_db(spec.kinds[key], value)],
+        )
+
     def truncate(self, logical: str) -> None:
         self._execute(f"DELETE FROM {self.name(logical)}")
 
@@ -273,6 +283,12 @@ class BufferedTables(Tables):
             groups.setdefault(row[group_key], []).append(row)
             dirty.add(row[group_key])
         self.cached_rows += len(rows)
+
+    def update(self, logical: str, key: str, value, changes: dict) -> None:
+        # Rows of any group may match: write the cache out, update in SQL,
+        # and read back what is needed next.
+        self.flush()
+        Tables.update(self, logical, key, value, changes)
 
     def maybe_flush(self) -> None:
         if self.cached_rows > self.max_rows:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from eventstore.access import staff_required
 from projections import failures, selectors
 from projections.base import registry
+from projections.health import judge, lag_bound
 from projections.status import holding_back, status
 
 
@@ -57,9 +58,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @staff_required()
 def projection_status(request: HttpRequest) -> HttpResponse:
     template = "projections/_status_table.html" if request.htmx else "projections/status.html"
-    projections = status()
-    context = {"projections": projections, "held_back_by": holding_back(projections), "now": timezone.now()}
-    return render(request, template, {"nav": "projections", **context})
+    rows = status()
+    context = {
+        "nav": "projections",
+        "projections": rows,
+        "judgment": judge(rows),
+        "lag_bound": lag_bound(),
+        "held_back_by": holding_back(rows),
+        "now": timezone.now(),
+    }
+    return render(request, template, context)
 
 
 @staff_required()

@@ -2,11 +2,22 @@
 the tests need are not reachable; the settings every test starts from; the
 users tests act as; helpers for tests that need real threads."""
 
+import os
 import threading
 
 import pytest
+from django.conf import settings
 
 from tests.support import create_user, token_headers
+
+# The master key of personal data the tests run with: the configured one if
+# any, else a fixed test key; the same for this process and the servers and
+# workers the tests start (they inherit the environment).
+TEST_PII_MASTER_KEY = "dGVzdC1vbmx5LXBpaS1tYXN0ZXIta2V5LTMyYnl0ZXM="
+os.environ["PII_MASTER_KEY"] = (
+    os.environ.get("PII_MASTER_KEY") or settings.PII_MASTER_KEY or TEST_PII_MASTER_KEY
+)
+settings.PII_MASTER_KEY = os.environ["PII_MASTER_KEY"]
 
 
 def _check_postgres() -> str | None:

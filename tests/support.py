@@ -110,6 +110,8 @@ READ_MODEL_TABLES = {
     "customer_summary_orders": "order_id",
     "daily_sales": "day",
     "daily_sales_orders": "order_id",
+    "order_shipping": "order_id",
+    "customer_details": "customer_id",
 }
 
 
@@ -239,6 +241,17 @@ def place_order(
     return run_command(command, user=user, at=at, correlation=correlation)
 
 
+# The contact and shipping fields of the web's place-order form (personal data).
+SHIPPING_FORM = {
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "address_line1": "12 Analytical Row",
+    "address_line2": "",
+    "postcode": "N1 9GU",
+    "city": "London",
+    "country": "GB",
+}
+
 # -- the JSON API ----------------------------------------------------------------------
 
 LINE_A = {"sku": "WIDGET-A", "quantity": 2, "price_cents": 1999}  # WIDGET as an API line
@@ -300,3 +313,24 @@ def cursor_of(payload) -> str:
     """A page cursor made by hand, encoded as the order lists encode theirs
     (unpadded URL-safe base64 of JSON): to send cursors they never handed out."""
     return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
+
+
+# -- metrics ---------------------------------------------------------------------------
+
+
+def metric_key(name: str, **labels: str) -> str:
+    """How parse_metrics names one sample: ``name{label="value",...}``, labels sorted."""
+    inner = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    return f"{name}{{{inner}}}" if labels else name
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """Prometheus exposition text (GET /metrics), parsed by prometheus_client's
+    own parser: {metric_key(sample): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        metric_key(sample.name, **sample.labels): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

@@ -29,6 +29,7 @@ class Action(StrEnum):
     REMOVE_ITEM = "remove"
     SHIP = "ship"
     CANCEL = "cancel"
+    CHANGE_ADDRESS = "address"
 
 
 def closed(order_id: UUID, status: str) -> OrderClosedError | None:

@@ -19,6 +19,7 @@ from orders.domain.errors import (
     OrderNotFoundError,
     PriceMismatchError,
     QuantityLimitError,
+    ShippingAddressErasedError,
     TooManyLinesError,
 )
 from orders.domain.events import (
@@ -30,10 +31,15 @@ from orders.domain.events import (
     OrderEvent,
     OrderPlaced,
     OrderShipped,
+    ShippingAddressChanged,
+    ShippingDetailsGiven,
 )
+from orders.domain.shipping import Contact, ShippingAddress
 
 # Bump when the snapshot layout changes: older snapshots are then ignored.
-SNAPSHOT_SCHEMA_VERSION = 2
+# v3: the contact and shipping address, kept encrypted under "$personal".
+SNAPSHOT_SCHEMA_VERSION = 3
+_PERSONAL = "$personal"
 
 
 class OrderAggregate:
@@ -49,6 +55,8 @@ class OrderAggregate:
         self.tracking_number: str | None = None
         self.cancel_reason: str | None = None
         self.requires_confirmation = False
+        self.contact: Contact | None = None
+        self.shipping_address: ShippingAddress | None = None
         self.pending: list[OrderEvent] = []
 
     # -- rebuilding --------------------------------------------------------
@@ -75,6 +83,8 @@ class OrderAggregate:
         customer_id: str,
         items: list[tuple[str, int, int]] | list[Line],
         requires_confirmation: bool = False,
+        contact: Contact | None = None,
+        address: ShippingAddress | None = None,
     ) -> None:
         if self.exists:
             raise DuplicateOrderError(f"order {self.id} is already placed")
@@ -97,6 +107,8 @@ class OrderAggregate:
             lines[sku] = line
         if len(lines) > rules.MAX_LINES:
             raise TooManyLinesError(f"an order has at most {rules.MAX_LINES} lines")
+        if (contact is None) != (address is None):
+            raise InvalidOrderDataError("shipping_address", "give both the contact and the shipping address")
         self._record(
             OrderPlaced(
                 customer_id=customer_id,
@@ -105,6 +117,14 @@ class OrderAggregate:
                 requires_confirmation=requires_confirmation,
             )
         )
+        if contact is not None and address is not None:
+            self._record(
+                ShippingDetailsGiven(customer_id, contact.name, contact.email, **address.to_fields())
+            )
+
+    def change_shipping_address(self, address: ShippingAddress) -> None:
+        self._require(Action.CHANGE_ADDRESS)
+        self._record(ShippingAddressChanged(self.customer_id, **address.to_fields()))
 
     def add_item(self, sku: str, quantity: int, price_cents: int) -> None:
         self._require(Action.ADD_ITEM)
@@ -144,6 +164,11 @@ class OrderAggregate:
 
     def ship(self, carrier: str | None = None, tracking_number: str | None = None) -> None:
         self._require(Action.SHIP)
+        if self.shipping_address is not None and self.shipping_address.erased:
+            raise ShippingAddressErasedError(
+                f"order {self.id}: the customer was forgotten, so there is no address to ship to; "
+                "give the order a new shipping address or cancel it"
+            )
         self._record(
             OrderShipped(
                 carrier=rules.check_text("carrier", carrier, rules.MAX_CARRIER_LENGTH, required=False),
@@ -201,6 +226,11 @@ class OrderAggregate:
             case OrderCancelled():
                 self.status = OrderStatus.CANCELLED
                 self.cancel_reason = event.reason
+            case ShippingDetailsGiven():
+                self.contact = Contact(event.name, event.email)
+                self.shipping_address = ShippingAddress.from_fields(event.to_data())
+            case ShippingAddressChanged():
+                self.shipping_address = ShippingAddress.from_fields(event.to_data())
         self.version += 1
 
     # -- snapshots and views -------------------------------------------------
@@ -215,7 +245,17 @@ class OrderAggregate:
             "tracking_number": self.tracking_number,
             "cancel_reason": self.cancel_reason,
             "requires_confirmation": self.requires_confirmation,
+            "has_contact": self.contact is not None,
+            "country": self.shipping_address.country if self.shipping_address else None,
+            # Kept encrypted under the customer's key by the event store.
+            _PERSONAL: {"subject": self.customer_id, "values": self._personal_values()},
         }
+
+    def _personal_values(self) -> dict[str, Any]:
+        address = self.shipping_address.to_fields() if self.shipping_address else {}
+        address.pop("country", None)
+        contact = {"name": self.contact.name, "email": self.contact.email} if self.contact else {}
+        return {**contact, **address}
 
     @classmethod
     def from_snapshot(cls, order_id: UUID, state: dict[str, Any]) -> "OrderAggregate":
@@ -228,6 +268,11 @@ class OrderAggregate:
         order.tracking_number = state["tracking_number"]
         order.cancel_reason = state["cancel_reason"]
         order.requires_confirmation = state["requires_confirmation"]
+        values = state[_PERSONAL]["values"]
+        if state["has_contact"]:
+            order.contact = Contact(values["name"], values["email"])
+        if state["country"] is not None:
+            order.shipping_address = ShippingAddress.from_fields({**values, "country": state["country"]})
         return order
 
     def state(self) -> dict[str, Any]:
@@ -246,4 +291,6 @@ class OrderAggregate:
             "tracking_number": self.tracking_number,
             "cancel_reason": self.cancel_reason,
             "requires_confirmation": self.requires_confirmation,
+            "contact": {"name": self.contact.name, "email": self.contact.email} if self.contact else None,
+            "shipping_address": self.shipping_address.to_fields() if self.shipping_address else None,
         }

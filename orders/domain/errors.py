@@ -73,3 +73,10 @@ class OrderNotConfirmedError(RuleViolationError):
     """Only a confirmed order (stock reserved) can ship."""
 
     code = "order-not-confirmed"
+
+
+class ShippingAddressErasedError(RuleViolationError):
+    """The customer was forgotten: there is no address to ship to (give the
+    order a new one, or cancel it)."""
+
+    code = "shipping-address-erased"

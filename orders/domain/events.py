@@ -180,9 +180,84 @@ class OrderCancelled(OrderEvent):
     reason: str
 
 
+def _personal(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "x-personal": True}
+
+
+# Personal fields ("x-personal") are stored encrypted under the key of the
+# customer the event names ("x-personal-subject"); see eventstore.personal.
+_CUSTOMER = {"type": "string", "pattern": rules.CUSTOMER_ID_PATTERN}
+_LINE_LENGTH = rules.MAX_ADDRESS_LINE_LENGTH
+_ADDRESS = {
+    "address_line1": _personal({"type": "string", "minLength": 1, "maxLength": _LINE_LENGTH}),
+    "address_line2": _personal({"type": ["string", "null"], "maxLength": _LINE_LENGTH}),
+    "postcode": _personal({"type": ["string", "null"], "maxLength": rules.MAX_POSTCODE_LENGTH}),
+    "city": _personal({"type": "string", "minLength": 1, "maxLength": rules.MAX_CITY_LENGTH}),
+    "country": {"type": "string", "pattern": rules.COUNTRY_PATTERN},
+}
+_ADDRESS_REQUIRED = ["address_line1", "address_line2", "postcode", "city", "country"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingDetailsGiven(OrderEvent):
+    """Appended with OrderPlaced, in the same append, when the order came
+    with the customer's details (orders placed before, or through the API
+    without them, have none)."""
+
+    event_type: ClassVar[str] = "ShippingDetailsGiven"
+    description: ClassVar[str] = "The customer's contact (name, email) and shipping address for the order."
+    schema: ClassVar[dict[str, Any]] = {
+        **_object(
+            {
+                "customer_id": _CUSTOMER,
+                "name": _personal({"type": "string", "minLength": 1, "maxLength": rules.MAX_NAME_LENGTH}),
+                "email": _personal({"type": "string", "minLength": 3, "maxLength": rules.MAX_EMAIL_LENGTH}),
+                **_ADDRESS,
+            },
+            ["customer_id", "name", "email", *_ADDRESS_REQUIRED],
+        ),
+        "x-personal-subject": "customer_id",
+    }
+
+    customer_id: str
+    name: str
+    email: str
+    address_line1: str
+    address_line2: str | None
+    postcode: str | None
+    city: str
+    country: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingAddressChanged(OrderEvent):
+    event_type: ClassVar[str] = "ShippingAddressChanged"
+    description: ClassVar[str] = "An open order is to be shipped to another address."
+    schema: ClassVar[dict[str, Any]] = {
+        **_object({"customer_id": _CUSTOMER, **_ADDRESS}, ["customer_id", *_ADDRESS_REQUIRED]),
+        "x-personal-subject": "customer_id",
+    }
+
+    customer_id: str
+    address_line1: str
+    address_line2: str | None
+    postcode: str | None
+    city: str
+    country: str
+
+
 EVENT_TYPES: dict[str, type[OrderEvent]] = {
     cls.event_type: cls
-    for cls in (OrderPlaced, ItemAdded, ItemRemoved, OrderConfirmed, OrderShipped, OrderCancelled)
+    for cls in (
+        OrderPlaced,
+        ItemAdded,
+        ItemRemoved,
+        OrderConfirmed,
+        OrderShipped,
+        OrderCancelled,
+        ShippingDetailsGiven,
+        ShippingAddressChanged,
+    )
 }
 
 

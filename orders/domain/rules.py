@@ -58,3 +58,51 @@ def check_text(field: str, value: object, max_length: int, *, required: bool) ->
     if not isinstance(value, str) or len(value) > max_length or not value.strip():
         raise InvalidOrderDataError(field, f"text of at most {max_length} characters")
     return value.strip()
+
+
+# -- the customer's contact and shipping details (personal data) -------------------
+
+MAX_NAME_LENGTH = 200
+MAX_EMAIL_LENGTH = 254
+MAX_ADDRESS_LINE_LENGTH = 200
+MAX_POSTCODE_LENGTH = 20
+MAX_CITY_LENGTH = 100
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
+# The shape of an address; the HTTP edge checks emails fully (and countries
+# against ISO 3166), the domain only that nothing malformed gets recorded.
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+# How a personal value reads once its customer has been forgotten (the event
+# store's marker, which the repository hands the domain unchanged).
+ERASED = "[erased]"
+
+_EMAIL = re.compile(EMAIL_PATTERN)
+_COUNTRY = re.compile(COUNTRY_PATTERN)
+
+
+def check_personal_text(field: str, value: object, max_length: int, *, required: bool) -> str | None:
+    """Printable text of at most ``max_length`` characters (stripped)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise InvalidOrderDataError(field, "required")
+        return None
+    if not isinstance(value, str) or len(value.strip()) > max_length:
+        raise InvalidOrderDataError(field, f"text of at most {max_length} characters")
+    text = value.strip()
+    if not text.isprintable():
+        raise InvalidOrderDataError(field, "no control characters or line breaks")
+    if text == ERASED:
+        raise InvalidOrderDataError(field, f"{ERASED} is not a value")
+    return text
+
+
+def check_email(value: object) -> str:
+    text = check_personal_text("email", value, MAX_EMAIL_LENGTH, required=True)
+    if not _EMAIL.match(text):
+        raise InvalidOrderDataError("email", "an email address, like name@example.com")
+    return text
+
+
+def check_country(value: object) -> str:
+    if not isinstance(value, str) or not _COUNTRY.match(value):
+        raise InvalidOrderDataError("country", "an ISO 3166-1 alpha-2 code, like GB or DE")
+    return value

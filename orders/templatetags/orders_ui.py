@@ -44,6 +44,10 @@ def event_summary(event) -> str:
             text = f"Shipped{' via ' + via if via else ''}"
         case "OrderCancelled":
             text = f"Cancelled: {d['reason']}"
+        case "ShippingDetailsGiven":
+            text = f"Contact and shipping address given (to {d['city']}, {d['country']})"
+        case "ShippingAddressChanged":
+            text = f"Shipping address changed (to {d['city']}, {d['country']})"
         case "OrderConfirmed":
             text = "Confirmed: all stock reserved"
         case _:  # an event without its own sentence: its name in words ("LineRejected": "Line rejected")

@@ -2,6 +2,7 @@
 app under gunicorn, Celery workers and beat, all as real processes against
 the test database."""
 
+import json
 import os
 import shutil
 import signal
@@ -14,7 +15,7 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 
-from tests.support import token_for, wait_until
+from tests.support import parse_metrics, token_for, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -61,10 +62,16 @@ class RedisServer:
 class Stack:
     """gunicorn + Celery workers + beat on the test database."""
 
+    METRICS_TOKEN = "e2e-metrics-token"
+    LAG_ALERT_SECONDS = 3
+
     def __init__(self, redis_server: RedisServer, logdir: Path, beat_seconds: float):
         db = django_settings.DATABASES["default"]
         self.redis = redis_server
         self.logdir = logdir
+        # Prometheus multiprocess mode, as `make run`: a fresh directory per stack.
+        self.metrics_dir = logdir.parent / "prometheus"
+        self.metrics_dir.mkdir(exist_ok=True)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -82,6 +89,10 @@ class Stack:
             "DEBUG": "false",
             "CONN_MAX_AGE": "0",
             "PYTHONUNBUFFERED": "1",
+            "LOG_FORMAT": "json",
+            "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
+            "METRICS_TOKEN": self.METRICS_TOKEN,
+            "PROJECTION_LAG_ALERT_SECONDS": str(self.LAG_ALERT_SECONDS),
         }  # fmt: skip
         self.workers: list[subprocess.Popen] = []
         self.others: list[subprocess.Popen] = []
@@ -98,11 +109,18 @@ class Stack:
             args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
+    def spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        """Another process of the app (e.g. a management command), stopped with the stack."""
+        process = self._spawn(name, args)
+        self.others.append(process)
+        return process
+
     def start_web(self) -> None:
         self.others.append(
             self._spawn(
                 "web",
-                [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+                [str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi:application",
+                 "--bind", f"127.0.0.1:{self.port}",
                  "--workers", "1", "--threads", "8", "--timeout", "60"],
             )
         )  # fmt: skip
@@ -150,6 +168,23 @@ class Stack:
                 process.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill(process)
+
+    def log_lines(self, name: str) -> list[dict]:
+        """The JSON lines of one process's log (``web``, ``worker0``, ``beat``);
+        anything else it printed (Celery's banner) left out."""
+        lines = []
+        for raw in (self.logdir / f"{name}.log").read_text(errors="replace").splitlines():
+            if raw.startswith("{"):
+                lines.append(json.loads(raw))
+        return lines
+
+    def metrics(self) -> dict[str, float]:
+        """GET /metrics (with the token), parsed: {'name{label="value",...}': value}."""
+        response = requests.get(
+            f"{self.base_url}/metrics", headers={"Authorization": f"Bearer {self.METRICS_TOKEN}"}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        return parse_metrics(response.text)
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.logdir.glob("*.log")))

@@ -19,6 +19,7 @@ from eventstore import EventStore
 from eventstore.models import Event
 from orders import commands
 from orders.domain import Line
+from orders.domain.shipping import Contact, ShippingAddress
 from tests.support import password_of, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
@@ -101,6 +102,12 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     # Place an order with two lines.
     form = page.locator("#place")
     form.get_by_label("Customer", exact=True).fill("cust_browser")
+    form.get_by_label("Name").fill("Ada Lovelace")
+    form.get_by_label("Email").fill("ada@example.com")
+    form.get_by_label("Address", exact=True).fill("12 Analytical Row")
+    form.get_by_label("Postcode").fill("N1 9GU")
+    form.get_by_label("City").fill("London")
+    form.get_by_label("Country").select_option("GB")
     form.get_by_label("SKU, line 1").fill("WIDGET-A")
     form.get_by_label("Quantity, line 1").fill("2")
     form.get_by_label("Price in cents, line 1").fill("1999")
@@ -112,6 +119,7 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     order_id = re.search(r"/orders/([0-9a-f-]{36})/", page.url).group(1)
     assert page.locator("#order-total").inner_text() == "44.98"
     assert page.locator("#lines tbody tr").count() == 2
+    assert "12 Analytical Row" in page.locator("#shipping").inner_text()
     assert page.locator("#ship-waiting").count() == 1  # cannot ship before its stock is reserved
     wait_for_stock(page)
     assert page.locator("#order-status").inner_text() == "confirmed"
@@ -174,12 +182,15 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     history = EventStore().load(uuid.UUID(order_id))
     assert [e.event_type for e in history if e.event_type != "OrderConfirmed"] == [
         "OrderPlaced",
+        "ShippingDetailsGiven",
         "ItemAdded",
         "ItemRemoved",
         "OrderShipped",
     ]
 
     # The timeline shows them all; "as of" just after the item was added replays that state.
+    # (First let the shipped page's stock panel settle: its reload would cut the navigation short.)
+    page.get_by_text("Shipped with its reserved stock.").wait_for(timeout=60_000)
     page.goto(f"{running.base_url}/orders/{order_id}/")
     assert page.locator("#timeline li").count() == len(history)
     added = next(e for e in history if e.event_type == "ItemAdded")
@@ -193,12 +204,19 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     shot(page, "order-as-of")
 
     # The audit trace of the placement's correlation id shows exactly its
-    # workflow: the order placed, its stock reserved (other streams), confirmed.
+    # workflow: the order placed with its shipping details, its stock reserved
+    # (other streams), confirmed. Staff see the personal data decrypted, marked.
     correlation = history[0].metadata["correlation_id"]
     page.goto(f"{running.base_url}/audit/?correlation_id={correlation}")
     rows = page.locator("#audit-table tbody tr")
     expected = list(Event.objects.filter(metadata__correlation_id=correlation).order_by("-position"))
-    assert {e.event_type for e in expected} == {"OrderPlaced", "StockReserved", "OrderConfirmed"}
+    assert {e.event_type for e in expected} == {
+        "OrderPlaced",
+        "ShippingDetailsGiven",
+        "StockReserved",
+        "OrderConfirmed",
+    }
+    assert "Personal data: " in page.content() and "12 Analytical Row" in page.content()
     assert rows.count() == len(expected)
     for row, event in zip(rows.all(), expected, strict=True):
         assert event.event_type in row.inner_text() and str(event.position) in row.inner_text()
@@ -311,3 +329,28 @@ def test_readme_screenshots_of_the_main_pages(running, browser, transactional_db
     background = dark.evaluate("getComputedStyle(document.documentElement).backgroundColor")
     assert background == "rgb(13, 17, 23)"  # the dark scheme follows the system setting
     shot(dark, "readme-orders-dark", readme="orders-dark")
+
+
+def test_staff_forget_a_customer_from_their_page_after_confirming(running, browser, transactional_db, staff):
+    placed = commands.execute(
+        commands.PlaceOrder(
+            "cust_forget",
+            (Line("WIDGET-A", 1, 1999),),
+            contact=Contact("Grace Hopper", "grace@example.com"),
+            shipping_address=ShippingAddress("44 Compiler Court", None, "22201", "Arlington", "US"),
+        )
+    )
+    _, page = sign_in(browser, running.base_url, staff)
+    page.goto(f"{running.base_url}/orders/{placed.order_id}/?after={placed.consistency_token}")
+    page.locator("#customer-link").click()
+    page.wait_for_url(re.compile(r".*/customers/cust_forget/"))
+    assert "Grace Hopper" in page.content() and "Arlington" in page.content()
+    shot(page, "customer")
+
+    page.get_by_label("Type cust_forget to confirm").fill("cust_forget")
+    page.get_by_role("button", name="Forget customer").click()
+    page.wait_for_selector("text=Customer forgotten")
+    assert "Grace Hopper" not in page.content() and "[erased]" in page.content()
+    page.goto(f"{running.base_url}/orders/{placed.order_id}/")
+    assert "[erased]" in page.locator("#shipping").inner_text()
+    assert page.locator("#order-total").inner_text() == "19.99"

@@ -29,6 +29,7 @@ from orders.domain import (
     OrderShipped,
     OrderStatus,
 )
+from orders.domain.customer import CUSTOMER_EVENT_TYPES, Customer
 from orders.domain.errors import OrderNotConfirmedError
 from orders.domain.inventory import (
     INVENTORY_EVENT_TYPES,
@@ -41,6 +42,7 @@ from orders.domain.inventory import (
     StockShipped,
     inventory_id,
 )
+from orders.domain.shipping import Contact, ShippingAddress
 
 
 def make_registry() -> EventTypeRegistry:
@@ -539,7 +541,8 @@ def test_order_placed_is_registered_at_version_2_with_an_upcaster():
     assert entry.versions[0].upcaster is None
     assert entry.versions[1].upcaster is not None
     others = {name: v for name, v in REGISTRY.current_versions.items() if name != "OrderPlaced"}
-    assert others == dict.fromkeys((set(EVENT_TYPES) | set(INVENTORY_EVENT_TYPES)) - {"OrderPlaced"}, 1)
+    every = set(EVENT_TYPES) | set(INVENTORY_EVENT_TYPES) | set(CUSTOMER_EVENT_TYPES)
+    assert others == dict.fromkeys(every - {"OrderPlaced"}, 1)
 
 
 def test_v1_order_placed_data_fits_only_the_v1_schema():
@@ -575,8 +578,16 @@ def _events_from_commands():
     order.confirm()
     order.ship("DHL", "x" * 100)
     cancelled = OrderAggregate(uuid.uuid4())
-    cancelled.place("c1", [("A", 1, 1)])
+    cancelled.place(
+        "c1",
+        [("A", 1, 1)],
+        contact=Contact("N" * 200, "a@b.co"),
+        address=ShippingAddress("l" * 200, None, None, "c" * 100, "GB"),
+    )
+    cancelled.change_shipping_address(ShippingAddress("1 Rue", "bis", "75001", "Paris", "FR"))
     cancelled.cancel("r" * 500)
+    customer = Customer("c1")
+    customer.forget(data_key_deleted=True)
     item = InventoryItem(SKU)
     item.reserve(ORDER_A, 1, "r0")  # refused with nothing available
     item.receive(MAX_RECEIVE)
@@ -584,12 +595,14 @@ def _events_from_commands():
     item.reserve(ORDER_B, 2, "r2")
     item.release(ORDER_A, "r3")
     item.ship(ORDER_B, "r4")
-    return [*order.pending, *cancelled.pending, *item.pending]
+    return [*order.pending, *cancelled.pending, *item.pending, *customer.pending]
 
 
 def test_every_event_validates_against_its_registered_current_schema():
     events = _events_from_commands()
-    assert {e.event_type for e in events} == set(EVENT_TYPES) | set(INVENTORY_EVENT_TYPES)
+    assert {e.event_type for e in events} == set(EVENT_TYPES) | set(INVENTORY_EVENT_TYPES) | set(
+        CUSTOMER_EVENT_TYPES
+    )
     for event in events:
         assert REGISTRY.validate(event.event_type, event.to_data()) == event.schema_version, event
 

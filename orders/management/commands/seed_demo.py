@@ -16,11 +16,13 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.test.utils import override_settings
 
+from config.logs import quiet
 from eventstore import clock
 from eventstore.metadata import message_context
 from eventstore.models import Event
 from orders import commands
 from orders.domain import DomainError, Line
+from orders.domain.shipping import Contact, ShippingAddress
 
 CATALOGUE = [
     ("WIDGET-A", 1999),
@@ -45,6 +47,28 @@ STOCK = {
     "CHARGER-65W": 150,
 }
 CARRIERS = ["DHL", "UPS", "DPD", "GLS"]
+# Made-up people and places for the demo customers' contact and shipping details.
+FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim"]
+LAST = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Perlman"]
+PLACES = [
+    ("Berlin", "DE", "10115"),
+    ("Lyon", "FR", "69001"),
+    ("Leeds", "GB", "LS1 4AP"),
+    ("Utrecht", "NL", "3511"),
+]
+
+
+def demo_details(customer: str) -> dict:
+    """The same made-up contact and address for a demo customer every time."""
+    n = int(customer.rsplit("_", 1)[-1])
+    first, last = FIRST[n % len(FIRST)], LAST[n % len(LAST)]
+    city, country, postcode = PLACES[n % len(PLACES)]
+    return {
+        "contact": Contact(f"{first} {last}", f"{first}.{last}{n}@example.com".lower()),
+        "shipping_address": ShippingAddress(f"{n} Example Street", None, postcode, city, country),
+    }
+
+
 REASONS = [
     "customer changed their mind",
     "payment failed",
@@ -74,7 +98,10 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"Staff user created: username {username!r}, password {password!r}")
             )
             self.stdout.write("(printed once; change it in the admin, or with: manage.py changepassword)")
-        with override_settings(PROJECTIONS_MODE="off", INVENTORY_RESERVATION=True):
+        with (
+            override_settings(PROJECTIONS_MODE="off", INVENTORY_RESERVATION=True),
+            quiet("orders", "projections"),
+        ):
             made = self._orders(orders, random.Random(seed), str(user.pk))
         self.stdout.write(f"Seeded {made} orders.")
         self._project()
@@ -105,7 +132,8 @@ class Command(BaseCommand):
             lines = tuple(Line(sku, rng.randint(1, 4), price) for sku, price in picks)
             with message_context(correlation_id=str(uuid.uuid4()), user_id=user_id):
                 with clock.frozen(at):
-                    order = commands.execute(commands.PlaceOrder(customer, lines)).order_id
+                    place = commands.PlaceOrder(customer, lines, **demo_details(customer))
+                    order = commands.execute(place).order_id
                     run_all()  # the fulfilment process reserves stock and confirms (or cancels)
                 made += 1
                 steps = []

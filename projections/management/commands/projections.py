@@ -11,6 +11,7 @@ from django.db import connections
 
 from projections import checkpoints, failures, rebuild, runner
 from projections.base import registry
+from projections.health import judge
 from projections.status import holding_back, status
 
 
@@ -47,6 +48,7 @@ class Command(BaseCommand):
 
     def do_status(self, **options):
         rows = status()
+        self.stdout.write(judge(rows).line)
         if held := holding_back(rows):
             self.stdout.write(
                 f"held back by transaction of pid {held['pid']} ({held['state']}, "
@@ -55,9 +57,10 @@ class Command(BaseCommand):
         columns = ("projection", "consistency", "position", "lag (events)", "lag (s)")
         self.stdout.write("{:<18} {:<11} {:>10} {:>13} {:>9}  state".format(*columns))
         for row in rows:
+            lag = f"{row['lag_events']}{'+' if row['lag_events_capped'] else ''}"
             self.stdout.write(
                 f"{row['name']:<18} {row['consistency']:<11} {row['checkpoint']['position']:>10} "
-                f"{row['lag_events']:>13} {row['lag_seconds']:>9.1f}  {row['state']}"
+                f"{lag:>13} {row['lag_seconds']:>9.1f}  {row['state']}"
             )
             for failure in row["failures"]:
                 if failure["resolved_at"] is None:

@@ -18,7 +18,14 @@ def test_projection_status_shows_each_projections_event_types_checkpoint_and_lag
     response = staff_api.get("/api/projections/")
     assert response.status_code == 200
     projections = {p["name"]: p for p in response.json()["projections"]}
-    assert set(projections) == {"order_list", "customer_summary", "daily_sales", "inventory", "fulfilment"}
+    assert set(projections) == {
+        "order_list",
+        "customer_summary",
+        "daily_sales",
+        "inventory",
+        "fulfilment",
+        "shipping_details",
+    }
     order_events = [
         "ItemAdded",
         "ItemRemoved",
@@ -26,10 +33,17 @@ def test_projection_status_shows_each_projections_event_types_checkpoint_and_lag
         "OrderConfirmed",
         "OrderPlaced",
         "OrderShipped",
+        "ShippingAddressChanged",
+        "ShippingDetailsGiven",
     ]
     for name in ("order_list", "customer_summary", "daily_sales"):
         assert projections[name]["event_types"] == order_events
     assert "StockReserved" in projections["inventory"]["event_types"]
+    assert projections["shipping_details"]["event_types"] == [
+        "CustomerForgotten",
+        "ShippingAddressChanged",
+        "ShippingDetailsGiven",
+    ]
     assert {"OrderPlaced", "StockReserved", "ReservationRefused"} <= set(
         projections["fulfilment"]["event_types"]
     )

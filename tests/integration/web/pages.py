@@ -25,7 +25,7 @@ D3 = datetime(2025, 3, 12, 12, 0, tzinfo=UTC)
 
 # The forms of the order page that lead to a command (not "as of", not signing
 # out): add and ship post it, cancel and remove open its confirmation page.
-COMMAND_FORM = re.compile(r'action="/orders/[0-9a-f-]{36}/(add|remove|ship|cancel)(?:/confirm)?"')
+COMMAND_FORM = re.compile(r'action="/orders/[0-9a-f-]{36}/(add|remove|ship|cancel|address)(?:/confirm)?"')
 
 
 def text(response) -> str:

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from tests.integration.web.pages import COMMAND_FORM, committed, held_failure, listed_ids, post_forms, text
-from tests.support import GADGET, WIDGET, event_count, login, place_order, settle
+from tests.support import GADGET, SHIPPING_FORM, WIDGET, event_count, login, place_order, settle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -168,7 +168,13 @@ def test_staff_can_reach_the_audit_and_projection_pages(staff):
 def test_a_post_without_the_csrf_token_is_refused_and_appends_nothing(manager):
     order = place_order()
     client = login(manager, enforce_csrf_checks=True)
-    form = {"customer_id": "cust_csrf", "sku_0": "NEW-1", "quantity_0": 1, "price_cents_0": 100}
+    form = {
+        **SHIPPING_FORM,
+        "customer_id": "cust_csrf",
+        "sku_0": "NEW-1",
+        "quantity_0": 1,
+        "price_cents_0": 100,
+    }
 
     assert client.post("/orders/", form).status_code == 403
     assert client.post(f"/orders/{order.order_id}/cancel", {"version": 1, "reason": "x"}).status_code == 403
@@ -177,7 +183,7 @@ def test_a_post_without_the_csrf_token_is_refused_and_appends_nothing(manager):
     # The same form with the page's token goes through: it was the token that was missing.
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', text(client.get("/orders/"))).group(1)
     assert client.post("/orders/", {**form, "csrfmiddlewaretoken": token}).status_code == 302
-    assert event_count() == 2
+    assert event_count() == 3  # OrderPlaced and ShippingDetailsGiven
 
 
 def test_a_projection_retry_without_the_csrf_token_is_refused(staff):

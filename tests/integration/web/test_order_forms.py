@@ -15,13 +15,23 @@ from eventstore import EventStore, GlobalPosition
 from eventstore.models import Event
 from orders import commands
 from tests.integration.web.pages import committed, messages_shown, refused, text, version_inputs
-from tests.support import GADGET, WIDGET, event_count, login, place_order, run_command, settle
+from tests.support import (
+    GADGET,
+    SHIPPING_FORM,
+    WIDGET,
+    event_count,
+    login,
+    place_order,
+    run_command,
+    settle,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 def test_placing_an_order_redirects_to_its_page_and_ignores_blank_lines(manager):
     form = {
+        **SHIPPING_FORM,
         "customer_id": "cust_form",
         "sku_0": "WIDGET-A",
         "quantity_0": "2",
@@ -37,8 +47,9 @@ def test_placing_an_order_redirects_to_its_page_and_ignores_blank_lines(manager)
     response = login(manager).post("/orders/", form)
 
     assert response.status_code == 302
-    (event,) = Event.objects.all()
-    token = GlobalPosition(event.tx_id, event.position).token
+    event, details = Event.objects.order_by("position")
+    token = GlobalPosition(details.tx_id, details.position).token
+    assert details.event_type == "ShippingDetailsGiven"
     assert response["Location"] == f"/orders/{event.aggregate_id}/?after={token}"
     assert event.event_type == "OrderPlaced"
     assert event.event_data["customer_id"] == "cust_form"
@@ -56,7 +67,13 @@ def test_placed_order_page_greets_with_a_message(manager, settings):
 
     response = client.post(
         "/orders/",
-        {"customer_id": "cust_form", "sku_0": "WIDGET-A", "quantity_0": "2", "price_cents_0": "1999"},
+        {
+            **SHIPPING_FORM,
+            "customer_id": "cust_form",
+            "sku_0": "WIDGET-A",
+            "quantity_0": "2",
+            "price_cents_0": "1999",
+        },
     )
     settle()
     page = client.get(response["Location"])
@@ -90,7 +107,9 @@ def test_a_line_with_only_a_sku_is_a_form_error_and_keeps_what_was_typed(manager
 
 
 def test_an_order_without_lines_is_refused(manager):
-    page = refused(login(manager), "/orders/", {"customer_id": "cust_empty"}, shown_at="/orders/")
+    page = refused(
+        login(manager), "/orders/", {**SHIPPING_FORM, "customer_id": "cust_empty"}, shown_at="/orders/"
+    )
 
     assert "An order needs at least one line." in text(page)
     assert 'value="cust_empty"' in text(page)
@@ -99,6 +118,7 @@ def test_an_order_without_lines_is_refused(manager):
 
 def test_an_order_the_rules_refuse_shows_the_rule_and_appends_nothing(manager):
     form = {
+        **SHIPPING_FORM,
         "customer_id": "cust_rule",
         "sku_0": "SAME",
         "quantity_0": "1",

@@ -61,9 +61,9 @@ def test_the_command_forms_carry_the_current_version(manager):
 
     response = login(manager).get(f"/orders/{order}/")
 
-    assert set(COMMAND_FORM.findall(text(response))) == {"add", "remove", "ship", "cancel"}
+    assert set(COMMAND_FORM.findall(text(response))) == {"add", "remove", "ship", "cancel", "address"}
     versions = version_inputs(response)
-    assert len(versions) == 6  # ship, cancel, add and one remove per line
+    assert len(versions) == 7  # ship, cancel, add, address and one remove per line
     assert set(versions) == {2}
 
 

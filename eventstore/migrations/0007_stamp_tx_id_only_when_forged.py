@@ -32,6 +32,6 @@ def _run(statements):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("eventstore", "0005_stream_label_index")]
+    dependencies = [("eventstore", "0006_personal_data_keys")]
 
     operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD))]

@@ -1,0 +1,175 @@
+"""Structured logs for every process (web, worker, beat, management commands).
+
+Code logs with the standard ``logging`` module (``extra={...}`` for fields);
+structlog's ``ProcessorFormatter`` renders each record, adding:
+
+- the message context of ``eventstore.metadata`` (the request's or the
+  workflow's ``correlation_id``, ``causation_id``, ``user_id``, ``command``)
+  wherever it is set, so a line written while serving a request or handling
+  an event carries them without passing them around;
+- fields bound with ``bound(...)`` (the projection and event being handled,
+  the Celery task), structlog's context variables;
+- level, logger name, UTC timestamp and the process's role (web, worker,
+  beat or the management command).
+
+``LOG_FORMAT=json`` writes one JSON object per line (for a log shipper);
+the default, ``console``, is for people. This module imports no Django: the
+gunicorn config uses it before any app is loaded.
+"""
+
+import logging
+import logging.config
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import structlog
+from structlog.contextvars import bound_contextvars
+
+from eventstore.metadata import current_context
+
+__all__ = ["bound", "configure", "event_fields", "logging_config", "quiet"]
+
+CONTEXT_FIELDS = ("correlation_id", "causation_id", "user_id", "command")
+# Requests that would drown the log at INFO (probes every few seconds).
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+def bound(**fields: Any):
+    """Fields added to every line logged inside the block (this thread or
+    task only): ``with bound(projection="order_list"): ...``."""
+    return bound_contextvars(**{k: v for k, v in fields.items() if v is not None})
+
+
+@contextmanager
+def quiet(*names: str, level: int = logging.WARNING) -> Iterator[None]:
+    """Only ``level`` and above from the loggers ``names`` (and theirs) inside
+    the block: a bulk job's line per command would bury what it prints."""
+    loggers = [logging.getLogger(name) for name in names]
+    before = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(level, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        for logger, was in zip(loggers, before, strict=True):
+            logger.setLevel(was)
+
+
+def event_fields(event, **more: Any) -> dict[str, Any]:
+    """The log fields naming a stored event being handled: its position and
+    type, and the correlation id of the request or workflow that wrote it
+    (when its metadata was read)."""
+    fields = {"event_position": event.position, "event_type": event.event_type, **more}
+    correlation = (event.metadata or {}).get("correlation_id")
+    if correlation:
+        fields["correlation_id"] = correlation
+    return fields
+
+
+def _role() -> str:
+    """web, worker, beat, or the name of the program (manage.py's command)."""
+    argv = [os.path.basename(arg) for arg in sys.argv[:4]]
+    if any("gunicorn" in arg for arg in argv):
+        return "web"
+    if any("celery" in arg for arg in argv):
+        return "beat" if "beat" in sys.argv else "worker"
+    if argv and argv[0] == "manage.py" and len(sys.argv) > 1:
+        return sys.argv[1]
+    return argv[0] if argv else "python"
+
+
+def add_message_context(logger, method_name: str, event_dict: dict) -> dict:
+    """The request's or workflow's metadata (eventstore.metadata); fields the
+    line already has win."""
+    context = current_context()
+    for field in CONTEXT_FIELDS:
+        value = getattr(context, field)
+        if value is not None:
+            event_dict.setdefault(field, value)
+    return event_dict
+
+
+class _AddRole:
+    def __init__(self) -> None:
+        self.role = _role()
+
+    def __call__(self, logger, method_name: str, event_dict: dict) -> dict:
+        event_dict.setdefault("process", self.role)
+        return event_dict
+
+
+def _json(obj: Any, **kwargs: Any) -> str:
+    return orjson.dumps(obj, default=str).decode()
+
+
+def _pre_chain() -> list:
+    """What every record goes through, from structlog or plain logging."""
+    return [
+        structlog.stdlib.ExtraAdder(),
+        structlog.contextvars.merge_contextvars,
+        add_message_context,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _AddRole(),
+    ]
+
+
+def formatter(fmt: str) -> structlog.stdlib.ProcessorFormatter:
+    """The formatter for ``fmt`` ("json" or "console")."""
+    if fmt == "json":
+        processors = [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            structlog.processors.EventRenamer("message"),
+            structlog.processors.JSONRenderer(serializer=_json),
+        ]
+    else:
+        processors = [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.dev.ConsoleRenderer(
+                colors=sys.stderr.isatty(), sort_keys=False, exception_formatter=structlog.dev.plain_traceback
+            ),
+        ]
+    return structlog.stdlib.ProcessorFormatter(processors=processors, foreign_pre_chain=_pre_chain())
+
+
+def logging_config(level: str | None = None, fmt: str | None = None) -> dict:
+    """A ``logging.config.dictConfig`` configuration: every record through
+    one handler on stderr, formatted as ``fmt`` (default: LOG_FORMAT, else
+    console) at ``level`` (default: LOG_LEVEL, else INFO)."""
+    level = (level or os.environ.get("LOG_LEVEL") or "INFO").upper()
+    fmt = (fmt or os.environ.get("LOG_FORMAT") or "console").lower()
+    if fmt not in ("json", "console"):
+        raise ValueError(f"LOG_FORMAT must be json or console, not {fmt!r}")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"structured": {"()": formatter, "fmt": fmt}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django.db.backends": {"level": "WARNING"},
+            # Each request is logged once, by config.middleware, with its
+            # correlation id; gunicorn's own access line would say less.
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            "gunicorn.error": {"handlers": ["console"], "level": level, "propagate": False},
+        },
+    }
+
+
+def configure(config: dict) -> None:
+    """Apply ``config`` (Django's LOGGING_CONFIG hook, Celery's setup_logging
+    signal), and route structlog's own loggers through it too."""
+    logging.config.dictConfig(config)
+    logging.captureWarnings(True)  # Python's warnings become log lines like the rest
+    structlog.configure(
+        processors=[*_pre_chain()[1:], structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,75 @@
+"""The customer page: their latest contact and shipping address, their
+orders and totals; staff can forget them (crypto-shredding) from here."""
+
+import re
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from eventstore.metadata import message_context
+from orders import commands
+from orders.countries import country_name
+from orders.domain import rules
+from orders.shipping_forms import ForgetCustomerForm
+from projections import consistency, selectors
+
+CUSTOMER_READ_MODELS = ("order_list", "customer_summary", "shipping_details")
+PAGE_SIZE = 50
+
+
+def _context(request: HttpRequest, customer_id: str, forget_form: ForgetCustomerForm | None = None) -> dict:
+    if not re.match(rules.CUSTOMER_ID_PATTERN, customer_id):
+        raise Http404("No such customer")
+    if after := request.GET.get("after"):
+        consistency.wait_for_token(CUSTOMER_READ_MODELS, after)
+    summary, details = selectors.customer_get(customer_id), selectors.customer_details(customer_id)
+    theirs = selectors.OrderFilters(customer_id=customer_id)
+    try:
+        page = selectors.order_list(theirs, "-placed_at", request.GET.get("cursor"), PAGE_SIZE)
+    except selectors.InvalidCursorError:
+        page = selectors.order_list(theirs, "-placed_at", None, PAGE_SIZE)
+    if summary is None and details is None and not page.rows:
+        raise Http404("No such customer")
+    staff = request.user.is_staff
+    return {
+        "nav": "orders",
+        "customer_id": customer_id,
+        "summary": summary,
+        "details": details,
+        "country": country_name(details.country) if details and details.country else "",
+        "page": page,
+        "forget_form": forget_form or (ForgetCustomerForm(customer_id) if staff else None),
+    }
+
+
+@login_required
+def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
+    return render(request, "orders/customer_detail.html", _context(request, customer_id))
+
+
+@login_required
+@require_POST
+def customer_forget(request: HttpRequest, customer_id: str) -> HttpResponse:
+    """Erase the customer's personal data, once the id is typed to confirm."""
+    if not request.user.is_staff:
+        raise PermissionDenied
+    form = ForgetCustomerForm(customer_id, request.POST)
+    if not form.is_valid():
+        return render(
+            request, "orders/customer_detail.html", _context(request, customer_id, form), status=400
+        )
+    with message_context(user_id=str(request.user.pk)):
+        result = commands.execute(commands.ForgetCustomer(customer_id))
+    messages.success(
+        request,
+        "Customer forgotten: their personal data is erased."
+        if result.changed
+        else "This customer was already forgotten; nothing new to erase.",
+    )
+    url = reverse("customer-detail", args=[customer_id])
+    return redirect(f"{url}?after={result.consistency_token}" if result.changed else url)

@@ -1,0 +1,103 @@
+"""What every command reports: a count by type and outcome, its latency,
+lost races retried and idempotent replays (Prometheus, see config.metrics),
+and one log line; and the fulfilment process's refused reservations."""
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+
+from config.metrics import after_commit
+from eventstore import EventSchemaError
+from orders.domain import DomainError, InvalidOrderDataError, LineNotFoundError, OrderNotFoundError
+from orders.errors import ContentionError, IdempotencyKeyReusedError, IdempotencyRaceError, StaleVersionError
+
+log = logging.getLogger("orders.commands")
+
+COMMANDS = Counter(
+    "orders_commands",
+    "Commands by type and outcome: ok, unchanged (nothing to do), replayed (Idempotency-Key), "
+    "rejected (409: the rules forbid it), conflict (412 stale If-Match, 409 contention), "
+    "invalid (400/422), not_found (404), error (500)",
+    ["command", "outcome"],
+)
+DURATION = Histogram(
+    "orders_command_duration_seconds",
+    "Time to run a command through its unit of work (any outcome)",
+    ["command"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+RETRIES = Counter(
+    "orders_command_retries", "Optimistic-concurrency races lost and retried on fresh state", ["command"]
+)
+REPLAYS = Counter(
+    "orders_idempotent_replays",
+    "Commands answered from an earlier Idempotency-Key (nothing appended)",
+    ["command"],
+)
+RESERVATIONS_REFUSED = Counter(
+    "fulfilment_reservations_refused", "Reservations the fulfilment process saw refused for lack of stock"
+)
+
+
+def outcome_of(exc: BaseException) -> str:
+    """The outcome label of a command that raised ``exc``."""
+    if isinstance(exc, StaleVersionError | ContentionError | IdempotencyRaceError):
+        return "conflict"
+    if isinstance(exc, OrderNotFoundError | LineNotFoundError):
+        return "not_found"
+    if isinstance(exc, InvalidOrderDataError | EventSchemaError | IdempotencyKeyReusedError):
+        return "invalid"
+    if isinstance(exc, DomainError):
+        return "rejected"
+    return "error"
+
+
+def observed(name: str, run: Callable[[], Any]) -> Any:
+    """Run a command (``run()``), counting, timing and logging it."""
+    started = time.perf_counter()
+    try:
+        result = run()
+    except Exception as exc:
+        outcome = outcome_of(exc)
+        seconds = _record(name, outcome, started)
+        level = logging.WARNING if outcome == "error" else logging.INFO
+        # A schema error quotes the values it refused, and some are personal data.
+        why = type(exc).__name__ if isinstance(exc, EventSchemaError) else exc
+        log.log(level, "command %s %s: %s", name, outcome, why, extra=_fields(name, outcome, seconds))
+        raise
+    outcome = "replayed" if result.replayed else "ok" if result.changed else "unchanged"
+    if result.replayed:
+        REPLAYS.labels(name).inc()
+    seconds = _record(name, outcome, started)
+    log.info(
+        "command %s %s",
+        name,
+        outcome,
+        extra=_fields(
+            name,
+            outcome,
+            seconds,
+            aggregate_id=str(result.aggregate_id),
+            version=result.version,
+            position=result.position,
+        ),
+    )
+    return result
+
+
+def _record(name: str, outcome: str, started: float) -> float:
+    seconds = time.perf_counter() - started
+    DURATION.labels(name).observe(seconds)
+    COMMANDS.labels(name, outcome).inc()
+    return seconds
+
+
+def _fields(name: str, outcome: str, seconds: float, **more: Any) -> dict[str, Any]:
+    return {"command": name, "outcome": outcome, "duration_ms": round(seconds * 1000, 2), **more}
+
+
+def reservation_refused() -> None:
+    after_commit(RESERVATIONS_REFUSED.inc)

@@ -1,0 +1,81 @@
+"""Structured logs: a command's lines carry its correlation id and user, a
+process manager's lines carry the correlation id of the event it handles,
+and a failure that holds a projection is logged once (retries lower)."""
+
+import pytest
+
+from projections import runner
+from tests.integration.observability.conftest import hold
+from tests.integration.projections.support import catch_up, events
+from tests.support import LINE_A, ApiClient, place_order, settle
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_commands_log_lines_carry_its_correlation_id_and_user(json_log, manager):
+    ApiClient(manager).place("cust_log", [LINE_A], headers={"X-Correlation-ID": "corr-log-1"})
+    mine = [line for line in json_log() if line.get("correlation_id") == "corr-log-1"]
+    [command] = [line for line in mine if line["logger"] == "orders.commands"]
+    assert (command["command"], command["outcome"], command["level"]) == ("PlaceOrder", "ok", "info")
+    assert command["user_id"] == str(manager.pk) and command["version"] == 1 and command["duration_ms"] >= 0
+    [request] = [line for line in mine if line["logger"] == "config.requests"]
+    assert (request["method"], request["path"], request["status"]) == ("POST", "/api/orders/", 201)
+    assert request["user_id"] == str(manager.pk)
+    assert all({"timestamp", "level", "logger", "message", "process"} <= line.keys() for line in mine)
+
+
+def test_a_refused_command_is_logged_with_its_outcome(json_log, manager, placed_order_id):
+    api = ApiClient(manager)
+    api.post(f"/api/orders/{placed_order_id}/cancel", {"reason": "no"}, {"X-Correlation-ID": "corr-log-2"})
+    api.post(f"/api/orders/{placed_order_id}/ship", headers={"X-Correlation-ID": "corr-log-2"})
+    outcomes = [
+        (line["command"], line["outcome"])
+        for line in json_log()
+        if line.get("correlation_id") == "corr-log-2" and line["logger"] == "orders.commands"
+    ]
+    assert outcomes == [("CancelOrder", "ok"), ("ShipOrder", "rejected")]
+
+
+@pytest.mark.postgres
+def test_the_process_managers_lines_for_an_event_carry_its_correlation_id(json_log, settings, manager):
+    settings.INVENTORY_RESERVATION = True
+    api = ApiClient(manager)
+    assert api.post("/api/inventory/WIDGET-A/receive", {"quantity": 5}).status_code == 200
+    placed = api.place("cust_saga", [LINE_A], headers={"X-Correlation-ID": "corr-saga-1"})
+    settle()
+    mine = [line for line in json_log() if line.get("correlation_id") == "corr-saga-1"]
+    handled = [line["event_type"] for line in mine if line["logger"] == "projections.process_runner"]
+    assert handled[:2] == ["OrderPlaced", "StockReserved"]
+    issued = {line["command"]: line for line in mine if line["logger"] == "orders.commands"}
+    assert {"PlaceOrder", "ReserveStock", "ConfirmOrder"} <= issued.keys()
+    assert issued["ConfirmOrder"]["user_id"] == "system:fulfilment"
+    assert issued["ConfirmOrder"]["aggregate_id"] == placed["order_id"]
+    assert issued["ReserveStock"]["projection"] == "fulfilment"
+
+
+@pytest.mark.postgres
+def test_a_failure_that_holds_a_projection_is_logged_once_and_its_retries_lower(
+    json_log, break_projection, monkeypatch
+):
+    bad = place_order("mallory", correlation="corr-poison")
+    break_projection("daily_sales", bad.order_id)
+    poison = next(e for e in events() if e.aggregate_id == bad.order_id)
+    hold(monkeypatch)
+    for _ in range(3):
+        catch_up()
+        runner.run_all()
+    lines = [
+        line
+        for line in json_log()
+        if line["logger"] == "projections.failures" and line.get("projection") == "daily_sales"
+    ]
+    assert [line["level"] for line in lines] == ["warning", "info", "info", "info", "error"]
+    held = lines[-1]
+    assert (held["event_position"], held["event_type"], held["attempts"]) == (
+        poison.position,
+        "OrderPlaced",
+        5,
+    )
+    assert held["error"] == f"RuntimeError: cannot project order {bad.order_id}"
+    assert held["correlation_id"] == "corr-poison"
+    assert "held" in held["message"]

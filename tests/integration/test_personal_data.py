@@ -1,0 +1,346 @@
+"""Customers' personal data on the immutable log (issue 12): stored
+encrypted under each customer's key, read back decrypted by every reader,
+and erased for good by forgetting the customer (crypto-shredding)."""
+
+import uuid
+
+import pytest
+from django.db import connection
+
+from eventstore import EventStore
+from eventstore.models import Event, PersonalDataKey, Snapshot
+from eventstore.personal import ERASED
+from projections import selectors
+from tests.support import (
+    LINE_A,
+    LINE_B,
+    SHIPPING_FORM,
+    ApiClient,
+    assert_problem,
+    event_count,
+    login,
+    read_model_snapshot,
+    rebuilt_snapshot,
+    settle,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+ADA = {
+    "contact": {"name": "Ada Lovelace-Byron", "email": "Ada.Lovelace@Example.com"},
+    "shipping_address": {
+        "line1": "12 Analytical Engine Row",
+        "line2": "Flat 3 Difference Wing",
+        "postcode": "N1 9GU",
+        "city": "Marylebone",
+        "country": "GB",
+    },
+}
+ADA_MOVED = {
+    "line1": "77 Babbage Lane",
+    "line2": None,
+    "postcode": "OX1 2JD",
+    "city": "Oxfordshire",
+    "country": "GB",
+}
+GRACE = {
+    "contact": {"name": "Grace Brewster Hopper", "email": "grace.hopper@navy.example"},
+    "shipping_address": {
+        "line1": "44 Compiler Court",
+        "postcode": "22201",
+        "city": "Arlington",
+        "country": "US",
+    },
+}
+# What must be nowhere once Ada is forgotten (the web form's details are Ada's too).
+ADA_TEXT = [
+    "Ada Lovelace",
+    "ada.lovelace@example.com",
+    "Analytical Engine Row",
+    "Difference Wing",
+    "Babbage Lane",
+    "Marylebone",
+    "Oxfordshire",
+    "N1 9GU",
+    SHIPPING_FORM["address_line1"],
+    SHIPPING_FORM["email"],
+]
+
+
+def place(api: ApiClient, customer: str, details: dict, **headers) -> str:
+    response = api.post(
+        "/api/orders/", {"customer_id": customer, "items": [LINE_A, LINE_B], **details}, headers or None
+    )
+    assert response.status_code == 201, response.content
+    return response.json()["order_id"]
+
+
+def columns_holding(needles: list[str]) -> list[str]:
+    """Every column of every table (the sessions aside) holding any of
+    ``needles`` (case-insensitive), as text: JSON documents included."""
+    patterns = [f"%{n.lower()}%" for n in needles]
+    found = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name <> 'django_session'"
+        )
+        for table, column in cursor.fetchall():
+            cursor.execute(
+                f'SELECT lower("{column}"::text) FROM "{table}" WHERE lower("{column}"::text) LIKE ANY(%s)',
+                [patterns],
+            )
+            for (value,) in cursor.fetchall():
+                found += [f"{table}.{column}: {n}" for n in needles if n.lower() in value]
+    return sorted(set(found))
+
+
+def test_personal_fields_are_stored_encrypted_and_read_back_decrypted(staff):
+    api = ApiClient(staff)
+    order = place(api, "cust_ada", ADA)
+    settle()
+
+    stored = Event.objects.get(aggregate_id=order, event_type="ShippingDetailsGiven").event_data
+    assert stored["customer_id"] == "cust_ada" and stored["country"] == "GB"
+    assert all(stored[f]["$pii"] == 1 for f in ("name", "email", "address_line1", "city"))
+    assert columns_holding(ADA_TEXT) == [  # only the read models that pages need
+        f"{table}.{column}: {text}"
+        for table in ("customer_details", "order_shipping")
+        for column, text in [
+            ("address_line1", "Analytical Engine Row"),
+            ("address_line2", "Difference Wing"),
+            ("city", "Marylebone"),
+            ("email", "ada.lovelace@example.com"),
+            ("name", "Ada Lovelace"),
+            ("postcode", "N1 9GU"),
+        ]
+    ]
+    (details,) = [e for e in EventStore().load(uuid.UUID(order)) if e.event_type == "ShippingDetailsGiven"]
+    assert (
+        details.data["name"] == "Ada Lovelace-Byron"
+        and details.data["address_line2"] == "Flat 3 Difference Wing"
+    )
+    body = api.get(f"/api/orders/{order}").json()
+    assert body["contact"] == ADA["contact"] and body["shipping_address"] == ADA["shipping_address"]
+    history = api.get(f"/api/orders/{order}/events").json()["events"]
+    assert history[1]["data"]["email"] == "Ada.Lovelace@Example.com"
+    assert api.get(f"/api/orders/{order}/state").json()["contact"] == ADA["contact"]
+
+
+def test_forgetting_a_customer_leaves_no_trace_of_them_and_orders_intact(staff, manager, settings):
+    settings.EVENTSTORE_SNAPSHOT_EVERY = 2  # so a snapshot holds Ada's details too
+    api = ApiClient(staff)
+    first = place(api, "cust_ada", ADA, **{"Idempotency-Key": "ada-1"})
+    web = login(manager).post(
+        "/orders/",
+        {**SHIPPING_FORM, "customer_id": "cust_ada", "sku_0": "WIDGET-A", "quantity_0": 2}
+        | {"price_cents_0": 1999},
+    )
+    assert web.status_code == 302
+    second = web["Location"].split("/")[2]
+    moved = api.post(f"/api/orders/{second}/shipping-address", ADA_MOVED)
+    assert moved.status_code == 200, moved.content
+    grace = place(api, "cust_grace", GRACE)
+    settle()
+    assert Snapshot.objects.filter(aggregate_id=first).exists()
+    before = {o: api.get(f"/api/orders/{o}").json() for o in (first, second)}
+    types_before = {o: [e.event_type for e in EventStore().load(uuid.UUID(o))] for o in (first, second)}
+
+    response = api.post("/api/customers/cust_ada/forget")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["recorded"] is True and response.json()["forgotten"] is True
+    settle()
+    assert columns_holding(ADA_TEXT) == []
+    assert columns_holding(["Grace Brewster Hopper", "44 Compiler Court"])  # others untouched
+    assert api.get(f"/api/orders/{grace}").json()["contact"] == GRACE["contact"]
+    for order in (first, second):
+        after = api.get(f"/api/orders/{order}").json()
+        assert after["contact"] == {"name": ERASED, "email": ERASED}
+        assert after["shipping_address"]["line1"] == ERASED
+        keep = ("total_cents", "status", "items", "customer_id", "version")
+        assert {k: after[k] for k in keep} == {k: before[order][k] for k in keep}
+        assert [e.event_type for e in EventStore().load(uuid.UUID(order))] == types_before[order]
+        history = api.get(f"/api/orders/{order}/events").json()["events"]
+        assert history[1]["data"]["name"] == ERASED and history[1]["data"]["customer_id"] == "cust_ada"
+        assert api.get(f"/api/orders/{order}/state").json()["contact"] == {"name": ERASED, "email": ERASED}
+    customer = api.get("/api/customers/cust_ada").json()
+    assert customer["erased"] is True and customer["orders_placed"] == 2
+
+    live = read_model_snapshot()
+    assert rebuilt_snapshot() == live
+    assert columns_holding(ADA_TEXT) == []
+
+
+def test_forgetting_twice_is_idempotent_and_only_staff_may(staff, manager, reader):
+    place(ApiClient(staff), "cust_ada", ADA)
+    for user in (manager, reader):
+        assert_problem(ApiClient(user).post("/api/customers/cust_ada/forget"), 403)
+    assert_problem(ApiClient(None).post("/api/customers/cust_ada/forget"), 401)
+    assert PersonalDataKey.objects.filter(subject_id="cust_ada").exists()
+
+    first = ApiClient(staff).post("/api/customers/cust_ada/forget")
+    count = event_count()
+    again = ApiClient(staff).post("/api/customers/cust_ada/forget")
+
+    assert first.status_code == again.status_code == 200
+    assert first.json()["recorded"] is True and again.json()["recorded"] is False
+    assert event_count() == count
+    assert not PersonalDataKey.objects.filter(subject_id="cust_ada").exists()
+    assert_problem(ApiClient(staff).post("/api/customers/not%20an%20id/forget"), 400)
+
+
+def test_an_order_whose_address_is_erased_cannot_ship_until_it_has_a_new_one(staff):
+    api = ApiClient(staff)
+    order = place(api, "cust_ada", ADA)
+    api.post("/api/customers/cust_ada/forget")
+
+    refused = api.post(f"/api/orders/{order}/ship", {"carrier": "DHL"})
+
+    assert_problem(refused, 409, "shipping-address-erased")
+    assert api.post(f"/api/orders/{order}/items", {**LINE_A, "quantity": 1}).status_code == 200  # still open
+    assert api.post(f"/api/orders/{order}/shipping-address", ADA_MOVED).status_code == 200
+    assert api.post(f"/api/orders/{order}/ship", {"carrier": "DHL"}).status_code == 200
+    settle()
+    assert api.get(f"/api/orders/{order}").json()["shipping_address"]["line1"] == "77 Babbage Lane"
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"contact": {"name": "Ada", "email": "not-an-email"}}, "email"),
+        ({"shipping_address": {**ADA["shipping_address"], "country": "XX"}}, "country"),
+        ({"shipping_address": {**ADA["shipping_address"], "country": "gb"}}, "country"),
+        ({"contact": {"name": "A" * 201, "email": "a@example.com"}}, "name"),
+        ({"shipping_address": {**ADA["shipping_address"], "line1": "x" * 201}}, "line1"),
+        ({"shipping_address": {**ADA["shipping_address"], "postcode": "9" * 21}}, "postcode"),
+        ({"contact": {"name": "Ada\u0000", "email": "a@example.com"}}, "name"),
+    ],
+)
+def test_bad_details_are_400_field_errors_and_append_nothing(staff, change, field):
+    body = {"customer_id": "cust_bad", "items": [LINE_A], **ADA}
+    for part, value in change.items():
+        body[part] = value
+
+    response = ApiClient(staff).post("/api/orders/", body)
+
+    problem = assert_problem(response, 400)
+    assert any(field in path for path in problem["errors"]) or field in str(problem["errors"]), problem
+    assert event_count() == 0
+    assert not PersonalDataKey.objects.exists()
+
+
+def test_details_come_both_or_not_at_all_and_old_clients_still_place_orders(staff):
+    api = ApiClient(staff)
+    problem = assert_problem(
+        api.post("/api/orders/", {"customer_id": "c", "items": [LINE_A], "contact": ADA["contact"]}), 400
+    )
+    assert "shipping_address" in problem["errors"]
+    assert event_count() == 0
+    legacy = api.place("cust_legacy", [LINE_A])  # without details: deprecated, still accepted
+    settle()
+    assert api.get(f"/api/orders/{legacy['order_id']}").json()["contact"] is None
+
+
+def test_the_order_list_finds_orders_by_email_case_insensitively_until_forgotten(staff):
+    api = ApiClient(staff)
+    ada = place(api, "cust_ada", ADA)
+    place(api, "cust_grace", GRACE)
+    settle()
+
+    found = api.orders(customer_email="ADA.lovelace@example.COM")["results"]
+    assert [o["order_id"] for o in found] == [ada]
+    page = login(staff).get("/orders/", {"customer_email": "ada.lovelace@example.com"})
+    assert ada[:8] in page.content.decode() and "cust_grace" not in page.content.decode()
+    assert api.orders(customer_email="nobody@example.com")["results"] == []
+    assert_problem(api.get("/api/orders/", customer_email="not-an-email"), 400)
+
+    api.post("/api/customers/cust_ada/forget")
+    settle()
+    assert api.orders(customer_email="ada.lovelace@example.com")["results"] == []
+
+
+def test_the_audit_view_shows_personal_data_decrypted_for_staff_then_erased(staff):
+    api = ApiClient(staff)
+    place(api, "cust_ada", ADA)
+    client = login(staff)
+
+    page = client.get("/audit/", {"event_type": "ShippingDetailsGiven"}).content.decode()
+    assert "Ada Lovelace-Byron" in page and "shown decrypted, for staff only" in page
+
+    api.post("/api/customers/cust_ada/forget")
+    page = client.get("/audit/", {"event_type": "ShippingDetailsGiven"}).content.decode()
+    assert "Ada Lovelace" not in page and ERASED in page and "erased (the customer was forgotten)" in page
+    staff.is_superuser = True  # the admin's own permissions
+    staff.save()
+    detail = client.get(
+        f"/admin/eventstore/event/{Event.objects.get(event_type='ShippingDetailsGiven').pk}/change/"
+    )
+    assert detail.status_code == 200 and ERASED in detail.content.decode()
+
+
+def test_the_customer_page_shows_details_orders_totals_and_forgets_on_confirmation(staff, manager):
+    api = ApiClient(staff)
+    order = place(api, "cust_ada", ADA)
+    settle()
+    page = login(manager).get("/customers/cust_ada/")
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "Ada Lovelace-Byron" in body and order[:8] in body and 'id="lifetime-total">44.98<' in body
+    assert "Forget customer" not in body  # staff only
+    assert 'href="/customers/cust_ada/"' in login(manager).get(f"/orders/{order}/").content.decode()
+    assert login(manager).post("/customers/cust_ada/forget", {"confirm": "cust_ada"}).status_code == 403
+
+    staff_client = login(staff)
+    wrong = staff_client.post("/customers/cust_ada/forget", {"confirm": "cust_other"})
+    assert wrong.status_code == 400 and "nothing was erased" in wrong.content.decode()
+    assert PersonalDataKey.objects.filter(subject_id="cust_ada").exists()
+
+    done = staff_client.post("/customers/cust_ada/forget", {"confirm": "cust_ada"})
+    assert done.status_code == 302
+    settle()
+    body = staff_client.get(done["Location"]).content.decode()
+    assert "Customer forgotten" in body and "Ada Lovelace" not in body and ERASED in body
+    assert login(manager).get("/customers/nobody/").status_code == 404
+
+
+def test_the_event_catalog_marks_personal_fields(staff):
+    catalog = {t["event_type"]: t for t in ApiClient(staff).get("/api/catalog/events").json()["event_types"]}
+    current = catalog["ShippingDetailsGiven"]["versions"][-1]
+    assert current["personal_subject"] == "customer_id"
+    assert set(current["personal_fields"]) == {
+        "name",
+        "email",
+        "address_line1",
+        "address_line2",
+        "postcode",
+        "city",
+    }
+    assert current["schema"]["properties"]["email"]["x-personal"] is True
+    assert "x-personal" not in current["schema"]["properties"]["country"]
+    assert catalog["OrderPlaced"]["versions"][-1]["personal_fields"] == []
+
+
+def test_selectors_find_the_customer_details(staff):
+    place(ApiClient(staff), "cust_ada", ADA)
+    settle()
+    assert selectors.customer_details("cust_ada").name == "Ada Lovelace-Byron"
+
+
+def test_the_order_page_changes_the_shipping_address(staff, manager):
+    order = place(ApiClient(staff), "cust_ada", ADA)
+    fields = {f"address_{k}" if k.startswith("line") else k: v or "" for k, v in ADA_MOVED.items()}
+    form = {"version": 2, **fields}
+
+    response = login(manager).post(f"/orders/{order}/address", form)
+
+    assert response.status_code in (302, 303), response.content
+    events = EventStore().load(uuid.UUID(order))
+    assert events[-1].event_type == "ShippingAddressChanged"
+    assert (events[-1].data["address_line1"], events[-1].data["city"]) == ("77 Babbage Lane", "Oxfordshire")
+    client = login(manager)
+    bad = client.post(f"/orders/{order}/address", {**form, "version": 3, "country": "XX"})
+    assert bad.status_code == 303 and len(EventStore().load(uuid.UUID(order))) == 3  # nothing appended
+    settle()  # the page shows the forms of an order the read model has
+    shown = client.get(bad["Location"]).content.decode()
+    assert "Select a valid choice" in shown and 'value="77 Babbage Lane"' in shown  # kept, with why
