@@ -230,8 +230,8 @@ class EventStore:
         about is still in flight (e.g. they all hold a lock it now holds).
         ``fresh_transaction=True``: the caller's transaction has not looked
         at the server's activity yet (saves a statement). Raises
-        ``ReadOnReplicaError`` on a PostgreSQL standby, whose snapshots do not show the primary's running transactions: the global log is
-        followed on the primary.
+        ``ReadOnReplicaError`` on a standby, whose snapshots do not show the
+        primary's running transactions: the log is followed on the primary.
         """
         dialect = self._dialect
         query, params = dialect.read_all(after, limit, metadata, include_recent)
