@@ -58,9 +58,9 @@ def run_events(
         selected = store.with_metadata(selected)
     wanted = {e.position: e for e in selected}
     passed = _Counter(manager.name, events, using)
-    skipped = handled = 0
+    skipped = done = 0
     for index, event in enumerate(events):
-        if handled and deadline is not None and time.monotonic() > deadline:
+        if done and deadline is not None and time.monotonic() > deadline:
             events = events[:index]  # the rest waits for the next slice
             result.more = True
             break
@@ -84,7 +84,7 @@ def run_events(
         result.read += skipped + 1
         result.applied += outcome
         skipped = 0
-        handled += 1
+        done += 1
     if skipped:
         with transaction.atomic(using=using):
             if not locks.try_lock(manager.name, using):
