@@ -17,7 +17,8 @@ PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
 
 .PHONY: install run test lint format bench migrate clean chromium
 
-# Browser tests drive the system Chromium (Debian package); install it if missing.
+# Browser tests drive the system Chromium and the pooling tests PgBouncer
+# (Debian packages); installed if missing.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 install: $(STAMP)
@@ -47,9 +48,11 @@ run: $(STAMP)
 		$(PY) -m gunicorn -c config/gunicorn.py config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4; \
 	fi
 
+# Browser tests drive Chromium; the pooling tests start a PgBouncer of their own.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { echo "Installing Chromium for the browser tests..."; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium && { command -v pgbouncer || test -x /usr/sbin/pgbouncer; }; } >/dev/null 2>&1 || { \
+		echo "Installing Chromium and PgBouncer for the end-to-end tests..."; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium pgbouncer >/dev/null; }
 
 # The whole suite on PostgreSQL, then the unit and integration tests again on
 # the embedded SQLite default (those that need PostgreSQL skip themselves).
@@ -69,7 +72,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 bench: $(STAMP)
-	@for suite in eventstore projections commands http; do \
+	@for suite in eventstore projections commands http scale; do \
 		DATABASE_URL='$(TEST_DATABASE_URL)' REDIS_URL='$(BENCH_REDIS_URL)' $(PY) manage.py bench $$suite --json || exit 1; \
 	done
 

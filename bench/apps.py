@@ -6,7 +6,14 @@ class BenchConfig(AppConfig):
     verbose_name = "Benchmarks"
 
     def ready(self) -> None:
-        from bench import suite_commands, suite_eventstore, suite_http, suite_pages, suite_projections
+        from bench import (
+            suite_commands,
+            suite_eventstore,
+            suite_http,
+            suite_pages,
+            suite_projections,
+            suite_scale,
+        )
         from bench.support import register_suite
 
         register_suite("eventstore", suite_eventstore.run)
@@ -14,3 +21,4 @@ class BenchConfig(AppConfig):
         register_suite("commands", suite_commands.run)
         register_suite("http", suite_http.run)
         register_suite("pages", suite_pages.run)
+        register_suite("scale", suite_scale.run)

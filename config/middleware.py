@@ -4,6 +4,9 @@ import logging
 import re
 import time
 
+from django.db import InterfaceError, OperationalError
+
+from config import replicas
 from config.logs import QUIET_PATHS
 from config.rest import json_problem
 from eventstore.metadata import message_context, new_correlation_id
@@ -63,3 +66,28 @@ def _log_request(request, response, started: float) -> None:
             **({"user_id": user_id} if user_id else {}),
         },
     )
+
+
+class ReadReplicaMiddleware:
+    """GET and HEAD requests read the read side from a healthy replica
+    (``DATABASE_REPLICA_URL``), when there is one. A replica failing during
+    the request is marked down and the view runs again on the primary
+    (reads are safe to repeat)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method not in ("GET", "HEAD") or not replicas.aliases():
+            return self.get_response(request)
+        with replicas.reading(replicas.choose()):
+            return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        alias = replicas.current()
+        if alias is None or not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        replicas.mark_down(alias)
+        replicas.use_primary()
+        match = request.resolver_match
+        return match.func(request, *match.args, **match.kwargs)

@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "config.middleware.CorrelationIdMiddleware",
     "config.money.MoneyLocaleMiddleware",
+    "config.middleware.ReadReplicaMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -121,6 +122,10 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "config.wsgi.application"
 
+PREPARED_STATEMENTS = env.bool(
+    "DATABASE_PREPARED_STATEMENTS", default=env.bool("DB_PREPARED_STATEMENTS", default=True)
+)
+
 # Database: PostgreSQL when DATABASE_URL is set, else an embedded SQLite file.
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
@@ -138,11 +143,13 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
-    # Enables psycopg's prepared statements, which the event store uses for
-    # its hot statements (Django's own queries use client-side binding and are
-    # not affected). Set DB_PREPARED_STATEMENTS=false behind a PgBouncer older
-    # than 1.21 in transaction mode.
-    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+    # Enables psycopg's prepared statements, which the event store and the
+    # projection runner use for their hot statements (Django's own queries use
+    # client-side binding and are not affected). They are protocol-level named
+    # statements: PgBouncer >= 1.21 in transaction mode keeps them right with
+    # max_prepared_statements > 0; set DATABASE_PREPARED_STATEMENTS=false
+    # behind an older one (DB_PREPARED_STATEMENTS is the former name).
+    if PREPARED_STATEMENTS:
         _db.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
     _db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     _db.setdefault("CONN_HEALTH_CHECKS", True)
@@ -169,6 +176,29 @@ if DATABASE_DIRECT_URL:
     DATABASES["direct"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
     # Tests run everything on the default test database, never a second one.
     DATABASES["direct"]["TEST"] = {"MIRROR": "default"}
+
+# Streaming replicas the read side reads from (comma-separated URLs):
+# aliases "replica", "replica2", ... (config.replicas, config.middleware).
+REPLICA_URLS = [url.strip() for url in env.str("DATABASE_REPLICA_URL", default="").split(",") if url.strip()]
+for _n, _url in enumerate(REPLICA_URLS, start=1):
+    _replica = env.db_url_config(_url)
+    _replica.setdefault("OPTIONS", {})
+    if PREPARED_STATEMENTS:
+        _replica["OPTIONS"].setdefault("prepare_threshold", 5)
+    # A replica that is down must not hold a read up for long.
+    _replica["OPTIONS"].setdefault("connect_timeout", env.int("REPLICA_CONNECT_TIMEOUT", default=2))
+    _replica["CONN_MAX_AGE"] = _db.get("CONN_MAX_AGE", 0)
+    _replica["CONN_HEALTH_CHECKS"] = True
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica" if _n == 1 else f"replica{_n}"] = _replica
+DATABASE_ROUTERS = ["config.replicas.ReplicaRouter"] if REPLICA_URLS else []
+# Read-your-writes on a replica waits this long for the replica's read
+# models to reach the position, then reads the primary instead.
+REPLICA_WAIT_SECONDS = env.float("REPLICA_WAIT_SECONDS", default=0.5)
+# A replica replaying further behind than this is skipped.
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=30.0)
+# How often each process looks at its replicas' health again.
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=5.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -291,6 +321,22 @@ else:
     }
 PROJECTIONS_MODE = env.str("PROJECTIONS_MODE", default="celery" if REDIS_URL else "inprocess")
 PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=2000)
+# A nudged worker run follows the log while commands keep coming: it looks
+# for new events every PROJECTION_POLL_INTERVAL seconds and hands back after
+# PROJECTION_FOLLOW_IDLE seconds without any (0: one pass per nudge).
+PROJECTION_FOLLOW_IDLE = env.float("PROJECTION_FOLLOW_IDLE", default=1.0)
+PROJECTION_POLL_INTERVAL = env.float("PROJECTION_POLL_INTERVAL", default=0.02)
+# Projections split into partitions by a hash of the stream id, each with its
+# own checkpoint and lock, so several workers advance one read model at once,
+# e.g. PROJECTION_PARTITIONS=order_list=4 (only read models whose rows belong
+# to one stream: order_list, inventory).
+PROJECTION_PARTITIONS = env.dict("PROJECTION_PARTITIONS", cast={"value": int}, default={})
+# Worker runs that may follow the log at once (one per partition is the most
+# that helps).
+PROJECTION_FOLLOWERS = env.int("PROJECTION_FOLLOWERS", default=1)
+# Processes a rebuild replays the log with (0: one per core). Each reads the
+# whole log, so more than one pays off only on cores that are otherwise idle.
+PROJECTION_REBUILD_JOBS = env.int("PROJECTION_REBUILD_JOBS", default=1)
 # Projections applied inside the command's transaction instead of by a worker,
 # e.g. PROJECTION_CONSISTENCY=order_list=inline
 PROJECTION_CONSISTENCY = env.dict("PROJECTION_CONSISTENCY", default={})

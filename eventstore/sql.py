@@ -127,13 +127,16 @@ class Dialect:
             )
             self._insert_sql[len(rows)] = query
         params: list = []
+        last_meta, meta_json = None, ""
         for event_id, event_type, schema_version, data, meta, version in rows:
+            if meta is not last_meta:  # events of one append usually share it
+                last_meta, meta_json = meta, dumps(meta).decode()
             params += (
                 self.param_event_id(event_id),
                 event_type,
                 schema_version,
                 dumps(data).decode(),
-                dumps(meta).decode(),
+                meta_json,
                 version,
             )
         params += (aggregate_type, agg, at, agg, expected_version)
@@ -297,8 +300,8 @@ class SQLite(Dialect):
         return "events.aggregate_id, events.version" in str(exc)
 
 
-_TIMESTAMPTZ_OID = psycopg.postgres.types["timestamptz"].oid
-_FAST_TIMESTAMPTZ = psycopg.postgres.adapters.get_loader(_TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT)
+TIMESTAMPTZ_OID = psycopg.postgres.types["timestamptz"].oid
+FAST_TIMESTAMPTZ = psycopg.postgres.adapters.get_loader(TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT)
 
 # Ask for prepared statements; psycopg honours it when the connection has a
 # prepare_threshold (settings.py sets one unless DB_PREPARED_STATEMENTS=false).
@@ -317,7 +320,7 @@ def raw_cursor(connection) -> psycopg.Cursor:
         cursor = psycopg.Cursor(raw)
         # Django loads timestamptz through a Python loader; psycopg's own (in
         # C, UTC on Django's connections) is ~10x faster per row.
-        cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _FAST_TIMESTAMPTZ)
+        cursor.adapters.register_loader(TIMESTAMPTZ_OID, FAST_TIMESTAMPTZ)
         connection._eventstore_cursor = cursor
     return cursor
 
@@ -332,3 +335,28 @@ def dialect_for(connection) -> Dialect:
     if connection.vendor == "sqlite":
         return _SQLITE
     raise NotImplementedError(f"the event store does not support {connection.vendor}")
+
+
+def stream_rows(connection, after, batch: int, metadata: bool):
+    """The rows of every event after ``after`` readable now, gap-safe, as
+    lists of ``batch``: a server-side cursor in a read-only REPEATABLE READ
+    transaction on a connection of its own (it takes no transaction id, so
+    it holds back no reader of the log)."""
+    params = {**connection.get_connection_params(), "prepare_threshold": None}
+    columns = COLUMNS if metadata else COLUMNS_NO_METADATA
+    with psycopg.connect(**params) as conn:
+        conn.read_only = True
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with conn.transaction(), conn.cursor(name="eventstore_stream") as cursor:
+            # Times in UTC as on Django's connections (LOCAL: this may be a
+            # pooled server connection).
+            conn.execute("SET LOCAL TIME ZONE 'UTC'")
+            cursor.adapters.register_loader(TIMESTAMPTZ_OID, FAST_TIMESTAMPTZ)
+            cursor.itersize = batch
+            cursor.execute(
+                f"SELECT {columns} FROM events WHERE (tx_id, position) > (%s, %s)"
+                f" AND tx_id < ({Postgres.READABLE_BOUND}) ORDER BY tx_id, position",
+                [after.tx_id, after.position],
+            )
+            while rows := cursor.fetchmany(batch):
+                yield rows

@@ -6,16 +6,16 @@ idempotency record beside the events) and is a single atomic statement when
 there is not.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
-from types import MappingProxyType
 from uuid import UUID, uuid4
 
 import orjson
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, connections, router, transaction
 
 from eventstore import clock, hooks, personal, sql
+from eventstore.decoding import decode_rows
 from eventstore.errors import ConcurrencyError
 from eventstore.many import ManyStreamReads
 from eventstore.metadata import build_metadata
@@ -34,21 +34,33 @@ from eventstore.types import (
 _VERSION_CONSTRAINT = "events_aggregate_version_uniq"
 # Where a snapshot's state keeps personal values (see save_snapshot).
 PERSONAL_STATE = "$personal"
-NO_METADATA = MappingProxyType({})
 
 
 class EventStore(ManyStreamReads):
     """The event store on one database alias."""
 
-    def __init__(self, using: str = "default", registry: EventTypeRegistry | None = None):
-        self.using = using
+    def __init__(self, using: str | None = None, registry: EventTypeRegistry | None = None):
+        """Without ``using``, writes and the global log use the primary, other
+        reads go where the router sends them (a replica in a read request)."""
+        self.using = using or "default"
+        self._read_alias = using
         self.registry = registry or default_registry
         self._dialect_cache: sql.Dialect | None = None
-        self.personal = personal.PersonalData(using)
+        self.personal = personal.PersonalData(self.using)
 
     @property
     def _connection(self):
         return connections[self.using]
+
+    @property
+    def _read_connection(self):
+        if self._read_alias is not None:
+            return connections[self._read_alias]
+        if not router.routers:  # no replicas: the usual case, and the command path
+            return connections["default"]
+        from eventstore.models import Event  # the app registry is ready by the first read
+
+        return connections[router.db_for_read(Event) or "default"]
 
     @property
     def _dialect(self) -> sql.Dialect:
@@ -89,6 +101,8 @@ class EventStore(ManyStreamReads):
         validate = self.registry.validate
         personal_types = self.registry.personal_types
         now = clock.now()
+        # Events without metadata of their own share one dict (written once).
+        shared = build_metadata(None, now)
         rows = []
         for offset, event in enumerate(events, start=1):
             schema_version = validate(event.event_type, event.data)
@@ -106,7 +120,7 @@ class EventStore(ManyStreamReads):
                     event.event_type,
                     schema_version,
                     data,
-                    build_metadata(event.metadata, now),
+                    build_metadata(event.metadata, now) if event.metadata else shared,
                     expected_version + offset,
                 )
             )
@@ -151,7 +165,7 @@ class EventStore(ManyStreamReads):
         """The stream's current version, 0 when it does not exist."""
         dialect = self._dialect
         [(version,)] = dialect.fetch(
-            self._connection,
+            self._read_connection,
             "SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_id = %s",
             [dialect.param_uuid(aggregate_id)],
         )
@@ -190,7 +204,7 @@ class EventStore(ManyStreamReads):
             )
             params += (agg, dialect.param_datetime(until))
         query = f"SELECT {sql.COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY version"
-        return self._decode(dialect.fetch(self._connection, query, params))
+        return self._decode(dialect.fetch(self._read_connection, query, params))
 
     # -- the global log ----------------------------------------------------
 
@@ -201,6 +215,7 @@ class EventStore(ManyStreamReads):
         *,
         metadata: bool = True,
         include_recent: bool = False,
+        fresh_transaction: bool = False,
     ) -> list[RecordedEvent]:
         """Up to ``limit`` events after ``after``, in global order, gap-safe.
 
@@ -214,20 +229,36 @@ class EventStore(ManyStreamReads):
         ``include_recent=True`` drops the gap-safety filter and returns every
         committed event: only correct when the caller knows no writer it cares
         about is still in flight (e.g. they all hold a lock it now holds).
-
-        Raises ``ReadOnReplicaError`` on a PostgreSQL standby, whose snapshots
-        do not show the primary's running transactions: the global log is
-        followed on the primary.
+        ``fresh_transaction=True``: the caller's transaction has not looked
+        at the server's activity yet (saves a statement). Raises
+        ``ReadOnReplicaError`` on a standby, whose snapshots do not show the
+        primary's running transactions: the log is followed on the primary.
         """
         dialect = self._dialect
         query, params = dialect.read_all(after, limit, metadata, include_recent)
         connection = self._connection
         dialect.ensure_primary(connection)
-        if connection.vendor == "postgresql" and not include_recent and connection.in_atomic_block:
+        pg = connection.vendor == "postgresql"
+        if pg and not include_recent and not fresh_transaction and connection.in_atomic_block:
             # PostgreSQL keeps the pg_stat_activity it read for the rest of a
             # transaction; the bound must see the backends as they are now.
             dialect.fetch(self._connection, "SELECT pg_stat_clear_snapshot()", [])
         return self._decode(dialect.fetch(self._connection, query, params))
+
+    def stream_all(
+        self, after: GlobalPosition = START, *, batch: int = 5000, metadata: bool = False
+    ) -> Iterator[list[RecordedEvent]]:
+        """Every event after ``after`` readable now, gap-safe, in batches, for
+        a rebuild's bulk read: one snapshot on a connection of its own
+        (``sql.stream_rows``), flat memory; later events follow by ``read_all``."""
+        connection = self._connection
+        if connection.vendor == "postgresql":
+            self._dialect.ensure_primary(connection)
+            yield from map(self._decode, sql.stream_rows(connection, after, batch, metadata))
+            return
+        while events := self.read_all(after, batch, metadata=metadata, include_recent=True):
+            yield events
+            after = events[-1].global_position
 
     def with_metadata(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
         """``events`` read without metadata, with it (one query)."""
@@ -236,7 +267,7 @@ class EventStore(ManyStreamReads):
         dialect = self._dialect
         placeholders = ", ".join(["%s"] * len(events))
         rows = dialect.fetch(
-            self._connection,
+            self._read_connection,
             f"SELECT position, metadata FROM events WHERE position IN ({placeholders})",
             [e.position for e in events],
         )
@@ -247,7 +278,7 @@ class EventStore(ManyStreamReads):
         """The global-order key of the event at ``position`` (a consistency
         token handed out by ``append``), or None if there is no such event."""
         rows = self._dialect.fetch(
-            self._connection, "SELECT tx_id, position FROM events WHERE position = %s", [position]
+            self._read_connection, "SELECT tx_id, position FROM events WHERE position = %s", [position]
         )
         return GlobalPosition(*rows[0]) if rows else None
 
@@ -296,7 +327,7 @@ class EventStore(ManyStreamReads):
             clauses.append("schema_version = %s")
             params.append(schema_version)
         rows = dialect.fetch(
-            self._connection,
+            self._read_connection,
             "SELECT aggregate_id, aggregate_type, version, schema_version, state, created_at"
             f" FROM snapshots WHERE {' AND '.join(clauses)} ORDER BY version DESC LIMIT 1",
             params,
@@ -333,7 +364,7 @@ class EventStore(ManyStreamReads):
         agg = dialect.param_uuid(aggregate_id)
         query = sql.load_from_snapshot_sql(dialect, with_schema_version=schema_version is not None)
         params = [agg, schema_version, agg] if schema_version is not None else [agg, agg]
-        rows = dialect.fetch(self._connection, query, params)
+        rows = dialect.fetch(self._read_connection, query, params)
         snapshot = None
         if rows and rows[0][0] == 0:  # the snapshot row; events have positions >= 1
             _, _, _, agg_type, _, _, snap_schema, state, _, version, at = rows.pop(0)
@@ -360,38 +391,7 @@ class EventStore(ManyStreamReads):
         return events
 
     def _decode_rows(self, rows: list[tuple]) -> list[RecordedEvent]:
-        # The hot loop of every replay and catch-up: one comprehension, the
-        # tuple built directly, upcasting only for rows stored at an older
-        # schema version.
-        current = self.registry.current_versions
-        upcast = self.registry.upcast
-        loads = orjson.loads
-        new = tuple.__new__
-        cls = RecordedEvent
-        if self._dialect.native_types:
-            return [
-                new(
-                    cls,
-                    (
-                        pos, tx, eid, agg_type, agg_id, etype, current.get(etype, sv),
-                        loads(data) if sv == current.get(etype, sv) else upcast(etype, sv, loads(data)),
-                        loads(meta) if meta is not None else NO_METADATA, version, at, sv,
-                    ),
-                )
-                for pos, tx, eid, agg_type, agg_id, etype, sv, data, meta, version, at in rows
-            ]  # fmt: skip
-        to_uuid, to_datetime = self._dialect.to_uuid, self._dialect.to_datetime
-        return [
-            new(
-                cls,
-                (
-                    pos, tx, to_uuid(eid), agg_type, to_uuid(agg_id), etype, current.get(etype, sv),
-                    loads(data) if sv == current.get(etype, sv) else upcast(etype, sv, loads(data)),
-                    loads(meta) if meta is not None else NO_METADATA, version, to_datetime(at), sv,
-                ),
-            )
-            for pos, tx, eid, agg_type, agg_id, etype, sv, data, meta, version, at in rows
-        ]  # fmt: skip
+        return decode_rows(self.registry, self._dialect, rows)
 
 
 def snapshot_aad(snapshot: Snapshot) -> bytes:

@@ -47,15 +47,21 @@ class Projection:
             )
         return wanted
 
+    # Relative cost of replaying the log into it: rebuilds in several
+    # processes share the work out by it.
+    rebuild_weight: ClassVar[int] = 1
+
     # The column each table is fetched and deleted by (rebuilds cache by it).
     group_keys: ClassVar[dict[str, str]]
 
     def tables(self, using: str = "default", rename: dict[str, str] | None = None) -> Tables:
         return Tables({logical: TableSpec(model) for logical, model in self.models.items()}, using, rename)
 
-    def buffered_tables(self, using: str = "default", rename: dict[str, str] | None = None) -> BufferedTables:
+    def buffered_tables(
+        self, using: str = "default", rename: dict[str, str] | None = None, max_rows: int = 50_000
+    ) -> BufferedTables:
         specs = {logical: TableSpec(model) for logical, model in self.models.items()}
-        return BufferedTables(specs, using, rename, group_keys=self.group_keys)
+        return BufferedTables(specs, using, rename, group_keys=self.group_keys, max_rows=max_rows)
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         """Fold ``events`` into the tables; return how many changed something."""
@@ -96,6 +102,48 @@ class ProcessManager:
         raise NotImplementedError
 
 
+class Partition(Projection):
+    """One of ``count`` partitions of a projection: the events of the streams
+    whose id falls to it (``partition_of``), with a checkpoint and a lock of
+    its own, so several runners advance one read model at once. Only a
+    projection whose rows each belong to one stream (``supports_inline``)
+    may be split: partitions then never write the same row."""
+
+    def __init__(self, base: Projection, index: int, count: int):
+        self.base, self.index, self.count = base, index, count
+        self.name = partition_name(base.name, index, count)
+        self.version = base.version
+        self.description = f"{base.description} (partition {index + 1} of {count})"
+        self.event_types = base.event_types
+        self.models = base.models
+        self.group_keys = base.group_keys
+        self.needs_metadata = base.needs_metadata
+        self.rebuild_weight = base.rebuild_weight
+
+    @property
+    def consistency(self) -> str:
+        return ASYNC
+
+    def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
+        return self.base.apply(events, tables)
+
+    def relevant(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
+        types, index, count = self.event_types, self.index, self.count
+        return [e for e in events if e.event_type in types and e.aggregate_id.int % count == index]
+
+
+def partition_name(name: str, index: int, count: int) -> str:
+    """e.g. ``order_list.0of4``: the count is part of the name, so changing
+    it starts new checkpoints rather than reusing ones that meant other
+    streams."""
+    return f"{name}.{index}of{count}"
+
+
+def partition_of(aggregate_id, count: int) -> int:
+    """The partition (of ``count``) a stream's events belong to."""
+    return aggregate_id.int % count
+
+
 Follower = Projection | ProcessManager
 
 
@@ -108,28 +156,66 @@ class Registry:
     def register(self, follower: Follower) -> None:
         self.followers[follower.name] = follower
 
+    def _expanded(self) -> list[Follower]:
+        """Every runnable follower: a partitioned projection as its partitions
+        (PROJECTION_PARTITIONS, e.g. ``order_list=4``)."""
+        counts = getattr(settings, "PROJECTION_PARTITIONS", {})
+        out: list[Follower] = []
+        for name in sorted(self.followers):
+            follower = self.followers[name]
+            count = int(counts.get(name, 1))
+            if count <= 1 or not isinstance(follower, Projection):
+                out.append(follower)
+                continue
+            if not follower.supports_inline:
+                raise ImproperlyConfigured(
+                    f"projection {name} cannot be partitioned: its rows gather several streams"
+                )
+            if follower.consistency == INLINE:
+                raise ImproperlyConfigured(f"projection {name} is inline; it cannot also be partitioned")
+            out += [Partition(follower, index, count) for index in range(count)]
+        return out
+
     def get(self, name: str) -> Follower:
-        try:
+        if name in self.followers:
             return self.followers[name]
-        except KeyError:
-            known = ", ".join(sorted(self.followers))
-            raise KeyError(f"no projection {name!r}; known: {known}") from None
+        for follower in self._expanded():
+            if follower.name == name:
+                return follower
+        known = ", ".join(sorted(self.followers))
+        raise KeyError(f"no projection {name!r}; known: {known}") from None
 
     def __contains__(self, name: str) -> bool:
-        return name in self.followers
+        return name in self.followers or any(f.name == name for f in self._expanded())
 
     def all(self) -> list[Follower]:
-        return [self.followers[name] for name in sorted(self.followers)]
+        """Every projection (partitioned ones as their partitions) and
+        process manager: what runners advance, each with a checkpoint."""
+        return self._expanded()
 
     def projections(self) -> list[Projection]:
-        """The read models (rebuildable)."""
+        """The read models as runners advance them (partitions included)."""
         return [f for f in self.all() if isinstance(f, Projection)]
+
+    def read_models(self) -> list[Projection]:
+        """The read models, one each (what a rebuild rebuilds)."""
+        return [f for name, f in sorted(self.followers.items()) if isinstance(f, Projection)]
 
     def process_managers(self) -> list[ProcessManager]:
         return [f for f in self.all() if isinstance(f, ProcessManager)]
 
     def inline(self) -> list[Projection]:
-        return [p for p in self.projections() if p.consistency == INLINE]
+        return [p for p in self.read_models() if p.consistency == INLINE]
+
+    def checkpoint_names(self, name: str) -> tuple[str, ...]:
+        """The checkpoints a projection's readers wait on: its own, or its
+        partitions'."""
+        if name not in self.followers:
+            return (name,)
+        found = tuple(
+            f.name for f in self.all() if f.name == name or (isinstance(f, Partition) and f.base.name == name)
+        )
+        return found or (name,)
 
 
 registry = Registry({})

@@ -12,8 +12,11 @@ import time
 
 from django.conf import settings
 
+from config.replicas import current as current_replica
+from config.replicas import read_alias, use_primary
 from eventstore import EventStore, GlobalPosition
 from projections import checkpoints
+from projections.base import registry
 from projections.runner import run_all
 
 _BARE_POSITION = re.compile(r"\s*([0-9]{1,18})\s*")
@@ -25,26 +28,29 @@ class InvalidConsistencyTokenError(ValueError):
 
 def parse_token(raw: str, store: EventStore | None = None) -> GlobalPosition:
     """The place in the log a client's token (or bare position) names; it
-    must name an event that exists."""
-    store = store or EventStore()
+    must name an event that exists (on the primary, when the replica this
+    request reads has not replayed it yet)."""
+    stores = [store] if store else [EventStore(), EventStore(using="default")]
     if match := _BARE_POSITION.fullmatch(raw):
-        found = store.global_position_of(int(match.group(1)))
+        position = int(match.group(1))
+        found = next((f for s in stores if (f := s.global_position_of(position)) is not None), None)
         if found is None:
-            raise InvalidConsistencyTokenError(f"no event has position {int(match.group(1))}")
+            raise InvalidConsistencyTokenError(f"no event has position {position}")
         return found
     try:
         target = GlobalPosition.from_token(raw.strip())
     except ValueError:
         raise InvalidConsistencyTokenError("not a consistency token or position") from None
-    if store.global_position_of(target.position) != target:
+    if not any(s.global_position_of(target.position) == target for s in stores):
         raise InvalidConsistencyTokenError("the token names no event of this log")
     return target
 
 
 def reached(names: tuple[str, ...]) -> GlobalPosition:
-    """The place in the log every one of ``names`` has passed."""
-    found = checkpoints.read(list(names), "default")
-    if len(found) < len(names):
+    """The place in the log every one of ``names`` has passed (on the
+    database this request reads)."""
+    found = checkpoints.read(expand(names), read_alias())
+    if len(found) < len(expand(names)):
         return GlobalPosition(0, 0)
     return min(cp.global_position for cp in found.values())
 
@@ -52,27 +58,45 @@ def reached(names: tuple[str, ...]) -> GlobalPosition:
 def projection_position(names: tuple[str, ...]) -> int:
     """Position of the last event every one of ``names`` has applied (the
     first API version's header; not comparable with command positions)."""
-    found = checkpoints.read(list(names), "default")
-    return min(cp.position for cp in found.values()) if len(found) == len(names) else 0
+    found = checkpoints.read(expand(names), read_alias())
+    return min(cp.position for cp in found.values()) if len(found) == len(expand(names)) else 0
 
 
 def wait_for(names: tuple[str, ...], target: GlobalPosition, timeout: float | None = None) -> bool:
     """Wait until each of ``names`` has passed ``target``; False if
-    ``timeout`` (READ_YOUR_WRITES_TIMEOUT) passes first."""
+    ``timeout`` (READ_YOUR_WRITES_TIMEOUT) passes first.
+
+    On a read replica it waits for the replica's own checkpoints (what the
+    request will read there) for up to REPLICA_WAIT_SECONDS, then moves the
+    rest of the request to the primary and waits there."""
     timeout = settings.READ_YOUR_WRITES_TIMEOUT if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    names = expand(names)
+    if (replica := current_replica()) is not None:
+        if _wait(names, target, min(deadline, time.monotonic() + settings.REPLICA_WAIT_SECONDS), replica):
+            return True
+        use_primary()
+    return _wait(names, target, deadline, "default")
+
+
+def _wait(names: tuple[str, ...], target: GlobalPosition, deadline: float, using: str) -> bool:
     # Inline read models count too: one that lags takes events the async way
     # (see projections.inline), and its checkpoint is what says it has them.
-    deadline = time.monotonic() + timeout
     delay = 0.005
     while True:
-        if settings.PROJECTIONS_MODE == "inprocess":
+        if settings.PROJECTIONS_MODE == "inprocess" and using == "default":
             run_all()  # no worker in this mode: the reader drives the projections
-        if checkpoints.all_reached(target, names):
+        if checkpoints.all_reached(target, names, using):
             return True
         if time.monotonic() >= deadline:
             return False
         time.sleep(delay)
         delay = min(delay * 2, 0.02)
+
+
+def expand(names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` with each partitioned projection as its partitions."""
+    return tuple(n for name in names for n in registry.checkpoint_names(name))
 
 
 def wait_for_token(names: tuple[str, ...], raw: str, timeout: float | None = None) -> bool:

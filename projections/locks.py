@@ -11,6 +11,8 @@ import zlib
 
 from django.db import OperationalError, connections, transaction
 
+from eventstore.sql import dialect_for
+
 
 def lock_key(name: str) -> int:
     """The advisory-lock key of a projection (a signed 32-bit value)."""
@@ -27,13 +29,13 @@ def try_locks(names: list[str], using: str) -> list[str]:
     connection = connections[using]
     if connection.vendor != "postgresql":
         return list(names)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT name FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS t(name, key, n)"
-            " WHERE pg_try_advisory_xact_lock(key) ORDER BY n",
-            [list(names), [lock_key(name) for name in names]],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    rows = dialect_for(connection).fetch(
+        connection,
+        "SELECT name FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS t(name, key, n)"
+        " WHERE pg_try_advisory_xact_lock(key) ORDER BY n",
+        [list(names), [lock_key(name) for name in names]],
+    )
+    return [row[0] for row in rows]
 
 
 def lock(names: list[str], using: str) -> None:

@@ -9,6 +9,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 
 from celery import current_app
 from django.conf import settings
@@ -18,6 +19,10 @@ from projections.runner import catch_up_to, running_here
 log = logging.getLogger(__name__)
 
 NUDGE_KEY = "projections:nudge-pending"
+# Held by the run that follows the log (projections.tasks); while it is,
+# other runs leave the log to it.
+FOLLOW_KEY = "projections:following"
+COALESCE_SECONDS = 0.05
 RUN_TASK = "projections.tasks.run_projections"
 _redis = None
 
@@ -53,6 +58,15 @@ def _send(countdown: float | None = None) -> None:
         log.warning("could not nudge projections (%s); beat will run them", exc)
 
 
+def recruit() -> None:
+    """Queue one more run now, whatever the nudge flag says: a follower
+    asks another worker to follow too."""
+    try:
+        current_app.send_task(RUN_TASK)
+    except Exception as exc:
+        log.warning("could not queue another projection run (%s)", exc)
+
+
 def nudge_later(seconds: float) -> None:
     """Queue a run in ``seconds`` unless one is already pending."""
     _send(countdown=seconds)
@@ -78,13 +92,17 @@ class _Nudger:
             _send()
 
     def poke(self) -> None:
-        self._wanted.set()
+        if not self._wanted.is_set():
+            self._wanted.set()
 
     def _run(self) -> None:
         while True:
             self._wanted.wait()
             self._wanted.clear()
             _send()
+            # Pokes meanwhile make one more send after this pause, not one
+            # each: a busy web process talks to Redis at most this often.
+            time.sleep(COALESCE_SECONDS)
 
 
 _nudger_lock = threading.Lock()

@@ -44,6 +44,7 @@ class OrderListProjection(Projection):
     models = {"order_list": OrderSummary, "order_lines": OrderLine}
     group_keys = {"order_list": "order_id", "order_lines": "order_id"}
     supports_inline = True  # every row belongs to one order
+    rebuild_weight = 2  # two tables, a row per line
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         ids = {e.aggregate_id for e in events}

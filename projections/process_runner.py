@@ -24,8 +24,17 @@ log = logging.getLogger(__name__)
 
 
 @metrics.timed_run
-def run_events(manager: ProcessManager, *, using: str = "default", limit: int | None = None) -> BatchResult:
-    """Handle the next batch of events for ``manager``."""
+def run_events(
+    manager: ProcessManager,
+    *,
+    using: str = "default",
+    limit: int | None = None,
+    time_budget: float | None = None,
+) -> BatchResult:
+    """Handle the next batch of events for ``manager``; with ``time_budget``
+    (seconds) stop after the event that ran past it (``more`` is then set),
+    so the read models get their turn between slices of a long batch."""
+    deadline = time.monotonic() + time_budget if time_budget else None
     store = EventStore(using=using)
     result = BatchResult()
     checkpoint = checkpoints.read([manager.name], using).get(manager.name)
@@ -49,8 +58,12 @@ def run_events(manager: ProcessManager, *, using: str = "default", limit: int | 
         selected = store.with_metadata(selected)
     wanted = {e.position: e for e in selected}
     passed = _Counter(manager.name, events, using)
-    skipped = 0
-    for event in events:
+    skipped = done = 0
+    for index, event in enumerate(events):
+        if done and deadline is not None and time.monotonic() > deadline:
+            events = events[:index]  # the rest waits for the next slice
+            result.more = True
+            break
         if event.position not in wanted:
             skipped += 1
             continue
@@ -71,6 +84,7 @@ def run_events(manager: ProcessManager, *, using: str = "default", limit: int | 
         result.read += skipped + 1
         result.applied += outcome
         skipped = 0
+        done += 1
     if skipped:
         with transaction.atomic(using=using):
             if not locks.try_lock(manager.name, using):

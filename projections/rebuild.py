@@ -8,6 +8,8 @@ names) and move the checkpoint. SQLite: replay in place in one transaction
 (readers see the old tables until it commits).
 """
 
+import multiprocessing
+import queue
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +20,7 @@ from django.db import connections, transaction
 
 from eventstore import START, EventStore, GlobalPosition
 from projections import checkpoints, failures, locks, metrics
-from projections.base import Projection
+from projections.base import Projection, registry
 
 REBUILD_BATCH = 5000
 SUFFIX = "__rebuild"
@@ -41,20 +43,27 @@ def rebuild(
     *,
     using: str = "default",
     progress: Callable[[int, int], None] | None = None,
+    jobs: int = 1,
 ) -> RebuildResult:
-    """Rebuild one projection, or several in a single pass over the log."""
+    """Rebuild one projection, or several in a single pass over the log.
+
+    With ``jobs`` > 1 (PostgreSQL), the bulk of the log is replayed by that
+    many processes at once, each for a share of the projections (each reads
+    the log itself); the final catch-up and the swap stay one transaction."""
     if not isinstance(projections, list):
         projections = [projections]
     for projection in projections:
         if not isinstance(projection, Projection):
             raise RebuildError(f"{projection.name} issues commands; replaying it would issue them again")
+    # A partition is rebuilt as its whole projection (they share the tables).
+    projections = list({getattr(p, "base", p).name: getattr(p, "base", p) for p in projections}.values())
     checkpoints.ensure(using)
     started = time.perf_counter()
     # Progress is published for /metrics (after the lock: not over another rebuild's).
     published = metrics.RebuildProgress([p.name for p in projections], progress)
     if connections[using].vendor == "postgresql":
         with _rebuilding(projections, using), published:
-            events, applied, checkpoint = _rebuild_postgres(projections, using, published)
+            events, applied, checkpoint = _rebuild_postgres(projections, using, published, jobs)
     else:
         with published:
             events, applied, checkpoint = _rebuild_in_place(projections, using, published)
@@ -98,16 +107,97 @@ def _apply(targets, batch, applied: dict[str, int]) -> None:
         )
 
 
-def _rebuild_postgres(projections: list[Projection], using: str, progress):
-    metadata = any(p.needs_metadata for p in projections)
-    connection = connections[using]
+@dataclass
+class _Bulk:
+    """What replaying the bulk of the log into shadow tables left: where it
+    stopped, how many events it passed, what each projection applied."""
+
+    checkpoint: GlobalPosition
+    seen: int
+    applied: dict[str, int]
+
+
+def _shadow(projection: Projection, using: str) -> dict[str, str]:
+    return {logical: f"{spec.table}{SUFFIX}" for logical, spec in projection.tables(using).specs.items()}
+
+
+def _bulk(projections: list[Projection], using: str, progress, total: int) -> _Bulk:
+    """Replay every event readable now into the shadow tables, streaming
+    the log (flat memory) and writing rows by COPY."""
     store = EventStore(using=using)
-    targets, live_tables = [], []
-    for projection in projections:
-        names = {logical: spec.table for logical, spec in projection.tables(using).specs.items()}
-        rename = {logical: f"{table}{SUFFIX}" for logical, table in names.items()}
-        targets.append((projection, projection.buffered_tables(using, rename=rename)))
-        live_tables += names.values()
+    metadata = any(p.needs_metadata for p in projections)
+    targets = [(p, p.buffered_tables(using, rename=_shadow(p, using))) for p in projections]
+    checkpoint, seen, applied = START, 0, {}
+    for batch in store.stream_all(START, batch=REBUILD_BATCH, metadata=metadata):
+        _apply(targets, batch, applied)
+        for _, tables in targets:
+            tables.maybe_flush()
+        checkpoint = batch[-1].global_position
+        seen += len(batch)
+        if progress:
+            progress(seen, max(total, seen))
+    for _, tables in targets:
+        tables.flush()
+    return _Bulk(checkpoint, seen, applied)
+
+
+def _bulk_in_processes(shares: list[list[Projection]], using: str, progress, total: int) -> list[_Bulk]:
+    """``_bulk`` for each share of the projections in a process of its own
+    (forked: each opens its own connections)."""
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+
+    def child(n: int, share: list[Projection]) -> None:
+        # The parent's connections (one holds the rebuild lock) are not to be
+        # touched here, nor closed: keep them referenced, open new ones.
+        _INHERITED.extend(connections[alias] for alias in connections)
+        for alias in list(connections):
+            del connections[alias]
+        try:
+            out.put((n, _bulk(share, using, progress if n == 0 else None, total)))
+        except BaseException as exc:
+            out.put((n, RebuildError(f"rebuilding {', '.join(p.name for p in share)}: {exc!r}")))
+
+    procs = [ctx.Process(target=child, args=(n, share), daemon=True) for n, share in enumerate(shares)]
+    for proc in procs:
+        proc.start()
+    results: dict[int, _Bulk] = {}
+    try:
+        while len(results) < len(procs):
+            try:
+                n, found = out.get(timeout=1)
+            except queue.Empty:
+                if any(p.exitcode not in (None, 0) for p in procs):
+                    raise RebuildError("a rebuild process died") from None
+                continue
+            if isinstance(found, Exception):
+                raise found
+            results[n] = found
+    finally:
+        for proc in procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+    return [results[n] for n in range(len(procs))]
+
+
+_INHERITED: list = []
+
+
+def _shares(projections: list[Projection], jobs: int) -> list[list[Projection]]:
+    """Split the projections into ``jobs`` shares of about equal work."""
+    shares: list[list[Projection]] = [[] for _ in range(min(jobs, len(projections)))]
+    work = [0] * len(shares)
+    for projection in sorted(projections, key=lambda p: -p.rebuild_weight):
+        n = work.index(min(work))
+        shares[n].append(projection)
+        work[n] += projection.rebuild_weight
+    return shares
+
+
+def _rebuild_postgres(projections: list[Projection], using: str, progress, jobs: int = 1):
+    connection = connections[using]
+    live_tables = [spec.table for p in projections for spec in p.tables(using).specs.values()]
     with connection.cursor() as cursor:
         for table in live_tables:
             cursor.execute(f"DROP TABLE IF EXISTS {table}{SUFFIX}")
@@ -115,34 +205,39 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress):
             cursor.execute(f"CREATE UNLOGGED TABLE {table}{SUFFIX} (LIKE {table} INCLUDING ALL)")
     try:
         total = _total_events(using)
-        checkpoint, seen, applied = START, 0, {}
-        # The bulk, while the live tables keep serving and catching up. Rows
-        # collect in memory and go to the shadow tables by COPY.
-        while batch := store.read_all(checkpoint, REBUILD_BATCH, metadata=metadata):
-            _apply(targets, batch, applied)
-            for _, tables in targets:
-                tables.maybe_flush()
-            checkpoint = batch[-1].global_position
-            seen += len(batch)
-            if progress:
-                progress(seen, max(total, seen))
+        # The bulk, while the live tables keep serving and catching up.
+        shares = _shares(projections, jobs)
+        if len(shares) > 1:
+            bulks = _bulk_in_processes(shares, using, progress, total)
+        else:
+            bulks = [_bulk(projections, using, progress, total)]
         with connection.cursor() as cursor:
-            for _, tables in targets:
-                tables.flush()
             for table in live_tables:
                 cursor.execute(f"ALTER TABLE {table}{SUFFIX} SET LOGGED")
+        store = EventStore(using=using)
+        applied: dict[str, int] = {}
         with transaction.atomic(using=using):
             # Wait for live runners to finish their batch, then keep them out.
-            locks.lock([p.name for p in projections], using)
+            locks.lock([n for p in projections for n in registry.checkpoint_names(p.name)], using)
             # The tail that arrived meanwhile, then the swap, in one transaction.
             # The read stays gap-safe whatever this process thinks about inline
             # mode: events it cannot see yet are applied by the runner later.
+            # One read of the tail for every share, each applying what it has
+            # not had yet (the shares' bulk reads may have stopped apart).
+            groups = []
+            for share, bulk in zip(shares, bulks, strict=True):
+                applied.update(bulk.applied)
+                targets = [(p, p.tables(using, rename=_shadow(p, using))) for p in share]
+                groups.append((targets, bulk.checkpoint))
+            first = min(bulks, key=lambda b: b.checkpoint)
+            checkpoint, seen = first.checkpoint, first.seen
+            metadata = any(p.needs_metadata for p in projections)
             while batch := store.read_all(checkpoint, REBUILD_BATCH, metadata=metadata):
-                _apply(targets, batch, applied)
+                for targets, had in groups:
+                    fresh = batch if had <= checkpoint else [e for e in batch if e.global_position > had]
+                    _apply(targets, fresh, applied)
                 checkpoint = batch[-1].global_position
                 seen += len(batch)
-            for _, tables in targets:
-                tables.flush()
             with connection.cursor() as cursor:
                 for table in live_tables:
                     _swap(cursor, table, f"{table}{SUFFIX}")
@@ -216,8 +311,15 @@ def snapshot(projection: Projection, using: str = "default") -> dict[str, list[t
 
 
 def _set_checkpoint(projection, checkpoint: GlobalPosition, seen: int, applied: int, using: str) -> None:
-    checkpoints.set_to(
-        projection.name, checkpoint, using=using, seen=seen, applied=applied, version=projection.version
-    )
-    # The rebuilt tables include every event, so earlier failures are moot.
-    failures.resolve_all(projection.name, "rebuilt", "rebuild", using)
+    names = registry.checkpoint_names(projection.name)
+    for name in names:  # each partition counts what it applied: the total is the projection's
+        checkpoints.set_to(
+            name,
+            checkpoint,
+            using=using,
+            seen=seen,
+            applied=applied if len(names) == 1 else 0,
+            version=projection.version,
+        )
+        # The rebuilt tables include every event, so earlier failures are moot.
+        failures.resolve_all(name, "rebuilt", "rebuild", using)

@@ -8,19 +8,25 @@ models, one transaction per batch) and ``process_runner`` (process
 managers, one transaction per event).
 """
 
+import itertools
 import logging
+import random
 import threading
 import time
 
 from eventstore import GlobalPosition
 from projections import checkpoints
-from projections.base import Follower, Projection, registry
+from projections.base import Follower, Partition, Projection, registry
 from projections.batches import run_batch
 from projections.process_runner import run_events
 
 log = logging.getLogger(__name__)
 
 _running = threading.local()
+
+# A process manager handles each event in a transaction of its own, so a
+# long batch takes a while: the read models get a turn after each slice.
+MANAGER_SLICE_SECONDS = 0.05
 
 
 def running_here() -> bool:
@@ -52,6 +58,20 @@ def run_projection(
             return total
 
 
+def lanes() -> list[list[Projection]]:
+    """The read models in groups a runner advances one transaction each:
+    the unpartitioned ones together, then partition k of every partitioned
+    one. Runners on several workers start at different lanes, so they
+    advance different partitions at once."""
+    main, parts = [], {}
+    for projection in registry.projections():
+        if isinstance(projection, Partition):
+            parts.setdefault(projection.index, []).append(projection)
+        else:
+            main.append(projection)
+    return [lane for lane in [main, *(parts[k] for k in sorted(parts))] if lane]
+
+
 def run_all(
     *, using: str = "default", time_budget: float | None = None, busy: set[str] | None = None
 ) -> dict[str, int]:
@@ -59,11 +79,12 @@ def run_all(
     another runner was advancing are added to ``busy``."""
     if running_here():
         return {}  # called again from a commit inside a run: the outer loop goes on
-    checkpoints.ensure(using)
-    before = checkpoints.events_seen(using)
     deadline = time.monotonic() + time_budget if time_budget else None
-    active = registry.projections()
+    active = lanes()
     managers = registry.process_managers()
+    passed = dict.fromkeys((f.name for f in registry.all()), 0)
+    start = next(_turn) % max(len(active), 1)
+    active = active[start:] + active[:start]
     _running.active = True
     try:
         while active or managers:
@@ -72,15 +93,25 @@ def run_all(
             # (in-process mode counts on this loop for them); other commits
             # after this run started nudge a run of their own.
             progress = False
-            if active:
-                result = run_batch(active, using=using)
+            done_here: set[str] = set()
+            for n, lane in enumerate(active):
+                # Process managers with nothing to do in the batch pass it
+                # there, from the same read of the log (with the first lane).
+                result = run_batch(lane, using=using, managers=managers if n == 0 else [])
                 if busy is not None:
                     busy |= result.busy
+                for name, count in result.passed.items():
+                    passed[name] += count
+                done_here |= {m.name for m in managers if m.name in result.passed}
                 # One stopping at a failing event must not hold the others back.
-                active = [p for p in active if p.name not in result.stopped]
-                progress = result.more or bool(result.stopped)
+                active[n] = [p for p in lane if p.name not in result.stopped]
+                progress = progress or result.more or bool(result.stopped)
+            active = [lane for lane in active if lane]
             for manager in list(managers):
-                outcome = run_events(manager, using=using)
+                if manager.name in done_here:
+                    continue
+                outcome = run_events(manager, using=using, time_budget=MANAGER_SLICE_SECONDS)
+                passed[manager.name] += outcome.read
                 if busy is not None:
                     busy |= outcome.busy
                 if outcome.stopped:
@@ -92,8 +123,29 @@ def run_all(
         log.exception("projections could not run")
     finally:
         _running.active = False
-    after = checkpoints.events_seen(using)
-    return {f.name: after.get(f.name, 0) - before.get(f.name, 0) for f in registry.all()}
+    return passed
+
+
+# Where this process's runs start among the lanes (a different lane each time).
+_turn = itertools.count(random.randrange(1 << 16))
+
+
+def has_new_events(using: str = "default") -> bool:
+    """Whether the log holds events past the checkpoint furthest behind
+    (committed, not necessarily readable yet): one cheap statement, what a
+    following run polls with."""
+    names = [f.name for f in registry.all()]
+    if not names:
+        return False
+    clause, params = checkpoints.name_in(using, names)
+    [(found,)] = checkpoints.fetch(
+        using,
+        "SELECT EXISTS (SELECT 1 FROM events e, (SELECT tx_id, position FROM projection_checkpoints"
+        f" WHERE {clause} ORDER BY tx_id, position LIMIT 1) c"
+        " WHERE (e.tx_id, e.position) > (c.tx_id, c.position))",
+        params,
+    )
+    return bool(found)
 
 
 def catch_up_to(target: GlobalPosition | None, *, using: str = "default", timeout: float = 2.0) -> bool:

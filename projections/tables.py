@@ -229,6 +229,10 @@ class BufferedTables(Tables):
         self.groups: dict[str, dict] = {logical: {} for logical in specs}
         self.dirty: dict[str, set] = {logical: set() for logical in specs}
         self.flushed: set[str] = set()  # tables that have rows in the database
+        # Hashes of the group keys written out: a key not among them has no
+        # rows in the database, so a miss on it needs no query (a hash seen
+        # twice only costs a query that finds nothing). A few MB per million.
+        self.written: dict[str, set[int]] = {logical: set() for logical in specs}
         self.cached_rows = 0
 
     def _group(self, logical: str, key: str):
@@ -243,8 +247,10 @@ class BufferedTables(Tables):
         if missing:
             for k in missing:
                 groups[k] = []
-            if logical in self.flushed:
-                for row in super().fetch(logical, key, missing):
+            written = self.written[logical]
+            stored = [k for k in missing if hash(k) in written]
+            if stored:
+                for row in super().fetch(logical, key, stored):
                     groups[row[key]].append(row)
         return [row for k in keys for row in groups[k]]
 
@@ -294,11 +300,14 @@ class BufferedTables(Tables):
             if not dirty:
                 continue
             spec, groups = self.specs[logical], self.groups[logical]
-            if logical in self.flushed:
-                Tables.delete(self, logical, self.group_keys[logical], dirty)
+            written = self.written[logical]
+            stored = [g for g in dirty if hash(g) in written]
+            if stored:
+                Tables.delete(self, logical, self.group_keys[logical], stored)
             rows = [row for g in dirty for row in groups[g]]
             self._copy(logical, spec, rows)
             self.flushed.add(logical)
+            written.update(hash(g) for g in dirty if groups[g])
         self.groups = {logical: {} for logical in self.specs}
         self.dirty = {logical: set() for logical in self.specs}
         self.cached_rows = 0

@@ -21,6 +21,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scale", type=float, default=1.0, help="multiply workload sizes (for a quick run)"
         )
+        parser.add_argument("--events", type=int, help="projections: events in the log (default 100,000)")
+        parser.add_argument("--jobs", type=int, help="projections: rebuild processes (default: one per core)")
+        parser.add_argument(
+            "--live", action="store_true", help="projections: the live path too past 200k events"
+        )
+        parser.add_argument("--rounds", type=int, help="http: alternating event-sourced/CRUD rounds (3)")
+        parser.add_argument("--clients", type=int, help="http: client processes (4)")
+        parser.add_argument("--soak", type=float, help="http: also run the load this many seconds")
+        parser.add_argument(
+            "--no-reservation", action="store_true", help="http: skip the phase with stock reservation on"
+        )
 
     def handle(self, *args, **options):
         suite = SUITES.get(options["suite"])

@@ -1,9 +1,11 @@
 """``python manage.py projections status|run|rebuild|retry|skip``."""
 
 import getpass
+import os
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
@@ -26,6 +28,11 @@ class Command(BaseCommand):
         rb = sub.add_parser("rebuild", help="rebuild from position 0 into shadow tables, then swap them in")
         rb.add_argument("names", nargs="*", metavar="NAME", help="projections to rebuild in one pass")
         rb.add_argument("--all", action="store_true", help="rebuild every projection")
+        rb.add_argument(
+            "--jobs",
+            type=int,
+            help="processes replaying the log at once (PROJECTION_REBUILD_JOBS; 0: one per core)",
+        )
         rt = sub.add_parser("retry", help="release a held projection to try its failed event again")
         rt.add_argument("name")
         sk = sub.add_parser("skip", help="move a held projection past its failed event")
@@ -82,7 +89,10 @@ class Command(BaseCommand):
         # Rebuilds create and swap tables: the owner's direct session when
         # there is one (DATABASE_DIRECT_URL), as for migrations.
         using = "direct" if "direct" in connections.databases else "default"
-        result = rebuild.rebuild(projections, using=using, progress=progress)
+        jobs = options.get("jobs")
+        jobs = settings.PROJECTION_REBUILD_JOBS if jobs is None else jobs
+        jobs = jobs or os.cpu_count() or 1
+        result = rebuild.rebuild(projections, using=using, progress=progress, jobs=jobs)
         progress.done()
         self.stdout.write(
             f"{', '.join(p.name for p in projections)}: rebuilt from {result.events} event(s) in "
