@@ -99,6 +99,9 @@ def test_reads_are_served_by_the_replica_and_read_your_writes_holds_under_replic
     app_on_a_pair, settings
 ):
     pair, alias, base, session = app_on_a_pair
+    for sku, price in (("WIDGET-A", 1999), ("BOLT-7", 25)):  # orders are priced from the catalogue
+        product = {"sku": sku, "name": sku, "price_cents": price}
+        assert session.post(f"{base}/api/products/", json=product, timeout=30).status_code == 201
     body = {"customer_id": "cust_rep", "items": [{"sku": "WIDGET-A", "quantity": 2, "price_cents": 1999}]}
     placed = session.post(f"{base}/api/orders/", json=body, timeout=30)
     assert placed.status_code == 201, placed.text

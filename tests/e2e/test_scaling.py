@@ -12,9 +12,28 @@ from django.db import connection
 from projections.base import registry
 from tests.e2e.conftest import BIN, ROOT, Stack
 from tests.pgbouncer import pgbouncer  # noqa: F401 (a fixture)
-from tests.support import checkpoints, event_head, read_model_snapshot, rebuilt_snapshot, wait_until
+from tests.support import (
+    checkpoints,
+    event_head,
+    read_model_snapshot,
+    rebuilt_snapshot,
+    stock_catalogue,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.e2e]
+
+
+@pytest.fixture(autouse=True)
+def shop_catalogue(transactional_db):
+    """The catalogue sells what these tests order, at the prices they state."""
+    stock_catalogue(
+        [
+            ("WIDGET-A", 1, 999),
+            *((f"BASE-{i}", 1, 100 + i) for i in range(5)),
+            *((f"SKU-{k}", 1, 250) for k in range(4)),
+        ]
+    )
 
 
 def api(stack, token, method, path, body=None, headers=None):
