@@ -57,7 +57,8 @@ NOTES = [
     "Invoice to be sent to the company address.",
 ]
 # Halfway through, the shop changes a few prices and stops selling one product.
-PRICE_CHANGES = [("WIDGET-A", 2199), ("CHARGER-65W", 3799), ("MUG-LOGO", 1450)]
+# WIDGET-A and GADGET-B keep the prices the API examples use (19.99 and 5.00).
+PRICE_CHANGES = [("WIDGET-B", 2699), ("CHARGER-65W", 3799), ("MUG-LOGO", 1450)]
 DISCONTINUED = "ADAPTER-UK"
 # Made-up people and places for the demo customers' contact and shipping details.
 FIRST = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia", "Tim"]
