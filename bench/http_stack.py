@@ -30,6 +30,16 @@ def database_url(alias: str) -> str:
     return f"postgres://{user}{password}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
+_MASTER_KEYS: list[str] = []
+
+
+def _bench_master_key() -> str:
+    """One master key for every stack this benchmark process starts."""
+    if not _MASTER_KEYS:
+        _MASTER_KEYS.append(new_master_key())
+    return _MASTER_KEYS[0]
+
+
 class Stack:
     """gunicorn (the Procfile's web line), a Celery worker and beat."""
 
@@ -59,8 +69,10 @@ class Stack:
             # fulfilment step turns it on.
             "INVENTORY_RESERVATION": "true" if reservation else "false",
             "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-http-only"),
-            # A database of its own: any master key of personal data will do.
-            "PII_MASTER_KEY": settings.PII_MASTER_KEY or new_master_key(),
+            # A database of its own: any master key of personal data will do,
+            # the same for every stack on it (a second stack must read the
+            # data keys the first one wrapped).
+            "PII_MASTER_KEY": settings.PII_MASTER_KEY or _bench_master_key(),
             "DEBUG": "false",
             "PYTHONUNBUFFERED": "1",
             **(env or {}),

@@ -38,6 +38,7 @@ def _measure(n: int) -> dict[str, Any]:
     items = (Line("WIDGET-A", 2, 1999),)
     for sku in ("WIDGET-A", *(f"SKU-{k}" for k in range(5))):  # orders take their prices from it
         commands.execute(commands.AddProduct(sku, f"Bench {sku}", 1999))
+    commands.execute(commands.AddProduct("GADGET-B", "Bench GADGET-B", 500))
     progress(f"{n} PlaceOrder through the handler")
     samples = []
     for _ in range(n):
