@@ -14,7 +14,7 @@ import orjson
 from django.db import connections
 from django.db.models import Model
 
-from eventstore.sql import raw_cursor
+from eventstore.sql import raw_cursor, rows_of
 
 _KINDS = {
     "UUIDField": "uuid",
@@ -76,7 +76,7 @@ class Tables:
             with conn.wrap_database_errors:
                 cursor = raw_cursor(conn)
                 cursor.execute(query, params)
-                return cursor.fetchall() if cursor.description else []
+                return rows_of(cursor)
         with conn.cursor() as cursor:
             cursor.execute(query, params)
             return cursor.fetchall() if cursor.description else []
