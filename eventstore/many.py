@@ -2,15 +2,56 @@
 stream with the events of other streams that name it. Part of EventStore."""
 
 import re
+from collections.abc import Iterable
 from uuid import UUID
 
+import orjson
+
 from eventstore import sql
-from eventstore.types import RecordedEvent
+from eventstore.types import RecordedEvent, Snapshot
 
 
 class ManyStreamReads:
-    """Mixed into EventStore (which provides ``_dialect``, ``_connection``
-    and ``_decode``)."""
+    """Mixed into EventStore (which provides ``_dialect``, ``_connection``,
+    ``_read_connection``, ``_decode`` and ``_revealed``)."""
+
+    def load_with_streams(
+        self, aggregate_id: UUID, other_ids: Iterable[UUID], *, schema_version: int | None = None
+    ) -> tuple[Snapshot | None, list[RecordedEvent], dict[UUID, list[RecordedEvent]]]:
+        """``load_from_snapshot`` of one stream and, in the same statement,
+        the whole streams ``other_ids`` as ``load_streams`` reads them: what
+        a command deciding on one aggregate and a few small others reads (an
+        order and the catalogue entries of the lines it adds), in one round trip."""
+        others = [i for i in dict.fromkeys(other_ids) if i != aggregate_id]
+        dialect = self._dialect
+        agg = dialect.param_uuid(aggregate_id)
+        query = sql.load_from_snapshot_sql(
+            dialect, with_schema_version=schema_version is not None, others=len(others)
+        )
+        params = [agg, schema_version, agg] if schema_version is not None else [agg, agg]
+        params += [dialect.param_uuid(i) for i in others]
+        rows = dialect.fetch(self._read_connection, query, params)
+        snapshot = None
+        if rows and rows[0][0] == 0:  # the snapshot row; events have positions >= 1
+            _, _, _, agg_type, _, _, snap_schema, state, _, version, at = rows.pop(0)
+            snapshot = self._revealed(
+                Snapshot(
+                    aggregate_id=aggregate_id,
+                    aggregate_type=agg_type,
+                    version=version,
+                    schema_version=snap_schema,
+                    state=orjson.loads(state),
+                    created_at=dialect.to_datetime(at),
+                )
+            )
+        events = self._decode(rows)
+        if not others:
+            return snapshot, events, {}
+        found: dict[UUID, list[RecordedEvent]] = {other: [] for other in others}
+        tail = []
+        for event in events:
+            (tail if event.aggregate_id == aggregate_id else found[event.aggregate_id]).append(event)
+        return snapshot, tail, found
 
     def load_streams(self, aggregate_ids) -> dict[UUID, list[RecordedEvent]]:
         """Several whole streams in one query: ``{id: events in version

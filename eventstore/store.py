@@ -360,25 +360,8 @@ class EventStore(ManyStreamReads):
         """The latest snapshot and the events after it: everything needed to
         rebuild the current state without replaying the whole stream. One
         statement, so one round trip: the command path's hot read."""
-        dialect = self._dialect
-        agg = dialect.param_uuid(aggregate_id)
-        query = sql.load_from_snapshot_sql(dialect, with_schema_version=schema_version is not None)
-        params = [agg, schema_version, agg] if schema_version is not None else [agg, agg]
-        rows = dialect.fetch(self._read_connection, query, params)
-        snapshot = None
-        if rows and rows[0][0] == 0:  # the snapshot row; events have positions >= 1
-            _, _, _, agg_type, _, _, snap_schema, state, _, version, at = rows.pop(0)
-            snapshot = self._revealed(
-                Snapshot(
-                    aggregate_id=aggregate_id,
-                    aggregate_type=agg_type,
-                    version=version,
-                    schema_version=snap_schema,
-                    state=orjson.loads(state),
-                    created_at=dialect.to_datetime(at),
-                )
-            )
-        return snapshot, self._decode(rows)
+        snapshot, tail, _ = self.load_with_streams(aggregate_id, (), schema_version=schema_version)
+        return snapshot, tail
 
     # -- decoding ----------------------------------------------------------
 

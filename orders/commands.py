@@ -21,6 +21,7 @@ from eventstore.personal import PersonalData
 from orders import metrics, unit_of_work
 from orders.domain import DuplicateOrderError, OrderAggregate
 from orders.domain.pricing import as_request
+from orders.domain.product import product_id
 from orders.domain.shipping import Contact, ShippingAddress
 from orders.idempotency import IdempotencyKey
 from orders.repository import (
@@ -186,11 +187,11 @@ class ShipStock:
 
 
 def _change(
-    repo: Repository, key, expected_version: int | None, decide: Callable[[Any], None]
+    repo: Repository, key, expected_version: int | None, decide: Callable[[Any], None], loaded=None
 ) -> CommandResult:
-    """Load the aggregate at ``key`` (at ``expected_version`` if given), let
-    it decide, append what it decided."""
-    aggregate = repo.get(key, expected_version)
+    """Load the aggregate at ``key`` (at ``expected_version`` if given)
+    unless given (``loaded``), let it decide, append what it decided."""
+    aggregate = repo.get(key, expected_version) if loaded is None else loaded
     loaded = aggregate.version
     decide(aggregate)
     appended = repo.save(aggregate)
@@ -225,14 +226,12 @@ def place_order(cmd: PlaceOrder, expected_version: int | None) -> CommandResult:
 
 
 def add_item(cmd: AddItem, expected_version: int | None) -> CommandResult:
-    return _change(
-        OrderRepository(),
-        cmd.order_id,
-        expected_version,
-        lambda order: order.add_item(
-            cmd.sku, cmd.quantity, cmd.price_cents, _catalogue([cmd.sku]), cmd.price_override_reason
-        ),
-    )
+    # The order and the product's catalogue entry in one round trip.
+    repo = OrderRepository()
+    order, streams = repo.get_with(cmd.order_id, expected_version, [product_id(cmd.sku)])
+    catalogue = ProductRepository(repo.store).catalogue([cmd.sku], streams)
+    add = cmd.sku, cmd.quantity, cmd.price_cents, catalogue, cmd.price_override_reason
+    return _change(repo, cmd.order_id, expected_version, lambda order: order.add_item(*add), order)
 
 
 def change_line_quantity(cmd: ChangeLineQuantity, expected_version: int | None) -> CommandResult:

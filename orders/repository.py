@@ -2,7 +2,7 @@
 generic repository, configured per kind of aggregate (orders, a SKU's
 inventory)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -93,14 +93,21 @@ class Repository(Generic[A]):
         """The aggregate as of its latest event (a new, empty one if it has
         none): the latest snapshot plus the events after it. With
         ``expected_version``, a different version is refused."""
-        snapshot, tail = self.store.load_from_snapshot(
-            self.kind.stream_id(key), schema_version=self.kind.snapshot_version
+        return self.get_with(key, expected_version, ())[0]
+
+    def get_with(
+        self, key, expected_version: int | None, other_streams: Iterable[UUID]
+    ) -> tuple[A, dict[UUID, list[RecordedEvent]]]:
+        """``get``, and the events of ``other_streams`` read in the same round
+        trip (e.g. the catalogue entries a command prices lines from)."""
+        snapshot, tail, others = self.store.load_with_streams(
+            self.kind.stream_id(key), other_streams, schema_version=self.kind.snapshot_version
         )
         self._check_type(key, tail, snapshot)
         found = self.kind.from_history(key, self.to_domain(tail), snapshot.state if snapshot else None)
         if expected_version is not None and found.version != expected_version:
             raise StaleVersionError(found.id, expected_version, found.version)
-        return found
+        return found, others
 
     def get_at(self, key, at: datetime) -> tuple[A, list[RecordedEvent]]:
         """The aggregate replayed from its events up to ``at``, and those events."""
@@ -143,11 +150,15 @@ class InventoryRepository(Repository[inventory.InventoryItem]):
 class ProductRepository(Repository[Product]):
     kind = PRODUCTS
 
-    def catalogue(self, skus) -> dict[str, CataloguePrice]:
+    def catalogue(
+        self, skus, streams: dict[UUID, list[RecordedEvent]] | None = None
+    ) -> dict[str, CataloguePrice]:
         """The catalogue entries of ``skus`` that exist, from their event
-        streams, loaded together in one query."""
+        streams, loaded together in one query (or given: ``streams``, read
+        with another stream by ``Repository.get_with``)."""
         skus = list(dict.fromkeys(skus))
-        streams = self.store.load_streams(product.product_id(sku) for sku in skus)
+        if streams is None:
+            streams = self.store.load_streams(product.product_id(sku) for sku in skus)
         found = {}
         for sku in skus:
             recorded = streams[product.product_id(sku)]

@@ -177,6 +177,27 @@ def test_snapshot_lookup_by_version_and_by_state_format(store):
     assert snapshot is None and len(tail) == 30
 
 
+def test_a_stream_from_its_snapshot_and_other_whole_streams_come_in_one_read(store):
+    shelf, other, empty = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    store.append("Shelf", shelf, [counted(quantity=n) for n in range(1, 13)], NEW_STREAM)
+    store.save_snapshot(Snapshot(shelf, "Shelf", 10, 1, {"at": 10}))
+    store.append("Shelf", other, [counted(sku="B-1"), counted(sku="B-2")], NEW_STREAM)
+
+    snapshot, tail, others = store.load_with_streams(shelf, [other, empty, shelf, other], schema_version=1)
+
+    assert snapshot.version == 10 and snapshot.state == {"at": 10}
+    assert [(e.aggregate_id, e.version) for e in tail] == [(shelf, 11), (shelf, 12)]
+    # The stream itself is not repeated among the others; an empty one is there, empty.
+    assert set(others) == {other, empty}
+    assert [(e.version, e.data["sku"]) for e in others[other]] == [(1, "B-1"), (2, "B-2")]
+    assert others[empty] == []
+    # Without a snapshot: the whole stream, the others the same.
+    snapshot, tail, others = store.load_with_streams(other, [shelf], schema_version=2)
+    assert snapshot is None and [e.version for e in tail] == [1, 2]
+    assert [e.version for e in others[shelf]] == list(range(1, 13))
+    assert store.load_with_streams(empty, [other])[:2] == (None, [])
+
+
 def test_old_events_are_read_back_upcast_to_the_current_schema(test_registry):
     old_store = EventStore(registry=test_registry)
     shelf = uuid.uuid4()
