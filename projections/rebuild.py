@@ -197,12 +197,19 @@ def _shares(projections: list[Projection], jobs: int) -> list[list[Projection]]:
 
 def _rebuild_postgres(projections: list[Projection], using: str, progress, jobs: int = 1):
     connection = connections[using]
-    live_tables = [spec.table for p in projections for spec in p.tables(using).specs.values()]
+    group_keys = {
+        spec.table: p.group_keys[logical]
+        for p in projections
+        for logical, spec in p.tables(using).specs.items()
+    }
+    live_tables = list(group_keys)
+    deferred: list[str] = []
     with connection.cursor() as cursor:
         for table in live_tables:
             cursor.execute(f"DROP TABLE IF EXISTS {table}{SUFFIX}")
             # Unlogged while it is built (no WAL per row), logged before it goes live.
             cursor.execute(f"CREATE UNLOGGED TABLE {table}{SUFFIX} (LIKE {table} INCLUDING ALL)")
+            deferred += _defer_indexes(cursor, f"{table}{SUFFIX}", group_keys[table])
     try:
         total = _total_events(using)
         # The bulk, while the live tables keep serving and catching up.
@@ -214,6 +221,10 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress, jobs:
         with connection.cursor() as cursor:
             for table in live_tables:
                 cursor.execute(f"ALTER TABLE {table}{SUFFIX} SET LOGGED")
+            # Built from the finished table (a sort), not row by row; after
+            # SET LOGGED, which would otherwise rebuild them again.
+            for create_index in deferred:
+                cursor.execute(create_index)
         store = EventStore(using=using)
         applied: dict[str, int] = {}
         with transaction.atomic(using=using):
@@ -250,6 +261,24 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress, jobs:
         with connection.cursor() as cursor:
             for table in live_tables:
                 cursor.execute(f"DROP TABLE IF EXISTS {table}{SUFFIX}")
+
+
+def _defer_indexes(cursor, table: str, group_key: str) -> list[str]:
+    """Drop the shadow table's indexes that the bulk replay does not need
+    (those backing no constraint and not led by its group key, the column
+    it reads and deletes rows by); the statements that make them again."""
+    cursor.execute(
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i"
+        " WHERE i.indrelid = %s::regclass"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+        " AND COALESCE((SELECT a.attname FROM pg_attribute a"
+        " WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[0]), '') <> %s",
+        [table, group_key],
+    )
+    found = cursor.fetchall()
+    for name, _ in found:
+        cursor.execute(f"DROP INDEX {name}")
+    return [definition for _, definition in found]
 
 
 def _indexes(cursor, table: str) -> dict[str, str]:
