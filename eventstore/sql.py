@@ -100,6 +100,11 @@ class Dialect:
             _INSERT_COLUMNS + f" VALUES ({self.one_row_select}) RETURNING position, tx_id, event_id"
         )
 
+    @staticmethod
+    def any_of(column: str, values: list[int]) -> tuple[str, list]:
+        """A clause and its parameters: ``column`` is one of the integers ``values``."""
+        return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+
     def fetch(self, connection, query: str, params) -> list[tuple]:
         """Run one statement and return its rows."""
         with connection.cursor() as cursor:
@@ -175,6 +180,12 @@ class Postgres(Dialect):
     @staticmethod
     def param_event_id(value: UUID | None) -> UUID | None:
         return value
+
+    @staticmethod
+    def any_of(column: str, values: list[int]) -> tuple[str, list]:
+        # One parameter, so one query text however many values: psycopg
+        # parses and the server plans it once (prepared), not per length.
+        return f"{column} = ANY(%s::bigint[])", [list(values)]
 
     def fetch(self, connection, query: str, params) -> list[tuple]:
         """Run one statement on Django's connection (so it joins the caller's

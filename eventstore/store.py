@@ -265,11 +265,9 @@ class EventStore(ManyStreamReads):
         if not events:
             return events
         dialect = self._dialect
-        placeholders = ", ".join(["%s"] * len(events))
+        clause, params = dialect.any_of("position", [e.position for e in events])
         rows = dialect.fetch(
-            self._read_connection,
-            f"SELECT position, metadata FROM events WHERE position IN ({placeholders})",
-            [e.position for e in events],
+            self._read_connection, f"SELECT position, metadata FROM events WHERE {clause}", params
         )
         metadata = {position: orjson.loads(meta) for position, meta in rows}
         return [e._replace(metadata=metadata[e.position]) for e in events]

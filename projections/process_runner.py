@@ -19,6 +19,9 @@ from projections.base import ProcessManager
 from projections.batches import BatchResult, batch_size
 
 EVENT_ATTEMPTS = 8
+# Events a slice with a time budget reads, and events whose metadata one query fetches.
+SLICE_BATCH = 200
+METADATA_CHUNK = 20
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +52,15 @@ def run_events(
         # no use reading the log only to find that out at the first event.
         result.busy.add(manager.name)
         return result
-    # Read light; fetch metadata only for the few events it will handle.
-    limit = limit or batch_size()
+    # Read light; fetch metadata only for the events it gets to handle. A
+    # slice of a time budget reads a short batch: what it does not get to
+    # would only be read again by the next slice.
+    limit = limit or (min(batch_size(), SLICE_BATCH) if deadline else batch_size())
     events = store.read_all(checkpoint.global_position, limit, metadata=False)
     result.more = len(events) == limit
     selected = manager.select(events)
-    if manager.needs_metadata:
-        selected = store.with_metadata(selected)
     wanted = {e.position: e for e in selected}
+    with_metadata = 0 if manager.needs_metadata else len(selected)  # selected[:n] have theirs
     passed = _Counter(manager.name, events, using)
     skipped = done = 0
     for index, event in enumerate(events):
@@ -67,6 +71,10 @@ def run_events(
         if event.position not in wanted:
             skipped += 1
             continue
+        if done >= with_metadata:  # the next few selected events' metadata, in one query
+            for e in store.with_metadata(selected[done : done + METADATA_CHUNK]):
+                wanted[e.position] = e
+            with_metadata = done + METADATA_CHUNK
         handled = wanted[event.position]  # with its metadata
         with bound(**event_fields(handled, projection=manager.name, causation_id=str(handled.event_id))):
             outcome = _handle(manager, handled, passed, failure, using)

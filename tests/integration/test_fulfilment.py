@@ -183,6 +183,37 @@ def test_the_same_events_processed_again_reserve_nothing_more():
     assert item.reservations == {str(oid): 3}
 
 
+def test_a_backlog_is_worked_off_in_slices_that_read_short_batches_and_only_the_metadata_they_use(
+    monkeypatch,
+):
+    from projections import checkpoints, process_runner
+
+    receive("WIDGET-A", 100)
+    placed = [place_units(("WIDGET-A", 1)) for _ in range(30)]
+    checkpoints.ensure()
+    wait_visible(EventStore(), last_position())
+    reads, metadata = [], []
+    read_all, with_metadata = EventStore.read_all, EventStore.with_metadata
+    monkeypatch.setattr(EventStore, "read_all", lambda *a, **k: reads.append(read_all(*a, **k)) or reads[-1])
+    monkeypatch.setattr(
+        EventStore, "with_metadata", lambda self, es: metadata.append(with_metadata(self, es)) or metadata[-1]
+    )
+    monkeypatch.setattr(process_runner, "SLICE_BATCH", 12)
+    manager = registry.get("fulfilment")
+
+    # A slice whose budget is spent by its first event: it read a short
+    # batch, and the metadata of a few events, the one it handled among them.
+    first = process_runner.run_events(manager, time_budget=1e-6)
+    assert first.applied == 1 and first.more
+    assert [len(batch) for batch in reads] == [12]
+    assert 1 <= sum(map(len, metadata)) <= process_runner.METADATA_CHUNK
+    assert metadata[0][0].metadata["correlation_id"]
+    # The slices after it work the backlog off: every order confirmed once.
+    run_until_no_new_events()
+    assert {order(oid).status for oid in placed} == {"confirmed"}
+    assert level("WIDGET-A") == (100, 30, 70)
+
+
 def test_a_crash_between_steps_resumes_where_it_stopped(monkeypatch):
     receive("WIDGET-A", 10)
     oid = place_units(("WIDGET-A", 3))
