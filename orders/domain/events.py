@@ -4,7 +4,7 @@ Events carry the facts a reader needs without replaying the stream (an item
 event carries the order's new total), so projections stay simple.
 """
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, ClassVar
 
 from orders.domain import rules
@@ -43,11 +43,30 @@ class OrderEvent:
     description: ClassVar[str] = ""
 
     def to_data(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> "OrderEvent":
         return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def plain(value: Any) -> Any:
+    """``dataclasses.asdict`` for events' values (dataclasses, tuples, lists,
+    dicts of plain values), without its deep copy of every leaf: the
+    values are immutable. An event's data on every append."""
+    if is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES.get(type(value))
+        if names is None:
+            names = _FIELD_NAMES[type(value)] = tuple(f.name for f in fields(value))
+        return {name: plain(getattr(value, name)) for name in names}
+    if isinstance(value, list | tuple):
+        return type(value)(plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 
 
 def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -110,7 +129,7 @@ class OrderPlaced(OrderEvent):
     def to_data(self) -> dict[str, Any]:
         return {
             "customer_id": self.customer_id,
-            "items": [asdict(line) for line in self.items],
+            "items": [plain(line) for line in self.items],
             "total_cents": self.total_cents,
             "requires_confirmation": self.requires_confirmation,
         }

@@ -7,7 +7,8 @@ it never collides with the SKU's inventory stream), so any writer can find it.
 """
 
 import uuid
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from orders.domain.errors import (
     ProductExistsError,
     ProductNotFoundError,
 )
+from orders.domain.events import plain
 
 PRODUCT_AGGREGATE = "Product"
 _NAMESPACE = uuid.UUID("0c5d1f7e-9a43-4b8e-b0f2-5e7a3d9c1b64")
@@ -25,6 +27,7 @@ MAX_NAME_LENGTH = 120
 MAX_DESCRIPTION_LENGTH = 2000
 
 
+@lru_cache(maxsize=4096)
 def product_id(sku: str) -> UUID:
     return uuid.uuid5(_NAMESPACE, sku)
 
@@ -52,7 +55,7 @@ class ProductEvent:
     event_description: ClassVar[str] = ""
 
     def to_data(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> "ProductEvent":

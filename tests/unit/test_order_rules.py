@@ -212,3 +212,41 @@ def test_event_data_matches_the_registered_schemas():
         OrderCancelled("r"),
     ):
         assert jsonschema_rs.validator_for(event.schema).is_valid(event.to_data()), event
+
+
+def test_every_event_kind_is_stored_as_exactly_the_data_of_its_fields():
+    from dataclasses import asdict
+
+    from orders.domain.inventory import InventoryItem
+    from orders.domain.product import Product
+    from orders.domain.shipping import Contact, ShippingAddress
+
+    order = OrderAggregate(uuid.uuid4())
+    address = ShippingAddress("12 Analytical Row", None, "N1 9GU", "London", "GB")
+    order.place(
+        "cust_1",
+        [("WIDGET-A", 2, 1999), ("GADGET-B", 1, 500)],
+        contact=Contact("Ada", "a@b.c"),
+        address=address,
+    )
+    order.add_item("NUT-8", 3, 10)
+    order.change_quantity("NUT-8", 1)
+    order.add_note("ring twice")
+    order.change_shipping_address(ShippingAddress("1 Other St", "Flat 2", "N1 1AA", "London", "GB"))
+    order.remove_item("NUT-8")
+    order.ship("DHL", "JD1")
+    product = Product("WIDGET-A")
+    product.add("Widget", 1999, "a widget")
+    product.change_price(2099)
+    stock = InventoryItem("WIDGET-A")
+    stock.receive(5)
+    stock.reserve(order.id, 2, "line-1")
+    events = [*order.pending, *product.pending, *stock.pending]
+    assert len({type(e) for e in events}) >= 10
+    for event in events:
+        data = event.to_data()
+        expected = asdict(event)
+        if isinstance(event, OrderPlaced):  # its lines are stored as a list
+            expected["items"] = [asdict(line) for line in event.items]
+        assert data == expected and list(data) == list(expected), event
+        assert type(event).from_data(data) == event
