@@ -3,7 +3,10 @@ path, through the handler and through HTTP (Django's test client, in
 process), in a database of its own."""
 
 import json
+import os
 import time
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +34,51 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+class _Cpu:
+    """CPU per command, this process's and its PostgreSQL backend's (Linux
+    /proc): steadier than wall time on a shared machine."""
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        connection.ensure_connection()
+        self.pid = connection.connection.info.backend_pid
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def server(self) -> float:
+        raw = Path(f"/proc/{self.pid}/stat").read_text()
+        fields = raw[raw.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / self.tick
+
+    def __enter__(self) -> "_Cpu":
+        self.started = (time.process_time(), self.server())
+        return self
+
+    def per(self, n: int) -> dict[str, float]:
+        client, server = time.process_time() - self.started[0], self.server() - self.started[1]
+        return {"client": round(client * 1000 / n, 3), "server": round(server * 1000 / n, 3)}
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _timed(out: dict[str, Any], key: str, calls) -> None:
+    """Run each of ``calls`` (a list of callables), timing each: the median
+    as ``key``, CPU per call as ``key`` with ``_cpu_ms`` (this process and
+    PostgreSQL)."""
+    samples = []
+    with _Cpu() as cpu:
+        for call in calls:
+            start = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - start)
+        spent = cpu.per(len(calls))
+    out[key] = median_ms(samples)
+    base = key.removesuffix("_p50_ms")
+    out[f"{base}_cpu_ms"] = spent["client"]
+    out[f"{base}_server_cpu_ms"] = spent["server"]
+
+
 def _measure(n: int) -> dict[str, Any]:
     from django.contrib.auth.models import User
     from rest_framework.authtoken.models import Token
@@ -39,38 +87,36 @@ def _measure(n: int) -> dict[str, Any]:
     for sku in ("WIDGET-A", *(f"SKU-{k}" for k in range(5))):  # orders take their prices from it
         commands.execute(commands.AddProduct(sku, f"Bench {sku}", 1999))
     commands.execute(commands.AddProduct("GADGET-B", "Bench GADGET-B", 500))
+    out: dict[str, Any] = {}
     progress(f"{n} PlaceOrder through the handler")
-    samples = []
-    for _ in range(n):
-        start = time.perf_counter()
-        commands.execute(commands.PlaceOrder("cust_456", items))
-        samples.append(time.perf_counter() - start)
-    out = {"place_order_handler_p50_ms": median_ms(samples)}
+    _timed(
+        out,
+        "place_order_handler_p50_ms",
+        [lambda: commands.execute(commands.PlaceOrder("cust_456", items))] * n,
+    )
 
     # Realistic streams: each order gets a handful of items.
     orders = [commands.execute(commands.PlaceOrder("cust_456", items)).order_id for _ in range(n // 5)]
-    samples = []
-    for i in range(len(orders) * 5):
-        start = time.perf_counter()
-        commands.execute(commands.AddItem(orders[i % len(orders)], f"SKU-{i // len(orders)}", 1, 1999))
-        samples.append(time.perf_counter() - start)
-    out["add_item_handler_p50_ms"] = median_ms(samples)
+    adds = [
+        partial(
+            commands.execute, commands.AddItem(orders[i % len(orders)], f"SKU-{i // len(orders)}", 1, 1999)
+        )
+        for i in range(len(orders) * 5)
+    ]
+    _timed(out, "add_item_handler_p50_ms", adds)
 
     progress(f"{n} POST /api/orders/ through the test client")
     user = User.objects.create_user("bench", is_staff=True)
     headers = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
     client = Client()
     body = json.dumps(BODY)
-    samples = []
+
+    def post():
+        response = client.post("/api/orders/", data=body, content_type="application/json", headers=headers)
+        assert response.status_code == 201, response.content
+
     with override_settings(DEBUG=False):
-        for _ in range(n):
-            start = time.perf_counter()
-            response = client.post(
-                "/api/orders/", data=body, content_type="application/json", headers=headers
-            )
-            samples.append(time.perf_counter() - start)
-            assert response.status_code == 201, response.content
-    out["place_order_http_p50_ms"] = median_ms(samples)
+        _timed(out, "place_order_http_p50_ms", [post] * n)
     return out
 
 
@@ -83,19 +129,21 @@ DETAILS = {
 def _measure_personal(n: int) -> dict[str, Any]:
     """The same commands on orders with the customer's details (encrypted on
     append under a per-customer key; decrypted on every load): a new
-    customer per order, so each placement also makes a data key."""
+    customer per order (each placement also makes a data key), then a
+    second order from each of them (their key exists)."""
     items = (Line("WIDGET-A", 2, 1999),)
+    out: dict[str, Any] = {}
     progress(f"{n} PlaceOrder with details through the handler")
-    samples, orders = [], []
-    for i in range(n):
-        start = time.perf_counter()
-        orders.append(commands.execute(commands.PlaceOrder(f"cust_pii_{i}", items, **DETAILS)).order_id)
-        samples.append(time.perf_counter() - start)
-    out = {"place_order_with_details_handler_p50_ms": median_ms(samples)}
-    samples = []
-    for i in range(n):
-        start = time.perf_counter()
-        commands.execute(commands.AddItem(orders[i], "GADGET-B", 1, 500))
-        samples.append(time.perf_counter() - start)
-    out["add_item_with_details_handler_p50_ms"] = median_ms(samples)
+    orders: list = []
+
+    def place(customer: str) -> None:
+        orders.append(commands.execute(commands.PlaceOrder(customer, items, **DETAILS)).order_id)
+
+    _timed(
+        out, "place_order_with_details_handler_p50_ms", [partial(place, f"cust_pii_{i}") for i in range(n)]
+    )
+    adds = [partial(commands.execute, commands.AddItem(order, "GADGET-B", 1, 500)) for order in orders]
+    _timed(out, "add_item_with_details_handler_p50_ms", adds)
+    again = [partial(place, f"cust_pii_{i}") for i in range(n)]
+    _timed(out, "place_order_returning_customer_handler_p50_ms", again)
     return out
