@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import connections
 from django.utils import timezone
 
+from eventstore import sealing
 from eventstore.errors import PersonalDataError
 from eventstore.master_key import NONCE_BYTES, Keyring, keyring, verify_master_key
 
@@ -138,6 +139,7 @@ class PersonalData:
         """Erase the subject: delete its data key. True if there was one."""
         if subject == LOOKUP_SUBJECT:
             raise ValueError("the lookup key is not a subject's")
+        sealing.forget_cached(self, subject)
         with connections[self.using].cursor() as cursor:
             cursor.execute("DELETE FROM personal_data_keys WHERE subject_id = %s", [subject])
             return cursor.rowcount > 0
@@ -148,11 +150,14 @@ class PersonalData:
 
     # -- values ------------------------------------------------------------------------
 
-    def seal(self, subject: str, values: Mapping[str, Any], aad: bytes) -> dict[str, Any]:
-        """``values`` with each one that is not None replaced by its envelope."""
+    def seal(
+        self, subject: str, values: Mapping[str, Any], aad: bytes, keys: Mapping | None = None
+    ) -> dict[str, Any]:
+        """``values`` with each one that is not None replaced by its envelope,
+        under the subject's key (from ``keys``, subject -> (key id, key), if given)."""
         if all(value is None for value in values.values()):
             return dict(values)  # nothing personal: no key needed
-        return seal_values(*self.data_key(subject), values, aad)
+        return seal_values(*(keys[subject] if keys else self.data_key(subject)), values, aad)
 
     def reveal_many(self, items: list[tuple[Mapping[str, Any], bytes]]) -> list[dict[str, Any]]:
         """Each (data, associated data) with its envelopes opened: the value,
@@ -252,11 +257,12 @@ def event_aad(event_id: uuid.UUID) -> bytes:
 
 
 def seal_event(
-    personal: PersonalData, spec: PersonalFields, data: Mapping[str, Any], event_id: uuid.UUID
+    personal: PersonalData, spec: PersonalFields, data: Mapping[str, Any], event_id: uuid.UUID, keys=None
 ) -> dict[str, Any]:
-    """``data`` with its personal fields encrypted under its subject's key."""
+    """``data`` with its personal fields encrypted under its subject's key
+    (from ``keys``, subject -> (key id, key), if given)."""
     values = {name: data[name] for name in spec.fields if name in data}
-    return {**data, **personal.seal(str(data[spec.subject]), values, event_aad(event_id))}
+    return {**data, **personal.seal(str(data[spec.subject]), values, event_aad(event_id), keys)}
 
 
 def reveal_events(personal: PersonalData, events: list, personal_types: frozenset[str]) -> list:

@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 import orjson
 from django.db import IntegrityError, connections, router, transaction
 
-from eventstore import clock, hooks, personal, sql
+from eventstore import clock, hooks, personal, sealing, sql
 from eventstore.decoding import decode_rows
 from eventstore.errors import ConcurrencyError
 from eventstore.many import ManyStreamReads
@@ -86,6 +86,10 @@ class EventStore(ManyStreamReads):
         """
         personal_types = self.registry.personal_types
         personal = personal_types and any(e.event_type in personal_types for e in events)
+        if personal and self._dialect.native_types:
+            # PostgreSQL: the events and any new data key in one statement
+            # that checks the keys it sealed with (eventstore.sealing).
+            return sealing.append(self, aggregate_type, aggregate_id, events, expected_version)
         if personal and not self._connection.in_atomic_block:
             # A subject's first data key and the events it encrypts commit
             # together (one commit, and no key without its events).
@@ -93,7 +97,7 @@ class EventStore(ManyStreamReads):
                 return self._append(aggregate_type, aggregate_id, events, expected_version)
         return self._append(aggregate_type, aggregate_id, events, expected_version)
 
-    def _append(self, aggregate_type, aggregate_id, events, expected_version) -> AppendResult:
+    def _append(self, aggregate_type, aggregate_id, events, expected_version, keys=None) -> AppendResult:
         if not events:
             raise ValueError("append needs at least one event")
         if expected_version < NEW_STREAM:
@@ -113,7 +117,7 @@ class EventStore(ManyStreamReads):
                 # Personal fields are stored encrypted under their subject's
                 # key, bound to the event's id (drawn here for that).
                 event_id = event_id or uuid4()
-                data = personal.seal_event(self.personal, spec, data, event_id)
+                data = personal.seal_event(self.personal, spec, data, event_id, keys and keys.keys)
             rows.append(
                 (
                     event_id,
@@ -125,7 +129,12 @@ class EventStore(ManyStreamReads):
                 )
             )
         dialect = self._dialect
-        query, params = dialect.append(aggregate_type, aggregate_id, rows, expected_version, now)
+        if keys is None:
+            query, params = dialect.append(aggregate_type, aggregate_id, rows, expected_version, now)
+        else:
+            query, params = sealing.append_statement(
+                dialect, aggregate_type, aggregate_id, rows, expected_version, now, keys
+            )
         try:
             written = dialect.fetch(self._connection, query, params)
         except IntegrityError as exc:
@@ -133,7 +142,11 @@ class EventStore(ManyStreamReads):
                 raise ConcurrencyError(aggregate_id, expected_version) from exc
             raise
         if not written:
+            if keys is not None and not sealing.still_valid(self.personal, keys):
+                raise sealing.KeysChanged()
             raise ConcurrencyError(aggregate_id, expected_version, self.stream_version(aggregate_id))
+        if keys is not None and keys.new:
+            transaction.on_commit(lambda: sealing.appended(self.personal, keys), using=self.using)
         position, tx_id, _ = max(written)
         if hooks.append_listeners:
             clear = [(*row[:3], event.data, *row[4:]) for row, event in zip(rows, events, strict=True)]
