@@ -65,6 +65,8 @@ PII_MASTER_KEY = env.str("PII_MASTER_KEY", default="") or _local_pii_master_key(
 # Master keys being rotated away from (comma-separated): data keys still
 # wrapped by one of them keep unwrapping until `rotate_pii_master_key` ends.
 PII_MASTER_KEY_PREVIOUS = env.list("PII_MASTER_KEY_PREVIOUS", default=[])
+# How long a process keeps a subject's data key to seal with (eventstore.sealing).
+PII_KEY_CACHE_SECONDS = env.int("PII_KEY_CACHE_SECONDS", default=60)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
