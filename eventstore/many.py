@@ -10,6 +10,51 @@ import orjson
 from eventstore import sql
 from eventstore.types import RecordedEvent, Snapshot
 
+_KEY_ROW = -1  # the position of a row that carries a data key, not an event
+
+
+def load_sql(pg: bool, *, with_schema_version: bool, others: int = 0, keys: bool = False) -> str:
+    """One statement: the latest snapshot (as a row with position 0) and
+    the stream's events after it; with ``others``, also every event of
+    that many more streams (their ids follow), each stream's events
+    together in version order; with ``keys`` (PostgreSQL), also the data
+    keys their envelopes need (personal event types' top-level values, a
+    snapshot's personal values; the types are the last parameter), as
+    rows of the same shape: position -1, the key id as event_type, the
+    master key's id as aggregate_type, the wrapped key as event_data."""
+    uuid, json = ("::uuid", "::jsonb") if pg else ("", "")
+    snapshot = (
+        "WITH s AS (SELECT aggregate_type, version, schema_version, state, created_at FROM snapshots"
+        f" WHERE aggregate_id = %s{' AND schema_version = %s' if with_schema_version else ''}"
+        " ORDER BY version DESC LIMIT 1)"
+    )
+    snapshot_row = (
+        f"SELECT 0, 0, NULL{uuid}, s.aggregate_type, NULL{uuid}, '', s.schema_version, s.state,"
+        f" NULL{json}, s.version, s.created_at FROM s"
+    )
+    events = (
+        f"SELECT {sql.COLUMNS} FROM events"
+        " WHERE aggregate_id = %s AND version > COALESCE((SELECT version FROM s), 0)"
+    )
+    if others:
+        in_list = ", ".join(["%s"] * others)
+        events += f" UNION ALL SELECT {sql.COLUMNS} FROM events WHERE aggregate_id IN ({in_list})"
+    # Rows without a stream (the snapshot, keys) first, then stream by stream.
+    order = " ORDER BY 5 NULLS FIRST, 10" if others else " ORDER BY 10"
+    if not keys:
+        return f"{snapshot} {snapshot_row} UNION ALL {events}{order}"
+    envelopes = "jsonb_typeof(x.v) = 'object' AND x.v ? '$pii'"
+    key_rows = (
+        " UNION ALL SELECT -1, 0, NULL::uuid, k.kek_id, NULL::uuid, k.key_id, 0, to_jsonb(k.wrapped_key),"
+        # ANY(ARRAY(...)): the few ids first, then the key_id index (whatever the table's size).
+        " NULL::jsonb, 0, k.created_at FROM personal_data_keys k WHERE k.key_id = ANY(ARRAY("
+        "SELECT x.v->>'kid' FROM e, jsonb_each(CASE WHEN jsonb_typeof(e.event_data) = 'object'"
+        f" THEN e.event_data ELSE '{{}}' END) AS x(n, v) WHERE e.event_type = ANY(%s) AND {envelopes}"
+        " UNION SELECT x.v->>'kid' FROM s, jsonb_each(CASE WHEN jsonb_typeof(s.state->'$personal'->'values')"
+        f" = 'object' THEN s.state->'$personal'->'values' ELSE '{{}}' END) AS x(n, v) WHERE {envelopes}))"
+    )
+    return f"{snapshot}, e AS ({events}) {snapshot_row} UNION ALL SELECT * FROM e{key_rows}{order}"
+
 
 class ManyStreamReads:
     """Mixed into EventStore (which provides ``_dialect``, ``_connection``,
@@ -25,12 +70,30 @@ class ManyStreamReads:
         others = [i for i in dict.fromkeys(other_ids) if i != aggregate_id]
         dialect = self._dialect
         agg = dialect.param_uuid(aggregate_id)
-        query = sql.load_from_snapshot_sql(
-            dialect, with_schema_version=schema_version is not None, others=len(others)
-        )
         params = [agg, schema_version, agg] if schema_version is not None else [agg, agg]
         params += [dialect.param_uuid(i) for i in others]
-        rows = dialect.fetch(self._read_connection, query, params)
+        connection = self._read_connection
+        # The data keys the personal fields read need, in the same
+        # statement (only on the primary: where a forget deletes them).
+        types = sorted(self.registry.personal_types)
+        keys = bool(types) and dialect.native_types and connection is self._connection
+        query = load_sql(
+            dialect.native_types,
+            with_schema_version=schema_version is not None,
+            others=len(others),
+            keys=keys,
+        )
+        if keys:
+            params.append(types)
+        rows = dialect.fetch(connection, query, params)
+        known = None
+        if keys:  # every key the envelopes read name, if it still exists
+            unwrap = self.personal.ring.unwrap
+            known = {
+                row[5]: unwrap(row[3], row[5], orjson.loads(row[7])) for row in rows if row[0] == _KEY_ROW
+            }
+            if known:
+                rows = [row for row in rows if row[0] != _KEY_ROW]
         snapshot = None
         if rows and rows[0][0] == 0:  # the snapshot row; events have positions >= 1
             _, _, _, agg_type, _, _, snap_schema, state, _, version, at = rows.pop(0)
@@ -42,9 +105,10 @@ class ManyStreamReads:
                     schema_version=snap_schema,
                     state=orjson.loads(state),
                     created_at=dialect.to_datetime(at),
-                )
+                ),
+                known,
             )
-        events = self._decode(rows)
+        events = self._decode(rows, known)
         if not others:
             return snapshot, events, {}
         found: dict[UUID, list[RecordedEvent]] = {other: [] for other in others}

@@ -159,11 +159,17 @@ class PersonalData:
             return dict(values)  # nothing personal: no key needed
         return seal_values(*(keys[subject] if keys else self.data_key(subject)), values, aad)
 
-    def reveal_many(self, items: list[tuple[Mapping[str, Any], bytes]]) -> list[dict[str, Any]]:
+    def reveal_many(
+        self, items: list[tuple[Mapping[str, Any], bytes]], known: Mapping[str, bytes] | None = None
+    ) -> list[dict[str, Any]]:
         """Each (data, associated data) with its envelopes opened: the value,
-        or ERASED when its key is gone. One query for the whole batch."""
-        key_ids = {v["kid"] for data, _ in items for v in data.values() if is_envelope(v)}
-        keys = self.keys_by_id(key_ids) if key_ids else {}
+        or ERASED when its key is gone. One query for the whole batch, none
+        when the keys were read with the data: ``known`` (key id -> key,
+        every key of theirs that exists)."""
+        if known is None:
+            key_ids = {v["kid"] for data, _ in items for v in data.values() if is_envelope(v)}
+            known = self.keys_by_id(key_ids) if key_ids else {}
+        keys = known
         aeads = {kid: AESGCM(key) for kid, key in keys.items()}
         return [_open(data, aad, aeads) for data, aad in items]
 
@@ -265,12 +271,13 @@ def seal_event(
     return {**data, **personal.seal(str(data[spec.subject]), values, event_aad(event_id), keys)}
 
 
-def reveal_events(personal: PersonalData, events: list, personal_types: frozenset[str]) -> list:
-    """RecordedEvents with the envelopes of personal event types opened."""
+def reveal_events(personal: PersonalData, events: list, personal_types: frozenset[str], known=None) -> list:
+    """RecordedEvents with the envelopes of personal event types opened
+    (with the keys ``known``, and any others looked up)."""
     indexes = [i for i, e in enumerate(events) if e.event_type in personal_types and has_envelopes(e.data)]
     if not indexes:
         return events
-    opened = personal.reveal_many([(events[i].data, event_aad(events[i].event_id)) for i in indexes])
+    opened = personal.reveal_many([(events[i].data, event_aad(events[i].event_id)) for i in indexes], known)
     events = list(events)
     for i, data in zip(indexes, opened, strict=True):
         events[i] = events[i]._replace(data=data)

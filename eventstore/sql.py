@@ -44,38 +44,6 @@ _INSERT_MANY = (
 )
 
 
-_LOAD_FROM_SNAPSHOT = (
-    "WITH s AS (SELECT aggregate_type, version, schema_version, state, created_at FROM snapshots"
-    " WHERE aggregate_id = %s{schema_clause} ORDER BY version DESC LIMIT 1)"
-    " SELECT 0, 0, NULL{uuid_cast}, s.aggregate_type, NULL{uuid_cast}, '', s.schema_version, s.state,"
-    " NULL{json_cast}, s.version, s.created_at FROM s"
-    f" UNION ALL SELECT {COLUMNS} FROM events"
-    " WHERE aggregate_id = %s AND version > COALESCE((SELECT version FROM s), 0)"
-    "{others}"
-)
-
-
-def load_from_snapshot_sql(dialect: "Dialect", *, with_schema_version: bool, others: int = 0) -> str:
-    """Latest snapshot (as a first row with position 0) and the events after
-    it, in one statement; with ``others``, also every event of that many
-    more streams (their ids are the last parameters), each stream's events
-    together in version order."""
-    pg = isinstance(dialect, Postgres)
-    more = ""
-    if others:
-        more = (
-            f" UNION ALL SELECT {COLUMNS} FROM events WHERE aggregate_id IN ({', '.join(['%s'] * others)})"
-            # The snapshot row (no aggregate id) first, then stream by stream.
-            " ORDER BY 5 NULLS FIRST, 10"
-        )
-    return _LOAD_FROM_SNAPSHOT.format(
-        schema_clause=" AND schema_version = %s" if with_schema_version else "",
-        uuid_cast="::uuid" if pg else "",
-        json_cast="::jsonb" if pg else "",
-        others=more or " ORDER BY 10",
-    )
-
-
 class Dialect:
     # True when the driver returns UUID and aware datetime objects as they are.
     native_types = False

@@ -357,11 +357,11 @@ class EventStore(ManyStreamReads):
             )
         )
 
-    def _revealed(self, snapshot: Snapshot) -> Snapshot:
+    def _revealed(self, snapshot: Snapshot, known=None) -> Snapshot:
         part = snapshot.state.get(PERSONAL_STATE)
         if not isinstance(part, dict):
             return snapshot
-        values = self.personal.reveal(part["values"], snapshot_aad(snapshot))
+        values = self.personal.reveal_many([(part["values"], snapshot_aad(snapshot))], known)[0]
         state = {**snapshot.state, PERSONAL_STATE: {"subject": part["subject"], "values": values}}
         return replace(snapshot, state=state)
 
@@ -376,12 +376,13 @@ class EventStore(ManyStreamReads):
 
     # -- decoding ----------------------------------------------------------
 
-    def _decode(self, rows: list[tuple]) -> list[RecordedEvent]:
+    def _decode(self, rows: list[tuple], known=None) -> list[RecordedEvent]:
         events = self._decode_rows(rows)
         if self.registry.personal_types:
             # Personal fields come back decrypted, or ERASED once their
-            # subject's key is gone: for every reader, one query per read.
-            return personal.reveal_events(self.personal, events, self.registry.personal_types)
+            # subject's key is gone: for every reader, one query per read
+            # (none when the read brought the keys: ``known``).
+            return personal.reveal_events(self.personal, events, self.registry.personal_types, known)
         return events
 
     def _decode_rows(self, rows: list[tuple]) -> list[RecordedEvent]:

@@ -1,6 +1,7 @@
 """Sealing personal fields on append (eventstore.sealing): a returning
 subject's key is kept by the process, and still never used once forgotten;
-a new subject's key goes in with its events or not at all."""
+a new subject's key goes in with its events or not at all. And reading
+them back: a stream's load brings the keys it needs in the same statement."""
 
 import threading
 import uuid
@@ -149,3 +150,26 @@ def test_two_first_orders_of_a_new_customer_at_once_share_one_key(run_in_threads
 
     assert name_of(one) == name_of(two) == "Grace Hopper"
     assert key_of(one) == key_of(two) == PersonalDataKey.objects.get(subject_id="cust_grace").key_id
+
+
+def test_loading_a_stream_with_personal_fields_brings_its_keys_in_the_same_statement(monkeypatch):
+    from eventstore import Snapshot
+
+    stream = give("cust_ada")
+    store = EventStore()
+    sealed = {"subject": "cust_ada", "values": {"name": "Ada Lovelace"}}
+    store.save_snapshot(Snapshot(stream, "Order", 1, 1, {"$personal": sealed}))
+    store.append("Order", stream, [details("cust_ada", "Ada King")], 1)
+    seen = statements(monkeypatch)
+
+    snapshot, tail = store.load_from_snapshot(stream, schema_version=1)
+
+    assert len(seen) == 1
+    assert snapshot.state["$personal"]["values"] == {"name": "Ada Lovelace"}
+    assert [e.data["name"] for e in tail] == ["Ada King"]
+    PersonalData().forget("cust_ada")
+    seen.clear()
+    snapshot, tail = store.load_from_snapshot(stream, schema_version=1)
+    assert len(seen) == 1
+    assert snapshot.state["$personal"]["values"] == {"name": ERASED}
+    assert [e.data["name"] for e in tail] == [ERASED]
