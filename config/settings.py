@@ -392,3 +392,5 @@ for _net in filter(None, map(str.strip, METRICS_ALLOWED_NETWORKS)):
 # GET /readyz (and the projections page) says "not ready" when a projection
 # has had events waiting longer than this (seconds), or is held by a failure.
 PROJECTION_LAG_ALERT_SECONDS = env.float("PROJECTION_LAG_ALERT_SECONDS", default=30.0)
+# Each process judges /readyz at most once per this many seconds (it is public).
+READYZ_CACHE_SECONDS = env.float("READYZ_CACHE_SECONDS", default=1.0)
