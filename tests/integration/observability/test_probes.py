@@ -59,7 +59,11 @@ def test_with_django_request_at_debug_they_are_debug_lines(caplog, settings):
 def test_other_answers_keep_their_level(caplog, path, status, level):
     with caplog.at_level(logging.INFO):
         log_response(
-            "%s: %s", "Answered", path, response=HttpResponse(status=status), request=RequestFactory().get(path)
+            "%s: %s",
+            "Answered",
+            path,
+            response=HttpResponse(status=status),
+            request=RequestFactory().get(path),
         )
     assert request_lines(caplog) == [(level, f"Answered: {path}")]
 
