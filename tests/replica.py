@@ -79,6 +79,12 @@ class StreamingPair:
         """Wait until the standby has replayed everything the primary has
         written so far."""
         with self.primary.connect(autocommit=True) as primary:
+            # The primary commits asynchronously: the last commit's record may
+            # still sit in its WAL buffers, past pg_current_wal_lsn(). One
+            # synchronous commit of a transaction that wrote WAL (a message
+            # for logical decoding, which nothing reads) flushes it all.
+            primary.execute("SET synchronous_commit = on")
+            primary.execute("SELECT pg_logical_emit_message(true, 'wait_replayed', '')")
             [(lsn,)] = primary.execute("SELECT pg_current_wal_lsn()").fetchall()
         deadline = time.monotonic() + timeout
         with self.standby.connect(autocommit=True) as standby:
