@@ -14,6 +14,7 @@ from eventstore.metadata import message_context
 from orders import commands
 from orders.catalogue_forms import AddProductForm, ProductPriceForm, ProductRenameForm, ProductStateForm
 from orders.domain import DomainError, ProductNotFoundError
+from orders.domain.product import MAX_NAME_LENGTH
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
 from orders.forms import new_form_key, sku_validator
 from orders.http import can_manage
@@ -59,7 +60,14 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "orders/catalogue.html",
-        {"nav": "catalogue", "products": products, "form": form, "q": q, "show": show},
+        {
+            "nav": "catalogue",
+            "products": products,
+            "form": form,
+            "q": q,
+            "show": show,
+            "name_max_length": MAX_NAME_LENGTH,
+        },
         status=400 if form is not None and form.errors else 200,
     )
 
