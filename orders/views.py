@@ -43,7 +43,7 @@ from orders.forms import (
     price_change_message,
 )
 from orders.http import MANAGERS_ONLY, can_manage
-from orders.line_status import line_context, placed_message
+from orders.line_status import line_context, placed_message, remember_placed
 from orders.listing import list_query
 from orders.models import FulfilmentProcess
 from orders.repository import OrderRepository
@@ -90,7 +90,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
             except (DomainError, IdempotencyKeyReusedError) as exc:
                 errors.append(str(exc))
             else:
-                placed_message(request)
+                remember_placed(request, result.order_id)
                 return redirect(
                     f"{reverse('order-detail', args=[result.order_id])}?after={result.consistency_token}"
                 )
@@ -222,6 +222,7 @@ def detail_context(request, order_id: UUID) -> dict:
     if kept and kept.get("action") in COMMAND_FORMS:
         _show_kept_form(context, kept, conflict, history[-1].version if history else 0)
     context["add_info"] = context["forms"]["add"].product_info(lines)
+    placed_message(request, order_id, context)
     return context
 
 
