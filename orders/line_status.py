@@ -8,7 +8,6 @@ from django.contrib import messages
 from orders.models import FulfilmentProcess
 from projections import selectors
 
-
 PLACED_KEY = "orders:just-placed"
 
 
