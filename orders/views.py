@@ -49,19 +49,21 @@ def order_list(request: HttpRequest) -> HttpResponse:
     place_form = None
     if can_manage(request.user):  # bound to what was sent, or to a failed attempt kept for this page
         kept = prg.load(request, "order-list") if request.method == "GET" else None
-        if kept and kept["action"] == "add_line":  # "Add a line" without JavaScript: a row longer
-            typed = {name: values[-1] for name, values in kept["data"].items()}
-            place_form = PlaceOrderForm(initial=typed, extra_rows=1, auto_id="place-%s")
-        elif kept:
+        if kept:
             place_form = prg.bind(PlaceOrderForm, kept, auto_id="place-%s")
+        elif "add_line" in request.POST:
+            # "Add a line" without JavaScript: the form comes back a row longer, as
+            # typed. No command ran, so there is nothing to redirect away from,
+            # and nothing typed (personal data included) needs keeping.
+            typed = {
+                name: values[-1] for name, values in request.POST.lists() if name != "csrfmiddlewaretoken"
+            }
+            place_form = PlaceOrderForm(initial=typed, extra_rows=1, auto_id="place-%s")
         else:
             place_form = PlaceOrderForm(request.POST or None, auto_id="place-%s")
-    if request.method == "POST":
-        if place_form is None:
-            raise PermissionDenied(MANAGERS_ONLY)
-        if "add_line" in request.POST:
-            token = prg.save(request, "order-list", "add_line", request.POST)
-            return prg.redirect(reverse("order-list"), token, anchor="place")
+    if request.method == "POST" and place_form is None:
+        raise PermissionDenied(MANAGERS_ONLY)
+    if request.method == "POST" and "add_line" not in request.POST:
         errors = []
         if place_form.is_valid():
             lines = place_form.cleaned_data["lines"]
