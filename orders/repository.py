@@ -10,7 +10,7 @@ from uuid import UUID
 
 from django.conf import settings
 
-from eventstore import AppendResult, EventStore, NewEvent, RecordedEvent, Snapshot
+from eventstore import START, AppendResult, EventStore, GlobalPosition, NewEvent, RecordedEvent, Snapshot
 from orders.domain import (
     OrderAggregate,
     OrderNotFoundError,
@@ -101,6 +101,17 @@ class Repository(Generic[A]):
         if expected_version is not None and found.version != expected_version:
             raise StaleVersionError(found.id, expected_version, found.version)
         return found
+
+    def head(self, aggregate: A) -> GlobalPosition:
+        """The place in the log of the event the aggregate was loaded up to
+        (START for a stream with none): what a command that appended nothing
+        hands out as its consistency token."""
+        if not aggregate.version:
+            return START
+        [last] = self.store.load(
+            aggregate.id, after_version=aggregate.version - 1, up_to_version=aggregate.version
+        )
+        return last.global_position
 
     def get_at(self, key, at: datetime) -> tuple[A, list[RecordedEvent]]:
         """The aggregate replayed from its events up to ``at``, and those events."""
