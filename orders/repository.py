@@ -146,6 +146,13 @@ class Repository(Generic[A]):
 class OrderRepository(Repository[OrderAggregate]):
     kind = ORDERS
 
+    def customer_of(self, order_id: UUID) -> str | None:
+        """The customer of the order (None if there is no such order)."""
+        try:
+            return self.get(order_id).customer_id
+        except OrderNotFoundError:  # another kind of stream under this id
+            return None
+
 
 class InventoryRepository(Repository[inventory.InventoryItem]):
     kind = INVENTORY

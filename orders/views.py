@@ -84,7 +84,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
                 return redirect(
                     f"{reverse('order-detail', args=[result.order_id])}?after={result.consistency_token}"
                 )
-        token = prg.save(request, "order-list", "place", request.POST, errors)
+        subject = request.POST.get("customer_id", "").strip()  # whose key seals the details kept
+        token = prg.save(request, "order-list", "place", request.POST, errors, subject=subject)
         return prg.redirect(reverse("order-list"), token, anchor="place")
     query = list_query(request.GET)
     if query.jump_to is not None:
@@ -321,7 +322,8 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
             return redirect(f"{reverse('order-detail', args=[order_id])}?after={result.consistency_token}")
     if "version" in form.errors:
         messages.error(request, "This form is out of date or incomplete; reload the page and try again.")
-    token = prg.save(request, str(order_id), action, request.POST, errors, **kept)
+    subject = OrderRepository().customer_of(order_id) if action == "address" else None  # seals the address
+    token = prg.save(request, str(order_id), action, request.POST, errors, subject=subject, **kept)
     return prg.redirect(reverse("order-detail", args=[order_id]), token, anchor=FORM_ANCHORS[action])
 
 
