@@ -20,7 +20,14 @@ from django_htmx.http import HttpResponseClientRefresh
 from eventstore import EventStore
 from eventstore.metadata import message_context
 from orders import commands, prg
-from orders.domain import Action, DomainError, InvalidOrderDataError, OrderNotFoundError, actions
+from orders.domain import (
+    Action,
+    DomainError,
+    InvalidOrderDataError,
+    OrderNotFoundError,
+    PriceChangedError,
+    actions,
+)
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
 from orders.forms import (
     PAGE_SIZES,
@@ -32,6 +39,8 @@ from orders.forms import (
     PlaceOrderForm,
     RemoveItemForm,
     ShipForm,
+    changed_prices,
+    price_change_message,
 )
 from orders.http import MANAGERS_ONLY, can_manage
 from orders.line_status import line_context, placed_message
@@ -50,7 +59,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     if can_manage(request.user):  # bound to what was sent, or to a failed attempt kept for this page
         kept = prg.load(request, "order-list") if request.method == "GET" else None
         if kept:
-            place_form = prg.bind(PlaceOrderForm, kept, auto_id="place-%s")
+            place_form = prg.bind(PlaceOrderForm, kept, auto_id="place-%s", price_changes=kept.get("prices"))
         elif "add_line" in request.POST:
             # "Add a line" without JavaScript: the form comes back a row longer, as
             # typed. No command ran, so there is nothing to redirect away from,
@@ -64,7 +73,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and place_form is None:
         raise PermissionDenied(MANAGERS_ONLY)
     if request.method == "POST" and "add_line" not in request.POST:
-        errors = []
+        errors, kept = [], {}
         if place_form.is_valid():
             lines = place_form.cleaned_data["lines"]
             try:
@@ -77,6 +86,9 @@ def order_list(request: HttpRequest) -> HttpResponse:
                         commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines, **details),
                         idempotency_key=place_form.idempotency_key(request.user, request.path),
                     )
+            except PriceChangedError as exc:  # each row then says what changed, and shows the new price
+                errors.append("Prices changed since this form was shown; nothing was placed.")
+                kept["prices"] = changed_prices(exc)
             except (DomainError, IdempotencyKeyReusedError) as exc:
                 errors.append(str(exc))
             else:
@@ -85,7 +97,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
                     f"{reverse('order-detail', args=[result.order_id])}?after={result.consistency_token}"
                 )
         subject = request.POST.get("customer_id", "").strip()  # whose key seals the details kept
-        token = prg.save(request, "order-list", "place", request.POST, errors, subject=subject)
+        token = prg.save(request, "order-list", "place", request.POST, errors, subject=subject, **kept)
         return prg.redirect(reverse("order-list"), token, anchor="place")
     query = list_query(request.GET)
     if query.jump_to is not None:
@@ -212,6 +224,7 @@ def detail_context(request, order_id: UUID) -> dict:
     }
     if kept and kept.get("action") in COMMAND_FORMS:
         _show_kept_form(context, kept, conflict, history[-1].version if history else 0)
+    context["add_info"] = context["forms"]["add"].product_info(lines)
     return context
 
 
@@ -221,7 +234,8 @@ def _show_kept_form(context: dict, kept: dict, conflict: list | None, current: i
     the version the user can now see)."""
     action = kept["action"]
     replace = {"version": str(current)} if conflict is not None else None
-    form = prg.bind(COMMAND_FORMS[action], kept, replace=replace)
+    prices = {"price_changes": kept["prices"]} if "prices" in kept else {}
+    form = prg.bind(COMMAND_FORMS[action], kept, replace=replace, **prices)
     if action in LINE_FORMS:
         context["remove_error"] = form.non_field_errors() or [
             e for errors in form.errors.values() for e in errors
@@ -263,7 +277,7 @@ CONFIRMED_ACTIONS = {"remove", "cancel"}
 def _command(action: str, order_id: UUID, form):
     data = form.cleaned_data
     if action == "add":
-        return commands.AddItem(order_id, data["sku"], data["quantity"])
+        return commands.AddItem(order_id, data["sku"], data["quantity"], data["price"])
     if action == "quantity":
         return commands.ChangeLineQuantity(order_id, data["sku"], data["quantity"])
     if action == "note":
@@ -315,6 +329,9 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
                 )
         except OrderNotFoundError as exc:
             raise Http404(str(exc)) from None
+        except PriceChangedError as exc:  # the form shows the new price: sent again, it is charged
+            kept["prices"] = changed_prices(exc)
+            errors += [price_change_message(sku, change) for sku, change in kept["prices"].items()]
         except (InvalidOrderDataError, DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
             errors.append(str(exc))
         else:
