@@ -43,7 +43,7 @@ from orders.forms import (
     price_change_message,
 )
 from orders.http import MANAGERS_ONLY, can_manage
-from orders.line_status import line_context, placed_message
+from orders.line_status import line_context, placed_message, remember_placed
 from orders.listing import list_query
 from orders.models import FulfilmentProcess
 from orders.repository import OrderRepository
@@ -92,7 +92,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
             except (DomainError, IdempotencyKeyReusedError) as exc:
                 errors.append(str(exc))
             else:
-                placed_message(request)
+                remember_placed(request, result.order_id)
                 return redirect(
                     f"{reverse('order-detail', args=[result.order_id])}?after={result.consistency_token}"
                 )
@@ -225,6 +225,7 @@ def detail_context(request, order_id: UUID) -> dict:
     if kept and kept.get("action") in COMMAND_FORMS:
         _show_kept_form(context, kept, conflict, history[-1].version if history else 0)
     context["add_info"] = context["forms"]["add"].product_info(lines)
+    placed_message(request, order_id, context)
     return context
 
 
@@ -236,6 +237,8 @@ def _show_kept_form(context: dict, kept: dict, conflict: list | None, current: i
     replace = {"version": str(current)} if conflict is not None else None
     prices = {"price_changes": kept["prices"]} if "prices" in kept else {}
     form = prg.bind(COMMAND_FORMS[action], kept, replace=replace, **prices)
+    if action == "quantity":  # the line's field shows what was typed, not the quantity now
+        context["typed_quantity"] = (form.data.get("sku"), form.data.get("quantity"))
     if action in LINE_FORMS:
         context["remove_error"] = form.non_field_errors() or [
             e for errors in form.errors.values() for e in errors
