@@ -58,19 +58,21 @@ def order_list(request: HttpRequest) -> HttpResponse:
     place_form = None
     if can_manage(request.user):  # bound to what was sent, or to a failed attempt kept for this page
         kept = prg.load(request, "order-list") if request.method == "GET" else None
-        if kept and kept["action"] == "add_line":  # "Add a line" without JavaScript: a row longer
-            typed = {name: values[-1] for name, values in kept["data"].items()}
-            place_form = PlaceOrderForm(initial=typed, extra_rows=1, auto_id="place-%s")
-        elif kept:
+        if kept:
             place_form = prg.bind(PlaceOrderForm, kept, auto_id="place-%s", price_changes=kept.get("prices"))
+        elif "add_line" in request.POST:
+            # "Add a line" without JavaScript: the form comes back a row longer, as
+            # typed. No command ran, so there is nothing to redirect away from,
+            # and nothing typed (personal data included) needs keeping.
+            typed = {
+                name: values[-1] for name, values in request.POST.lists() if name != "csrfmiddlewaretoken"
+            }
+            place_form = PlaceOrderForm(initial=typed, extra_rows=1, auto_id="place-%s")
         else:
             place_form = PlaceOrderForm(request.POST or None, auto_id="place-%s")
-    if request.method == "POST":
-        if place_form is None:
-            raise PermissionDenied(MANAGERS_ONLY)
-        if "add_line" in request.POST:
-            token = prg.save(request, "order-list", "add_line", request.POST)
-            return prg.redirect(reverse("order-list"), token, anchor="place")
+    if request.method == "POST" and place_form is None:
+        raise PermissionDenied(MANAGERS_ONLY)
+    if request.method == "POST" and "add_line" not in request.POST:
         errors, kept = [], {}
         if place_form.is_valid():
             lines = place_form.cleaned_data["lines"]
@@ -94,7 +96,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
                 return redirect(
                     f"{reverse('order-detail', args=[result.order_id])}?after={result.consistency_token}"
                 )
-        token = prg.save(request, "order-list", "place", request.POST, errors, **kept)
+        subject = request.POST.get("customer_id", "").strip()  # whose key seals the details kept
+        token = prg.save(request, "order-list", "place", request.POST, errors, subject=subject, **kept)
         return prg.redirect(reverse("order-list"), token, anchor="place")
     query = list_query(request.GET)
     if query.jump_to is not None:
@@ -339,7 +342,8 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
             return redirect(f"{reverse('order-detail', args=[order_id])}?after={result.consistency_token}")
     if "version" in form.errors:
         messages.error(request, "This form is out of date or incomplete; reload the page and try again.")
-    token = prg.save(request, str(order_id), action, request.POST, errors, **kept)
+    subject = OrderRepository().customer_of(order_id) if action == "address" else None  # seals the address
+    token = prg.save(request, str(order_id), action, request.POST, errors, subject=subject, **kept)
     return prg.redirect(reverse("order-detail", args=[order_id]), token, anchor=FORM_ANCHORS[action])
 
 

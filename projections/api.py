@@ -26,7 +26,8 @@ MIN_POSITION = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="A command's `consistency_token` (or, deprecated, its `position`): the read waits (up to "
     "READ_YOUR_WRITES_TIMEOUT, 2 s by default) until the read models include that event, then answers; "
-    "503 with Retry-After if they do not in time.",
+    "503 with Retry-After if they do not in time. The start of the log (0, or the token of zeros) "
+    "needs no waiting.",
 )
 PROJECTION_POSITION = OpenApiParameter(
     "X-Projection-Position",

@@ -42,8 +42,13 @@ def check_price(price_cents: object) -> int:
     return price_cents
 
 
+def is_customer_id(value: object) -> bool:
+    # fullmatch: "$" alone would let a trailing newline through.
+    return isinstance(value, str) and _CUSTOMER.fullmatch(value) is not None
+
+
 def check_customer_id(customer_id: object) -> str:
-    if not isinstance(customer_id, str) or not _CUSTOMER.match(customer_id):
+    if not is_customer_id(customer_id):
         raise InvalidOrderDataError(
             "customer_id",
             "letters, digits and '_', '.', ':', '-' (at most 64, starting with a letter or digit)",

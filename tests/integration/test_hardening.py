@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from eventstore import EventStore, GlobalPosition, hooks
+from eventstore import START, EventStore, GlobalPosition, hooks
 from orders import commands, fulfilment
 from orders.domain import Line
 from projections import batches, checkpoints, failures, inline, locks, process_runner, rebuild, runner, status
@@ -108,6 +108,16 @@ def test_x_min_position_takes_the_token_or_the_old_bare_position(staff):
     for value in (placed["consistency_token"], str(placed["position"])):
         response = api.get(f"/api/orders/{placed['order_id']}", {"X-Min-Position": value})
         assert response.status_code == 200, value
+
+
+def test_the_start_of_the_log_is_a_position_every_read_has_passed(staff, settings):
+    settings.PROJECTIONS_MODE = "off"  # nothing to wait for: answered at once, never 503
+    api = ApiClient(staff)
+    placed = api.place()
+    for value in (START.token, "0"):
+        response = api.get("/api/orders/", {"X-Min-Position": value}, settle_first=False)
+        assert response.status_code == 200, (value, response.content)
+    assert placed["position"] > 0
 
 
 @pytest.mark.parametrize(
