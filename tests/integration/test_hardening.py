@@ -26,6 +26,7 @@ from tests.support import (
     event_count,
     login,
     other_connection,
+    password_of,
     place_order,
     settle,
     wait_until,
@@ -354,6 +355,30 @@ def test_spraying_passwords_across_usernames_is_limited_per_client(settings, cli
         assert client.post("/accounts/login/", {"username": name, "password": "x"}).status_code == 200
     blocked = client.post("/accounts/login/", {"username": "victim", "password": "anything"})
     assert blocked.status_code == 429
+
+
+def test_behind_a_proxy_sign_in_limits_count_each_client_not_the_proxy(settings, client):
+    """With NUM_PROXIES=1 every request comes from the proxy's address; the
+    limits count the client the proxy names, so one client's failures do not
+    lock out the others (and without NUM_PROXIES the header is ignored)."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    settings.LOGIN_FAILURES_ALLOWED = 100
+    settings.LOGIN_FAILURES_PER_CLIENT = 2
+    create_user("victim")
+    for _ in range(2):
+        client.post(
+            "/accounts/login/", {"username": "x", "password": "x"}, HTTP_X_FORWARDED_FOR="203.0.113.9"
+        )
+    refused = client.post(
+        "/accounts/login/", {"username": "victim", "password": "x"}, HTTP_X_FORWARDED_FOR="203.0.113.9"
+    )
+    assert refused.status_code == 429
+    other = client.post(
+        "/accounts/login/",
+        {"username": "victim", "password": password_of("victim")},
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+    )
+    assert other.status_code == 302
 
 
 # -- edge inputs that were 500s -------------------------------------------------------------------
