@@ -70,6 +70,7 @@ urlpatterns += [
     path("catalogue/", catalogue_views.catalogue, name="catalogue"),
     path("catalogue/suggest", catalogue_views.suggest, name="catalogue-suggest"),
     path("catalogue/<str:sku>/<str:action>", catalogue_views.product_command, name="catalogue-command"),
+    path("orders/<uuid:order_id>/item-info", catalogue_views.item_info, name="order-item-info"),
     path("orders/<uuid:order_id>/<str:action>", views.order_command, name="order-command"),
     path("orders/<uuid:order_id>/<str:action>/confirm", confirm_views.confirm_command, name="order-confirm"),
     path("inventory/", inventory_views.inventory, name="inventory"),

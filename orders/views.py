@@ -21,7 +21,14 @@ from config import replicas
 from eventstore import EventStore
 from eventstore.metadata import message_context
 from orders import commands, prg
-from orders.domain import Action, DomainError, InvalidOrderDataError, OrderNotFoundError, actions
+from orders.domain import (
+    Action,
+    DomainError,
+    InvalidOrderDataError,
+    OrderNotFoundError,
+    PriceChangedError,
+    actions,
+)
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
 from orders.forms import (
     PAGE_SIZES,
@@ -33,9 +40,11 @@ from orders.forms import (
     PlaceOrderForm,
     RemoveItemForm,
     ShipForm,
+    changed_prices,
+    price_change_message,
 )
 from orders.http import MANAGERS_ONLY, can_manage
-from orders.line_status import line_context, placed_message
+from orders.line_status import line_context, placed_message, remember_placed
 from orders.listing import list_query
 from orders.models import FulfilmentProcess
 from orders.repository import OrderRepository
@@ -54,7 +63,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
             typed = {name: values[-1] for name, values in kept["data"].items()}
             place_form = PlaceOrderForm(initial=typed, extra_rows=1, auto_id="place-%s")
         elif kept:
-            place_form = prg.bind(PlaceOrderForm, kept, auto_id="place-%s")
+            place_form = prg.bind(PlaceOrderForm, kept, auto_id="place-%s", price_changes=kept.get("prices"))
         else:
             place_form = PlaceOrderForm(request.POST or None, auto_id="place-%s")
     if request.method == "POST":
@@ -63,7 +72,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         if "add_line" in request.POST:
             token = prg.save(request, "order-list", "add_line", request.POST)
             return prg.redirect(reverse("order-list"), token, anchor="place")
-        errors = []
+        errors, kept = [], {}
         if place_form.is_valid():
             lines = place_form.cleaned_data["lines"]
             try:
@@ -76,14 +85,17 @@ def order_list(request: HttpRequest) -> HttpResponse:
                         commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines, **details),
                         idempotency_key=place_form.idempotency_key(request.user, request.path),
                     )
+            except PriceChangedError as exc:  # each row then says what changed, and shows the new price
+                errors.append("Prices changed since this form was shown; nothing was placed.")
+                kept["prices"] = changed_prices(exc)
             except (DomainError, IdempotencyKeyReusedError) as exc:
                 errors.append(str(exc))
             else:
-                placed_message(request)
+                remember_placed(request, result.order_id)
                 return redirect(
                     f"{reverse('order-detail', args=[result.order_id])}?after={result.consistency_token}"
                 )
-        token = prg.save(request, "order-list", "place", request.POST, errors)
+        token = prg.save(request, "order-list", "place", request.POST, errors, **kept)
         return prg.redirect(reverse("order-list"), token, anchor="place")
     query = list_query(request.GET)
     if query.jump_to is not None:
@@ -214,6 +226,8 @@ def detail_context(request, order_id: UUID) -> dict:
     }
     if kept and kept.get("action") in COMMAND_FORMS:
         _show_kept_form(context, kept, conflict, history[-1].version if history else 0)
+    context["add_info"] = context["forms"]["add"].product_info(lines)
+    placed_message(request, order_id, context)
     return context
 
 
@@ -223,7 +237,10 @@ def _show_kept_form(context: dict, kept: dict, conflict: list | None, current: i
     the version the user can now see)."""
     action = kept["action"]
     replace = {"version": str(current)} if conflict is not None else None
-    form = prg.bind(COMMAND_FORMS[action], kept, replace=replace)
+    prices = {"price_changes": kept["prices"]} if "prices" in kept else {}
+    form = prg.bind(COMMAND_FORMS[action], kept, replace=replace, **prices)
+    if action == "quantity":  # the line's field shows what was typed, not the quantity now
+        context["typed_quantity"] = (form.data.get("sku"), form.data.get("quantity"))
     if action in LINE_FORMS:
         context["remove_error"] = form.non_field_errors() or [
             e for errors in form.errors.values() for e in errors
@@ -265,7 +282,7 @@ CONFIRMED_ACTIONS = {"remove", "cancel"}
 def _command(action: str, order_id: UUID, form):
     data = form.cleaned_data
     if action == "add":
-        return commands.AddItem(order_id, data["sku"], data["quantity"])
+        return commands.AddItem(order_id, data["sku"], data["quantity"], data["price"])
     if action == "quantity":
         return commands.ChangeLineQuantity(order_id, data["sku"], data["quantity"])
     if action == "note":
@@ -317,6 +334,9 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
                 )
         except OrderNotFoundError as exc:
             raise Http404(str(exc)) from None
+        except PriceChangedError as exc:  # the form shows the new price: sent again, it is charged
+            kept["prices"] = changed_prices(exc)
+            errors += [price_change_message(sku, change) for sku, change in kept["prices"].items()]
         except (InvalidOrderDataError, DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
             errors.append(str(exc))
         else:
