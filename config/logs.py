@@ -31,11 +31,16 @@ from structlog.contextvars import bound_contextvars
 
 from eventstore.metadata import current_context
 
-__all__ = ["bound", "configure", "event_fields", "logging_config", "quiet"]
+__all__ = ["ExpectedProbeAnswers", "bound", "configure", "event_fields", "logging_config", "quiet"]
 
 CONTEXT_FIELDS = ("correlation_id", "causation_id", "user_id", "command")
 # Requests that would drown the log at INFO (probes every few seconds).
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Answers a probe or a scraper gets as a matter of course (not ready; no
+# credentials): Django's "django.request" logger would write a WARNING or
+# an ERROR line for each, every few seconds. Other statuses of these paths
+# (a 500) and every other path keep their level.
+EXPECTED_PROBE_ANSWERS = {"/readyz": frozenset({503}), "/metrics": frozenset({401, 403})}
 
 
 def bound(**fields: Any):
@@ -57,6 +62,18 @@ def quiet(*names: str, level: int = logging.WARNING) -> Iterator[None]:
     finally:
         for logger, was in zip(loggers, before, strict=True):
             logger.setLevel(was)
+
+
+class ExpectedProbeAnswers(logging.Filter):
+    """On "django.request": an answer of EXPECTED_PROBE_ANSWERS is logged at
+    DEBUG (so not at all unless that logger is at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        path = getattr(getattr(record, "request", None), "path", None)
+        if getattr(record, "status_code", None) not in EXPECTED_PROBE_ANSWERS.get(path, ()):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 def event_fields(event, **more: Any) -> dict[str, Any]:
@@ -150,10 +167,12 @@ def logging_config(level: str | None = None, fmt: str | None = None) -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"structured": {"()": formatter, "fmt": fmt}},
+        "filters": {"expected_probe_answers": {"()": ExpectedProbeAnswers}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
+            "django.request": {"filters": ["expected_probe_answers"]},
             # Each request is logged once, by config.middleware, with its
             # correlation id; gunicorn's own access line would say less.
             "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},

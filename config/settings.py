@@ -6,6 +6,7 @@ the production shape. No secrets live here: ``SECRET_KEY`` must come from the
 environment unless ``DEBUG`` is on or the app runs locally (see below).
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -382,6 +383,16 @@ LOGGING = logging_config(env.str("LOG_LEVEL", default="INFO"), env.str("LOG_FORM
 # socket's address, so not behind a proxy on the same host) and staff.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+for _net in filter(None, map(str.strip, METRICS_ALLOWED_NETWORKS)):
+    try:
+        ipaddress.ip_network(_net, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_net!r} is not an IP address or network"
+            " (a comma-separated list, e.g. 10.0.0.0/8,127.0.0.1)"
+        ) from None
 # GET /readyz (and the projections page) says "not ready" when a projection
 # has had events waiting longer than this (seconds), or is held by a failure.
 PROJECTION_LAG_ALERT_SECONDS = env.float("PROJECTION_LAG_ALERT_SECONDS", default=30.0)
+# Each process judges /readyz at most once per this many seconds (it is public).
+READYZ_CACHE_SECONDS = env.float("READYZ_CACHE_SECONDS", default=1.0)

@@ -79,13 +79,13 @@ class StreamingPair:
         """Wait until the standby has replayed everything the primary has
         committed so far."""
         with self.primary.connect(autocommit=True) as primary:
-            # The pair commits asynchronously (synchronous_commit = off): the
-            # last commits may not even be written yet. A write that commits
-            # synchronously flushes the WAL up to its commit, theirs included.
+            # The primary commits asynchronously: the last commit's record may
+            # still sit in its WAL buffers, past pg_current_wal_lsn(). One
+            # synchronous commit of a transaction that wrote WAL (a message
+            # for logical decoding, which nothing reads) flushes it all.
             primary.execute("SET synchronous_commit = on")
-            primary.execute("CREATE TABLE IF NOT EXISTS replay_marks (at timestamptz)")
-            primary.execute("INSERT INTO replay_marks VALUES (now())")
-            [(lsn,)] = primary.execute("SELECT pg_current_wal_flush_lsn()").fetchall()
+            primary.execute("SELECT pg_logical_emit_message(true, 'wait_replayed', '')")
+            [(lsn,)] = primary.execute("SELECT pg_current_wal_lsn()").fetchall()
         deadline = time.monotonic() + timeout
         with self.standby.connect(autocommit=True) as standby:
             while not standby.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn]).fetchone()[0]:
