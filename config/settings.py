@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config import partitions
 from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -329,9 +330,10 @@ PROJECTION_FOLLOW_IDLE = env.float("PROJECTION_FOLLOW_IDLE", default=1.0)
 PROJECTION_POLL_INTERVAL = env.float("PROJECTION_POLL_INTERVAL", default=0.02)
 # Projections split into partitions by a hash of the stream id, each with its
 # own checkpoint and lock, so several workers advance one read model at once,
-# e.g. PROJECTION_PARTITIONS=order_list=4 (only read models whose rows belong
-# to one stream: order_list, inventory).
-PROJECTION_PARTITIONS = env.dict("PROJECTION_PARTITIONS", cast={"value": int}, default={})
+# e.g. PROJECTION_PARTITIONS=order_list=4. Only read models whose rows each
+# belong to one stream may be split: order_list and products. Not with
+# PROJECTIONS_MODE=inprocess, nor for an inline projection (checked at start).
+PROJECTION_PARTITIONS = partitions.parse(env.str("PROJECTION_PARTITIONS", default=""))
 # Worker runs that may follow the log at once (one per partition is the most
 # that helps).
 PROJECTION_FOLLOWERS = env.int("PROJECTION_FOLLOWERS", default=1)

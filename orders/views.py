@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
+from config import replicas
 from eventstore import EventStore
 from eventstore.metadata import message_context
 from orders import commands, prg
@@ -171,7 +172,9 @@ def detail_context(request, order_id: UUID) -> dict:
     kept = prg.load(request, str(order_id))
     conflict = None
     if kept and "conflict_after" in kept:
-        conflict = EventStore().load(order_id, after_version=kept["conflict_after"])
+        # What the command lost to: on the primary, where the command saw
+        # it (a replica may not have replayed it yet).
+        conflict = EventStore(using="default").load(order_id, after_version=kept["conflict_after"])
         with_usernames(conflict)
     waited = True
     if conflict:
@@ -179,8 +182,10 @@ def detail_context(request, order_id: UUID) -> dict:
     elif after := request.GET.get("after"):
         waited = consistency.wait_for_token(ORDER_READ_MODELS, after)
     found = selectors.order_get(order_id)
-    store = EventStore()
-    history = store.load(order_id)
+    history = EventStore().load(order_id)
+    if found is None and not history and replicas.current() is not None:
+        replicas.use_primary()  # placed a moment ago: the replica may not have it yet
+        found, history = selectors.order_get(order_id), EventStore().load(order_id)
     if found is None and not history:
         raise Http404("No such order")
     if history and history[0].aggregate_type != "Order":

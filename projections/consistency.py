@@ -102,6 +102,39 @@ def _wait(names: tuple[str, ...], target: GlobalPosition, deadline: float, using
         delay = min(delay * 2, 0.02)
 
 
+def wait_for_event(target: GlobalPosition) -> bool:
+    """For reads of the event log itself (an order's history, its state at
+    a time): the log this request reads must hold ``target``, and so every
+    commit before it. A replica is given REPLICA_WAIT_SECONDS to replay it;
+    then the rest of the request reads the primary, which has it (the token
+    was checked to name an event). False when it moved to the primary."""
+    replica = current_replica()
+    if replica is None:
+        return True
+    store = EventStore(using=replica)
+    deadline = time.monotonic() + settings.REPLICA_WAIT_SECONDS
+    delay = 0.005
+    while store.global_position_of(target.position) != target:
+        if time.monotonic() >= deadline:
+            use_primary()
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+    return True
+
+
+def log_reached() -> GlobalPosition:
+    """A place up to which the event log this request reads is complete:
+    its furthest checkpoint (a runner moves one only past events committed
+    before it, in the same order, so a replica that has the checkpoint has
+    them). The log may hold later events too."""
+    rows = checkpoints.fetch(
+        read_alias(),
+        "SELECT tx_id, position FROM projection_checkpoints ORDER BY tx_id DESC, position DESC LIMIT 1",
+    )
+    return GlobalPosition(*rows[0]) if rows else GlobalPosition(0, 0)
+
+
 def expand(names: tuple[str, ...]) -> tuple[str, ...]:
     """``names`` with each partitioned projection as its partitions."""
     return tuple(n for name in names for n in registry.checkpoint_names(name))

@@ -242,8 +242,10 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress, jobs:
         store = EventStore(using=using)
         applied: dict[str, int] = {}
         with transaction.atomic(using=using):
-            # Wait for live runners to finish their batch, then keep them out.
-            locks.lock([n for p in projections for n in registry.checkpoint_names(p.name)], using)
+            # Wait for live runners to finish their batch, then keep them out
+            # (partitions' runners too: they hold the projection's lock shared).
+            names = {n for p in projections for n in (p.name, *registry.checkpoint_names(p.name))}
+            locks.lock(list(names), using)
             # The tail that arrived meanwhile, then the swap, in one transaction.
             # The read stays gap-safe whatever this process thinks about inline
             # mode: events it cannot see yet are applied by the runner later.
