@@ -11,6 +11,7 @@ from orders import (
     inventory_api,
     inventory_views,
     product_api,
+    stock_panel,
     trace_views,
     views,
 )
@@ -64,7 +65,7 @@ urlpatterns += [
     path("orders/", views.order_list, name="order-list"),
     path("orders/export.csv", export.order_export, name="order-export"),
     path("orders/<uuid:order_id>/", views.order_detail, name="order-detail"),
-    path("orders/<uuid:order_id>/reservation", views.order_reservation, name="order-reservation"),
+    path("orders/<uuid:order_id>/reservation", stock_panel.order_reservation, name="order-reservation"),
     path("orders/<uuid:order_id>/trace", trace_views.order_trace, name="order-trace"),
     path("orders/line-row", catalogue_views.line_row, name="order-line-row"),
     path("catalogue/", catalogue_views.catalogue, name="catalogue"),

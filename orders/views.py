@@ -15,7 +15,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
-from django_htmx.http import HttpResponseClientRefresh
 
 from config import replicas
 from eventstore import EventStore
@@ -46,8 +45,8 @@ from orders.forms import (
 from orders.http import MANAGERS_ONLY, can_manage
 from orders.line_status import line_context, placed_message, remember_placed
 from orders.listing import list_query
-from orders.models import FulfilmentProcess
 from orders.repository import OrderRepository
+from orders.stock_panel import stock_context
 from projections import consistency, selectors
 
 ORDER_READ_MODELS = ("order_list", "shipping_details")
@@ -220,7 +219,7 @@ def detail_context(request, order_id: UUID) -> dict:
         "is_open": order is not None and actions.is_open(order.status),
         "can_ship": order is not None
         and Action.SHIP in actions.allowed(order.status, order.requires_confirmation),
-        **_stock_context(order_id, order),
+        **stock_context(order_id, order),
         **line_context(order, lines),
         "forms": forms_,
         "as_of": as_of,
@@ -374,30 +373,3 @@ _DONE = {
 
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("order-list")
-
-
-def _stock_context(order_id: UUID, order) -> dict:
-    """The fulfilment state, and whether it is settled: it has handled the
-    order's latest event (as the read model knows it) and is not reserving.
-    An order that waits for stock before the process has started is not
-    settled either. Until then the stock panel polls, and forms could be a
-    version behind."""
-    fulfilment = FulfilmentProcess.objects.filter(order_id=order_id).first()
-    if fulfilment is None:
-        awaiting = order is not None and order.status == "placed" and order.requires_confirmation
-        return {"fulfilment": None, "stock_settled": not awaiting, "stock_panel": awaiting}
-    settled = fulfilment.status != "reserving" and fulfilment.order_version == (order.version if order else 0)
-    return {"fulfilment": fulfilment, "stock_settled": settled, "stock_panel": True}
-
-
-@login_required
-def order_reservation(request: HttpRequest, order_id: UUID) -> HttpResponse:
-    """The stock panel, polled by htmx until the fulfilment process has
-    settled; then the whole page reloads to show what can be done now."""
-    summary = selectors.order_summary(order_id)
-    context = _stock_context(order_id, summary)
-    if request.htmx and (context["stock_settled"] or not context["stock_panel"]):
-        return HttpResponseClientRefresh()  # settled, or no longer waiting: show the page as it is now
-    if not context["stock_panel"]:
-        raise Http404("No fulfilment for this order")
-    return render(request, "orders/_reservation.html", {**context, "order_id": order_id})
