@@ -23,6 +23,9 @@ if (ROOT / ".env").exists():
 from config.logs import logging_config  # noqa: E402 (needs the path above)
 
 logconfig_dict = logging_config()
+# gunicorn >= 25 opens a control socket at one fixed path per user, shared by
+# every gunicorn on the machine (several stacks, the tests); nothing here uses it.
+control_socket_disable = True
 
 
 def child_exit(server, worker) -> None:

@@ -9,9 +9,16 @@
   says which check failed and why. It judges the whole system, so the same
   answer comes from every web node: alert and gate deployments on it, and
   leave load-balancer rotation to /healthz.
+
+Anyone may ask /readyz and it runs a few queries per projection, so each
+process judges at most once per READYZ_CACHE_SECONDS (default 1) and
+answers everyone asking meanwhile with that judgment: however often it is
+asked, it costs the database a bounded number of queries per second.
 """
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -36,8 +43,31 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+# (when judged, by time.monotonic; status; body), or None
+_judged: tuple[float, int, dict] | None = None
+_judging = threading.Lock()
+_clock = time.monotonic
+
+
+def forget() -> None:
+    """Judge afresh on the next request (tests)."""
+    global _judged
+    _judged = None
+
+
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
+    global _judged
+    # One thread judges at a time; those that waited for it take its answer.
+    with _judging:
+        if _judged is None or _clock() - _judged[0] >= settings.READYZ_CACHE_SECONDS:
+            status, body = _judge()
+            _judged = (_clock(), status, body)
+        _, status, body = _judged
+    return JsonResponse(body, status=status)
+
+
+def _judge() -> tuple[int, dict]:
     checks = {"database": _database()}
     if settings.REDIS_URL:
         checks["redis"] = _redis(settings.REDIS_URL)
@@ -54,7 +84,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     reasons = [reason for check in checks.values() for reason in check.get("reasons", [])]
     ready = all(check["ok"] for check in checks.values())
     body = {"status": "ready" if ready else "not ready", "reasons": reasons, "checks": checks}
-    return JsonResponse(body, status=200 if ready else 503)
+    return (200 if ready else 503), body
 
 
 def _database() -> dict:

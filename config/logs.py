@@ -12,6 +12,10 @@ structlog's ``ProcessorFormatter`` renders each record, adding:
 - level, logger name, UTC timestamp and the process's role (web, worker,
   beat or the management command).
 
+No line carries a query string, a form's values or the row values of a
+database error (``config.redact``): Django's ``request`` extra becomes
+``METHOD /path``, and exceptions are written with ``redact.describe``.
+
 ``LOG_FORMAT=json`` writes one JSON object per line (for a log shipper);
 the default, ``console``, is for people. This module imports no Django: the
 gunicorn config uses it before any app is loaded.
@@ -29,13 +33,19 @@ import orjson
 import structlog
 from structlog.contextvars import bound_contextvars
 
+from config import redact
 from eventstore.metadata import current_context
 
-__all__ = ["bound", "configure", "event_fields", "logging_config", "quiet"]
+__all__ = ["ExpectedProbeAnswers", "bound", "configure", "event_fields", "logging_config", "quiet"]
 
 CONTEXT_FIELDS = ("correlation_id", "causation_id", "user_id", "command")
 # Requests that would drown the log at INFO (probes every few seconds).
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Answers a probe or a scraper gets as a matter of course (not ready; no
+# credentials): Django's "django.request" logger would write a WARNING or
+# an ERROR line for each, every few seconds. Other statuses of these paths
+# (a 500) and every other path keep their level.
+EXPECTED_PROBE_ANSWERS = {"/readyz": frozenset({503}), "/metrics": frozenset({401, 403})}
 
 
 def bound(**fields: Any):
@@ -57,6 +67,18 @@ def quiet(*names: str, level: int = logging.WARNING) -> Iterator[None]:
     finally:
         for logger, was in zip(loggers, before, strict=True):
             logger.setLevel(was)
+
+
+class ExpectedProbeAnswers(logging.Filter):
+    """On "django.request": an answer of EXPECTED_PROBE_ANSWERS is logged at
+    DEBUG (so not at all unless that logger is at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        path = getattr(getattr(record, "request", None), "path", None)
+        if getattr(record, "status_code", None) not in EXPECTED_PROBE_ANSWERS.get(path, ()):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 def event_fields(event, **more: Any) -> dict[str, Any]:
@@ -102,6 +124,41 @@ class _AddRole:
         return event_dict
 
 
+def redact_request(logger, method_name: str, event_dict: dict) -> dict:
+    """Django's ``request`` extra (django.request, django.security) as
+    ``METHOD /path``: its repr has the query string, which may hold an email.
+    The development server's line (django.server) loses its query string."""
+    request = event_dict.get("request")
+    if request is not None and not isinstance(request, str):
+        if hasattr(request, "path"):
+            event_dict["request"] = redact.request_line(request)
+        else:  # django.server passes its socket
+            del event_dict["request"]
+    record = event_dict.get("_record")
+    if record is not None and record.name == "django.server" and isinstance(event_dict.get("event"), str):
+        event_dict["event"] = redact.without_query(event_dict["event"])
+    return event_dict
+
+
+def _exception_text(exc_info: Any) -> str | None:
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    exc = exc_info if isinstance(exc_info, BaseException) else exc_info[1] if exc_info else None
+    return redact.format_exception(exc) if exc is not None else None
+
+
+def format_exc_info(logger, method_name: str, event_dict: dict) -> dict:
+    """``exc_info`` as an ``exception`` traceback, written by ``redact``."""
+    text = _exception_text(event_dict.pop("exc_info", None))
+    if text is not None:
+        event_dict["exception"] = text
+    return event_dict
+
+
+def _console_exception(sio, exc_info) -> None:
+    sio.write("\n" + (_exception_text(exc_info) or ""))
+
+
 def _json(obj: Any, **kwargs: Any) -> str:
     return orjson.dumps(obj, default=str).decode()
 
@@ -110,6 +167,7 @@ def _pre_chain() -> list:
     """What every record goes through, from structlog or plain logging."""
     return [
         structlog.stdlib.ExtraAdder(),
+        redact_request,
         structlog.contextvars.merge_contextvars,
         add_message_context,
         structlog.stdlib.add_log_level,
@@ -124,7 +182,7 @@ def formatter(fmt: str) -> structlog.stdlib.ProcessorFormatter:
     if fmt == "json":
         processors = [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
+            format_exc_info,
             structlog.processors.EventRenamer("message"),
             structlog.processors.JSONRenderer(serializer=_json),
         ]
@@ -132,7 +190,7 @@ def formatter(fmt: str) -> structlog.stdlib.ProcessorFormatter:
         processors = [
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.dev.ConsoleRenderer(
-                colors=sys.stderr.isatty(), sort_keys=False, exception_formatter=structlog.dev.plain_traceback
+                colors=sys.stderr.isatty(), sort_keys=False, exception_formatter=_console_exception
             ),
         ]
     return structlog.stdlib.ProcessorFormatter(processors=processors, foreign_pre_chain=_pre_chain())
@@ -150,10 +208,12 @@ def logging_config(level: str | None = None, fmt: str | None = None) -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"structured": {"()": formatter, "fmt": fmt}},
+        "filters": {"expected_probe_answers": {"()": ExpectedProbeAnswers}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
+            "django.request": {"filters": ["expected_probe_answers"]},
             # Each request is logged once, by config.middleware, with its
             # correlation id; gunicorn's own access line would say less.
             "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},

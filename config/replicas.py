@@ -5,9 +5,10 @@ replica and, for the duration, the database router sends reads of the read
 side's tables (read models, checkpoints, the event log for history and
 audit) there; everything else (commands, the event store's appends and the
 loads they decide on, idempotency, sessions, projections) stays on the
-primary ("default"). A replica is skipped when it cannot be reached or
-replays far behind (``REPLICA_MAX_LAG_SECONDS``); its health is looked at
-again every ``REPLICA_CHECK_SECONDS``. Read-your-writes waits on the
+primary ("default"). A replica is skipped when it cannot be reached, does
+not stream from its primary, or replays far behind
+(``REPLICA_MAX_LAG_SECONDS``); its health is looked at again every
+``REPLICA_CHECK_SECONDS``. Read-your-writes waits on the
 replica's own checkpoints, and falls back to the primary after
 ``REPLICA_WAIT_SECONDS`` (``projections.consistency``).
 """
@@ -85,17 +86,48 @@ def mark_down(alias: str) -> None:
         connections[alias].close()
 
 
-def _check(alias: str) -> bool:
-    """Reachable, a standby, and replaying within the allowed lag."""
+# What a standby says of itself: whether it is one; whether a WAL receiver
+# streams from its primary (pg_stat_wal_receiver lists one only while it
+# runs; its status needs pg_read_all_stats, so an unknown status counts as
+# streaming and the lag below decides); whether it has replayed everything
+# the primary had flushed when asked (%s: that LSN, NULL if the primary
+# could not say; then: everything it received); the age of the last commit
+# it replayed.
+STANDBY_STATE = (
+    "SELECT pg_is_in_recovery(),"
+    " EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status IS NULL OR status = 'streaming'),"
+    " COALESCE(pg_last_wal_replay_lsn() >= %s::pg_lsn, pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()),"
+    " EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8"
+)
+
+
+def _primary_lsn(primary: str) -> str | None:
+    """Where the primary's WAL has been flushed to (what a standby can have)."""
+    try:
+        with connections[primary].cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_flush_lsn()::text")
+            return cursor.fetchone()[0]
+    except DatabaseError as exc:
+        log.warning("could not ask the primary how far its WAL is: %s", exc)
+        return None
+
+
+def _check(alias: str, primary: str = "default") -> bool:
+    """Reachable, a standby streaming from its primary, and replaying within
+    the allowed lag (REPLICA_MAX_LAG_SECONDS).
+
+    A standby cut off from its primary (its WAL receiver down or
+    reconnecting) is skipped at once: it has replayed all it received, so
+    it looks fresh while the primary moves on. The lag is 0 when the
+    standby has replayed everything the primary had flushed when asked;
+    otherwise the age of the last commit it replayed (what it lacks is
+    younger than that), or unknown (skipped) if it has replayed none since
+    it started."""
+    flushed = _primary_lsn(primary)
     try:
         with connections[alias].cursor() as cursor:
-            # Replay caught up with what it received: no lag, however old the
-            # last commit; otherwise the age of the last commit replayed.
-            cursor.execute(
-                "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
-                " THEN 0 ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
-            )
-            standby, lag = cursor.fetchone()
+            cursor.execute(STANDBY_STATE, [flushed])
+            standby, streaming, caught_up, age = cursor.fetchone()
     except DatabaseError as exc:
         log.warning("replica %s is unreachable, reads skip it: %s", alias, exc)
         mark_down(alias)
@@ -103,8 +135,13 @@ def _check(alias: str) -> bool:
     if not standby:
         log.warning("replica %s is not a standby; reads skip it", alias)
         return False
-    if lag > settings.REPLICA_MAX_LAG_SECONDS:
-        log.warning("replica %s replays %.0f s behind; reads skip it", alias, lag)
+    if not streaming:
+        log.warning("replica %s receives no WAL from its primary; reads skip it", alias)
+        return False
+    lag = 0.0 if caught_up else age
+    if lag is None or lag > settings.REPLICA_MAX_LAG_SECONDS:
+        shown = "an unknown time" if lag is None else f"{lag:.1f} s"
+        log.warning("replica %s replays %s behind; reads skip it", alias, shown)
         return False
     return True
 

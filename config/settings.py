@@ -6,11 +6,13 @@ the production shape. No secrets live here: ``SECRET_KEY`` must come from the
 environment unless ``DEBUG`` is on or the app runs locally (see below).
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config import partitions
 from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -330,9 +332,10 @@ PROJECTION_FOLLOW_IDLE = env.float("PROJECTION_FOLLOW_IDLE", default=1.0)
 PROJECTION_POLL_INTERVAL = env.float("PROJECTION_POLL_INTERVAL", default=0.02)
 # Projections split into partitions by a hash of the stream id, each with its
 # own checkpoint and lock, so several workers advance one read model at once,
-# e.g. PROJECTION_PARTITIONS=order_list=4 (only read models whose rows belong
-# to one stream: order_list, inventory).
-PROJECTION_PARTITIONS = env.dict("PROJECTION_PARTITIONS", cast={"value": int}, default={})
+# e.g. PROJECTION_PARTITIONS=order_list=4. Only read models whose rows each
+# belong to one stream may be split: order_list and products. Not with
+# PROJECTIONS_MODE=inprocess, nor for an inline projection (checked at start).
+PROJECTION_PARTITIONS = partitions.parse(env.str("PROJECTION_PARTITIONS", default=""))
 # Worker runs that may follow the log at once (one per partition is the most
 # that helps).
 PROJECTION_FOLLOWERS = env.int("PROJECTION_FOLLOWERS", default=1)
@@ -382,6 +385,16 @@ LOGGING = logging_config(env.str("LOG_LEVEL", default="INFO"), env.str("LOG_FORM
 # socket's address, so not behind a proxy on the same host) and staff.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+for _net in filter(None, map(str.strip, METRICS_ALLOWED_NETWORKS)):
+    try:
+        ipaddress.ip_network(_net, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_net!r} is not an IP address or network"
+            " (a comma-separated list, e.g. 10.0.0.0/8,127.0.0.1)"
+        ) from None
 # GET /readyz (and the projections page) says "not ready" when a projection
 # has had events waiting longer than this (seconds), or is held by a failure.
 PROJECTION_LAG_ALERT_SECONDS = env.float("PROJECTION_LAG_ALERT_SECONDS", default=30.0)
+# Each process judges /readyz at most once per this many seconds (it is public).
+READYZ_CACHE_SECONDS = env.float("READYZ_CACHE_SECONDS", default=1.0)

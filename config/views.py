@@ -14,7 +14,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 
 from config.rest import JSONParser
 from config.serializers import problem_responses
@@ -55,10 +55,11 @@ class ThrottledLoginView(LoginView):
     """Django's sign-in page, with failed attempts limited per client address
     and username (LOGIN_FAILURES_ALLOWED) and per client address across all
     usernames (LOGIN_FAILURES_PER_CLIENT), per LOGIN_FAILURE_WINDOW seconds,
-    counted in the shared cache so every process sees the same counts."""
+    counted in the shared cache so every process sees the same counts. The
+    client address is told apart as the API's throttles do (DRF, NUM_PROXIES)."""
 
     def _keys(self) -> dict[str, int]:
-        client = self.request.META.get("REMOTE_ADDR", "")
+        client = BaseThrottle().get_ident(self.request)
         username = (self.request.POST.get("username") or "")[:150].lower()
         return {
             f"login-failures:{client}:{username}": settings.LOGIN_FAILURES_ALLOWED,

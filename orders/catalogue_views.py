@@ -1,6 +1,9 @@
 """The catalogue page (list, search, add, change price, rename,
-discontinue/reactivate) and the place-order form's helpers: a new line row
-and the SKU suggestions, both from the products read model."""
+discontinue/reactivate) and the order forms' helpers: a new line row of
+the place-order form, what a row or the add-item form shows of the SKU typed
+into it, and the SKU suggestions, from the read models."""
+
+from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,8 +17,9 @@ from eventstore.metadata import message_context
 from orders import commands
 from orders.catalogue_forms import AddProductForm, ProductPriceForm, ProductRenameForm, ProductStateForm
 from orders.domain import DomainError, ProductNotFoundError
+from orders.domain.product import MAX_NAME_LENGTH
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
-from orders.forms import new_form_key, sku_validator
+from orders.forms import add_item_info, new_form_key, sku_validator
 from orders.http import can_manage
 from projections import consistency, selectors
 
@@ -59,7 +63,14 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "orders/catalogue.html",
-        {"nav": "catalogue", "products": products, "form": form, "q": q, "show": show},
+        {
+            "nav": "catalogue",
+            "products": products,
+            "form": form,
+            "q": q,
+            "show": show,
+            "name_max_length": MAX_NAME_LENGTH,
+        },
         status=400 if form is not None and form.errors else 200,
     )
 
@@ -157,5 +168,26 @@ def line_row(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         template,
-        {"key": key, "sku": sku, "quantity": quantity, "product": product, "looked_up": bool(sku)},
+        {
+            "key": key,
+            "sku": sku,
+            "quantity": quantity,
+            "product": product,
+            "price": product.price_cents if product else None,
+            "looked_up": bool(sku),
+        },
     )
+
+
+@login_required
+@require_GET
+def item_info(request: HttpRequest, order_id: UUID) -> HttpResponse:
+    """What the order page's add-item form shows of the SKU typed into it:
+    the order's line of it (the units join it at its price), else the
+    product and its unit price, which the form then sends back as the price
+    it showed (a hidden field)."""
+    if not can_manage(request.user):
+        raise PermissionDenied
+    sku = request.GET.get("sku", "").strip()[:40]
+    found = selectors.order_get(order_id)
+    return render(request, "orders/_add_item_info.html", add_item_info(sku, found[1] if found else []))

@@ -195,8 +195,9 @@ def _change(
     loaded = aggregate.version
     decide(aggregate)
     appended = repo.save(aggregate)
-    if appended is None:  # nothing to do: no event
-        return CommandResult(aggregate.id, loaded, 0, changed=False)
+    if appended is None:  # nothing to do: no event; the token names the stream's last one
+        head = repo.head(aggregate)
+        return CommandResult(aggregate.id, loaded, head.position, changed=False, tx_id=head.tx_id)
     return CommandResult(
         aggregate.id, appended.version, appended.position, created=loaded == 0, tx_id=appended.tx_id
     )

@@ -28,7 +28,8 @@ def confirm_command(request: HttpRequest, order_id: UUID, action: str) -> HttpRe
     if not can_manage(request.user):
         raise PermissionDenied(MANAGERS_ONLY)
     found = selectors.order_get(order_id)
-    if found is None and not EventStore().stream_version(order_id):
+    # Not in the order list: placed a moment ago? The primary knows (a replica may not yet).
+    if found is None and not EventStore(using="default").stream_version(order_id):
         raise Http404("No such order")
     order, lines = found or (None, [])  # None: placed a moment ago, not in the order list yet
     form = COMMAND_FORMS[action](request.GET)

@@ -1,8 +1,6 @@
 """The customer page: their latest contact and shipping address, their
 orders and totals; staff can forget them (crypto-shredding) from here."""
 
-import re
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -12,9 +10,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from eventstore.metadata import message_context
-from orders import commands
+from orders import commands, prg
 from orders.countries import country_name
-from orders.domain import rules
+from orders.domain import DomainError, rules
+from orders.errors import ContentionError
 from orders.shipping_forms import ForgetCustomerForm
 from projections import consistency, selectors
 
@@ -22,9 +21,19 @@ CUSTOMER_READ_MODELS = ("order_list", "customer_summary", "shipping_details")
 PAGE_SIZE = 50
 
 
-def _context(request: HttpRequest, customer_id: str, forget_form: ForgetCustomerForm | None = None) -> dict:
-    if not re.match(rules.CUSTOMER_ID_PATTERN, customer_id):
+def _checked(customer_id: str) -> str:
+    if not rules.is_customer_id(customer_id):
         raise Http404("No such customer")
+    return customer_id
+
+
+def _page(customer_id: str) -> str:
+    """The name a kept form of this customer's page goes by (see orders.prg)."""
+    return f"customer:{customer_id}"
+
+
+def _context(request: HttpRequest, customer_id: str) -> dict:
+    _checked(customer_id)
     if after := request.GET.get("after"):
         consistency.wait_for_token(CUSTOMER_READ_MODELS, after)
     summary, details = selectors.customer_get(customer_id), selectors.customer_details(customer_id)
@@ -35,7 +44,14 @@ def _context(request: HttpRequest, customer_id: str, forget_form: ForgetCustomer
         page = selectors.order_list(theirs, "-placed_at", None, PAGE_SIZE)
     if summary is None and details is None and not page.rows:
         raise Http404("No such customer")
-    staff = request.user.is_staff
+    forget_form = None
+    if request.user.is_staff:
+        kept = prg.load(request, _page(customer_id))
+        forget_form = (
+            prg.bind(lambda data: ForgetCustomerForm(customer_id, data), kept)
+            if kept and kept["action"] == "forget"
+            else ForgetCustomerForm(customer_id)
+        )
     return {
         "nav": "orders",
         "customer_id": customer_id,
@@ -43,7 +59,7 @@ def _context(request: HttpRequest, customer_id: str, forget_form: ForgetCustomer
         "details": details,
         "country": country_name(details.country) if details and details.country else "",
         "page": page,
-        "forget_form": forget_form or (ForgetCustomerForm(customer_id) if staff else None),
+        "forget_form": forget_form,
     }
 
 
@@ -55,21 +71,27 @@ def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def customer_forget(request: HttpRequest, customer_id: str) -> HttpResponse:
-    """Erase the customer's personal data, once the id is typed to confirm."""
+    """Erase the customer's personal data, once the id is typed to confirm;
+    then back to their page (post/redirect/get), with why if it was refused."""
     if not request.user.is_staff:
         raise PermissionDenied
+    _checked(customer_id)
     form = ForgetCustomerForm(customer_id, request.POST)
-    if not form.is_valid():
-        return render(
-            request, "orders/customer_detail.html", _context(request, customer_id, form), status=400
-        )
-    with message_context(user_id=str(request.user.pk)):
-        result = commands.execute(commands.ForgetCustomer(customer_id))
-    messages.success(
-        request,
-        "Customer forgotten: their personal data is erased."
-        if result.changed
-        else "This customer was already forgotten; nothing new to erase.",
-    )
-    url = reverse("customer-detail", args=[customer_id])
-    return redirect(f"{url}?after={result.consistency_token}" if result.changed else url)
+    errors = []
+    if form.is_valid():
+        try:
+            with message_context(user_id=str(request.user.pk)):
+                result = commands.execute(commands.ForgetCustomer(customer_id))
+        except (DomainError, ContentionError) as exc:
+            errors.append(f"Nothing was erased: {exc}")
+        else:
+            messages.success(
+                request,
+                "Customer forgotten: their personal data is erased."
+                if result.changed
+                else "This customer was already forgotten; nothing new to erase.",
+            )
+            url = reverse("customer-detail", args=[customer_id])
+            return redirect(f"{url}?after={result.consistency_token}")
+    token = prg.save(request, _page(customer_id), "forget", request.POST, errors)
+    return prg.redirect(reverse("customer-detail", args=[customer_id]), token, anchor="forget-heading")

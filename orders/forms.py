@@ -12,6 +12,7 @@ import uuid
 from django import forms
 from django.core.validators import RegexValidator
 
+from config.money import format_money
 from orders.domain import LineRequest, rules
 from orders.idempotency import IdempotencyKey
 from orders.shipping_forms import (
@@ -31,6 +32,37 @@ form_key_validator = RegexValidator(r"^[0-9a-f]{32}$", "This form is damaged; re
 
 def new_form_key() -> str:
     return uuid.uuid4().hex
+
+
+def shown_price_fields() -> tuple[forms.IntegerField, forms.CharField]:
+    """The unit price (minor units) a form showed for a line and the SKU it
+    showed it for, filled in when the page or htmx rendered the product.
+    The price is sent as the line's expected price, so a price changed
+    meanwhile is refused, not silently charged. Blank (never shown), or shown
+    for another SKU than the one sent (the SKU was changed since): the
+    catalogue's price, as before."""
+    price = forms.IntegerField(
+        required=False,
+        min_value=rules.MIN_PRICE_CENTS,
+        max_value=rules.MAX_PRICE_CENTS,
+        widget=forms.HiddenInput,
+    )
+    return price, forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+
+
+def shown_price(sku: str, price: int | None, shown_for: str | None) -> int | None:
+    """The price the form showed for ``sku``, if it showed one (see shown_price_fields)."""
+    return price if shown_for == sku else None
+
+
+def changed_prices(error) -> dict[str, list[int]]:
+    """A PriceChangedError as kept with a refused form: SKU -> [shown, now]."""
+    return {sku: [error.stated[sku], now] for sku, now in error.current.items()}
+
+
+def price_change_message(sku: str, change: list[int]) -> str:
+    shown, now = (format_money(price) for price in change)
+    return f"The price of {sku} changed from {shown} to {now}; check and submit again."
 
 
 class OneTimeForm(forms.Form):
@@ -61,10 +93,39 @@ class VersionedForm(OneTimeForm):
 
 
 class AddItemForm(VersionedForm):
-    """A SKU and a quantity; the price is the catalogue's."""
+    """A SKU and a quantity; the price is the catalogue's, and must still be
+    the one the form showed (``price``, when it showed one). After a refusal
+    for a changed price (``price_changes``) the form shows the new one."""
 
     sku = forms.CharField(label="SKU", max_length=40, validators=[sku_validator])
     quantity = forms.IntegerField(min_value=rules.MIN_QUANTITY, max_value=rules.MAX_QUANTITY)
+    price, price_for = shown_price_fields()
+
+    def __init__(self, *args, price_changes: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.price_changes = price_changes or {}
+
+    def clean(self):
+        data = super().clean()
+        data["price"] = shown_price(data.get("sku"), data.get("price"), data.get("price_for"))
+        return data
+
+    def product_info(self, lines) -> dict:
+        """What the form shows of the SKU typed into it (see _add_item_info.html),
+        given the order's lines (read model)."""
+        sku = (self["sku"].value() or "").strip()
+        return add_item_info(sku, lines, self.price_changes)
+
+
+def add_item_info(sku: str, lines, changes: dict | None = None) -> dict:
+    """The add-item form's view of ``sku``: the order's line of it (units
+    join it at its price), else the product and the price it is sold at."""
+    valid = bool(re.fullmatch(rules.SKU_PATTERN, sku))
+    line = next((ln for ln in lines if ln.sku == sku and ln.status == "active"), None)
+    product = selectors.product_get(sku) if valid else None
+    change = (changes or {}).get(sku)
+    price = change[1] if change else product and product.price_cents
+    return {"sku": sku, "line": line, "product": product, "price": price, "looked_up": bool(sku)}
 
 
 class ChangeQuantityForm(VersionedForm):
@@ -101,13 +162,16 @@ _ROW_KEY = re.compile(r"^[A-Za-z0-9]{1,32}$")
 class PlaceOrderForm(OneTimeForm, ContactFields, ShippingAddressFields):
     """A customer, their contact and shipping address, and its lines, each a
     SKU and a quantity (priced from the catalogue); blank lines are ignored.
-    Rows are keyed (``sku_<key>``, ``quantity_<key>``) so rows can be added
-    and removed in any order."""
+    Rows are keyed (``sku_<key>``, ``quantity_<key>``, ``price_<key>``: the
+    unit price the row showed) so rows can be added and removed in any
+    order. After a refusal for changed prices (``price_changes``) the rows
+    show the new prices and say what changed."""
 
     customer_id = forms.CharField(label="Customer", max_length=64, validators=[customer_validator])
 
-    def __init__(self, data=None, *args, extra_rows: int = 0, **kwargs):
+    def __init__(self, data=None, *args, extra_rows: int = 0, price_changes: dict | None = None, **kwargs):
         super().__init__(data, *args, **kwargs)
+        self.price_changes = price_changes or {}
         source = data if data is not None else self.initial
         keys = [k[4:] for k in source if k.startswith("sku_") and _ROW_KEY.match(k[4:])]
         keys = list(dict.fromkeys(keys))[: rules.MAX_LINES] or [str(i) for i in range(PLACE_ORDER_LINES)]
@@ -120,6 +184,7 @@ class PlaceOrderForm(OneTimeForm, ContactFields, ShippingAddressFields):
             self.fields[f"quantity_{key}"] = forms.IntegerField(
                 label="Quantity", required=False, min_value=rules.MIN_QUANTITY, max_value=rules.MAX_QUANTITY
             )
+            self.fields[f"price_{key}"], self.fields[f"price_for_{key}"] = shown_price_fields()
 
     def shipping_fields(self):
         return [self[name] for name in (*CONTACT_FIELD_NAMES, *ADDRESS_FIELD_NAMES)]
@@ -132,13 +197,21 @@ class PlaceOrderForm(OneTimeForm, ContactFields, ShippingAddressFields):
         products = selectors.products_by_sku({sku.strip() for sku, _ in values.values() if sku})
         rows = []
         for key, (sku, quantity) in values.items():
-            errors = [*self[f"sku_{key}"].errors, *self[f"quantity_{key}"].errors]
+            errors = [
+                *self[f"sku_{key}"].errors,
+                *self[f"quantity_{key}"].errors,
+                *self[f"price_{key}"].errors,
+            ]
+            product, change = products.get(sku.strip()), self.price_changes.get(sku.strip())
+            if change:
+                errors.append(price_change_message(sku.strip(), change))
             rows.append(
                 {
                     "key": key,
                     "sku": sku,
                     "quantity": "" if quantity is None else quantity,
-                    "product": products.get(sku.strip()),
+                    "product": product,
+                    "price": change[1] if change else product and product.price_cents,
                     "looked_up": bool(sku),
                     "error": " ".join(errors),
                 }
@@ -156,7 +229,8 @@ class PlaceOrderForm(OneTimeForm, ContactFields, ShippingAddressFields):
                 if f"sku_{key}" not in self.errors and f"quantity_{key}" not in self.errors:
                     self.add_error(f"sku_{key}", f"Line {n} needs a SKU and a quantity.")
                 continue
-            lines.append(LineRequest(sku, quantity))
+            price = shown_price(sku, data.get(f"price_{key}"), data.get(f"price_for_{key}"))
+            lines.append(LineRequest(sku, quantity, price))
         if not lines and not self.errors:
             raise forms.ValidationError("An order needs at least one line.")
         data["lines"] = lines
@@ -165,7 +239,7 @@ class PlaceOrderForm(OneTimeForm, ContactFields, ShippingAddressFields):
     def command_data(self) -> dict:
         data = self.cleaned_data
         details = {name: data[name] for name in (*CONTACT_FIELD_NAMES, *ADDRESS_FIELD_NAMES)}
-        lines = [(line.sku, line.quantity) for line in data["lines"]]
+        lines = [(line.sku, line.quantity, line.price_cents) for line in data["lines"]]
         return {"customer_id": data["customer_id"], "lines": lines, **details}
 
 

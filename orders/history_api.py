@@ -1,5 +1,11 @@
 """An order's history and its state at a point in time: the two reads that
-replay the event store on purpose (every other read uses a read model)."""
+replay the event store on purpose (every other read uses a read model).
+
+Like every read they honour ``X-Min-Position``: on a replica that has not
+replayed the command's events yet they read the primary instead, so a
+client never gets a history older than its own write. They answer
+``X-Consistency-Token`` with a place up to which the log they read is
+complete."""
 
 from datetime import UTC, datetime
 from uuid import UUID
@@ -15,9 +21,9 @@ from rest_framework.views import APIView
 from config.rest import Problem
 from config.serializers import StrictCharField, StrictSerializer, problem_responses
 from eventstore import EventStore
-from orders.domain import OrderNotFoundError
 from orders.domain.events import AGGREGATE_TYPE
 from orders.repository import OrderRepository
+from projections.api import LOG_READ_PARAMETERS, consistent_log_read, log_position_headers
 
 
 def event_json(e) -> dict:
@@ -42,7 +48,7 @@ class OrderEventsApi(APIView):
     @extend_schema(
         operation_id="order_events",
         summary="An order's history: its events, upcast to current schemas, with metadata",
-        parameters=[OrderEventsQuery],
+        parameters=[OrderEventsQuery, *LOG_READ_PARAMETERS],
         responses={
             200: inline_serializer(
                 "OrderHistory",
@@ -59,20 +65,20 @@ class OrderEventsApi(APIView):
         query = self.OrderEventsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         after, limit = query.validated_data["after_version"], query.validated_data["limit"]
+        consistent_log_read(request)
         store = EventStore()
         events = store.load(order_id, after_version=after, up_to_version=after + limit)
         if not events and (after == 0 or store.stream_version(order_id) == 0):
-            raise OrderNotFoundError(order_id)
+            raise not_found(order_id, f"order {order_id} does not exist")
         if events and events[0].aggregate_type != AGGREGATE_TYPE:
-            raise OrderNotFoundError(order_id)
+            raise not_found(order_id, f"order {order_id} does not exist")
         more = len(events) == limit and store.stream_version(order_id) > events[-1].version
-        return Response(
-            {
-                "order_id": str(order_id),
-                "events": [event_json(e) for e in events],
-                "next_after_version": events[-1].version if more else None,
-            }
-        )
+        body = {
+            "order_id": str(order_id),
+            "events": [event_json(e) for e in events],
+            "next_after_version": events[-1].version if more else None,
+        }
+        return Response(body, headers=log_position_headers())
 
 
 class OrderStateApi(APIView):
@@ -94,25 +100,29 @@ class OrderStateApi(APIView):
     @extend_schema(
         operation_id="order_state_at",
         summary="The order as it was at a point in time, replayed from its events",
-        parameters=[OpenApiParameter("at", OpenApiTypes.DATETIME, description="default: now")],
+        parameters=[
+            OpenApiParameter("at", OpenApiTypes.DATETIME, description="default: now"),
+            *LOG_READ_PARAMETERS,
+        ],
         responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404)},
     )
     def get(self, request: Request, order_id: UUID) -> Response:
         query = self.StateQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         at = query.validated_data.get("at") or datetime.now(UTC)
+        consistent_log_read(request)
         order, history = OrderRepository().get_at(order_id, at)
         if not order.exists:
-            raise Problem(
-                404,
-                "order-not-found",
-                "Order not found",
-                f"order {order_id} did not exist at {at.isoformat()}",
-            )
+            raise not_found(order_id, f"order {order_id} did not exist at {at.isoformat()}")
         state = order.state()
         state.update(
             as_of=at.isoformat(),
             placed_at=history[0].created_at.isoformat(),
             last_event_at=history[-1].created_at.isoformat(),
         )
-        return Response(state)
+        return Response(state, headers=log_position_headers())
+
+
+def not_found(order_id: UUID, detail: str) -> Problem:
+    headers = log_position_headers()
+    return Problem(404, "order-not-found", "Order not found", detail, headers=headers, order_id=str(order_id))

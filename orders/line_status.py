@@ -8,15 +8,35 @@ from django.contrib import messages
 from orders.models import FulfilmentProcess
 from projections import selectors
 
+PLACED_KEY = "orders:just-placed"
 
-def placed_message(request) -> None:
-    """The note shown after placing an order. While its stock is being
-    reserved it says so (not a green "done" over a problem to come); the
-    page then reports what became of each line."""
-    if settings.INVENTORY_RESERVATION:
-        messages.info(request, "Order placed; reserving stock for its lines…")
-    else:
+
+def remember_placed(request, order_id) -> None:
+    """Note that this browser just placed ``order_id``: the order page then
+    says so once, in words that match what it shows (see placed_message)."""
+    request.session[PLACED_KEY] = str(order_id)
+
+
+def placed_message(request, order_id, context: dict) -> None:
+    """The note shown on the first view of an order just placed from this
+    browser, decided when the page is drawn so it never contradicts it: while
+    its stock is being reserved it says so (not a green "done" over a problem
+    to come); once the answer is in (projections in the web process give it
+    before the page loads) it says what it was."""
+    if request.session.get(PLACED_KEY) != str(order_id):
+        return
+    del request.session[PLACED_KEY]
+    order = context["order"]
+    if not settings.INVENTORY_RESERVATION or (order and not order.requires_confirmation):
         messages.success(request, "Order placed.")
+    elif order is None or order.status == "placed":
+        messages.info(request, "Order placed; reserving stock for its lines…")
+    elif order.status == "cancelled":
+        messages.warning(request, f"Order placed, but it was cancelled: {order.cancel_reason}.")
+    elif context["stock_problem"]:
+        messages.info(request, "Order placed.")  # the stock problem is said just below
+    else:
+        messages.success(request, "Order placed; stock is reserved for every line.")
 
 
 def _state(order, line, process_line) -> tuple[str, str]:

@@ -68,8 +68,8 @@ def _search(query: ListQuery, text: str, *, jump: bool) -> selectors.OrderFilter
         order_id = UUID(text)
     except ValueError:
         pass
-    else:  # in the read model, or only just placed (in the log, not yet projected)
-        if selectors.order_summary(order_id) or EventStore().stream_version(order_id):
+    else:  # in the read model, or only just placed (in the primary's log, not yet projected)
+        if selectors.order_summary(order_id) or EventStore(using="default").stream_version(order_id):
             query.jump_to = order_id if jump else None
             return selectors.OrderFilters(order_id_prefix=order_id.hex)
         query.notes.append(f"No order found for “{text}”.")

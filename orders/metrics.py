@@ -9,6 +9,7 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 
+from config import redact
 from config.metrics import after_commit
 from eventstore import EventSchemaError
 from orders.domain import DomainError, InvalidOrderDataError, LineNotFoundError, OrderNotFoundError
@@ -64,8 +65,9 @@ def observed(name: str, run: Callable[[], Any]) -> Any:
         outcome = outcome_of(exc)
         seconds = _record(name, outcome, started)
         level = logging.WARNING if outcome == "error" else logging.INFO
-        # A schema error quotes the values it refused, and some are personal data.
-        why = type(exc).__name__ if isinstance(exc, EventSchemaError) else exc
+        # A schema error quotes the values it refused, and some are personal
+        # data; so does a database error's DETAIL (see config.redact).
+        why = type(exc).__name__ if isinstance(exc, EventSchemaError) else redact.message(exc)
         log.log(level, "command %s %s: %s", name, outcome, why, extra=_fields(name, outcome, seconds))
         raise
     outcome = "replayed" if result.replayed else "ok" if result.changed else "unchanged"

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from django.conf import settings
 
-from eventstore import AppendResult, EventStore, NewEvent, RecordedEvent, Snapshot
+from eventstore import START, AppendResult, EventStore, GlobalPosition, NewEvent, RecordedEvent, Snapshot
 from orders.domain import (
     OrderAggregate,
     OrderNotFoundError,
@@ -109,6 +109,17 @@ class Repository(Generic[A]):
             raise StaleVersionError(found.id, expected_version, found.version)
         return found, others
 
+    def head(self, aggregate: A) -> GlobalPosition:
+        """The place in the log of the event the aggregate was loaded up to
+        (START for a stream with none): what a command that appended nothing
+        hands out as its consistency token."""
+        if not aggregate.version:
+            return START
+        [last] = self.store.load(
+            aggregate.id, after_version=aggregate.version - 1, up_to_version=aggregate.version
+        )
+        return last.global_position
+
     def get_at(self, key, at: datetime) -> tuple[A, list[RecordedEvent]]:
         """The aggregate replayed from its events up to ``at``, and those events."""
         history = self.store.load(self.kind.stream_id(key), until=at)
@@ -141,6 +152,13 @@ class Repository(Generic[A]):
 
 class OrderRepository(Repository[OrderAggregate]):
     kind = ORDERS
+
+    def customer_of(self, order_id: UUID) -> str | None:
+        """The customer of the order (None if there is no such order)."""
+        try:
+            return self.get(order_id).customer_id
+        except OrderNotFoundError:  # another kind of stream under this id
+            return None
 
 
 class InventoryRepository(Repository[inventory.InventoryItem]):

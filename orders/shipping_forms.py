@@ -6,6 +6,7 @@ from django import forms
 
 from orders.countries import country_names
 from orders.domain import rules
+from orders.domain.events import ShippingDetailsGiven
 from orders.domain.shipping import Contact, ShippingAddress
 
 
@@ -39,6 +40,13 @@ class ShippingAddressFields(forms.Form):
 
 CONTACT_FIELD_NAMES = tuple(ContactFields.base_fields)
 ADDRESS_FIELD_NAMES = tuple(ShippingAddressFields.base_fields)
+# The form fields that are personal data: the event's fields marked
+# "x-personal" (the country is not), which the forms name alike.
+PERSONAL_FIELD_NAMES = frozenset(
+    name
+    for name, prop in ShippingDetailsGiven.schema["properties"].items()
+    if prop.get("x-personal") and name in (*CONTACT_FIELD_NAMES, *ADDRESS_FIELD_NAMES)
+)
 
 
 class ForgetCustomerForm(forms.Form):

@@ -15,12 +15,19 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
-from django_htmx.http import HttpResponseClientRefresh
 
+from config import replicas
 from eventstore import EventStore
 from eventstore.metadata import message_context
 from orders import commands, prg
-from orders.domain import Action, DomainError, InvalidOrderDataError, OrderNotFoundError, actions
+from orders.domain import (
+    Action,
+    DomainError,
+    InvalidOrderDataError,
+    OrderNotFoundError,
+    PriceChangedError,
+    actions,
+)
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
 from orders.forms import (
     PAGE_SIZES,
@@ -32,12 +39,14 @@ from orders.forms import (
     PlaceOrderForm,
     RemoveItemForm,
     ShipForm,
+    changed_prices,
+    price_change_message,
 )
 from orders.http import MANAGERS_ONLY, can_manage
-from orders.line_status import line_context, placed_message
+from orders.line_status import line_context, placed_message, remember_placed
 from orders.listing import list_query
-from orders.models import FulfilmentProcess
 from orders.repository import OrderRepository
+from orders.stock_panel import stock_context
 from projections import consistency, selectors
 
 ORDER_READ_MODELS = ("order_list", "shipping_details")
@@ -49,20 +58,22 @@ def order_list(request: HttpRequest) -> HttpResponse:
     place_form = None
     if can_manage(request.user):  # bound to what was sent, or to a failed attempt kept for this page
         kept = prg.load(request, "order-list") if request.method == "GET" else None
-        if kept and kept["action"] == "add_line":  # "Add a line" without JavaScript: a row longer
-            typed = {name: values[-1] for name, values in kept["data"].items()}
+        if kept:
+            place_form = prg.bind(PlaceOrderForm, kept, auto_id="place-%s", price_changes=kept.get("prices"))
+        elif "add_line" in request.POST:
+            # "Add a line" without JavaScript: the form comes back a row longer, as
+            # typed. No command ran, so there is nothing to redirect away from,
+            # and nothing typed (personal data included) needs keeping.
+            typed = {
+                name: values[-1] for name, values in request.POST.lists() if name != "csrfmiddlewaretoken"
+            }
             place_form = PlaceOrderForm(initial=typed, extra_rows=1, auto_id="place-%s")
-        elif kept:
-            place_form = prg.bind(PlaceOrderForm, kept, auto_id="place-%s")
         else:
             place_form = PlaceOrderForm(request.POST or None, auto_id="place-%s")
-    if request.method == "POST":
-        if place_form is None:
-            raise PermissionDenied(MANAGERS_ONLY)
-        if "add_line" in request.POST:
-            token = prg.save(request, "order-list", "add_line", request.POST)
-            return prg.redirect(reverse("order-list"), token, anchor="place")
-        errors = []
+    if request.method == "POST" and place_form is None:
+        raise PermissionDenied(MANAGERS_ONLY)
+    if request.method == "POST" and "add_line" not in request.POST:
+        errors, kept = [], {}
         if place_form.is_valid():
             lines = place_form.cleaned_data["lines"]
             try:
@@ -75,14 +86,18 @@ def order_list(request: HttpRequest) -> HttpResponse:
                         commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines, **details),
                         idempotency_key=place_form.idempotency_key(request.user, request.path),
                     )
+            except PriceChangedError as exc:  # each row then says what changed, and shows the new price
+                errors.append("Prices changed since this form was shown; nothing was placed.")
+                kept["prices"] = changed_prices(exc)
             except (DomainError, IdempotencyKeyReusedError) as exc:
                 errors.append(str(exc))
             else:
-                placed_message(request)
+                remember_placed(request, result.order_id)
                 return redirect(
                     f"{reverse('order-detail', args=[result.order_id])}?after={result.consistency_token}"
                 )
-        token = prg.save(request, "order-list", "place", request.POST, errors)
+        subject = request.POST.get("customer_id", "").strip()  # whose key seals the details kept
+        token = prg.save(request, "order-list", "place", request.POST, errors, subject=subject, **kept)
         return prg.redirect(reverse("order-list"), token, anchor="place")
     query = list_query(request.GET)
     if query.jump_to is not None:
@@ -156,7 +171,9 @@ def detail_context(request, order_id: UUID) -> dict:
     kept = prg.load(request, str(order_id))
     conflict = None
     if kept and "conflict_after" in kept:
-        conflict = EventStore().load(order_id, after_version=kept["conflict_after"])
+        # What the command lost to: on the primary, where the command saw
+        # it (a replica may not have replayed it yet).
+        conflict = EventStore(using="default").load(order_id, after_version=kept["conflict_after"])
         with_usernames(conflict)
     waited = True
     if conflict:
@@ -164,8 +181,10 @@ def detail_context(request, order_id: UUID) -> dict:
     elif after := request.GET.get("after"):
         waited = consistency.wait_for_token(ORDER_READ_MODELS, after)
     found = selectors.order_get(order_id)
-    store = EventStore()
-    history = store.load(order_id)
+    history = EventStore().load(order_id)
+    if found is None and not history and replicas.current() is not None:
+        replicas.use_primary()  # placed a moment ago: the replica may not have it yet
+        found, history = selectors.order_get(order_id), EventStore().load(order_id)
     if found is None and not history:
         raise Http404("No such order")
     if history and history[0].aggregate_type != "Order":
@@ -200,7 +219,7 @@ def detail_context(request, order_id: UUID) -> dict:
         "is_open": order is not None and actions.is_open(order.status),
         "can_ship": order is not None
         and Action.SHIP in actions.allowed(order.status, order.requires_confirmation),
-        **_stock_context(order_id, order),
+        **stock_context(order_id, order),
         **line_context(order, lines),
         "forms": forms_,
         "as_of": as_of,
@@ -209,6 +228,8 @@ def detail_context(request, order_id: UUID) -> dict:
     }
     if kept and kept.get("action") in COMMAND_FORMS:
         _show_kept_form(context, kept, conflict, history[-1].version if history else 0)
+    context["add_info"] = context["forms"]["add"].product_info(lines)
+    placed_message(request, order_id, context)
     return context
 
 
@@ -218,7 +239,10 @@ def _show_kept_form(context: dict, kept: dict, conflict: list | None, current: i
     the version the user can now see)."""
     action = kept["action"]
     replace = {"version": str(current)} if conflict is not None else None
-    form = prg.bind(COMMAND_FORMS[action], kept, replace=replace)
+    prices = {"price_changes": kept["prices"]} if "prices" in kept else {}
+    form = prg.bind(COMMAND_FORMS[action], kept, replace=replace, **prices)
+    if action == "quantity":  # the line's field shows what was typed, not the quantity now
+        context["typed_quantity"] = (form.data.get("sku"), form.data.get("quantity"))
     if action in LINE_FORMS:
         context["remove_error"] = form.non_field_errors() or [
             e for errors in form.errors.values() for e in errors
@@ -260,7 +284,7 @@ CONFIRMED_ACTIONS = {"remove", "cancel"}
 def _command(action: str, order_id: UUID, form):
     data = form.cleaned_data
     if action == "add":
-        return commands.AddItem(order_id, data["sku"], data["quantity"])
+        return commands.AddItem(order_id, data["sku"], data["quantity"], data["price"])
     if action == "quantity":
         return commands.ChangeLineQuantity(order_id, data["sku"], data["quantity"])
     if action == "note":
@@ -312,6 +336,9 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
                 )
         except OrderNotFoundError as exc:
             raise Http404(str(exc)) from None
+        except PriceChangedError as exc:  # the form shows the new price: sent again, it is charged
+            kept["prices"] = changed_prices(exc)
+            errors += [price_change_message(sku, change) for sku, change in kept["prices"].items()]
         except (InvalidOrderDataError, DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
             errors.append(str(exc))
         else:
@@ -319,7 +346,8 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
             return redirect(f"{reverse('order-detail', args=[order_id])}?after={result.consistency_token}")
     if "version" in form.errors:
         messages.error(request, "This form is out of date or incomplete; reload the page and try again.")
-    token = prg.save(request, str(order_id), action, request.POST, errors, **kept)
+    subject = OrderRepository().customer_of(order_id) if action == "address" else None  # seals the address
+    token = prg.save(request, str(order_id), action, request.POST, errors, subject=subject, **kept)
     return prg.redirect(reverse("order-detail", args=[order_id]), token, anchor=FORM_ANCHORS[action])
 
 
@@ -345,30 +373,3 @@ _DONE = {
 
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("order-list")
-
-
-def _stock_context(order_id: UUID, order) -> dict:
-    """The fulfilment state, and whether it is settled: it has handled the
-    order's latest event (as the read model knows it) and is not reserving.
-    An order that waits for stock before the process has started is not
-    settled either. Until then the stock panel polls, and forms could be a
-    version behind."""
-    fulfilment = FulfilmentProcess.objects.filter(order_id=order_id).first()
-    if fulfilment is None:
-        awaiting = order is not None and order.status == "placed" and order.requires_confirmation
-        return {"fulfilment": None, "stock_settled": not awaiting, "stock_panel": awaiting}
-    settled = fulfilment.status != "reserving" and fulfilment.order_version == (order.version if order else 0)
-    return {"fulfilment": fulfilment, "stock_settled": settled, "stock_panel": True}
-
-
-@login_required
-def order_reservation(request: HttpRequest, order_id: UUID) -> HttpResponse:
-    """The stock panel, polled by htmx until the fulfilment process has
-    settled; then the whole page reloads to show what can be done now."""
-    summary = selectors.order_summary(order_id)
-    context = _stock_context(order_id, summary)
-    if request.htmx and (context["stock_settled"] or not context["stock_panel"]):
-        return HttpResponseClientRefresh()  # settled, or no longer waiting: show the page as it is now
-    if not context["stock_panel"]:
-        raise Http404("No fulfilment for this order")
-    return render(request, "orders/_reservation.html", {**context, "order_id": order_id})

@@ -13,10 +13,12 @@ from config.rest import Problem
 from config.serializers import problem_responses
 from projections.consistency import (
     InvalidConsistencyTokenError,
+    log_reached,
     parse_token,
     projection_position,
     reached,
     wait_for,
+    wait_for_event,
 )
 from projections.status import holding_back, status
 
@@ -26,7 +28,8 @@ MIN_POSITION = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="A command's `consistency_token` (or, deprecated, its `position`): the read waits (up to "
     "READ_YOUR_WRITES_TIMEOUT, 2 s by default) until the read models include that event, then answers; "
-    "503 with Retry-After if they do not in time.",
+    "503 with Retry-After if they do not in time. The start of the log (0, or the token of zeros) "
+    "needs no waiting.",
 )
 PROJECTION_POSITION = OpenApiParameter(
     "X-Projection-Position",
@@ -45,6 +48,33 @@ CONSISTENCY_TOKEN = OpenApiParameter(
     "past a command's consistency_token (compared as strings) once they include that command.",
 )
 READ_PARAMETERS = [MIN_POSITION, PROJECTION_POSITION, CONSISTENCY_TOKEN]
+# Reads of the event log itself (an order's history, its state at a time).
+LOG_READ_PARAMETERS = [
+    OpenApiParameter(
+        "X-Min-Position",
+        str,
+        OpenApiParameter.HEADER,
+        description="A command's `consistency_token` (or, deprecated, its `position`): the answer includes "
+        "that command's events (read from a replica once it has replayed them, within REPLICA_WAIT_SECONDS, "
+        "else from the primary). 400 if it names no event.",
+    ),
+    OpenApiParameter(
+        "X-Consistency-Token",
+        str,
+        OpenApiParameter.HEADER,
+        response=True,
+        description="A place in the log up to which the log behind this answer is complete (the furthest "
+        "projection checkpoint there): at or past a command's consistency_token, the answer includes that "
+        "command. It may include later events too.",
+    ),
+    OpenApiParameter(
+        "X-Projection-Position",
+        int,
+        OpenApiParameter.HEADER,
+        response=True,
+        description="Deprecated: the bare position of that place. Compare X-Consistency-Token instead.",
+    ),
+]
 
 
 def consistent_read(request: Request, names: tuple[str, ...]) -> None:
@@ -71,6 +101,31 @@ def consistent_read(request: Request, names: tuple[str, ...]) -> None:
             retry_after=1,
             headers=position_headers(names),
         )
+
+
+def consistent_log_read(request: Request) -> None:
+    """Honour X-Min-Position on a read of the event log: read where the
+    command's events are (a replica that has replayed them, else the primary)."""
+    raw = request.headers.get("X-Min-Position")
+    if raw is None:
+        return
+    try:
+        target = parse_token(raw)
+    except InvalidConsistencyTokenError as exc:
+        raise Problem(
+            400,
+            "invalid-min-position",
+            "Invalid X-Min-Position",
+            f"X-Min-Position must be a consistency token (or position) a command answered with: {exc}.",
+            headers=log_position_headers(),
+        ) from None
+    wait_for_event(target)
+
+
+def log_position_headers() -> dict[str, str]:
+    """How far the event log behind an answer is known complete (both forms)."""
+    reached_ = log_reached()
+    return {"X-Projection-Position": str(reached_.position), "X-Consistency-Token": reached_.token}
 
 
 def position_headers(names: tuple[str, ...]) -> dict[str, str]:

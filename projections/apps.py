@@ -17,6 +17,9 @@ class ProjectionsConfig(AppConfig):
 
         for projection in (*ORDER_PROJECTIONS, *SHIPPING_PROJECTIONS):
             registry.register(projection)
+        # A wrong PROJECTION_PARTITIONS stops the process here
+        # (ImproperlyConfigured), not each request later.
+        registry.partition_counts()
         hooks.commit_listeners.append(nudge.nudge)
         metrics.install()
         metrics.collectors.append(ReadSideCollector())

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model
 
+from config import partitions
 from eventstore import ConcurrencyError, RecordedEvent
 from projections.tables import BufferedTables, Tables, TableSpec
 
@@ -132,6 +133,12 @@ class Partition(Projection):
         return [e for e in events if e.event_type in types and e.aggregate_id.int % count == index]
 
 
+def partition_label(follower) -> str:
+    """The ``partition`` of a follower in metrics and readiness: ``2of4`` for
+    a partition (as in its checkpoint's name), "0" for a whole projection."""
+    return f"{follower.index}of{follower.count}" if isinstance(follower, Partition) else "0"
+
+
 def partition_name(name: str, index: int, count: int) -> str:
     """e.g. ``order_list.0of4``: the count is part of the name, so changing
     it starts new checkpoints rather than reusing ones that meant other
@@ -156,23 +163,51 @@ class Registry:
     def register(self, follower: Follower) -> None:
         self.followers[follower.name] = follower
 
+    def partitionable(self) -> list[str]:
+        """The projections PROJECTION_PARTITIONS may split: those whose rows
+        each belong to one stream."""
+        return sorted(n for n, f in self.followers.items() if isinstance(f, Projection) and f.supports_inline)
+
+    def partition_counts(self) -> dict[str, int]:
+        """PROJECTION_PARTITIONS, checked against the registry (the app checks
+        it at start, so a wrong value stops the process there): projections
+        that may be split, into 1 to MAX_PARTITIONS, neither inline nor in
+        the in-process mode (partitions exist to spread work over workers;
+        in one web process they only repeat the reading)."""
+        counts: dict[str, int] = {}
+        for name, count in (getattr(settings, "PROJECTION_PARTITIONS", None) or {}).items():
+            follower = self.followers.get(name)
+            if not isinstance(follower, Projection):
+                raise ImproperlyConfigured(
+                    f"PROJECTION_PARTITIONS names {name!r}, which is not a projection; these may be "
+                    f"partitioned: {', '.join(self.partitionable())}"
+                )
+            if not follower.supports_inline:
+                raise ImproperlyConfigured(
+                    f"PROJECTION_PARTITIONS: projection {name} cannot be partitioned; only read models "
+                    f"whose rows each belong to one stream can: {', '.join(self.partitionable())}"
+                )
+            counts[name] = count = partitions.check_count(name, count)
+            if count > 1 and follower.consistency == INLINE:
+                raise ImproperlyConfigured(f"projection {name} is inline; it cannot also be partitioned")
+            if count > 1 and getattr(settings, "PROJECTIONS_MODE", "") == "inprocess":
+                raise ImproperlyConfigured(
+                    f"PROJECTION_PARTITIONS ({name}={count}) needs projections run by workers "
+                    "(PROJECTIONS_MODE=celery or off); in-process projections run in each web process"
+                )
+        return counts
+
     def _expanded(self) -> list[Follower]:
         """Every runnable follower: a partitioned projection as its partitions
         (PROJECTION_PARTITIONS, e.g. ``order_list=4``)."""
-        counts = getattr(settings, "PROJECTION_PARTITIONS", {})
+        counts = self.partition_counts()
         out: list[Follower] = []
         for name in sorted(self.followers):
             follower = self.followers[name]
-            count = int(counts.get(name, 1))
+            count = counts.get(name, 1)
             if count <= 1 or not isinstance(follower, Projection):
                 out.append(follower)
                 continue
-            if not follower.supports_inline:
-                raise ImproperlyConfigured(
-                    f"projection {name} cannot be partitioned: its rows gather several streams"
-                )
-            if follower.consistency == INLINE:
-                raise ImproperlyConfigured(f"projection {name} is inline; it cannot also be partitioned")
             out += [Partition(follower, index, count) for index in range(count)]
         return out
 

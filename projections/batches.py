@@ -13,7 +13,7 @@ from django.db import transaction
 
 from eventstore import EventStore, RecordedEvent
 from projections import checkpoints, failures, locks, metrics
-from projections.base import Follower, ProcessManager, Projection
+from projections.base import Follower, Partition, ProcessManager, Projection
 
 
 def batch_size() -> int:
@@ -64,8 +64,11 @@ def run_batch(
     started = time.perf_counter()
     with transaction.atomic(using=using):
         followers: dict[str, Follower] = {f.name: f for f in [*projections, *managers]}
-        names = locks.try_locks(sorted(followers), using)
-        busy = {name for name in followers if name not in names and isinstance(followers[name], Projection)}
+        bases = {f.name: f.base.name for f in projections if isinstance(f, Partition)}
+        names, held = locks.try_runner_locks(sorted(followers), bases, using)
+        # Another runner has these (or a runner of the whole projection has a
+        # partition's base): a run that nudged may need another look later.
+        busy = {name for name in held if not isinstance(followers.get(name), ProcessManager)}
         found = checkpoints.read_with_failures(names, using)
         if len(found) < len(names):  # a projection registered since the last run
             checkpoints.ensure(using)

@@ -8,7 +8,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from projections.base import registry
 from projections.health import judge
-from projections.metrics import DEFAULT_PARTITION, LABELS, rebuilds_running
+from projections.metrics import LABELS, rebuilds_running
 from projections.models import OrderSummary
 from projections.status import status
 
@@ -50,12 +50,12 @@ class ReadSideCollector:
             ),
         }
         for row in rows:
-            labels = [row["name"], str(row.get("partition", DEFAULT_PARTITION))]
-            gauges["position"].add_metric(labels, row["checkpoint"]["position"])
-            gauges["lag_events"].add_metric(labels, row["lag_events"])
-            gauges["lag_seconds"].add_metric(labels, row["lag_seconds"])
-            gauges["held"].add_metric(labels, int(row["state"] == "held"))
-            gauges["retrying"].add_metric(labels, int(row["state"] == "retrying"))
+            series = [row["projection"], row["partition"]]
+            gauges["position"].add_metric(series, row["checkpoint"]["position"])
+            gauges["lag_events"].add_metric(series, row["lag_events"])
+            gauges["lag_seconds"].add_metric(series, row["lag_seconds"])
+            gauges["held"].add_metric(series, int(row["state"] == "held"))
+            gauges["retrying"].add_metric(series, int(row["state"] == "retrying"))
         yield from gauges.values()
         yield GaugeMetricFamily(
             "projections_ready",

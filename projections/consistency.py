@@ -4,7 +4,9 @@ waiting (bounded) until they include a command's events.
 A command hands out a consistency token naming its last event (its place in
 the (transaction id, position) order projections follow); a read given one
 waits until its read models have passed that place. The bare position of the
-first API version is still accepted, looked up to the same place.
+first API version is still accepted, looked up to the same place. The
+start of the log (position 0, the token of zeros) names no event and needs
+no waiting: every read is past it.
 """
 
 import re
@@ -14,7 +16,7 @@ from django.conf import settings
 
 from config.replicas import current as current_replica
 from config.replicas import read_alias, use_primary
-from eventstore import EventStore, GlobalPosition
+from eventstore import START, EventStore, GlobalPosition
 from projections import checkpoints
 from projections.base import registry
 from projections.runner import run_all
@@ -33,6 +35,8 @@ def parse_token(raw: str, store: EventStore | None = None) -> GlobalPosition:
     stores = [store] if store else [EventStore(), EventStore(using="default")]
     if match := _BARE_POSITION.fullmatch(raw):
         position = int(match.group(1))
+        if position == 0:
+            return START
         found = next((f for s in stores if (f := s.global_position_of(position)) is not None), None)
         if found is None:
             raise InvalidConsistencyTokenError(f"no event has position {position}")
@@ -41,6 +45,8 @@ def parse_token(raw: str, store: EventStore | None = None) -> GlobalPosition:
         target = GlobalPosition.from_token(raw.strip())
     except ValueError:
         raise InvalidConsistencyTokenError("not a consistency token or position") from None
+    if target == START:
+        return START
     if not any(s.global_position_of(target.position) == target for s in stores):
         raise InvalidConsistencyTokenError("the token names no event of this log")
     return target
@@ -69,6 +75,8 @@ def wait_for(names: tuple[str, ...], target: GlobalPosition, timeout: float | No
     On a read replica it waits for the replica's own checkpoints (what the
     request will read there) for up to REPLICA_WAIT_SECONDS, then moves the
     rest of the request to the primary and waits there."""
+    if target == START:
+        return True
     timeout = settings.READ_YOUR_WRITES_TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + timeout
     names = expand(names)
@@ -92,6 +100,39 @@ def _wait(names: tuple[str, ...], target: GlobalPosition, deadline: float, using
             return False
         time.sleep(delay)
         delay = min(delay * 2, 0.02)
+
+
+def wait_for_event(target: GlobalPosition) -> bool:
+    """For reads of the event log itself (an order's history, its state at
+    a time): the log this request reads must hold ``target``, and so every
+    commit before it. A replica is given REPLICA_WAIT_SECONDS to replay it;
+    then the rest of the request reads the primary, which has it (the token
+    was checked to name an event). False when it moved to the primary."""
+    replica = current_replica()
+    if replica is None:
+        return True
+    store = EventStore(using=replica)
+    deadline = time.monotonic() + settings.REPLICA_WAIT_SECONDS
+    delay = 0.005
+    while store.global_position_of(target.position) != target:
+        if time.monotonic() >= deadline:
+            use_primary()
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+    return True
+
+
+def log_reached() -> GlobalPosition:
+    """A place up to which the event log this request reads is complete:
+    its furthest checkpoint (a runner moves one only past events committed
+    before it, in the same order, so a replica that has the checkpoint has
+    them). The log may hold later events too."""
+    rows = checkpoints.fetch(
+        read_alias(),
+        "SELECT tx_id, position FROM projection_checkpoints ORDER BY tx_id DESC, position DESC LIMIT 1",
+    )
+    return GlobalPosition(*rows[0]) if rows else GlobalPosition(0, 0)
 
 
 def expand(names: tuple[str, ...]) -> tuple[str, ...]:

@@ -1,17 +1,19 @@
 """Events a projection could not apply: retried with backoff, then held.
 
-A failing event is recorded with its error and traceback; the projection
+A failing event is recorded with its error and traceback (written by
+``config.redact``: a database error without the row values PostgreSQL
+quotes, which may be a customer's personal data); the projection
 retries it with growing pauses, and after ``MAX_ATTEMPTS`` it is held at that
 event (the other projections go on) until an operator retries or skips it.
 """
 
 import logging
-import traceback
 from datetime import timedelta
 
 from django.db import connections, transaction
 from django.utils import timezone
 
+from config import redact
 from config.logs import event_fields
 from eventstore import EventStore, GlobalPosition, RecordedEvent
 from projections import checkpoints, locks, metrics
@@ -69,8 +71,7 @@ def record(name: str, event: RecordedEvent, exc: Exception, failure, using: str)
     """Record that ``event`` failed in projection ``name`` (another attempt
     of ``failure`` if it is the same event)."""
     now = timezone.now()
-    text = f"{type(exc).__name__}: {exc}"
-    tb = "".join(traceback.format_exception(exc))
+    text, tb = redact.describe(exc), redact.format_exception(exc)
     if failure is not None and failure.position == event.position:
         failure.attempts += 1
         failure.error, failure.traceback, failure.last_failed_at = text, tb, now

@@ -64,7 +64,8 @@ def readiness_check(using: str = "default") -> dict:
         "projections": [
             {
                 "name": row["name"],
-                "partition": str(row.get("partition", "0")),
+                "projection": row["projection"],
+                "partition": row["partition"],
                 "state": row["state"],
                 "position": row["checkpoint"]["position"],
                 "lag_events": row["lag_events"],

@@ -38,6 +38,36 @@ def try_locks(names: list[str], using: str) -> list[str]:
     return [row[0] for row in rows]
 
 
+def try_runner_locks(names: list[str], bases: dict[str, str], using: str) -> tuple[list[str], set[str]]:
+    """``try_locks`` for runners, in one round trip: a partition (``bases``:
+    its projection's name) also needs its projection's lock in shared mode,
+    which the whole projection's runner takes exclusively. So partitions
+    advance side by side, but never beside a runner of the whole projection
+    (a process started with other PROJECTION_PARTITIONS), nor during its
+    rebuild's swap. Returns the names taken, and the locks found held (a
+    name, or a projection's name when a runner of the whole has it)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return list(names), set()
+    based = [bases.get(name) for name in names]
+    # CASE evaluates in order: the shared lock is only asked for once the
+    # partition's own is held.
+    rows = dialect_for(connection).fetch(
+        connection,
+        "SELECT name, CASE WHEN NOT pg_try_advisory_xact_lock(key) THEN name"
+        " WHEN base_key IS NOT NULL AND NOT pg_try_advisory_xact_lock_shared(base_key) THEN base END"
+        " FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bigint[]) WITH ORDINALITY"
+        " AS t(name, key, base, base_key, n) ORDER BY n",
+        [
+            list(names),
+            [lock_key(name) for name in names],
+            based,
+            [lock_key(base) if base else None for base in based],
+        ],
+    )
+    return [name for name, held in rows if held is None], {held for _, held in rows if held is not None}
+
+
 def lock(names: list[str], using: str) -> None:
     """Wait for the locks of ``names`` (in name order, as every runner takes
     them) and hold them for the current transaction."""

@@ -3,10 +3,13 @@ config.metrics): events passed and applied, batch durations, failed
 attempts, process-manager retries. Where each projection stands (position,
 lag, held) is read from the database at scrape time: projections.collector.
 
-Every series has a ``partition`` label, "0" until projections are
-partitioned, so dashboards and alerts written now keep working then.
+Every series has a ``projection`` and a ``partition`` label: a whole
+projection is ``partition="0"``; a partition of a partitioned one (its
+checkpoint ``order_list.2of4``) is ``projection="order_list",
+partition="2of4"``, so ``sum by (projection)`` adds its partitions up.
 """
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from functools import wraps
@@ -17,6 +20,15 @@ from config.metrics import after_commit
 
 DEFAULT_PARTITION = "0"
 LABELS = ["projection", "partition"]
+# A partition's checkpoint name (projections.base.partition_name).
+_PARTITION = re.compile(r"^(?P<projection>.+)\.(?P<partition>[0-9]+of[0-9]+)$")
+
+
+def labels(name: str) -> tuple[str, str]:
+    """The (projection, partition) labels of a checkpoint's name."""
+    match = _PARTITION.match(name)
+    return (match["projection"], match["partition"]) if match else (name, DEFAULT_PARTITION)
+
 
 EVENTS_PROCESSED = Counter(
     "projection_events_processed", "Events a projection has passed (read and checkpointed)", LABELS
@@ -44,20 +56,18 @@ RETRIES = Counter(
 )
 
 
-def moved(name: str, seen: int, applied: int, using: str, partition: str = DEFAULT_PARTITION) -> None:
+def moved(name: str, seen: int, applied: int, using: str) -> None:
     """A checkpoint moved past ``seen`` events, ``applied`` of which changed
     something; counted when its transaction commits."""
 
     def count() -> None:
-        EVENTS_PROCESSED.labels(name, partition).inc(seen)
-        EVENTS_APPLIED.labels(name, partition).inc(applied)
+        EVENTS_PROCESSED.labels(*labels(name)).inc(seen)
+        EVENTS_APPLIED.labels(*labels(name)).inc(applied)
 
     after_commit(count, using)
 
 
-def batch_done(
-    names: Iterable[str], started: float, using: str = "default", partition: str = DEFAULT_PARTITION
-) -> None:
+def batch_done(names: Iterable[str], started: float, using: str = "default") -> None:
     """A batch that advanced ``names`` (read together) began at ``started``;
     it is done when its transaction commits."""
     names = list(names)
@@ -65,7 +75,7 @@ def batch_done(
     def observe() -> None:
         seconds = time.perf_counter() - started
         for name in names:
-            BATCH_DURATION.labels(name, partition).observe(seconds)
+            BATCH_DURATION.labels(*labels(name)).observe(seconds)
 
     after_commit(observe, using)
 
@@ -84,12 +94,12 @@ def timed_run(run: Callable) -> Callable:
     return timed
 
 
-def failed(name: str, partition: str = DEFAULT_PARTITION) -> None:
-    FAILURES.labels(name, partition).inc()
+def failed(name: str) -> None:
+    FAILURES.labels(*labels(name)).inc()
 
 
-def retried(name: str, partition: str = DEFAULT_PARTITION) -> None:
-    RETRIES.labels(name, partition).inc()
+def retried(name: str) -> None:
+    RETRIES.labels(*labels(name)).inc()
 
 
 # -- rebuild progress: shared through the cache, since a rebuild runs in a

@@ -52,9 +52,8 @@ class OrderListProjection(Projection):
         lines: dict[UUID, dict[str, dict]] = {}
         for row in tables.fetch("order_lines", "order_id", ids):
             lines.setdefault(row["order_id"], {})[row["sku"]] = row
-        changed_orders: set[UUID] = set()
+        changed_orders: dict[UUID, int] = {}  # events applied to each order
         changed_lines: set[UUID] = set()
-        applied = 0
         for e in events:
             oid, d = e.aggregate_id, e.data
             row = orders.get(oid)
@@ -135,13 +134,17 @@ class OrderListProjection(Projection):
                 last_position=e.position,
                 updated_at=e.created_at,
             )
-            changed_orders.add(oid)
-            applied += 1
-        tables.upsert("order_list", ["order_id"], [orders[oid] for oid in changed_orders])
+            changed_orders[oid] = changed_orders.get(oid, 0) + 1
+        # Only over an older row: a runner that read it before another one
+        # committed a newer version (runners that disagree on
+        # PROJECTION_PARTITIONS) leaves it, and its lines, alone. The row's
+        # lock orders the line writes of concurrent runners.
+        written = tables.upsert_newer("order_list", "order_id", [orders[oid] for oid in changed_orders])
+        changed_lines &= written
         if changed_lines:
             tables.delete("order_lines", "order_id", changed_lines)
             tables.insert("order_lines", [ln for oid in changed_lines for ln in lines.get(oid, {}).values()])
-        return applied
+        return sum(changed_orders[oid] for oid in written)
 
 
 def _line(order_id: UUID, item: dict, quantity: int, line_no: int, current: dict | None = None) -> dict:

@@ -18,8 +18,7 @@ class ProductCatalogueProjection(Projection):
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         rows = {row["sku"]: row for row in tables.fetch("products", "sku", {e.data["sku"] for e in events})}
-        changed: set[str] = set()
-        applied = 0
+        changed: dict[str, int] = {}  # events applied to each product
         for e in events:
             d = e.data
             row = rows.get(d["sku"])
@@ -43,7 +42,7 @@ class ProductCatalogueProjection(Projection):
             elif e.event_type in ("ProductDiscontinued", "ProductReactivated"):
                 row["active"] = e.event_type == "ProductReactivated"
             row.update(version=e.version, updated_at=e.created_at)
-            changed.add(d["sku"])
-            applied += 1
-        tables.upsert("products", ["sku"], [rows[sku] for sku in changed])
-        return applied
+            changed[d["sku"]] = changed.get(d["sku"], 0) + 1
+        # Only over an older row (see OrderListProjection: partitions may overlap).
+        written = tables.upsert_newer("products", "sku", [rows[sku] for sku in changed])
+        return sum(changed[sku] for sku in written)

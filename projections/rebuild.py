@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import psycopg
 from django.db import connections, transaction
 
 from eventstore import START, EventStore, GlobalPosition
@@ -73,25 +74,48 @@ def rebuild(
 @contextmanager
 def _rebuilding(projections: list[Projection], using: str) -> Iterator[None]:
     """One rebuild of a projection at a time (a second would drop the first's
-    shadow tables): a session-level advisory lock, released when the rebuild
-    ends or its process dies. Rebuilds need a session of their own, so
-    behind a transaction-pooling PgBouncer they run on DATABASE_DIRECT_URL."""
-    keys = [locks.lock_key(f"rebuild:{p.name}") for p in sorted(projections, key=lambda p: p.name)]
-    taken: list[int] = []
-    with connections[using].cursor() as cursor:
-        try:
-            for key, projection in zip(keys, sorted(projections, key=lambda p: p.name), strict=True):
-                cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-                if not cursor.fetchone()[0]:
-                    raise RebuildError(
-                        f"{projection.name} is being rebuilt by another process; "
-                        "try again when that rebuild has finished"
-                    )
-                taken.append(key)
-            yield
-        finally:
-            for key in taken:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    shadow tables): advisory locks held by a transaction of a connection of
+    its own for as long as the rebuild runs, gone when it ends or its process
+    dies. Transaction-scoped, so they hold through PgBouncer in transaction
+    pooling too (the open transaction keeps its server connection, which a
+    session-level lock would not); the transaction writes nothing, so it
+    takes no transaction id and holds back no reader of the log."""
+    names = sorted(p.name for p in projections)
+    params = {**connections[using].get_connection_params(), "prepare_threshold": None}
+    with psycopg.connect(**params) as guard:
+        # Idle in its transaction for the whole rebuild, on purpose: the
+        # server's (or the role's) idle timeout must not end it.
+        guard.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+        guard.execute("SET LOCAL application_name = 'projections rebuild guard'")
+        for name in names:
+            [(taken,)] = guard.execute(
+                "SELECT pg_try_advisory_xact_lock(%s)", [locks.lock_key(f"rebuild:{name}")]
+            ).fetchall()
+            if not taken:
+                raise RebuildError(
+                    f"{name} is being rebuilt by another process; try again when that rebuild has finished"
+                )
+        yield
+
+
+# Rebuilding creates tables and swaps them for the live ones: only their owner may.
+_NOT_OWNED = (
+    "SELECT c.relname FROM pg_class c WHERE c.oid = ANY(%s::regclass[])"
+    " AND NOT pg_has_role(c.relowner, 'USAGE')"
+    " UNION ALL SELECT current_schema() WHERE NOT has_schema_privilege(current_schema(), 'CREATE')"
+)
+
+
+def _check_owner(cursor, tables: list[str]) -> None:
+    cursor.execute(_NOT_OWNED, [tables])
+    if missing := [name for (name,) in cursor.fetchall()]:
+        cursor.execute("SELECT current_user")
+        [(role,)] = cursor.fetchall()
+        raise RebuildError(
+            f"a rebuild creates tables and swaps them in, which {role} may not do here"
+            f" ({', '.join(missing)}): run it as the owner of the tables, with DATABASE_DIRECT_URL"
+            " set to the owner's direct connection (the one `migrate` uses)"
+        )
 
 
 def _total_events(using: str) -> int:
@@ -205,6 +229,7 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress, jobs:
     live_tables = list(group_keys)
     deferred: list[str] = []
     with connection.cursor() as cursor:
+        _check_owner(cursor, live_tables)
         for table in live_tables:
             cursor.execute(f"DROP TABLE IF EXISTS {table}{SUFFIX}")
             # Unlogged while it is built (no WAL per row), logged before it goes live.
@@ -228,8 +253,10 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress, jobs:
         store = EventStore(using=using)
         applied: dict[str, int] = {}
         with transaction.atomic(using=using):
-            # Wait for live runners to finish their batch, then keep them out.
-            locks.lock([n for p in projections for n in registry.checkpoint_names(p.name)], using)
+            # Wait for live runners to finish their batch, then keep them out
+            # (partitions' runners too: they hold the projection's lock shared).
+            names = {n for p in projections for n in (p.name, *registry.checkpoint_names(p.name))}
+            locks.lock(list(names), using)
             # The tail that arrived meanwhile, then the swap, in one transaction.
             # The read stays gap-safe whatever this process thinks about inline
             # mode: events it cannot see yet are applied by the runner later.

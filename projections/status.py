@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from django.db import connections
 from django.utils import timezone
 
-from projections.base import registry
+from projections.base import Partition, partition_label, registry
 from projections.failures import MAX_ATTEMPTS
 from projections.models import ProjectionCheckpoint, ProjectionFailure
 
@@ -58,6 +58,9 @@ def _one(follower, checkpoint: ProjectionCheckpoint | None, using: str, now: dat
     open_ = next((f for f in failures if f.resolved_at is None), None)
     return {
         "name": follower.name,
+        # A partition's metrics and readiness name its projection and which part it is.
+        "projection": follower.base.name if isinstance(follower, Partition) else follower.name,
+        "partition": partition_label(follower),
         "description": follower.description,
         "event_types": sorted(follower.event_types),
         "consistency": follower.consistency,

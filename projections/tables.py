@@ -167,6 +167,35 @@ class Tables:
         with self.connection.cursor() as cursor:
             cursor.executemany(query, [[self._to_db(spec.kinds[c], row[c]) for c in columns] for row in rows])
 
+    def upsert_newer(self, logical: str, key: str, rows: list[dict], version: str = "version") -> set:
+        """``upsert`` by one ``key`` column, except that a stored row is only
+        replaced by one of a higher ``version``: a runner that read a row
+        before another committed a newer one never puts the older back.
+        Returns the keys of the rows written."""
+        if not rows:
+            return set()
+        spec = self.specs[logical]
+        columns = list(spec.kinds)
+        table = self.name(logical)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)
+        conflict = (
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates} WHERE {table}.{version} < EXCLUDED.{version}"
+            f" RETURNING {key}"
+        )
+        # One order for every writer: concurrent runners lock rows alike, never in a cycle.
+        rows = sorted(rows, key=lambda row: row[key])
+        if self.pg:
+            insert = self._insert_json(spec, table)
+            return {r[0] for r in self._execute(f"{insert} {conflict}", [self._rows_json(columns, rows)])}
+        placeholders = ", ".join(["%s"] * len(columns))
+        query = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) {conflict}"
+        written = set()
+        with self.connection.cursor() as cursor:
+            for row in rows:
+                cursor.execute(query, [self._to_db(spec.kinds[c], row[c]) for c in columns])
+                written |= {self._from_db(spec.kinds[key], r[0]) for r in cursor.fetchall()}
+        return written
+
     def delete(self, logical: str, key: str, keys: Iterable) -> None:
         spec = self.specs[logical]
         keys = list(keys)
@@ -268,6 +297,11 @@ class BufferedTables(Tables):
                 group.append(row)
                 self.cached_rows += 1
             dirty.add(g)
+
+    def upsert_newer(self, logical: str, key: str, rows: list[dict], version: str = "version") -> set:
+        # A rebuild is the tables' only writer: every row it folds is the newest.
+        self.upsert(logical, [key], rows)
+        return {row[key] for row in rows}
 
     def delete(self, logical: str, key: str, keys: Iterable) -> None:
         groups, dirty = self._group(logical, key), self.dirty[logical]

@@ -112,6 +112,13 @@ def projections_off_unless_asked(settings):
 
 
 @pytest.fixture(autouse=True)
+def readyz_judges_every_time(settings):
+    """Tests change the state and ask /readyz again at once (the caching
+    itself is tested in tests/integration/observability/test_probes.py)."""
+    settings.READYZ_CACHE_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def empty_cache():
     """The cache is shared by every process (Redis under the tests): sign-in
     and token throttles count there, so each test starts from zero."""

@@ -77,8 +77,14 @@ class StreamingPair:
 
     def wait_replayed(self, timeout: float = 30.0) -> None:
         """Wait until the standby has replayed everything the primary has
-        written so far."""
+        committed so far."""
         with self.primary.connect(autocommit=True) as primary:
+            # The primary commits asynchronously: the last commit's record may
+            # still sit in its WAL buffers, past pg_current_wal_lsn(). One
+            # synchronous commit of a transaction that wrote WAL (a message
+            # for logical decoding, which nothing reads) flushes it all.
+            primary.execute("SET synchronous_commit = on")
+            primary.execute("SELECT pg_logical_emit_message(true, 'wait_replayed', '')")
             [(lsn,)] = primary.execute("SELECT pg_current_wal_lsn()").fetchall()
         deadline = time.monotonic() + timeout
         with self.standby.connect(autocommit=True) as standby:
@@ -86,6 +92,37 @@ class StreamingPair:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"the standby did not replay up to {lsn} in {timeout}s")
                 time.sleep(0.02)
+
+    @contextmanager
+    def standby_cut_off(self, timeout: float = 30.0) -> Iterator[None]:
+        """Inside the block the standby streams from nothing: its
+        primary_conninfo names a port where no server listens, so its WAL
+        receiver stops and keeps failing to reconnect (a primary it can no
+        longer reach). Afterwards it streams from the primary again and has
+        replayed everything."""
+        with self.standby.connect(autocommit=True) as standby:
+            [(conninfo,)] = standby.execute("SHOW primary_conninfo").fetchall()
+            nowhere = f"host={HOST} port={_free_port()} user=postgres"
+            try:
+                standby.execute(f"ALTER SYSTEM SET primary_conninfo = '{nowhere}'")
+                standby.execute("SELECT pg_reload_conf()")
+                _wait_streaming(standby, False, timeout)
+                yield
+            finally:
+                escaped = conninfo.replace("'", "''")
+                standby.execute(f"ALTER SYSTEM SET primary_conninfo = '{escaped}'")
+                standby.execute("SELECT pg_reload_conf()")
+                _wait_streaming(standby, True, timeout)
+        self.wait_replayed(timeout)
+
+
+def _wait_streaming(standby: psycopg.Connection, streaming: bool, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    query = "SELECT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming')"
+    while standby.execute(query).fetchone()[0] != streaming:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the standby's WAL receiver did not {'' if streaming else 'stop '}stream")
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

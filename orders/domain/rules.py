@@ -23,7 +23,7 @@ def _is_int(value: object) -> bool:
 
 
 def check_sku(sku: object) -> str:
-    if not isinstance(sku, str) or not _SKU.match(sku):
+    if not isinstance(sku, str) or _SKU.fullmatch(sku) is None:
         raise InvalidOrderDataError("sku", "a short code of letters, digits, '-' and '_' (at most 40)")
     return sku
 
@@ -42,8 +42,13 @@ def check_price(price_cents: object) -> int:
     return price_cents
 
 
+def is_customer_id(value: object) -> bool:
+    # fullmatch: "$" alone would let a trailing newline through.
+    return isinstance(value, str) and _CUSTOMER.fullmatch(value) is not None
+
+
 def check_customer_id(customer_id: object) -> str:
-    if not isinstance(customer_id, str) or not _CUSTOMER.match(customer_id):
+    if not is_customer_id(customer_id):
         raise InvalidOrderDataError(
             "customer_id",
             "letters, digits and '_', '.', ':', '-' (at most 64, starting with a letter or digit)",
@@ -98,12 +103,12 @@ def check_personal_text(field: str, value: object, max_length: int, *, required:
 
 def check_email(value: object) -> str:
     text = check_personal_text("email", value, MAX_EMAIL_LENGTH, required=True)
-    if not _EMAIL.match(text):
+    if _EMAIL.fullmatch(text) is None:
         raise InvalidOrderDataError("email", "an email address, like name@example.com")
     return text
 
 
 def check_country(value: object) -> str:
-    if not isinstance(value, str) or not _COUNTRY.match(value):
+    if not isinstance(value, str) or _COUNTRY.fullmatch(value) is None:
         raise InvalidOrderDataError("country", "an ISO 3166-1 alpha-2 code, like GB or DE")
     return value

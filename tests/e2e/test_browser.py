@@ -131,6 +131,8 @@ def test_an_order_lives_its_whole_life_in_the_browser(running, browser, transact
     # Add an item, then remove one.
     page.get_by_label("SKU", exact=True).fill("EXTRA-1")
     page.get_by_label("Quantity", exact=True).fill("3")
+    shown = page.locator("#add-product", has_text="Product EXTRA-1: €2.50 a unit")
+    shown.wait_for()  # the product and its price, which the form sends back
     page.get_by_role("button", name="Add item").click()
     page.wait_for_selector("text=Item added.")
     assert page.locator("#lines tbody tr").count() == 3
@@ -374,7 +376,7 @@ def catalogue_projected(*skus) -> None:
     )
 
 
-def test_the_place_order_form_adds_rows_suggests_skus_and_keeps_a_running_total(
+def test_the_place_order_form_adds_rows_suggests_skus_keeps_a_running_total_and_guards_its_prices(
     running, browser, transactional_db, manager
 ):
     stock_catalogue([("WIDGET-A", 1, 1999), ("WIDE-2", 1, 750), ("GADGET-B", 1, 500)])
@@ -416,9 +418,18 @@ def test_the_place_order_form_adds_rows_suggests_skus_and_keeps_a_running_total(
     assert rows.count() == 3
     shot(page, "place-order-form")
 
+    # The price changes while the form is open: nothing is placed, the row says so and shows the new one.
+    commands.execute(commands.ChangeProductPrice("GADGET-B", 600))
     form.get_by_role("button", name="Place order").click()
+    changed = form.locator("tr.line-row", has_text="The price of GADGET-B changed from €5.00 to €6.00")
+    changed.wait_for()
+    assert changed.locator(".line-price").inner_text() == "€6.00"
+    assert page.locator("#place-total").inner_text() == "€57.98"
+    assert not Event.objects.filter(event_type="OrderPlaced").exists()
+
+    form.get_by_role("button", name="Place order").click()  # sent again: charged what it now shows
     page.wait_for_url(re.compile(r".*/orders/[0-9a-f-]{36}/"))
-    assert page.locator("#order-total").inner_text() == "€54.98"
+    assert page.locator("#order-total").inner_text() == "€57.98"
     assert page.locator("#lines tbody tr").count() == 2
 
 

@@ -3,9 +3,13 @@ with DATABASE_REPLICA_URL, serves its read side from the standby (its
 transaction count grows), skips a replica that is down, and keeps
 read-your-writes while the standby's replay is paused: a read with the
 command's consistency token waits on the replica, then answers from the
-primary, never with the stale row; a replica that far behind is skipped."""
+primary, never with the stale row (read models, and the order's history and
+state alike); a replica that far behind is skipped, and so is one cut off
+from its primary. After a lost race, the order page lists what the command
+lost to from the primary."""
 
 import os
+import re
 import subprocess
 import time
 
@@ -143,12 +147,121 @@ def test_reads_are_served_by_the_replica_and_read_your_writes_holds_under_replic
     # A replica replaying further behind than REPLICA_MAX_LAG_SECONDS is skipped.
     with database_alias("replica_paused", pair.standby, DB) as paused:
         settings.REPLICA_MAX_LAG_SECONDS = 60
-        assert replicas._check(paused)
+        assert replicas._check(paused, alias)
         settings.REPLICA_MAX_LAG_SECONDS = 0.2
-        assert not replicas._check(paused)
+        assert not replicas._check(paused, alias)
 
     with pair.standby.connect(autocommit=True) as conn:
         conn.execute("SELECT pg_wal_replay_resume()")
     pair.wait_replayed()
     caught = session.get(f"{base}/api/orders/{order}", headers={"X-Min-Position": token}, timeout=30)
     assert caught.json()["version"] == 2
+
+
+def place_an_order(base: str, session: requests.Session) -> str:
+    for sku, price in (("WIDGET-A", 1999), ("BOLT-7", 25)):  # orders are priced from the catalogue
+        product = {"sku": sku, "name": sku, "price_cents": price}
+        assert session.post(f"{base}/api/products/", json=product, timeout=30).status_code == 201
+    body = {"customer_id": "cust_rep", "items": [{"sku": "WIDGET-A", "quantity": 2, "price_cents": 1999}]}
+    placed = session.post(f"{base}/api/orders/", json=body, timeout=30)
+    assert placed.status_code == 201, placed.text
+    return placed.json()["order_id"]
+
+
+def add_bolt(base: str, session: requests.Session, order: str) -> requests.Response:
+    added = session.post(
+        f"{base}/api/orders/{order}/items",
+        json={"sku": "BOLT-7", "quantity": 1, "price_cents": 25},
+        timeout=30,
+    )
+    assert added.status_code == 200, added.text
+    return added
+
+
+def test_a_replica_cut_off_from_its_primary_is_skipped(app_on_a_pair):
+    pair, alias, base, session = app_on_a_pair
+    order = place_an_order(base, session)
+    project(alias)
+    pair.wait_replayed()
+    first = session.get(f"{base}/api/orders/{order}", timeout=30)
+    assert first.status_code == 200 and first.json()["version"] == 1, first.text
+
+    with pair.standby_cut_off():
+        add_bolt(base, session, order)
+        project(alias)
+        # The standby has replayed all it received, so its replay looks current:
+        # reads must still leave it (within REPLICA_CHECK_SECONDS) for the primary.
+        wait_until(
+            lambda: session.get(f"{base}/api/orders/{order}", timeout=30).json()["version"] == 2,
+            10,
+            "reads to leave the replica that is cut off from its primary",
+        )
+        history = session.get(f"{base}/api/orders/{order}/events", timeout=30).json()["events"]
+        assert [e["version"] for e in history] == [1, 2]
+
+
+def test_an_orders_history_and_state_honour_the_consistency_token_on_a_lagging_replica(app_on_a_pair):
+    pair, alias, base, session = app_on_a_pair
+    order = place_an_order(base, session)
+    project(alias)
+    pair.wait_replayed()
+    with pair.standby.connect(autocommit=True) as conn:
+        conn.execute("SELECT pg_wal_replay_pause()")
+    token = add_bolt(base, session, order).json()["consistency_token"]
+    project(alias)
+
+    started = time.monotonic()
+    history = session.get(f"{base}/api/orders/{order}/events", headers={"X-Min-Position": token}, timeout=30)
+    assert history.status_code == 200, history.text
+    assert [e["version"] for e in history.json()["events"]] == [1, 2]
+    assert history.headers["X-Consistency-Token"] >= token  # from the primary, where the runner has it
+    assert time.monotonic() - started >= 0.5  # it gave the replica its chance first
+
+    state = session.get(f"{base}/api/orders/{order}/state", headers={"X-Min-Position": token}, timeout=30)
+    assert state.status_code == 200, state.text
+    assert state.json()["version"] == 2 and len(state.json()["items"]) == 2
+    assert state.headers["X-Consistency-Token"] >= token
+
+    stale = session.get(f"{base}/api/orders/{order}/events", timeout=30)
+    assert [e["version"] for e in stale.json()["events"]] == [1]  # the paused replica's, without a token
+    assert stale.headers["X-Consistency-Token"] < token  # and it says so
+
+    bad = session.get(f"{base}/api/orders/{order}/state", headers={"X-Min-Position": "nonsense"}, timeout=30)
+    assert bad.status_code == 400 and bad.json()["type"].endswith("/invalid-min-position")
+
+
+def test_after_a_lost_race_the_order_page_lists_the_change_it_lost_to(app_on_a_pair):
+    pair, alias, base, session = app_on_a_pair
+    from django.contrib.auth.models import User
+
+    User.objects.db_manager(alias).create_user("replica-manager", password="s3cret-pass", is_staff=True)
+    order = place_an_order(base, session)
+    project(alias)
+    pair.wait_replayed()
+    browser = requests.Session()
+    login = browser.get(f"{base}/accounts/login/", timeout=30)
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+    signed_in = browser.post(
+        f"{base}/accounts/login/",
+        data={"username": "replica-manager", "password": "s3cret-pass", "csrfmiddlewaretoken": csrf},
+        timeout=30,
+    )
+    assert signed_in.status_code == 200 and "/accounts/login/" not in signed_in.url
+
+    with pair.standby.connect(autocommit=True) as conn:
+        conn.execute("SELECT pg_wal_replay_pause()")
+    add_bolt(base, session, order)  # someone else's change, which the replica has not replayed
+    project(alias)
+    # The page this user had open showed version 1.
+    form = {
+        "sku": "WIDGET-A",
+        "quantity": "1",
+        "version": "1",
+        "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+    }
+    page = browser.post(f"{base}/orders/{order}/add", data=form, timeout=30)
+    assert page.status_code == 200 and f"/orders/{order}/" in page.url
+    assert 'id="conflict"' in page.text  # what changed since: BOLT-7 added
+    assert "BOLT-7" in page.text.split('id="conflict"', 1)[1].split("</div>", 1)[0]
+    version = re.search(r'id="add-heading".*?name="version" value="([0-9]+)"', page.text, re.S)
+    assert version and version.group(1) == "2"  # submitting again acts on what the user now sees

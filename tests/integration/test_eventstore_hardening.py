@@ -241,6 +241,20 @@ print(json.dumps({
         " event_data, metadata, version, created_at) VALUES (1, gen_random_uuid(), 'Note', gen_random_uuid(),"
         " 'Noted', 1, '{}', '{}', 1, now()) RETURNING tx_id = pg_current_xact_id()::text::bigint"
     ),
+    "chosen_position": run(
+        "INSERT INTO events (position, event_id, aggregate_type, aggregate_id, event_type, schema_version,"
+        " event_data, metadata, version, created_at) OVERRIDING SYSTEM VALUE VALUES (1, gen_random_uuid(),"
+        " 'Note', gen_random_uuid(), 'Noted', 1, '{}', '{}', 1, now())"
+    ),
+    "back_dated": "only the owner of events may record another time" in run(
+        "INSERT INTO events (event_id, aggregate_type, aggregate_id, event_type, schema_version,"
+        " event_data, metadata, version, created_at) VALUES (gen_random_uuid(), 'Note', gen_random_uuid(),"
+        " 'Noted', 1, '{}', '{}', 1, now() - interval '30 days')"
+    ),
+    "snapshot_beyond_stream": "the stream has no such event" in run(
+        "INSERT INTO snapshots (aggregate_id, aggregate_type, version, schema_version, state, created_at)"
+        f" VALUES ('{note}', 'Note', 4, 1, '{{}}', now())"
+    ),
     "snapshot_delete": run("DELETE FROM snapshots"),
     "snapshot_update": run("UPDATE snapshots SET version = 9"),
     "read_model": run("INSERT INTO later_read_model VALUES (1, 1); UPDATE later_read_model SET n = 2;"
@@ -302,6 +316,9 @@ def test_the_application_role_appends_but_can_never_rewrite_history(role_name):
         "drop_trigger": "must be owner of relation events",
         "become_owner": f'permission denied to set role "{owner}"',
         "forged_tx_id_replaced": [[True]],
+        "chosen_position": "events.position is assigned by the event store: an INSERT may not choose it",
+        "back_dated": True,
+        "snapshot_beyond_stream": True,
         "snapshot_delete": "done",
         "snapshot_update": "permission denied for table snapshots",
         "read_model": "done",

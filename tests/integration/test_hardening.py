@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from eventstore import EventStore, GlobalPosition, hooks
+from eventstore import START, EventStore, GlobalPosition, hooks
 from orders import commands, fulfilment
 from orders.domain import Line
 from projections import batches, checkpoints, failures, inline, locks, process_runner, rebuild, runner, status
@@ -26,6 +26,7 @@ from tests.support import (
     event_count,
     login,
     other_connection,
+    password_of,
     place_order,
     settle,
     wait_until,
@@ -108,6 +109,16 @@ def test_x_min_position_takes_the_token_or_the_old_bare_position(staff):
     for value in (placed["consistency_token"], str(placed["position"])):
         response = api.get(f"/api/orders/{placed['order_id']}", {"X-Min-Position": value})
         assert response.status_code == 200, value
+
+
+def test_the_start_of_the_log_is_a_position_every_read_has_passed(staff, settings):
+    settings.PROJECTIONS_MODE = "off"  # nothing to wait for: answered at once, never 503
+    api = ApiClient(staff)
+    placed = api.place()
+    for value in (START.token, "0"):
+        response = api.get("/api/orders/", {"X-Min-Position": value}, settle_first=False)
+        assert response.status_code == 200, (value, response.content)
+    assert placed["position"] > 0
 
 
 @pytest.mark.parametrize(
@@ -344,6 +355,30 @@ def test_spraying_passwords_across_usernames_is_limited_per_client(settings, cli
         assert client.post("/accounts/login/", {"username": name, "password": "x"}).status_code == 200
     blocked = client.post("/accounts/login/", {"username": "victim", "password": "anything"})
     assert blocked.status_code == 429
+
+
+def test_behind_a_proxy_sign_in_limits_count_each_client_not_the_proxy(settings, client):
+    """With NUM_PROXIES=1 every request comes from the proxy's address; the
+    limits count the client the proxy names, so one client's failures do not
+    lock out the others (and without NUM_PROXIES the header is ignored)."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    settings.LOGIN_FAILURES_ALLOWED = 100
+    settings.LOGIN_FAILURES_PER_CLIENT = 2
+    create_user("victim")
+    for _ in range(2):
+        client.post(
+            "/accounts/login/", {"username": "x", "password": "x"}, HTTP_X_FORWARDED_FOR="203.0.113.9"
+        )
+    refused = client.post(
+        "/accounts/login/", {"username": "victim", "password": "x"}, HTTP_X_FORWARDED_FOR="203.0.113.9"
+    )
+    assert refused.status_code == 429
+    other = client.post(
+        "/accounts/login/",
+        {"username": "victim", "password": password_of("victim")},
+        HTTP_X_FORWARDED_FOR="198.51.100.7",
+    )
+    assert other.status_code == 302
 
 
 # -- edge inputs that were 500s -------------------------------------------------------------------

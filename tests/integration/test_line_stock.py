@@ -248,3 +248,29 @@ def test_the_order_page_says_what_happened_to_each_line_and_the_confirmation_tel
     )
     assert "Line rejected: out of stock: GADGET-B (wanted 3, 1 available)" in page  # the timeline
     assert "Order placed" not in page  # the message was shown once, before the answer
+
+
+def test_the_message_after_placing_says_what_the_page_shows_when_the_stock_answer_is_already_in(manager):
+    """With projections in the web process (`make run`'s default) the stock
+    is reserved before the order page loads: the note says so, rather than
+    "reserving stock…" over a confirmed order. Shown once."""
+    receive("WIDGET-A", 10)
+    receive("GADGET-B", 1)
+    client = login(manager)
+
+    def place(customer, quantity_b):
+        form = {**SHIPPING_FORM, "customer_id": customer, "sku_0": "WIDGET-A", "quantity_0": "2"}
+        placed = client.post("/orders/", {**form, "sku_1": "GADGET-B", "quantity_1": str(quantity_b)})
+        assert placed.status_code == 302
+        run_until_no_new_events()  # the answer is in before the browser follows the redirect
+        return placed["Location"], client.get(placed["Location"]).content.decode()
+
+    location, page = place("cust_fast", 1)
+    assert 'id="order-status">confirmed<' in page
+    assert '<li class="success">Order placed; stock is reserved for every line.</li>' in page
+    assert "reserving stock" not in page
+    assert "Order placed" not in client.get(location).content.decode()  # once
+
+    _, page = place("cust_short", 3)  # GADGET-B is out of stock now
+    assert '<li class="info">Order placed.</li>' in page and 'id="stock-problem">1 line could not' in page
+    assert '<li class="success">' not in page

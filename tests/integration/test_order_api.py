@@ -263,6 +263,21 @@ def test_history_lists_events_upcast_with_metadata_and_pages(manager_api):
     assert_problem(manager_api.get(f"/api/orders/{uuid.uuid4()}/events"), 404)
 
 
+def test_history_and_state_take_a_consistency_token_and_answer_one(manager_api):
+    placed = manager_api.post("/api/orders/", {"customer_id": "cust_t", "items": [LINE_A]}).json()
+    token, oid = placed["consistency_token"], placed["order_id"]
+    for path in (f"/api/orders/{oid}/events", f"/api/orders/{oid}/state"):
+        read = manager_api.get(path, headers={"X-Min-Position": token})
+        assert read.status_code == 200
+        assert read["X-Consistency-Token"] and read["X-Projection-Position"].isdigit()
+        refused = manager_api.get(path, headers={"X-Min-Position": "not-a-token"})
+        assert_problem(refused, 400)
+        assert refused.json()["type"].endswith("/invalid-min-position")
+    missing = manager_api.get(f"/api/orders/{uuid.uuid4()}/events")
+    assert_problem(missing, 404)
+    assert "X-Consistency-Token" in missing
+
+
 def test_state_at_a_point_in_time_is_the_replay_up_to_then(manager_api):
     oid = manager_api.place(items=[LINE_A])["order_id"]
     between = datetime.now(UTC)
@@ -315,6 +330,10 @@ def test_openapi_schema_documents_headers_and_errors(manager_api, client):
     assert {"If-Match", "Idempotency-Key", "X-Correlation-ID"} <= headers
     assert {"200", "400", "401", "403", "404", "409", "412", "413", "415", "422"} <= set(ship["responses"])
     assert "application/problem+json" in ship["responses"]["409"]["content"]
+    for path in ("/api/orders/{order_id}/events", "/api/orders/{order_id}/state"):
+        read = schema["paths"][path]["get"]
+        assert "X-Min-Position" in {p["name"] for p in read["parameters"] if p["in"] == "header"}
+        assert "X-Consistency-Token" in read["responses"]["200"]["headers"]
     assert client.get("/api/docs/").status_code == 200
 
 

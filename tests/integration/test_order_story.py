@@ -120,7 +120,7 @@ def test_the_order_trace_shows_every_event_of_the_order_and_its_stock_across_req
     stock_catalogue([("WIDGET-A", 1, 100), ("GADGET-B", 1, 100)])
     run_command(commands.ReceiveStock("WIDGET-A", 10))
     run_command(commands.ReceiveStock("GADGET-B", 10))
-    oid = place_order("cust_trace", [("WIDGET-A", 2, 100)], correlation="first-request").order_id
+    oid = place_order("cust_trace", [("WIDGET-A", 2, 100)], user=staff, correlation="first-request").order_id
     run_command(commands.AddItem(oid, "GADGET-B", 1), correlation="second-request")
     settle()
     client = login(staff)
@@ -135,6 +135,9 @@ def test_the_order_trace_shows_every_event_of_the_order_and_its_stock_across_req
     assert rows[1][1] == "Stock reserved: 2 \u00d7 WIDGET-A"
     assert rows[3][1] == "Added 1 \u00d7 GADGET-B at €1.00"
     assert rows[4][1] == "Stock reserved: 1 \u00d7 GADGET-B"
+    # Who: the user who placed it, and the fulfilment process's work "automatically", as in the history.
+    by = re.findall(r'<tr class="(?:order|stock)">(?:\s*<td[^>]*>.*?</td>){3}\s*<td>(.*?)</td>', trace, re.S)
+    assert by[:3] == [staff.username, "automatically", "automatically"]
     assert "first-request" in trace and "second-request" in trace
     # The audit's trace of the first request's correlation id holds only that request's workflow.
     first = client.get("/audit/", {"correlation_id": "first-request"}).content.decode()
@@ -186,13 +189,13 @@ def test_the_place_order_form_adds_a_row_without_javascript_and_suggests_skus(ma
         "quantity_1": "",
     }
 
-    sent = client.post("/orders/", {**form, "add_line": "1"})
-    assert sent.status_code == 303  # post/redirect/get: the list shows the form a row longer
-    again = client.get(sent["Location"])
+    again = client.post("/orders/", {**form, "add_line": "1"})  # the form comes back a row longer
 
     body = again.content.decode()
     assert again.status_code == 200 and body.count('class="line-row"') == 3
     assert 'value="WIDGET-A"' in body and "€19.99" in body and 'value="c1"' in body
+    assert f'value="{SHIPPING_FORM["email"]}"' in body  # as typed, contact and address too
+    assert client.session.get("form_states") is None  # and kept nowhere
     suggestions = client.get("/catalogue/suggest", {"sku_x1": "wid"}).content.decode()
     assert re.findall(r'<option value="([^"]+)"', suggestions) == ["WIDE-2", "WIDGET-A"]
     row = client.get(

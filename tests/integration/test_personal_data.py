@@ -2,15 +2,21 @@
 encrypted under each customer's key, read back decrypted by every reader,
 and erased for good by forgetting the customer (crypto-shredding)."""
 
+import json
 import uuid
+from urllib.parse import quote
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 
 from eventstore import EventStore
 from eventstore.models import Event, PersonalDataKey, Snapshot
 from eventstore.personal import ERASED
+from orders import commands
+from orders.errors import ContentionError
 from projections import selectors
+from tests.integration.web.pages import refused
 from tests.support import (
     LINE_A,
     LINE_B,
@@ -80,14 +86,15 @@ def place(api: ApiClient, customer: str, details: dict, **headers) -> str:
 
 
 def columns_holding(needles: list[str]) -> list[str]:
-    """Every column of every table (the sessions aside) holding any of
-    ``needles`` (case-insensitive), as text: JSON documents included."""
+    """Every column of every table holding any of ``needles`` (case-
+    insensitive), as text: JSON documents included, and the sessions'
+    data decoded (it is only signed and base64-encoded, not encrypted)."""
     patterns = [f"%{n.lower()}%" for n in needles]
     found = []
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT table_name, column_name FROM information_schema.columns"
-            " WHERE table_schema = current_schema() AND table_name <> 'django_session'"
+            " WHERE table_schema = current_schema()"
         )
         for table, column in cursor.fetchall():
             cursor.execute(
@@ -96,6 +103,10 @@ def columns_holding(needles: list[str]) -> list[str]:
             )
             for (value,) in cursor.fetchall():
                 found += [f"{table}.{column}: {n}" for n in needles if n.lower() in value]
+        cursor.execute("SELECT session_data FROM django_session")
+        for (data,) in cursor.fetchall():
+            value = json.dumps(SessionStore().decode(data), ensure_ascii=False).lower()
+            found += [f"django_session.session_data: {n}" for n in needles if n.lower() in value]
     return sorted(set(found))
 
 
@@ -135,11 +146,10 @@ def test_forgetting_a_customer_leaves_no_trace_of_them_and_orders_intact(staff, 
     settings.EVENTSTORE_SNAPSHOT_EVERY = 2  # so a snapshot holds Ada's details too
     api = ApiClient(staff)
     first = place(api, "cust_ada", ADA, **{"Idempotency-Key": "ada-1"})
-    web = login(manager).post(
-        "/orders/",
-        {**SHIPPING_FORM, "customer_id": "cust_ada", "sku_0": "WIDGET-A", "quantity_0": 2}
-        | {"price_cents_0": 1999},
-    )
+    browser = login(manager)
+    form = {**SHIPPING_FORM, "customer_id": "cust_ada", "sku_0": "WIDGET-A", "quantity_0": 2}
+    assert browser.post("/orders/", {**form, "sku_1": "NO-SUCH", "quantity_1": 1}).status_code == 303
+    web = browser.post("/orders/", form | {"price_cents_0": 1999})
     assert web.status_code == 302
     second = web["Location"].split("/")[2]
     moved = api.post(f"/api/orders/{second}/shipping-address", ADA_MOVED)
@@ -296,12 +306,14 @@ def test_the_customer_page_shows_details_orders_totals_and_forgets_on_confirmati
     assert login(manager).post("/customers/cust_ada/forget", {"confirm": "cust_ada"}).status_code == 403
 
     staff_client = login(staff)
-    wrong = staff_client.post("/customers/cust_ada/forget", {"confirm": "cust_other"})
-    assert wrong.status_code == 400 and "nothing was erased" in wrong.content.decode()
+    wrong = refused(
+        staff_client, "/customers/cust_ada/forget", {"confirm": "cust_other"}, shown_at="/customers/cust_ada/"
+    )
+    assert "nothing was erased" in wrong.content.decode()
     assert PersonalDataKey.objects.filter(subject_id="cust_ada").exists()
 
     done = staff_client.post("/customers/cust_ada/forget", {"confirm": "cust_ada"})
-    assert done.status_code == 302
+    assert done.status_code in (302, 303) and "?after=" in done["Location"]
     settle()
     body = staff_client.get(done["Location"]).content.decode()
     assert "Customer forgotten" in body and "Ada Lovelace" not in body and ERASED in body
@@ -348,3 +360,87 @@ def test_the_order_page_changes_the_shipping_address(staff, manager):
     settle()  # the page shows the forms of an order the read model has
     shown = client.get(bad["Location"]).content.decode()
     assert "Select a valid choice" in shown and 'value="77 Babbage Lane"' in shown  # kept, with why
+
+
+def test_a_refused_form_keeps_personal_data_only_sealed_under_the_customers_key(staff, manager):
+    """Post/redirect/get keeps a refused form in the session (a durable
+    table): its contact and address only encrypted under the customer's
+    data key, so forgetting the customer erases them there too."""
+    order = place(ApiClient(staff), "cust_ada", ADA)
+    settle()  # the order page shows the forms of an order the read model has
+    client = login(manager)
+    web = {**SHIPPING_FORM, "name": "Charles Babbage"}  # (Ada's name is in the read models)
+    form = {**web, "customer_id": "cust_web", "sku_0": "WIDGET-A", "quantity_0": "1"}
+    unknown_sku = {**form, "sku_1": "NO-SUCH", "quantity_1": "1"}
+
+    sent = client.post("/orders/", unknown_sku)
+    page = client.get(sent["Location"]).content.decode()
+    address = {"version": 2, "address_line1": "77 Babbage Lane", "city": "Oxfordshire", "country": "XX"}
+    moved = refused(client, f"/orders/{order}/address", address, shown_at=f"/orders/{order}/")
+    more_rows = client.post("/orders/", {**form, "add_line": "1"})  # "Add a line" without JavaScript
+
+    assert sent.status_code == 303 and "not in the catalogue: NO-SUCH" in page  # why, and all typed
+    assert 'value="cust_web"' in page and 'value="NO-SUCH"' in page
+    assert f'value="{web["email"]}"' in page and f'value="{web["name"]}"' in page
+    assert 'value="77 Babbage Lane"' in moved.content.decode()
+    rows = more_rows.content.decode()  # sent back a row longer, as typed, kept nowhere
+    assert more_rows.status_code == 200 and rows.count('class="line-row"') == 2
+    assert f'value="{web["email"]}"' in rows
+    typed = [web[f] for f in ("name", "email", "address_line1", "city")]
+    assert columns_holding([*typed, "Babbage Lane", "Oxfordshire"]) == []
+    assert event_count() == 2  # Ada's order only
+
+    assert ApiClient(staff).post("/api/customers/cust_web/forget").status_code == 200
+    again = client.get(sent["Location"]).content.decode()
+    assert web["email"] not in again and web["name"] not in again
+    assert "type them again" in again and 'value="NO-SUCH"' in again and "not-kept@" not in again
+    nobody = refused(client, "/orders/", {**unknown_sku, "customer_id": ""}, shown_at="/orders/")
+    assert "type them again" in nobody.content.decode()  # no customer to seal them for: not kept
+    assert web["email"] not in nobody.content.decode()
+
+
+def test_a_malformed_customer_id_is_refused_by_the_page_and_the_api_and_erases_nothing(staff):
+    place(ApiClient(staff), "cust_ada", ADA)
+    settle()  # the email filter's lookup key ("$lookup") exists now
+    count = event_count()
+    client = login(staff)
+    for bad in ("$lookup", "not an id", "-dash-first", "x" * 65, "cust_ada\n"):
+        path = quote(bad, safe="")
+        assert client.post(f"/customers/{path}/forget", {"confirm": bad}).status_code == 404, bad
+        assert_problem(ApiClient(staff).post(f"/api/customers/{path}/forget"), 400)
+    assert event_count() == count
+    assert PersonalDataKey.objects.filter(subject_id__in=["cust_ada", "$lookup"]).count() == 2
+
+
+def test_a_forget_the_rules_refuse_is_shown_on_the_customer_page(staff, monkeypatch):
+    place(ApiClient(staff), "cust_ada", ADA)
+    settle()
+    client = login(staff)
+
+    def contended(cmd, expected_version):
+        raise ContentionError(
+            "ForgetCustomer: the customer changed 10 times while the command ran; try again"
+        )
+
+    monkeypatch.setitem(commands.HANDLERS, commands.ForgetCustomer, contended)
+    page = refused(
+        client, "/customers/cust_ada/forget", {"confirm": "cust_ada"}, shown_at="/customers/cust_ada/"
+    )
+
+    assert "try again" in page.content.decode()
+    assert PersonalDataKey.objects.filter(subject_id="cust_ada").exists()
+
+
+def test_forgetting_again_answers_a_token_that_reads_can_wait_for(staff):
+    api = ApiClient(staff)
+    place(api, "cust_ada", ADA)
+    first = api.post("/api/customers/cust_ada/forget").json()
+    again = api.post("/api/customers/cust_ada/forget").json()
+
+    assert again["recorded"] is False
+    assert (again["position"], again["consistency_token"]) == (first["position"], first["consistency_token"])
+    settle()
+    read = api.get("/api/customers/cust_ada", {"X-Min-Position": again["consistency_token"]})
+    assert read.status_code == 200 and read.json()["erased"] is True
+    page = login(staff).post("/customers/cust_ada/forget", {"confirm": "cust_ada"})
+    assert page["Location"].endswith(f"?after={first['consistency_token']}")

@@ -7,10 +7,11 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from eventstore import EventStore
@@ -147,3 +148,48 @@ def test_a_customer_who_came_back_after_being_forgotten_keeps_their_new_details(
     settle()
     assert api.get(f"/api/orders/{new}").json()["contact"] == GRACE["contact"]
     assert api.get("/api/customers/cust_ada").json()["contact"] == GRACE["contact"]
+
+
+def test_reapplying_erasures_reads_times_without_an_offset_as_utc(staff, tmp_path):
+    api = ApiClient(staff)
+    ada, grace = place(api, "cust_ada", ADA), place(api, "cust_grace", GRACE)
+    made = PersonalDataKey.objects.get(subject_id="cust_ada").created_at.astimezone(UTC)
+    ids = tmp_path / "erased.txt"
+    before, after = made - timedelta(minutes=30), made + timedelta(minutes=30)
+    ids.write_text(  # an erasure before Ada's key was made leaves it; one after erases Grace's
+        f"cust_ada {before.replace(tzinfo=None).isoformat()}\n"
+        f"cust_grace {after.replace(tzinfo=None).isoformat()}\n"
+    )
+
+    out = io.StringIO()
+    call_command("reapply_erasures", "--ids", str(ids), stdout=out)
+
+    assert "erasing cust_grace" in out.getvalue() and "cust_ada" not in out.getvalue()
+    assert EventStore().load(uuid.UUID(ada))[1].data["name"] == ADA["contact"]["name"]
+    assert EventStore().load(uuid.UUID(grace))[1].data["name"] == ERASED
+
+
+@pytest.mark.parametrize(
+    "line, why",
+    [
+        ("cust_ada 2024-13-45T00:00:00", "is not an ISO date-time"),
+        ("cust_ada yesterday", "is not an ISO date-time"),
+        ("$lookup", "not a customer id"),
+        ("not/an/id 2024-01-01", "not a customer id"),
+        ("cust_ada 2024-01-01T00:00:00 extra", "not a customer id"),
+    ],
+)
+def test_a_bad_list_of_erasures_is_a_command_error_and_erases_nothing(staff, tmp_path, line, why):
+    place(ApiClient(staff), "cust_ada", ADA)
+    settle()  # the email filter's lookup key exists too
+    ids = tmp_path / "erased.txt"
+    ids.write_text(f"cust_grace\n{line}\n")
+
+    with pytest.raises(CommandError, match=f"erased.txt:2: .*{why}"):
+        call_command("reapply_erasures", "--ids", str(ids), stdout=io.StringIO())
+
+    assert set(PersonalDataKey.objects.values_list("subject_id", flat=True)) == {"cust_ada", "$lookup"}
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\xff\xfe\x00cust")
+    with pytest.raises(CommandError, match="cannot read"):
+        call_command("reapply_erasures", "--ids", str(binary), stdout=io.StringIO())

@@ -4,8 +4,10 @@ fields bound around them."""
 
 import json
 import logging
+import sys
 
 import pytest
+from django.test import RequestFactory
 
 from config.logs import bound, formatter, logging_config
 from eventstore.metadata import message_context
@@ -54,3 +56,42 @@ def test_log_format_must_be_json_or_console():
     with pytest.raises(ValueError, match="LOG_FORMAT"):
         logging_config(fmt="xml")
     assert logging_config(fmt="json")["formatters"]["structured"]["fmt"] == "json"
+
+
+def test_a_request_is_logged_as_its_method_and_path_never_its_query_string():
+    request = RequestFactory().get("/orders/", {"customer_email": "someone@example.com"})
+    for fmt in ("json", "console"):
+        text = render(fmt, request=request, status_code=400)
+        assert "someone" not in text and "customer_email" not in text, text
+    assert json.loads(render("json", request=request))["request"] == "GET /orders/"
+
+
+def test_the_development_servers_request_line_loses_its_query_string():
+    line = '"GET /orders/?customer_email=someone%40example.com HTTP/1.1" 200 5120'
+    record = logging.LogRecord("django.server", logging.INFO, __file__, 1, "%s", (line,), None)
+    record.request = object()  # its socket
+    text = json.loads(formatter("json").format(record))
+    assert text["message"] == '"GET /orders/ HTTP/1.1" 200 5120' and "request" not in text
+
+
+def test_a_database_errors_row_values_are_never_logged():
+    class CheckViolation(Exception):  # as psycopg raises it: the row in DETAIL, the diagnostics apart
+        sqlstate = "23514"
+
+        class diag:
+            message_primary = 'new row for relation "order_shipping" violates check constraint "c"'
+
+    detail = "DETAIL:  Failing row contains (Ada)."  # (a traceback shows the line that raises)
+    try:
+        try:
+            raise CheckViolation(f"{CheckViolation.diag.message_primary}\n{detail}")
+        except CheckViolation as exc:
+            raise RuntimeError(str(exc)) from exc  # a wrapper that repeats it (as Django's does)
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    for fmt in ("json", "console"):
+        text = formatter(fmt).format(record)
+        text = json.loads(text)["exception"] if fmt == "json" else text
+        assert "Ada" not in text and "Failing row" not in text, text
+        assert 'CheckViolation: new row for relation "order_shipping" violates check constraint' in text
+        assert "The above exception was the direct cause" in text and "RuntimeError" in text

@@ -20,6 +20,7 @@ from orders.domain import (
     OrderShipped,
     PriceMismatchError,
     TooManyLinesError,
+    rules,
 )
 from orders.domain.errors import (
     OrderAlreadyCancelledError,
@@ -59,6 +60,7 @@ def test_an_order_is_placed_once():
         ([("bad sku!", 1, 1)], "sku"),
         ([("", 1, 1)], "sku"),
         ([("S" * 41, 1, 1)], "sku"),
+        ([("A\n", 1, 1)], "sku"),
         ([("A", 0, 1)], "quantity"),
         ([("A", 10_001, 1)], "quantity"),
         ([("A", True, 1)], "quantity"),
@@ -76,6 +78,16 @@ def test_invalid_lines_are_refused(items, field):
 def test_customer_id_must_be_a_short_code():
     with pytest.raises(InvalidOrderDataError):
         OrderAggregate(uuid.uuid4()).place("not a customer", [("A", 1, 1)])
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [(rules.check_country, "GB\n"), (rules.check_sku, "A-1\n")],
+)
+def test_a_trailing_newline_is_not_part_of_a_valid_value(check, value):
+    with pytest.raises(InvalidOrderDataError):
+        check(value)
+    assert check(value.rstrip("\n")) == value.rstrip("\n")
 
 
 def test_an_order_has_at_most_100_lines():

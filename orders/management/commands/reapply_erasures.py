@@ -4,14 +4,16 @@ A backup taken before an erasure still holds that customer's data key, so
 restoring it brings their personal data back. This command re-runs the
 erasures: those recorded as CustomerForgotten events in the log, and those
 listed in a file (one customer id per line, optionally followed by the ISO
-time of the erasure), for when the log itself was restored from before them:
-keep that list outside the database (`--list` prints it).
+time of the erasure, UTC when it names no offset), for when the log itself
+was restored from before them: keep that list outside the database
+(`--list` prints it). A line it cannot read stops it before anything is
+erased, saying which.
 
 A customer who gave new personal data after being forgotten has a newer key,
 which is kept: only keys created before the erasure are deleted.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
@@ -19,7 +21,9 @@ from django.utils.dateparse import parse_datetime
 from eventstore.models import Event
 from eventstore.personal import PersonalData
 from orders import commands
+from orders.domain import DomainError, rules
 from orders.domain.customer import CUSTOMER_AGGREGATE, CustomerForgotten
+from orders.errors import ContentionError
 
 
 def recorded_erasures() -> dict[str, datetime]:
@@ -37,17 +41,27 @@ def listed_erasures(path: str) -> dict[str, datetime | None]:
     found: dict[str, datetime | None] = {}
     try:
         lines = open(path, encoding="utf-8").read().splitlines()  # noqa: SIM115
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise CommandError(f"cannot read {path}: {exc}") from None
     for number, line in enumerate(lines, start=1):
         parts = line.split()
         if not parts or parts[0].startswith("#"):
             continue
-        at = parse_datetime(parts[1]) if len(parts) > 1 else None
-        if len(parts) > 1 and at is None:
-            raise CommandError(f"{path}:{number}: {parts[1]!r} is not an ISO date-time")
-        found[parts[0]] = at
+        if not rules.is_customer_id(parts[0]) or len(parts) > 2:
+            raise CommandError(f"{path}:{number}: not a customer id and an optional ISO date-time")
+        found[parts[0]] = _erased_at(parts[1], f"{path}:{number}") if len(parts) > 1 else None
     return found
+
+
+def _erased_at(text: str, where: str) -> datetime:
+    """An ISO date-time; one without an offset is UTC (as --list writes them)."""
+    try:
+        at = parse_datetime(text)
+    except ValueError:  # well formed, but no such time (a 13th month)
+        at = None
+    if at is None:
+        raise CommandError(f"{where}: {text!r} is not an ISO date-time")
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 class Command(BaseCommand):
@@ -78,5 +92,8 @@ class Command(BaseCommand):
             erased += 1
             self.stdout.write(f"{'would erase' if dry_run else 'erasing'} {customer_id}")
             if not dry_run:
-                commands.execute(commands.ForgetCustomer(customer_id))
+                try:
+                    commands.execute(commands.ForgetCustomer(customer_id))
+                except (DomainError, ContentionError) as exc:
+                    raise CommandError(f"could not erase {customer_id} ({exc}); run it again") from None
         self.stdout.write(f"{erased} customer(s) {'to erase' if dry_run else 'erased again'}.")

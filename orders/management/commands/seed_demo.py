@@ -25,6 +25,7 @@ from eventstore.models import Event
 from orders import commands
 from orders.domain import DomainError, LineRequest
 from orders.domain.shipping import Contact, ShippingAddress
+from projections import consistency
 
 # (sku, name, unit price in minor units of SHOP_CURRENCY, stock on hand)
 CATALOGUE = [
@@ -128,8 +129,16 @@ class Command(BaseCommand):
 
         fulfilment = registry.get("fulfilment")
 
-        def run_all():  # only the process manager needs to keep up while seeding
+        last = {"token": None}
+
+        def run_all():
+            """Only the process manager needs to keep up while seeding: run it
+            here, and where a worker already runs it (then it is busy here),
+            wait until it has handled the last command, as the next step
+            (e.g. shipping) depends on its reservations."""
             run_projection(fulfilment)
+            if last["token"]:
+                consistency.wait_for_token((fulfilment.name,), last["token"], timeout=30)
 
         now = datetime.now(UTC)
         start = now - timedelta(days=60)
@@ -161,7 +170,8 @@ class Command(BaseCommand):
             with message_context(correlation_id=str(uuid.uuid4()), user_id=user_id):
                 with clock.frozen(at):
                     place = commands.PlaceOrder(customer, lines, **demo_details(customer))
-                    order = commands.execute(place).order_id
+                    placed = commands.execute(place)
+                    order, last["token"] = placed.order_id, placed.consistency_token
                     run_all()  # the fulfilment process reserves stock and confirms (or cancels)
                 made += 1
                 steps = []
@@ -186,7 +196,7 @@ class Command(BaseCommand):
                     with clock.frozen(at):
                         # e.g. shipping an order cancelled for lack of stock fails, as in life
                         with contextlib.suppress(DomainError):
-                            commands.execute(step)
+                            last["token"] = commands.execute(step).consistency_token
                         run_all()
         return made
 

@@ -2,12 +2,17 @@
 process manager's lines carry the correlation id of the event it handles,
 and a failure that holds a projection is logged once (retries lower)."""
 
-import pytest
+import json
 
-from projections import runner
+import pytest
+from django.db import connection
+
+from projections import failures, runner
+from projections.models import ProjectionFailure
 from tests.integration.observability.conftest import hold
 from tests.integration.projections.support import catch_up, events
-from tests.support import LINE_A, ApiClient, place_order, settle
+from tests.integration.test_personal_data import ADA, columns_holding, place
+from tests.support import LINE_A, ApiClient, login, place_order, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,3 +84,52 @@ def test_a_failure_that_holds_a_projection_is_logged_once_and_its_retries_lower(
     assert held["error"] == f"RuntimeError: cannot project order {bad.order_id}"
     assert held["correlation_id"] == "corr-poison"
     assert "held" in held["message"]
+
+
+def test_an_email_in_a_query_string_is_never_logged(json_log, manager):
+    page = login(manager).get("/orders/", {"customer_email": "someone@example.com", "status": "bogus"})
+    missing = login(manager).get("/customers/nobody/", {"email": "someone@example.com"})
+    api = ApiClient(manager).get("/api/orders/", customer_email="someone@example.com", status="bogus")
+
+    assert (page.status_code, missing.status_code, api.status_code) == (400, 404, 400)
+    lines = json_log()
+    django_lines = {(ln["message"], ln["request"]) for ln in lines if ln["logger"] == "django.request"}
+    assert django_lines == {
+        ("Bad Request: /orders/", "GET /orders/"),
+        ("Not Found: /customers/nobody/", "GET /customers/nobody/"),
+        ("Bad Request: /api/orders/", "GET /api/orders/"),
+    }
+    assert "someone" not in json.dumps(lines)
+
+
+@pytest.fixture
+def shipping_refuses_ada():
+    """A read model that refuses Ada's row, as PostgreSQL refuses one: the
+    error's DETAIL quotes the whole row ("Failing row contains (...)")."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ALTER TABLE order_shipping ADD CONSTRAINT test_refuses_ada CHECK (city <> 'Marylebone')"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE order_shipping DROP CONSTRAINT IF EXISTS test_refuses_ada")
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("catalogue")
+def test_a_failure_on_personal_data_is_recorded_and_logged_without_it(
+    json_log, monkeypatch, staff, shipping_refuses_ada
+):
+    place(ApiClient(staff), "cust_ada", ADA)
+    hold(monkeypatch)
+
+    held = ProjectionFailure.objects.get(projection="shipping_details", resolved_at=None)
+    assert held.attempts == failures.MAX_ATTEMPTS
+    assert held.error == (
+        'IntegrityError: new row for relation "order_shipping" violates check constraint "test_refuses_ada"'
+    )
+    assert "CheckViolation" in held.traceback and "The above exception was the direct cause" in held.traceback
+    ada = ["Ada Lovelace", "Marylebone", "Analytical Engine", "N1 9GU", "Failing row"]
+    assert columns_holding(ada) == []  # projection_failures included
+    logged = json.dumps([line for line in json_log() if line["logger"] == "projections.failures"])
+    assert "test_refuses_ada" in logged and not [text for text in ada if text in logged]

@@ -150,6 +150,36 @@ def test_a_projection_run_moves_its_counters_and_its_position_and_lag(scrape):
 
 
 @pytest.mark.postgres
+def test_each_partition_of_a_partitioned_projection_has_its_own_series(scrape, settings):
+    settings.PROJECTION_PARTITIONS = {"order_list": 2}
+    settle()
+    placed = [place_order(f"cust_{n}").order_id for n in range(6)]
+    readable()
+    before = scrape()
+    settle()
+    after = scrape()
+    parts = {"0of2": 0, "1of2": 0}
+    for order_id in placed:
+        parts[f"{order_id.int % 2}of2"] += 1
+    for part, orders in parts.items():
+        labels = {"projection": "order_list", "partition": part}
+        assert before[metric_key("projection_lag_events", **labels)] == len(placed)  # it reads every event
+        assert after[metric_key("projection_position", **labels)] == last_position()
+        assert moved(before, after, "projection_events_processed_total", **labels) == len(placed)
+        assert moved(before, after, "projection_events_applied_total", **labels) == orders  # its own
+        assert moved(before, after, "projection_batch_duration_seconds_count", **labels) >= 1
+    assert metric_key("projection_position", projection="order_list.0of2", partition="0") not in after
+    whole = {"projection": "daily_sales", "partition": "0"}
+    assert after[metric_key("projection_position", **whole)] == last_position()
+    ready = Client().get("/readyz").json()["checks"]["projections"]["projections"]
+    shown = {(p["name"], p["projection"], p["partition"]) for p in ready if p["projection"] == "order_list"}
+    assert shown == {
+        ("order_list.0of2", "order_list", "0of2"),
+        ("order_list.1of2", "order_list", "1of2"),
+    }
+
+
+@pytest.mark.postgres
 def test_a_failing_event_counts_each_attempt_and_the_held_projection_shows(
     scrape, break_projection, monkeypatch
 ):

@@ -43,7 +43,7 @@ def test_reloading_the_page_after_a_refusal_shows_it_again_and_sends_nothing(man
     assert event_count() == 2
     for page in (first, reload):
         assert page.status_code == 200
-        assert "nothing was changed by your ship" in text(page)
+        assert "changed after you opened the page, so it was not shipped." in text(page)
         assert 'id="again-carrier" value="UPS"' in text(page)
 
 

@@ -188,6 +188,12 @@ def test_after_a_command_the_page_shows_its_result_and_a_message(manager):
         ("cancel", {"reason": "too slow"}, ['value="too slow"']),
         ("add", {"sku": "NEW-1", "quantity": "4"}, ['value="NEW-1"', 'value="4"']),
         ("remove", {"sku": "WIDGET-A"}, []),
+        (
+            "quantity",
+            {"sku": "WIDGET-A", "quantity": "5"},
+            ['id="quantity-WIDGET-A" name="quantity" type="number" min="1" max="10000" required value="5"'],
+        ),
+        ("note", {"text": "Gift wrap"}, ["Gift wrap</textarea>"]),
     ],
 )
 def test_a_stale_version_shows_what_changed_and_appends_nothing(manager, other, action, data, kept):
@@ -209,7 +215,15 @@ def test_a_stale_version_shows_what_changed_and_appends_nothing(manager, other, 
         r'<div class="alert warning" role="alert" id="conflict">(.*?)</div>', text(page), re.S
     )
     assert conflict is not None
-    assert f"nothing was changed by your {action}" in conflict.group(1)
+    not_done = {
+        "ship": "it was not shipped",
+        "cancel": "it was not cancelled",
+        "add": "your item was not added",
+        "remove": "the line was not removed",
+        "quantity": "the quantity was not changed",
+        "note": "your note was not added",
+    }
+    assert f"changed after you opened the page, so {not_done[action]}." in conflict.group(1)
     assert "Added 1 \u00d7 EXTRA-9 at €3.00 (by other)" in conflict.group(1)
     for value in kept:
         assert value in text(page)
