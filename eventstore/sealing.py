@@ -15,6 +15,7 @@ transaction is needed. Reads never use this cache: every read looks the
 keys up in the database (``PersonalData.reveal_many``).
 """
 
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -30,6 +31,7 @@ from eventstore.errors import ConcurrencyError
 
 _MAX_CACHED = 10_000
 _cache: "OrderedDict[tuple[str, str, str], tuple[str, bytes, float]]" = OrderedDict()
+_lock = threading.Lock()  # a web process serves requests in several threads
 
 
 def _ttl() -> float:
@@ -42,7 +44,9 @@ def _slot(personal, subject: str) -> tuple[str, str, str]:
 
 def forget_cached(personal, subject: str) -> None:
     """Drop the subject's key from this process's cache (it was forgotten)."""
-    _cache.pop(_slot(personal, subject), None)
+    slot = _slot(personal, subject)
+    with _lock:
+        _cache.pop(slot, None)
 
 
 class KeysChanged(Exception):
@@ -97,10 +101,11 @@ def plan(personal, subjects: Iterable[str]) -> Keys:
 
 def _remember(personal, subject: str, key_id: str, data_key: bytes, expires: float) -> None:
     slot = _slot(personal, subject)
-    _cache[slot] = (key_id, data_key, expires)
-    _cache.move_to_end(slot)
-    while len(_cache) > _MAX_CACHED:
-        _cache.popitem(last=False)
+    with _lock:
+        _cache[slot] = (key_id, data_key, expires)
+        _cache.move_to_end(slot)
+        while len(_cache) > _MAX_CACHED:
+            _cache.popitem(last=False)
 
 
 def appended(personal, keys: Keys) -> None:
