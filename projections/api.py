@@ -2,6 +2,8 @@
 (``X-Min-Position`` in, ``X-Projection-Position`` out), and the projections'
 status."""
 
+from collections.abc import Callable
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAdminUser
@@ -11,6 +13,7 @@ from rest_framework.views import APIView
 
 from config.rest import Problem
 from config.serializers import problem_responses
+from eventstore import GlobalPosition
 from projections.consistency import (
     InvalidConsistencyTokenError,
     log_reached,
@@ -77,22 +80,28 @@ LOG_READ_PARAMETERS = [
 ]
 
 
-def consistent_read(request: Request, names: tuple[str, ...]) -> None:
-    """Honour X-Min-Position: wait for ``names`` to reach it, or 503."""
+def _min_position(request: Request, headers: Callable[[], dict]) -> GlobalPosition | None:
+    """The place X-Min-Position names (None without the header); 400 if it
+    is no consistency token, answered with ``headers()`` (queries: only then)."""
     raw = request.headers.get("X-Min-Position")
     if raw is None:
-        return
+        return None
     try:
-        target = parse_token(raw)
+        return parse_token(raw)
     except InvalidConsistencyTokenError as exc:
         raise Problem(
             400,
             "invalid-min-position",
             "Invalid X-Min-Position",
             f"X-Min-Position must be a consistency token (or position) a command answered with: {exc}.",
-            headers=position_headers(names),
+            headers=headers(),
         ) from None
-    if not wait_for(names, target):
+
+
+def consistent_read(request: Request, names: tuple[str, ...]) -> None:
+    """Honour X-Min-Position: wait for ``names`` to reach it, or 503."""
+    target = _min_position(request, lambda: position_headers(names))
+    if target is not None and not wait_for(names, target):
         raise Problem(
             503,
             "projection-lagging",
@@ -106,20 +115,9 @@ def consistent_read(request: Request, names: tuple[str, ...]) -> None:
 def consistent_log_read(request: Request) -> None:
     """Honour X-Min-Position on a read of the event log: read where the
     command's events are (a replica that has replayed them, else the primary)."""
-    raw = request.headers.get("X-Min-Position")
-    if raw is None:
-        return
-    try:
-        target = parse_token(raw)
-    except InvalidConsistencyTokenError as exc:
-        raise Problem(
-            400,
-            "invalid-min-position",
-            "Invalid X-Min-Position",
-            f"X-Min-Position must be a consistency token (or position) a command answered with: {exc}.",
-            headers=log_position_headers(),
-        ) from None
-    wait_for_event(target)
+    target = _min_position(request, log_position_headers)
+    if target is not None:
+        wait_for_event(target)
 
 
 def log_position_headers() -> dict[str, str]:
