@@ -115,7 +115,10 @@ def projections_off_unless_asked(settings):
 def readyz_judges_every_time(settings):
     """Tests change the state and ask /readyz again at once (the caching
     itself is tested in tests/integration/observability/test_probes.py)."""
+    from config import health
+
     settings.READYZ_CACHE_SECONDS = 0
+    health.forget()  # nor an answer judged under another test's clock or settings
 
 
 @pytest.fixture(autouse=True)
