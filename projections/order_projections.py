@@ -126,15 +126,12 @@ class OrderListProjection(Projection):
                 row.update(status="cancelled", cancelled_at=e.created_at, cancel_reason=d["reason"])
             if e.event_type in LINE_CHANGES:
                 row["total_cents"] = d["order_total_cents"]
-            order_lines = lines.get(oid, {})
-            row.update(
-                line_count=sum(1 for ln in order_lines.values() if ln["status"] == "active"),
-                item_count=sum(ln["quantity"] for ln in order_lines.values()),
-                version=e.version,
-                last_position=e.position,
-                updated_at=e.created_at,
-            )
+            row["version"], row["last_position"], row["updated_at"] = e.version, e.position, e.created_at
             changed_orders[oid] = changed_orders.get(oid, 0) + 1
+        for oid in changed_orders:  # the counts of the lines as the batch left them
+            order_lines = lines.get(oid, {}).values()
+            orders[oid]["line_count"] = sum(1 for ln in order_lines if ln["status"] == "active")
+            orders[oid]["item_count"] = sum(ln["quantity"] for ln in order_lines)
         # Only over an older row: a runner that read it before another one
         # committed a newer version (runners that disagree on
         # PROJECTION_PARTITIONS) leaves it, and its lines, alone. The row's

@@ -8,6 +8,7 @@ at shadow tables.
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from uuid import UUID
 
 import orjson
@@ -263,6 +264,7 @@ class BufferedTables(Tables):
         # twice only costs a query that finds nothing). A few MB per million.
         self.written: dict[str, set[int]] = {logical: set() for logical in specs}
         self.cached_rows = 0
+        self._types: dict[str, list[int]] = {}  # table -> its columns' type oids, for COPY
 
     def _group(self, logical: str, key: str):
         if key != self.group_keys[logical]:
@@ -355,8 +357,22 @@ class BufferedTables(Tables):
             return
         conn = self.connection
         conn.ensure_connection()
+        table = self.name(logical)
+        # Binary COPY: psycopg formats each row in C once it knows the
+        # columns' types (text COPY formats every value in Python).
+        values = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
         with conn.wrap_database_errors:
             cursor = raw_cursor(conn)
-            with cursor.copy(f"COPY {self.name(logical)} ({', '.join(columns)}) FROM STDIN") as copy:
+            types = self._types.get(table)
+            if types is None:
+                cursor.execute(
+                    "SELECT attname, atttypid FROM pg_attribute"
+                    " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                    [table],
+                )
+                oids = dict(rows_of(cursor))
+                types = self._types[table] = [oids[c] for c in columns]
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(types)
                 for row in rows:
-                    copy.write_row([row[c] for c in columns])
+                    copy.write_row(values(row))
