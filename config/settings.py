@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config import partitions
+from config import openapi, partitions
 from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -270,7 +270,7 @@ IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Orders API",
-    "DESCRIPTION": "Event-sourced order management: commands append events, queries read projections.",
+    "DESCRIPTION": openapi.DESCRIPTION,
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,

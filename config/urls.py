@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularSwaggerView
 
 from config.health import healthz, readyz
 from config.metrics import MetricsView
-from config.views import AuthTokenApi, SchemaView, ThrottledLoginView, admin_login
+from config.views import AuthTokenApi, DocumentedEventCatalogApi, SchemaView, ThrottledLoginView, admin_login
 
 urlpatterns = [
     path("admin/login/", admin_login, name="admin-login"),
@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/auth/token", AuthTokenApi.as_view(), name="api-token"),
+    path("api/catalog/events", DocumentedEventCatalogApi.as_view(), name="event-catalog"),
     path("", include("eventstore.urls")),
     path("", include("orders.urls")),
     path("", include("projections.urls")),

@@ -179,7 +179,7 @@ class OrderCollectionApi(CommandApi):
                     "previous": serializers.CharField(allow_null=True),
                 },
             ),
-            **problem_responses(400, 401, 503),
+            **problem_responses(400, 401, 406, 503),
         },
     )
     def get(self, request: Request) -> Response:
@@ -190,7 +190,7 @@ class OrderCollectionApi(CommandApi):
         summary="Place an order",
         request=PlaceOrderInput,
         parameters=[IDEMPOTENCY_KEY, CORRELATION_ID, ETAG, LOCATION],
-        responses={201: CommandResultSerializer, **problem_responses(400, 401, 403, 409, 413, 415, 422)},
+        responses={201: CommandResultSerializer, **problem_responses(400, 401, 403, 406, 409, 413, 415, 422)},
     )
     def post(self, request: Request) -> Response:
         data = self.PlaceOrderInput(data=request.data)
@@ -206,7 +206,7 @@ class OrderDetailApi(APIView):
         operation_id="get_order",
         summary="One order with its lines (from the read model)",
         parameters=READ_PARAMETERS,
-        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404, 503)},
+        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404, 406, 503)},
     )
     def get(self, request: Request, order_id: UUID) -> Response:
         consistent_read(request, ORDER_READ_MODELS)

@@ -64,7 +64,7 @@ class CustomerApi(APIView):
         operation_id="get_customer",
         summary="A customer's latest contact and shipping address, and their order totals",
         parameters=READ_PARAMETERS,
-        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404, 503)},
+        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404, 406, 503)},
     )
     def get(self, request: Request, customer_id: str) -> Response:
         checked_customer_id(customer_id)
@@ -124,7 +124,8 @@ class CustomerForgetApi(APIView):
                     "consistency_token": serializers.CharField(),
                 },
             ),
-            **problem_responses(400, 401, 403, 409, 422),
+            # 413/415: a body sent with an Idempotency-Key is read (it is part of the key).
+            **problem_responses(400, 401, 403, 406, 409, 413, 415, 422),
         },
     )
     def post(self, request: Request, customer_id: str) -> Response:

@@ -58,7 +58,7 @@ class OrderEventsApi(APIView):
                     "next_after_version": serializers.IntegerField(allow_null=True),
                 },
             ),
-            **problem_responses(400, 401, 404),
+            **problem_responses(400, 401, 404, 406),
         },
     )
     def get(self, request: Request, order_id: UUID) -> Response:
@@ -104,7 +104,7 @@ class OrderStateApi(APIView):
             OpenApiParameter("at", OpenApiTypes.DATETIME, description="default: now"),
             *LOG_READ_PARAMETERS,
         ],
-        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404)},
+        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404, 406)},
     )
     def get(self, request: Request, order_id: UUID) -> Response:
         query = self.StateQuery(data=request.query_params)

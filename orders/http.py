@@ -73,7 +73,7 @@ LOCATION = OpenApiParameter(
     "Location", str, OpenApiParameter.HEADER, response=[201], description="The new order"
 )
 COMMAND_PARAMETERS = [IF_MATCH, IDEMPOTENCY_KEY, CORRELATION_ID, ETAG]
-COMMAND_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422)
+COMMAND_ERRORS = problem_responses(400, 401, 403, 404, 406, 409, 412, 413, 415, 422)
 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 

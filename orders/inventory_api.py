@@ -48,7 +48,7 @@ class InventoryReceiveApi(CommandApi):
                     "consistency_token": serializers.CharField(),
                 },
             ),
-            **problem_responses(400, 401, 403, 409, 412, 413, 415, 422),
+            **problem_responses(400, 401, 403, 406, 409, 412, 413, 415, 422),
         },
     )
     def post(self, request: Request, sku: str) -> Response:
@@ -104,7 +104,7 @@ class InventoryListApi(APIView):
                     "next_after": serializers.CharField(allow_null=True),
                 },
             ),
-            **problem_responses(400, 401, 503),
+            **problem_responses(400, 401, 406, 503),
         },
     )
     def get(self, request: Request) -> Response:

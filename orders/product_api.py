@@ -35,7 +35,7 @@ from projections import selectors
 from projections.api import READ_PARAMETERS, consistent_read, position_headers, with_position
 
 PRODUCT_READ_MODELS = ("products",)
-PRODUCT_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422)
+PRODUCT_ERRORS = problem_responses(400, 401, 403, 404, 406, 409, 412, 413, 415, 422)
 
 ProductCommandResult = inline_serializer(
     "ProductCommandResult",
@@ -130,7 +130,7 @@ class ProductCollectionApi(CommandApi):
                     "next_after": serializers.CharField(allow_null=True),
                 },
             ),
-            **problem_responses(400, 401, 503),
+            **problem_responses(400, 401, 406, 503),
         },
     )
     def get(self, request: Request) -> Response:
@@ -150,7 +150,8 @@ class ProductCollectionApi(CommandApi):
         summary="Add a product to the catalogue",
         request=AddProductInput,
         parameters=[IDEMPOTENCY_KEY, CORRELATION_ID, ETAG, LOCATION],
-        responses={201: ProductCommandResult, **PRODUCT_ERRORS},
+        # Neither 404 nor 412: the product is new, and If-Match is not read.
+        responses={201: ProductCommandResult, **problem_responses(400, 401, 403, 406, 409, 413, 415, 422)},
     )
     def post(self, request: Request) -> Response:
         data = self.AddProductInput(data=request.data)
@@ -165,7 +166,7 @@ class ProductDetailApi(APIView):
         operation_id="get_product",
         summary="One product (from the products read model)",
         parameters=READ_PARAMETERS,
-        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404, 503)},
+        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404, 406, 503)},
     )
     def get(self, request: Request, sku: str) -> Response:
         _check_sku(sku)

@@ -147,7 +147,7 @@ class ProjectionsApi(APIView):
         operation_id="projection_status",
         summary="Each projection: events consumed, consistency, checkpoint, lag, failures; and an open "
         "transaction holding them back, if one is (staff)",
-        responses={200: OpenApiTypes.OBJECT, **problem_responses(401, 403)},
+        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 403, 406)},
     )
     def get(self, request: Request) -> Response:
         projections = status()
