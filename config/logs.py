@@ -27,6 +27,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
@@ -52,6 +53,34 @@ def bound(**fields: Any):
     """Fields added to every line logged inside the block (this thread or
     task only): ``with bound(projection="order_list"): ...``."""
     return bound_contextvars(**{k: v for k, v in fields.items() if v is not None})
+
+
+# The fields of the line the request being served will be logged with
+# (config.middleware), for code serving it to add to.
+_request_line: ContextVar[dict[str, Any] | None] = ContextVar("request_line", default=None)
+
+
+@contextmanager
+def request_line() -> Iterator[dict[str, Any]]:
+    """Inside the block, ``on_request_line`` adds fields to the dict it
+    yields: the request's one line carries what was done while serving it."""
+    fields: dict[str, Any] = {}
+    token = _request_line.set(fields)
+    try:
+        yield fields
+    finally:
+        _request_line.reset(token)
+
+
+def on_request_line(**fields: Any) -> bool:
+    """Put ``fields`` on the line of the request being served (a command it
+    ran: one line per request, not two); False outside a request, or when
+    the line has a command already: then log a line of your own."""
+    line = _request_line.get()
+    if line is None or "command" in line:
+        return False
+    line.update(fields)
+    return True
 
 
 @contextmanager

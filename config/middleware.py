@@ -6,7 +6,7 @@ import time
 
 from django.db import InterfaceError, OperationalError
 
-from config import replicas
+from config import logs, replicas
 from config.logs import QUIET_PATHS
 from config.rest import json_problem
 from eventstore.metadata import message_context, new_correlation_id
@@ -34,14 +34,14 @@ class CorrelationIdMiddleware:
             )
         correlation_id = given or new_correlation_id()
         request.correlation_id = correlation_id
-        with message_context(correlation_id=correlation_id):
+        with message_context(correlation_id=correlation_id), logs.request_line() as line:
             response = self.get_response(request)
-            _log_request(request, response, started)
+            _log_request(request, response, started, line)
         response["X-Correlation-ID"] = correlation_id
         return response
 
 
-def _log_request(request, response, started: float) -> None:
+def _log_request(request, response, started: float, line: dict) -> None:
     # Probes and scrapes at DEBUG, whatever they answer (Django's own line
     # reports a 5xx); other server errors at WARNING.
     if request.path in QUIET_PATHS:
@@ -64,6 +64,7 @@ def _log_request(request, response, started: float) -> None:
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             **({"user_id": user_id} if user_id else {}),
+            **line,  # a command's outcome (orders.metrics)
         },
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 
 from config import redact
+from config.logs import on_request_line
 from config.metrics import after_commit
 from eventstore import EventSchemaError
 from orders.domain import DomainError, InvalidOrderDataError, LineNotFoundError, OrderNotFoundError
@@ -68,25 +69,17 @@ def observed(name: str, run: Callable[[], Any]) -> Any:
         # A schema error quotes the values it refused, and some are personal
         # data; so does a database error's DETAIL (see config.redact).
         why = type(exc).__name__ if isinstance(exc, EventSchemaError) else redact.message(exc)
-        log.log(level, "command %s %s: %s", name, outcome, why, extra=_fields(name, outcome, seconds))
+        if outcome == "error" or not on_request_line(**_on_request(name, outcome, seconds, reason=why)):
+            log.log(level, "command %s %s: %s", name, outcome, why, extra=_fields(name, outcome, seconds))
         raise
     outcome = "replayed" if result.replayed else "ok" if result.changed else "unchanged"
     if result.replayed:
         REPLAYS.labels(name).inc()
     seconds = _record(name, outcome, started)
-    log.info(
-        "command %s %s",
-        name,
-        outcome,
-        extra=_fields(
-            name,
-            outcome,
-            seconds,
-            aggregate_id=str(result.aggregate_id),
-            version=result.version,
-            position=result.position,
-        ),
-    )
+    done = {"aggregate_id": str(result.aggregate_id), "version": result.version, "position": result.position}
+    # Served by a request: on the request's line (one line per request).
+    if not on_request_line(**_on_request(name, outcome, seconds, **done)):
+        log.info("command %s %s", name, outcome, extra=_fields(name, outcome, seconds, **done))
     return result
 
 
@@ -99,6 +92,11 @@ def _record(name: str, outcome: str, started: float) -> float:
 
 def _fields(name: str, outcome: str, seconds: float, **more: Any) -> dict[str, Any]:
     return {"command": name, "outcome": outcome, "duration_ms": round(seconds * 1000, 2), **more}
+
+
+def _on_request(name: str, outcome: str, seconds: float, **more: Any) -> dict[str, Any]:
+    """``_fields`` for the request's line, whose ``duration_ms`` is the request's."""
+    return {"command": name, "outcome": outcome, "command_ms": round(seconds * 1000, 2), **more}
 
 
 def reservation_refused() -> None:

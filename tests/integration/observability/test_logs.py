@@ -17,16 +17,30 @@ from tests.support import LINE_A, ApiClient, login, place_order, settle
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_commands_log_lines_carry_its_correlation_id_and_user(json_log, manager):
-    ApiClient(manager).place("cust_log", [LINE_A], headers={"X-Correlation-ID": "corr-log-1"})
+def test_a_request_that_runs_a_command_is_one_line_with_the_commands_outcome(json_log, manager):
+    placed = ApiClient(manager).place("cust_log", [LINE_A], headers={"X-Correlation-ID": "corr-log-1"})
     mine = [line for line in json_log() if line.get("correlation_id") == "corr-log-1"]
-    [command] = [line for line in mine if line["logger"] == "orders.commands"]
-    assert (command["command"], command["outcome"], command["level"]) == ("PlaceOrder", "ok", "info")
-    assert command["user_id"] == str(manager.pk) and command["version"] == 1 and command["duration_ms"] >= 0
-    [request] = [line for line in mine if line["logger"] == "config.requests"]
+    [request] = mine  # the command's fields are on the request's line, not a line of their own
+    assert (request["logger"], request["level"]) == ("config.requests", "info")
     assert (request["method"], request["path"], request["status"]) == ("POST", "/api/orders/", 201)
+    assert (request["command"], request["outcome"]) == ("PlaceOrder", "ok")
+    assert (request["aggregate_id"], request["version"]) == (placed["order_id"], 1)
+    assert request["position"] == placed["position"]
     assert request["user_id"] == str(manager.pk)
-    assert all({"timestamp", "level", "logger", "message", "process"} <= line.keys() for line in mine)
+    assert 0 <= request["command_ms"] <= request["duration_ms"]
+    assert {"timestamp", "level", "logger", "message", "process"} <= request.keys()
+
+
+def test_a_command_run_outside_a_request_logs_its_own_line(json_log):
+    placed = place_order("cust_log_cli", correlation="corr-log-3")
+    mine = [line for line in json_log() if line.get("correlation_id") == "corr-log-3"]
+    [command] = [line for line in mine if line.get("command") == "PlaceOrder"]
+    assert (command["logger"], command["command"], command["outcome"]) == (
+        "orders.commands",
+        "PlaceOrder",
+        "ok",
+    )
+    assert command["aggregate_id"] == str(placed.order_id) and command["duration_ms"] >= 0
 
 
 def test_a_refused_command_is_logged_with_its_outcome(json_log, manager, placed_order_id):
@@ -34,11 +48,13 @@ def test_a_refused_command_is_logged_with_its_outcome(json_log, manager, placed_
     api.post(f"/api/orders/{placed_order_id}/cancel", {"reason": "no"}, {"X-Correlation-ID": "corr-log-2"})
     api.post(f"/api/orders/{placed_order_id}/ship", headers={"X-Correlation-ID": "corr-log-2"})
     outcomes = [
-        (line["command"], line["outcome"])
+        (line["command"], line["outcome"], line["status"], line.get("reason", ""))
         for line in json_log()
-        if line.get("correlation_id") == "corr-log-2" and line["logger"] == "orders.commands"
+        if line.get("correlation_id") == "corr-log-2"
     ]
-    assert outcomes == [("CancelOrder", "ok"), ("ShipOrder", "rejected")]
+    assert outcomes[0] == ("CancelOrder", "ok", 200, "")
+    assert outcomes[1][:3] == ("ShipOrder", "rejected", 409) and "cancelled" in outcomes[1][3]
+    assert len(outcomes) == 2
 
 
 @pytest.mark.postgres
@@ -51,8 +67,10 @@ def test_the_process_managers_lines_for_an_event_carry_its_correlation_id(json_l
     mine = [line for line in json_log() if line.get("correlation_id") == "corr-saga-1"]
     handled = [line["event_type"] for line in mine if line["logger"] == "projections.process_runner"]
     assert handled[:2] == ["OrderPlaced", "StockReserved"]
-    issued = {line["command"]: line for line in mine if line["logger"] == "orders.commands"}
+    issued = {line["command"]: line for line in mine if "command" in line and "outcome" in line}
     assert {"PlaceOrder", "ReserveStock", "ConfirmOrder"} <= issued.keys()
+    assert issued["PlaceOrder"]["logger"] == "config.requests"  # the request's line
+    assert issued["ConfirmOrder"]["logger"] == "orders.commands"  # the worker's own
     assert issued["ConfirmOrder"]["user_id"] == "system:fulfilment"
     assert issued["ConfirmOrder"]["aggregate_id"] == placed["order_id"]
     assert issued["ReserveStock"]["projection"] == "fulfilment"
