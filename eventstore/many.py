@@ -88,11 +88,12 @@ class ManyStreamReads:
         rows = dialect.fetch(connection, query, params)
         known = None
         if keys:  # every key the envelopes read name, if it still exists
-            unwrap = self.personal.ring.unwrap
-            known = {
-                row[5]: unwrap(row[3], row[5], orjson.loads(row[7])) for row in rows if row[0] == _KEY_ROW
-            }
-            if known:
+            known = {}
+            if key_rows := [row for row in rows if row[0] == _KEY_ROW]:
+                # The master key only when there is personal data to read: a
+                # product or an order without any needs none.
+                unwrap = self.personal.ring.unwrap
+                known = {row[5]: unwrap(row[3], row[5], orjson.loads(row[7])) for row in key_rows}
                 rows = [row for row in rows if row[0] != _KEY_ROW]
         snapshot = None
         if rows and rows[0][0] == 0:  # the snapshot row; events have positions >= 1
