@@ -56,6 +56,9 @@ class Dialect:
 
     def __init__(self):
         self._insert_many = _INSERT_MANY.format(check=self.check.format(agg="%s", expected="%s"))
+        # Several events starting a stream: no check either (as below).
+        self._insert_many_new = _INSERT_MANY.format(check="")
+        self._insert_new_sql: dict[int, str] = {}
         self._insert_sql: dict[int, str] = {
             1: _INSERT_COLUMNS
             + f" SELECT {self.one_row_select}"
@@ -103,12 +106,13 @@ class Dialect:
             if expected_version == 0:
                 return self._insert_new_stream, params
             return self._insert_sql[1], (*params, agg, expected_version)
-        query = self._insert_sql.get(len(rows))
+        new_stream = expected_version == 0
+        cache = self._insert_new_sql if new_stream else self._insert_sql
+        query = cache.get(len(rows))
         if query is None:
-            query = self._insert_many.format(
+            query = cache[len(rows)] = (self._insert_many_new if new_stream else self._insert_many).format(
                 rows=", ".join([self.row_placeholder] * len(rows)), event_id=self.new_event_id
             )
-            self._insert_sql[len(rows)] = query
         params: list = []
         last_meta, meta_json = None, ""
         for event_id, event_type, schema_version, data, meta, version in rows:
@@ -122,7 +126,7 @@ class Dialect:
                 meta_json,
                 version,
             )
-        params += (aggregate_type, agg, at, agg, expected_version)
+        params += (aggregate_type, agg, at) if new_stream else (aggregate_type, agg, at, agg, expected_version)
         return query, params
 
     @staticmethod
