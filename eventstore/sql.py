@@ -126,7 +126,9 @@ class Dialect:
                 meta_json,
                 version,
             )
-        params += (aggregate_type, agg, at) if new_stream else (aggregate_type, agg, at, agg, expected_version)
+        params += (aggregate_type, agg, at)
+        if not new_stream:
+            params += (agg, expected_version)
         return query, params
 
     @staticmethod
