@@ -30,12 +30,11 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.conf import settings
-from django.db import connections
 from django.utils import timezone
 
 from eventstore import ConcurrencyError, RecordedEvent
 from eventstore.metadata import message_context
-from orders import commands, metrics
+from orders import commands, fulfilment_store, metrics
 from orders.domain import DomainError, events, inventory
 from orders.errors import ContentionError, StaleVersionError
 from orders.models import FulfilmentProcess
@@ -241,23 +240,6 @@ def _fact(event: RecordedEvent):
     return inventory.inventory_event_from_data(event.event_type, event.data)
 
 
-def _followed(order_ids: set[UUID]) -> set[UUID]:
-    """Which of the orders have a process. On PostgreSQL one array
-    parameter (one query text, prepared), not a placeholder per order: a
-    projection batch asks for hundreds."""
-    if not order_ids:
-        return set()
-    table = FulfilmentProcess._meta.db_table
-    connection = connections["default"]
-    if connection.vendor != "postgresql":
-        return set(
-            FulfilmentProcess.objects.filter(order_id__in=order_ids).values_list("order_id", flat=True)
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT order_id FROM {table} WHERE order_id = ANY(%s::uuid[])", [list(order_ids)])
-        return {row[0] for row in cursor.fetchall()}
-
-
 def _order_of(event: RecordedEvent) -> UUID:
     return event.aggregate_id if event.event_type in ORDER_EVENTS else UUID(event.data["order_id"])
 
@@ -275,7 +257,7 @@ class FulfilmentProcessManager(ProcessManager):
         """Only events of orders this process follows: one query per batch
         instead of a transaction per event of every order in the shop."""
         candidates = [e for e in events if e.event_type in self.event_types]
-        followed = _followed({_order_of(e) for e in candidates})
+        followed = fulfilment_store.followed({_order_of(e) for e in candidates})
         selected = []
         for e in candidates:
             if e.event_type == "OrderPlaced" and e.data.get("requires_confirmation"):
@@ -286,7 +268,7 @@ class FulfilmentProcessManager(ProcessManager):
 
     def handle(self, event: RecordedEvent) -> bool:
         order_id, fact = _order_of(event), _fact(event)
-        process = FulfilmentProcess.objects.filter(order_id=order_id).first()
+        process = fulfilment_store.load(order_id)
         if isinstance(fact, events.OrderPlaced):
             if process is not None or not fact.requires_confirmation:
                 return False  # seen already, or an order that needs no stock
@@ -304,7 +286,7 @@ class FulfilmentProcessManager(ProcessManager):
             _decide(process, order_id)
         process.handled = [*process.handled[-(HANDLED_MEMORY - 1) :], str(event.event_id)]
         process.updated_at = timezone.now()
-        process.save()
+        fulfilment_store.save(process)
         return True
 
 
