@@ -270,7 +270,15 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress, jobs:
             first = min(bulks, key=lambda b: b.checkpoint)
             checkpoint, seen = first.checkpoint, first.seen
             metadata = any(p.needs_metadata for p in projections)
-            while batch := store.read_all(checkpoint, REBUILD_BATCH, metadata=metadata):
+            # As far as the live tables (their runners are locked out now, so
+            # their checkpoints stay put) and every share's bulk got, no
+            # further: commands may keep appending faster than this applies,
+            # and what comes after is the runners' once the lock is gone.
+            live = checkpoints.read(sorted(names), using).values()
+            target = max([cp.global_position for cp in live] + [b.checkpoint for b in bulks])
+            while checkpoint < target and (
+                batch := store.read_all(checkpoint, REBUILD_BATCH, metadata=metadata)
+            ):
                 for targets, had in groups:
                     fresh = batch if had <= checkpoint else [e for e in batch if e.global_position > had]
                     _apply(targets, fresh, applied)

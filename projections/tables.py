@@ -39,6 +39,10 @@ _PG_TYPES = {
 }
 
 
+# smallint and integer columns: the magnitude their values stay under.
+_INT_BOUNDS = {21: 2**15, 23: 2**31}
+
+
 class TableSpec:
     """Column names and kinds of one read-model table, from its model."""
 
@@ -371,7 +375,18 @@ class BufferedTables(Tables):
                     [table],
                 )
                 oids = dict(rows_of(cursor))
+                if missing := [c for c in columns if c not in oids]:
+                    raise LookupError(f"{table} has no column {', '.join(missing)}: migrate first")
                 types = self._types[table] = [oids[c] for c in columns]
+            # Binary COPY would wrap an integer too large for its column
+            # (text COPY and the live path refuse it): refuse it here too.
+            for column, oid in zip(columns, types, strict=True):
+                if bound := _INT_BOUNDS.get(oid):
+                    found = [row[column] for row in rows if row[column] is not None]
+                    if found and (min(found) < -bound or max(found) >= bound):
+                        raise OverflowError(
+                            f"{table}.{column}: a value does not fit the column's integer type"
+                        )
             with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(types)
                 for row in rows:

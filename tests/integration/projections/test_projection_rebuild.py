@@ -162,7 +162,9 @@ def test_a_rebuild_of_every_projection_equals_the_live_tables_for_thousands_of_r
 
 
 def test_a_rebuild_while_commands_keep_arriving_ends_equal_to_a_fresh_rebuild(monkeypatch, run_in_threads):
-    monkeypatch.setattr(rebuild, "REBUILD_BATCH", 100)  # many batches, so the writer overlaps them
+    # Many batches, so the writer overlaps them; and a final catch-up slower
+    # than the writer, which must still end (it once chased the writer forever).
+    monkeypatch.setattr(rebuild, "REBUILD_BATCH", 5)
     Workload(41).orders(500)
     catch_up()
     index_names = indexes(ALL_TABLES)
@@ -217,3 +219,32 @@ def test_a_rebuild_while_commands_keep_arriving_ends_equal_to_a_fresh_rebuild(mo
         assert (at(cp), cp.events_seen, cp.events_applied) == (last, count, order_events_in_log()), p.name
     assert_a_rebuild_changes_nothing()
     assert indexes(ALL_TABLES) == index_names
+
+
+def test_a_rebuilds_copy_refuses_a_value_its_integer_column_cannot_hold_and_writes_nothing():
+    # Binary COPY would store 2**32 + 5 in an integer column as 5; the live
+    # path and text COPY refuse it, and so must a rebuild.
+    from datetime import UTC, datetime
+
+    from projections.order_projections import InventoryProjection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE levels_copy_check (LIKE inventory_levels INCLUDING ALL)")
+    tables = InventoryProjection().buffered_tables(rename={"levels": "levels_copy_check"})
+    now = datetime.now(UTC)
+    fits = {
+        "sku": "FITS",
+        "on_hand": 2**40,
+        "reserved": 0,
+        "available": 2**40,
+        "version": 1,
+        "updated_at": now,
+    }
+    tables.insert("levels", [{**fits, "refused": 2**31 - 1}])
+    tables.flush()  # bigint columns take 2**40; 2**31 - 1 is the integer column's largest
+    tables.insert("levels", [{**fits, "sku": "TOO-BIG", "refused": 2**32 + 5}])
+    with pytest.raises(OverflowError, match=r"levels_copy_check\.refused"):
+        tables.flush()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sku, refused FROM levels_copy_check")
+        assert cursor.fetchall() == [("FITS", 2**31 - 1)]
