@@ -37,7 +37,17 @@ from structlog.contextvars import bound_contextvars
 from config import redact
 from eventstore.metadata import current_context
 
-__all__ = ["ExpectedProbeAnswers", "bound", "configure", "event_fields", "logging_config", "quiet"]
+__all__ = [
+    "ExpectedProbeAnswers",
+    "bound",
+    "claim_request_line",
+    "configure",
+    "event_fields",
+    "logging_config",
+    "outside_request",
+    "quiet",
+    "request_line",
+]
 
 CONTEXT_FIELDS = ("correlation_id", "causation_id", "user_id", "command")
 # Requests that would drown the log at INFO (probes every few seconds).
@@ -62,8 +72,8 @@ _request_line: ContextVar[dict[str, Any] | None] = ContextVar("request_line", de
 
 @contextmanager
 def request_line() -> Iterator[dict[str, Any]]:
-    """Inside the block, ``on_request_line`` adds fields to the dict it
-    yields: the request's one line carries what was done while serving it."""
+    """Inside the block, ``claim_request_line`` hands out the dict it yields:
+    the request's one line carries what was done while serving it."""
     fields: dict[str, Any] = {}
     token = _request_line.set(fields)
     try:
@@ -72,15 +82,27 @@ def request_line() -> Iterator[dict[str, Any]]:
         _request_line.reset(token)
 
 
-def on_request_line(**fields: Any) -> bool:
-    """Put ``fields`` on the line of the request being served (a command it
-    ran: one line per request, not two); False outside a request, or when
-    the line has a command already: then log a line of your own."""
+@contextmanager
+def outside_request() -> Iterator[None]:
+    """Work done in a request's thread that is not the request's own (the
+    projections and process managers a request runs in-process): what it
+    logs goes on lines of its own."""
+    token = _request_line.set(None)
+    try:
+        yield
+    finally:
+        _request_line.reset(token)
+
+
+def claim_request_line(command: str) -> dict[str, Any] | None:
+    """The line of the request being served, for ``command`` to fill in once
+    it is done (one line per request, not two); None outside a request, or
+    when another command of the request has it: then log a line of your own."""
     line = _request_line.get()
     if line is None or "command" in line:
-        return False
-    line.update(fields)
-    return True
+        return None
+    line["command"] = command
+    return line
 
 
 @contextmanager

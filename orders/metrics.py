@@ -10,7 +10,7 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 
 from config import redact
-from config.logs import on_request_line
+from config.logs import claim_request_line
 from config.metrics import after_commit
 from eventstore import EventSchemaError
 from orders.domain import DomainError, InvalidOrderDataError, LineNotFoundError, OrderNotFoundError
@@ -60,6 +60,7 @@ def outcome_of(exc: BaseException) -> str:
 def observed(name: str, run: Callable[[], Any]) -> Any:
     """Run a command (``run()``), counting, timing and logging it."""
     started = time.perf_counter()
+    line = claim_request_line(name)  # before run(): a command nested in it must not take it
     try:
         result = run()
     except Exception as exc:
@@ -69,16 +70,26 @@ def observed(name: str, run: Callable[[], Any]) -> Any:
         # A schema error quotes the values it refused, and some are personal
         # data; so does a database error's DETAIL (see config.redact).
         why = type(exc).__name__ if isinstance(exc, EventSchemaError) else redact.message(exc)
-        if outcome == "error" or not on_request_line(**_on_request(name, outcome, seconds, reason=why)):
-            log.log(level, "command %s %s: %s", name, outcome, why, extra=_fields(name, outcome, seconds))
+        if line is not None:
+            line.update(_on_request(name, outcome, seconds, reason=why))
+        if outcome == "error" or line is None:
+            log.log(
+                level,
+                "command %s %s: %s",
+                name,
+                outcome,
+                why,
+                extra=_fields(name, outcome, seconds, reason=why),
+            )
         raise
     outcome = "replayed" if result.replayed else "ok" if result.changed else "unchanged"
     if result.replayed:
         REPLAYS.labels(name).inc()
     seconds = _record(name, outcome, started)
     done = {"aggregate_id": str(result.aggregate_id), "version": result.version, "position": result.position}
-    # Served by a request: on the request's line (one line per request).
-    if not on_request_line(**_on_request(name, outcome, seconds, **done)):
+    if line is not None:  # served by a request: on the request's line
+        line.update(_on_request(name, outcome, seconds, **done))
+    else:
         log.info("command %s %s", name, outcome, extra=_fields(name, outcome, seconds, **done))
     return result
 

@@ -14,6 +14,7 @@ import random
 import threading
 import time
 
+from config import logs
 from eventstore import GlobalPosition
 from projections import checkpoints
 from projections.base import Follower, Partition, Projection, registry
@@ -79,6 +80,12 @@ def run_all(
     another runner was advancing are added to ``busy``."""
     if running_here():
         return {}  # called again from a commit inside a run: the outer loop goes on
+    # A request running this in-process: what the process managers do is not its command.
+    with logs.outside_request():
+        return _run_all(using, time_budget, busy)
+
+
+def _run_all(using: str, time_budget: float | None, busy: set[str] | None) -> dict[str, int]:
     deadline = time.monotonic() + time_budget if time_budget else None
     active = lanes()
     managers = registry.process_managers()
