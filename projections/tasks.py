@@ -102,12 +102,21 @@ def _follow(counts: dict[str, int], slot: int) -> None:
         except Exception:
             log.exception("projections could not look for new events")
             return
-        if pending and sum(_add(counts, run_all(time_budget=2.0)).values()):
+        read = max(_add(counts, run_all(time_budget=2.0)).values(), default=0) if pending else 0
+        if read:
             last_seen = time.monotonic()
         now = time.monotonic()
         if now - last_seen > idle or now - started > FOLLOW_MAX_SECONDS:
             return
-        time.sleep(interval)
+        time.sleep(poll_pause(read, interval))
+
+
+def poll_pause(read: int, interval: float) -> float:
+    """How long a following run waits after a pass that read ``read``
+    events: on a busy log (many events a pass) longer, for fewer and bigger
+    batches (a batch has a fixed cost of some twenty statements); on a
+    quiet one ``interval``, so a read model shows a command soon after it."""
+    return interval * BUSY_FACTOR if read >= BUSY_EVENTS else interval
 
 
 def _add(counts: dict[str, int], ran: dict[str, int]) -> dict[str, int]:
@@ -117,4 +126,7 @@ def _add(counts: dict[str, int], ran: dict[str, int]) -> dict[str, int]:
 
 
 BUSY_WAIT_SECONDS = 1.0
+# A run that read this many events means a busy log: poll BUSY_FACTOR times less often.
+BUSY_EVENTS = 8
+BUSY_FACTOR = 2.5
 RECHECK_SECONDS = 0.5
