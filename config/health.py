@@ -60,7 +60,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     global _judged
     # One thread judges at a time; those that waited for it take its answer.
     with _judging:
-        # A judgement from "the future" (the clock was set back) is stale too.
+        # A judgement from a later reading (a test's fake clock) is stale too.
         if _judged is None or not 0 <= _clock() - _judged[0] < settings.READYZ_CACHE_SECONDS:
             status, body = _judge()
             _judged = (_clock(), status, body)

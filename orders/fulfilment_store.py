@@ -38,12 +38,11 @@ def followed(order_ids: set[UUID]) -> set[UUID]:
     if not order_ids:
         return set()
     connection = _connection()
-    dialect = dialect_for(connection)
     if connection.vendor != "postgresql":
         return set(
             FulfilmentProcess.objects.filter(order_id__in=order_ids).values_list("order_id", flat=True)
         )
-    rows = dialect.fetch(
+    rows = dialect_for(connection).fetch(
         connection, f"SELECT order_id FROM {TABLE} WHERE order_id = ANY(%s::uuid[])", [list(order_ids)]
     )
     return {row[0] for row in rows}
@@ -77,20 +76,17 @@ def save(process: FulfilmentProcess) -> None:
     transaction, with the commands it issued and the checkpoint)."""
     connection = _connection()
     dialect = dialect_for(connection)
-    pg = connection.vendor == "postgresql"
     params = []
     placeholders = []
     for column in _COLUMNS:
         value = getattr(process, column)
+        placeholders.append(dialect.json_placeholder if column in _JSON else "%s")
         if column in _JSON:
             value = orjson.dumps(value).decode()
-            placeholders.append("%s::jsonb" if pg else "%s")
-        else:
-            placeholders.append("%s")
-            if column == "order_id":
-                value = dialect.param_uuid(value)
-            elif column in ("created_at", "updated_at"):
-                value = dialect.param_datetime(value)
+        elif column == "order_id":
+            value = dialect.param_uuid(value)
+        elif column in ("created_at", "updated_at"):
+            value = dialect.param_datetime(value)
         params.append(value)
     updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("order_id", "created_at"))
     dialect.fetch(
@@ -99,4 +95,3 @@ def save(process: FulfilmentProcess) -> None:
         f" ON CONFLICT (order_id) DO UPDATE SET {updates}",
         params,
     )
-    process._state.adding = False

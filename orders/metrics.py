@@ -71,7 +71,7 @@ def observed(name: str, run: Callable[[], Any]) -> Any:
         # data; so does a database error's DETAIL (see config.redact).
         why = type(exc).__name__ if isinstance(exc, EventSchemaError) else redact.message(exc)
         if line is not None:
-            line.update(_on_request(name, outcome, seconds, reason=why))
+            line.update(_fields(name, outcome, seconds, timed="command_ms", reason=why))
         if outcome == "error" or line is None:
             log.log(
                 level,
@@ -88,7 +88,7 @@ def observed(name: str, run: Callable[[], Any]) -> Any:
     seconds = _record(name, outcome, started)
     done = {"aggregate_id": str(result.aggregate_id), "version": result.version, "position": result.position}
     if line is not None:  # served by a request: on the request's line
-        line.update(_on_request(name, outcome, seconds, **done))
+        line.update(_fields(name, outcome, seconds, timed="command_ms", **done))
     else:
         log.info("command %s %s", name, outcome, extra=_fields(name, outcome, seconds, **done))
     return result
@@ -101,13 +101,12 @@ def _record(name: str, outcome: str, started: float) -> float:
     return seconds
 
 
-def _fields(name: str, outcome: str, seconds: float, **more: Any) -> dict[str, Any]:
-    return {"command": name, "outcome": outcome, "duration_ms": round(seconds * 1000, 2), **more}
-
-
-def _on_request(name: str, outcome: str, seconds: float, **more: Any) -> dict[str, Any]:
-    """``_fields`` for the request's line, whose ``duration_ms`` is the request's."""
-    return {"command": name, "outcome": outcome, "command_ms": round(seconds * 1000, 2), **more}
+def _fields(
+    name: str, outcome: str, seconds: float, *, timed: str = "duration_ms", **more: Any
+) -> dict[str, Any]:
+    """A command's log fields; on a request's line its time is ``command_ms``
+    (the line's ``duration_ms`` is the request's)."""
+    return {"command": name, "outcome": outcome, timed: round(seconds * 1000, 2), **more}
 
 
 def reservation_refused() -> None:
