@@ -58,7 +58,7 @@ def load_sql(pg: bool, *, with_schema_version: bool, others: int = 0, keys: bool
 
 class ManyStreamReads:
     """Mixed into EventStore (which provides ``_dialect``, ``_connection``,
-    ``_read_connection``, ``_decode`` and ``_revealed``)."""
+    ``_read_connection``, ``decode`` and ``_revealed``)."""
 
     def load_with_streams(
         self, aggregate_id: UUID, other_ids: Iterable[UUID], *, schema_version: int | None = None
@@ -109,7 +109,7 @@ class ManyStreamReads:
                 ),
                 known,
             )
-        events = self._decode(rows, known)
+        events = self.decode(rows, known)
         if not others:
             return snapshot, events, {}
         found: dict[UUID, list[RecordedEvent]] = {other: [] for other in others}
@@ -134,7 +134,7 @@ class ManyStreamReads:
             " ORDER BY aggregate_id, version"
         )
         rows = dialect.fetch(self._connection, query, [dialect.param_uuid(i) for i in ids])
-        for event in self._decode(rows):
+        for event in self.decode(rows):
             found[event.aggregate_id].append(event)
         return found
 
@@ -157,4 +157,4 @@ class ManyStreamReads:
             " ORDER BY 2, 1"
         )
         rows = dialect.fetch(self._connection, query, [agg, str(aggregate_id)])
-        return self._decode(rows)
+        return self.decode(rows)

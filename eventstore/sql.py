@@ -343,13 +343,22 @@ def dialect_for(connection) -> Dialect:
     raise NotImplementedError(f"the event store does not support {connection.vendor}")
 
 
-def stream_rows(connection, after, batch: int, metadata: bool):
+def stream_rows(connection, after, batch: int, metadata: bool, until=None, types=None):
     """The rows of every event after ``after`` readable now, gap-safe, as
     lists of ``batch``: a server-side cursor in a read-only REPEATABLE READ
     transaction on a connection of its own (it takes no transaction id, so
-    it holds back no reader of the log)."""
+    it holds back no reader of the log). With ``until`` (a cut's checkpoint,
+    eventstore.cut), those up to it instead; with ``types``, only events of
+    those types."""
     params = {**connection.get_connection_params(), "prepare_threshold": None}
     columns = COLUMNS if metadata else COLUMNS_NO_METADATA
+    where, args = "(tx_id, position) > (%s, %s)", [after.tx_id, after.position]
+    if until is None:
+        where += f" AND tx_id < ({Postgres.READABLE_BOUND})"
+    else:
+        where, args = where + " AND (tx_id, position) <= (%s, %s)", [*args, until.tx_id, until.position]
+    if types is not None:
+        where, args = where + " AND event_type = ANY(%s)", [*args, sorted(types)]
     with psycopg.connect(**params) as conn:
         conn.read_only = True
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -359,10 +368,6 @@ def stream_rows(connection, after, batch: int, metadata: bool):
             conn.execute("SET LOCAL TIME ZONE 'UTC'")
             cursor.adapters.register_loader(TIMESTAMPTZ_OID, FAST_TIMESTAMPTZ)
             cursor.itersize = batch
-            cursor.execute(
-                f"SELECT {columns} FROM events WHERE (tx_id, position) > (%s, %s)"
-                f" AND tx_id < ({Postgres.READABLE_BOUND}) ORDER BY tx_id, position",
-                [after.tx_id, after.position],
-            )
+            cursor.execute(f"SELECT {columns} FROM events WHERE {where} ORDER BY tx_id, position", args)
             while rows := cursor.fetchmany(batch):
                 yield rows

@@ -217,7 +217,7 @@ class EventStore(ManyStreamReads):
             )
             params += (agg, dialect.param_datetime(until))
         query = f"SELECT {sql.COLUMNS} FROM events WHERE {' AND '.join(clauses)} ORDER BY version"
-        return self._decode(dialect.fetch(self._read_connection, query, params))
+        return self.decode(dialect.fetch(self._read_connection, query, params))
 
     # -- the global log ----------------------------------------------------
 
@@ -256,19 +256,26 @@ class EventStore(ManyStreamReads):
             # PostgreSQL keeps the pg_stat_activity it read for the rest of a
             # transaction; the bound must see the backends as they are now.
             dialect.fetch(self._connection, "SELECT pg_stat_clear_snapshot()", [])
-        return self._decode(dialect.fetch(self._connection, query, params))
+        return self.decode(dialect.fetch(self._connection, query, params))
 
     def stream_all(
-        self, after: GlobalPosition = START, *, batch: int = 5000, metadata: bool = False
+        self,
+        after: GlobalPosition = START,
+        *,
+        batch: int = 5000,
+        metadata: bool = False,
+        until: GlobalPosition | None = None,
+        types=None,
     ) -> Iterator[list[RecordedEvent]]:
-        """Every event after ``after`` readable now, gap-safe, in batches, for
-        a rebuild's bulk read: one snapshot on a connection of its own
-        (``sql.stream_rows``), flat memory; later events follow by ``read_all``."""
-        connection = self._connection
-        if connection.vendor == "postgresql":
+        """Every event after ``after`` readable now (or up to a cut's ``until``;
+        of ``types`` only, if given), gap-safe, in batches, for a rebuild: one
+        snapshot on a connection of its own (``sql.stream_rows``), flat memory."""
+        if (connection := self._connection).vendor == "postgresql":
             self._dialect.ensure_primary(connection)
-            yield from map(self._decode, sql.stream_rows(connection, after, batch, metadata))
+            yield from map(self.decode, sql.stream_rows(connection, after, batch, metadata, until, types))
             return
+        if until is not None or types is not None:
+            raise NotImplementedError("reading up to a cut, or by type, needs PostgreSQL")
         while events := self.read_all(after, batch, metadata=metadata, include_recent=True):
             yield events
             after = events[-1].global_position
@@ -376,12 +383,12 @@ class EventStore(ManyStreamReads):
 
     # -- decoding ----------------------------------------------------------
 
-    def _decode(self, rows: list[tuple], known=None) -> list[RecordedEvent]:
+    def decode(self, rows: list[tuple], known=None) -> list[RecordedEvent]:
+        """Rows of ``sql.COLUMNS`` (or ``COLUMNS_NO_METADATA``) as events."""
         events = self._decode_rows(rows)
         if self.registry.personal_types:
-            # Personal fields come back decrypted, or ERASED once their
-            # subject's key is gone: for every reader, one query per read
-            # (none when the read brought the keys: ``known``).
+            # Personal fields come back decrypted, or ERASED once their subject's
+            # key is gone: one query per read (none when it brought the keys: ``known``).
             return personal.reveal_events(self.personal, events, self.registry.personal_types, known)
         return events
 

@@ -9,6 +9,7 @@ from django.db.models import Model
 
 from config import partitions
 from eventstore import ConcurrencyError, RecordedEvent
+from projections.set_based import SetBased
 from projections.tables import BufferedTables, Tables, TableSpec
 
 INLINE, ASYNC = "inline", "async"
@@ -54,6 +55,8 @@ class Projection:
 
     # The column each table is fetched and deleted by (rebuilds cache by it).
     group_keys: ClassVar[dict[str, str]]
+    # How a rebuild may build the tables in SQL instead (projections/set_based.py).
+    set_based: ClassVar[SetBased | None] = None
 
     def tables(self, using: str = "default", rename: dict[str, str] | None = None) -> Tables:
         return Tables({logical: TableSpec(model) for logical, model in self.models.items()}, using, rename)

@@ -1,34 +1,33 @@
 """Rebuild a projection from position 0 without readers ever seeing an empty
 or half-built table.
 
-PostgreSQL: build into shadow tables (``<table>__rebuild``) while the live
-tables keep serving and catching up; then, in one transaction holding the
-projection's lock, apply the last events, swap the tables (and their index
-names) and move the checkpoint. SQLite: replay in place in one transaction
-(readers see the old tables until it commits).
+PostgreSQL: build into shadow tables (``<table>__rebuild``) from a cut of
+the log (in SQL where a projection can be: set_based.py; else through its
+Python fold: rebuild_bulk.py) while the live tables keep serving and
+catching up; then, in one transaction holding the projection's lock, apply
+the last events, swap the tables (and their index names) and move the
+checkpoint. SQLite: replay in place in one transaction (readers see the old
+tables until it commits).
 """
 
-import multiprocessing
-import queue
 import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import psycopg
 from django.db import connections, transaction
 
 from eventstore import START, EventStore, GlobalPosition
-from projections import checkpoints, failures, locks, metrics
+from eventstore.cut import readable_cut
+from projections import checkpoints, failures, locks, metrics, rebuild_bulk, set_based
 from projections.base import Projection, registry
+from projections.rebuild_bulk import REBUILD_BATCH, RebuildError
 
-REBUILD_BATCH = 5000
 SUFFIX = "__rebuild"
-
-
-class RebuildError(Exception):
-    pass
+__all__ = ["REBUILD_BATCH", "RebuildError", "RebuildResult", "rebuild", "snapshot"]
 
 
 @dataclass
@@ -45,12 +44,14 @@ def rebuild(
     using: str = "default",
     progress: Callable[[int, int], None] | None = None,
     jobs: int = 1,
+    in_sql: bool = True,
 ) -> RebuildResult:
     """Rebuild one projection, or several in a single pass over the log.
 
-    With ``jobs`` > 1 (PostgreSQL), the bulk of the log is replayed by that
-    many processes at once, each for a share of the projections (each reads
-    the log itself); the final catch-up and the swap stay one transaction."""
+    On PostgreSQL, projections that can be built in SQL are (``in_sql``);
+    with ``jobs`` > 1, the others' bulk is replayed by that many processes
+    at once, each for a share of them (each reads the log itself); the
+    final catch-up and the swap stay one transaction."""
     if not isinstance(projections, list):
         projections = [projections]
     for projection in projections:
@@ -64,7 +65,7 @@ def rebuild(
     published = metrics.RebuildProgress([p.name for p in projections], progress)
     if connections[using].vendor == "postgresql":
         with _rebuilding(projections, using), published:
-            events, applied, checkpoint = _rebuild_postgres(projections, using, published, jobs)
+            events, applied, checkpoint = _rebuild_postgres(projections, using, published, jobs, in_sql)
     else:
         with published:
             events, applied, checkpoint = _rebuild_in_place(projections, using, published)
@@ -118,108 +119,38 @@ def _check_owner(cursor, tables: list[str]) -> None:
         )
 
 
-def _total_events(using: str) -> int:
-    with connections[using].cursor() as cursor:
-        cursor.execute("SELECT COUNT(*) FROM events")
-        return cursor.fetchone()[0]
-
-
-def _apply(targets, batch, applied: dict[str, int]) -> None:
-    for projection, tables in targets:
-        applied[projection.name] = applied.get(projection.name, 0) + projection.apply(
-            projection.relevant(batch), tables
-        )
-
-
-@dataclass
-class _Bulk:
-    """What replaying the bulk of the log into shadow tables left: where it
-    stopped, how many events it passed, what each projection applied."""
-
-    checkpoint: GlobalPosition
-    seen: int
-    applied: dict[str, int]
-
-
 def _shadow(projection: Projection, using: str) -> dict[str, str]:
     return {logical: f"{spec.table}{SUFFIX}" for logical, spec in projection.tables(using).specs.items()}
 
 
-def _bulk(projections: list[Projection], using: str, progress, total: int) -> _Bulk:
-    """Replay every event readable now into the shadow tables, streaming
-    the log (flat memory) and writing rows by COPY."""
-    store = EventStore(using=using)
-    metadata = any(p.needs_metadata for p in projections)
-    targets = [(p, p.buffered_tables(using, rename=_shadow(p, using))) for p in projections]
-    checkpoint, seen, applied = START, 0, {}
-    for batch in store.stream_all(START, batch=REBUILD_BATCH, metadata=metadata):
-        _apply(targets, batch, applied)
-        for _, tables in targets:
-            tables.maybe_flush()
-        checkpoint = batch[-1].global_position
-        seen += len(batch)
-        if progress:
-            progress(seen, max(total, seen))
-    for _, tables in targets:
-        tables.flush()
-    return _Bulk(checkpoint, seen, applied)
+def _bulk(projections: list[Projection], using: str, progress, jobs: int, in_sql: bool):
+    """Fill the shadow tables from a cut of the log (every event readable
+    now): in SQL where a projection can be (set_based.py), else through the
+    Python folds, in ``jobs`` processes. Returns (the cut, events applied
+    per projection)."""
+    cut = readable_cut(using)
+    shadow = partial(_shadow, using=using)
+    applied: dict[str, int] = {}
+    rest = projections
+    if in_sql:
+        building, rest = set_based.split(projections, cut, EventStore(using=using).registry)
+        if building:
+            params = connections[using].get_connection_params()
+            applied, handed_back = set_based.build(building, using, params, cut, shadow)
+            rest = rest + handed_back
+    if rest:
+        found = rebuild_bulk.shares(rest, jobs)
+        if len(found) > 1:
+            for share in rebuild_bulk.in_processes(found, using, cut, shadow, progress):
+                applied.update(share)
+        else:
+            applied.update(rebuild_bulk.stream(rest, using, cut, shadow, progress))
+    return cut, applied
 
 
-def _bulk_in_processes(shares: list[list[Projection]], using: str, progress, total: int) -> list[_Bulk]:
-    """``_bulk`` for each share of the projections in a process of its own
-    (forked: each opens its own connections)."""
-    ctx = multiprocessing.get_context("fork")
-    out = ctx.Queue()
-
-    def child(n: int, share: list[Projection]) -> None:
-        # The parent's connections (one holds the rebuild lock) are not to be
-        # touched here, nor closed: keep them referenced, open new ones.
-        _INHERITED.extend(connections[alias] for alias in connections)
-        for alias in list(connections):
-            del connections[alias]
-        try:
-            out.put((n, _bulk(share, using, progress if n == 0 else None, total)))
-        except BaseException as exc:
-            out.put((n, RebuildError(f"rebuilding {', '.join(p.name for p in share)}: {exc!r}")))
-
-    procs = [ctx.Process(target=child, args=(n, share), daemon=True) for n, share in enumerate(shares)]
-    for proc in procs:
-        proc.start()
-    results: dict[int, _Bulk] = {}
-    try:
-        while len(results) < len(procs):
-            try:
-                n, found = out.get(timeout=1)
-            except queue.Empty:
-                if any(p.exitcode not in (None, 0) for p in procs):
-                    raise RebuildError("a rebuild process died") from None
-                continue
-            if isinstance(found, Exception):
-                raise found
-            results[n] = found
-    finally:
-        for proc in procs:
-            proc.join(10)
-            if proc.is_alive():
-                proc.kill()
-    return [results[n] for n in range(len(procs))]
-
-
-_INHERITED: list = []
-
-
-def _shares(projections: list[Projection], jobs: int) -> list[list[Projection]]:
-    """Split the projections into ``jobs`` shares of about equal work."""
-    shares: list[list[Projection]] = [[] for _ in range(min(jobs, len(projections)))]
-    work = [0] * len(shares)
-    for projection in sorted(projections, key=lambda p: -p.rebuild_weight):
-        n = work.index(min(work))
-        shares[n].append(projection)
-        work[n] += projection.rebuild_weight
-    return shares
-
-
-def _rebuild_postgres(projections: list[Projection], using: str, progress, jobs: int = 1):
+def _rebuild_postgres(
+    projections: list[Projection], using: str, progress, jobs: int = 1, in_sql: bool = True
+):
     connection = connections[using]
     group_keys = {
         spec.table: p.group_keys[logical]
@@ -236,13 +167,8 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress, jobs:
             cursor.execute(f"CREATE UNLOGGED TABLE {table}{SUFFIX} (LIKE {table} INCLUDING ALL)")
             deferred += _defer_indexes(cursor, f"{table}{SUFFIX}", group_keys[table])
     try:
-        total = _total_events(using)
         # The bulk, while the live tables keep serving and catching up.
-        shares = _shares(projections, jobs)
-        if len(shares) > 1:
-            bulks = _bulk_in_processes(shares, using, progress, total)
-        else:
-            bulks = [_bulk(projections, using, progress, total)]
+        cut, applied = _bulk(projections, using, progress, jobs, in_sql)
         with connection.cursor() as cursor:
             for table in live_tables:
                 cursor.execute(f"ALTER TABLE {table}{SUFFIX} SET LOGGED")
@@ -251,7 +177,6 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress, jobs:
             for create_index in deferred:
                 cursor.execute(create_index)
         store = EventStore(using=using)
-        applied: dict[str, int] = {}
         with transaction.atomic(using=using):
             # Wait for live runners to finish their batch, then keep them out
             # (partitions' runners too: they hold the projection's lock shared).
@@ -260,28 +185,19 @@ def _rebuild_postgres(projections: list[Projection], using: str, progress, jobs:
             # The tail that arrived meanwhile, then the swap, in one transaction.
             # The read stays gap-safe whatever this process thinks about inline
             # mode: events it cannot see yet are applied by the runner later.
-            # One read of the tail for every share, each applying what it has
-            # not had yet (the shares' bulk reads may have stopped apart).
-            groups = []
-            for share, bulk in zip(shares, bulks, strict=True):
-                applied.update(bulk.applied)
-                targets = [(p, p.tables(using, rename=_shadow(p, using))) for p in share]
-                groups.append((targets, bulk.checkpoint))
-            first = min(bulks, key=lambda b: b.checkpoint)
-            checkpoint, seen = first.checkpoint, first.seen
+            targets = [(p, p.tables(using, rename=_shadow(p, using))) for p in projections]
+            checkpoint, seen = cut.checkpoint, cut.total
             metadata = any(p.needs_metadata for p in projections)
             # As far as the live tables (their runners are locked out now, so
-            # their checkpoints stay put) and every share's bulk got, no
-            # further: commands may keep appending faster than this applies,
-            # and what comes after is the runners' once the lock is gone.
+            # their checkpoints stay put) and the bulk got, no further:
+            # commands may keep appending faster than this applies, and what
+            # comes after is the runners' once the lock is gone.
             live = checkpoints.read(sorted(names), using).values()
-            target = max([cp.global_position for cp in live] + [b.checkpoint for b in bulks])
+            target = max([cp.global_position for cp in live] + [checkpoint])
             while checkpoint < target and (
                 batch := store.read_all(checkpoint, REBUILD_BATCH, metadata=metadata)
             ):
-                for targets, had in groups:
-                    fresh = batch if had <= checkpoint else [e for e in batch if e.global_position > had]
-                    _apply(targets, fresh, applied)
+                rebuild_bulk.apply(targets, batch, applied)
                 checkpoint = batch[-1].global_position
                 seen += len(batch)
             with connection.cursor() as cursor:
@@ -344,14 +260,16 @@ def _rebuild_in_place(projections: list[Projection], using: str, progress):
     metadata = any(p.needs_metadata for p in projections)
     targets = [(projection, projection.tables(using)) for projection in projections]
     store = EventStore(using=using)
-    total = _total_events(using)
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM events")
+        total = cursor.fetchone()[0]
     with transaction.atomic(using=using):
         for _, tables in targets:
             for logical in tables.specs:
                 tables.truncate(logical)
         checkpoint, seen, applied = START, 0, {}
         while batch := store.read_all(checkpoint, REBUILD_BATCH, metadata=metadata):
-            _apply(targets, batch, applied)
+            rebuild_bulk.apply(targets, batch, applied)
             checkpoint = batch[-1].global_position
             seen += len(batch)
             if progress:

@@ -1,0 +1,210 @@
+"""The order read models built from the log in SQL, for set-based rebuilds
+(projections/set_based.py): the folds of order_projections.py as
+statements over the events table. tests/integration/projections/
+test_set_based_rebuild.py holds them equal to the Python folds over varied
+histories; change one, change the other.
+
+Statements read the events of the cut (``%(tx)s``, ``%(pos)s``) of the
+projection's types (``%(types)s``: the order streams' events, the same for
+the three read models, which share ``rebuild_order_facts``); table names
+are the shadow tables'.
+
+The SQL leans on what the order aggregate guarantees of a stream: it
+starts with OrderPlaced, versions follow on, it ships or is cancelled at
+most once and changes no line after, and each event's order total is the
+last one's plus or minus what it changed (so a line rejected for stock
+takes its quantity times its price off). ``CHECK`` hands a log that breaks
+the first three to the Python fold, which says what is wrong.
+"""
+
+_CUT = "(tx_id, position) <= (%(tx)s, %(pos)s) AND event_type = ANY(%(types)s)"
+_NOT_REPLAYED = "NOT EXISTS (SELECT 1 FROM rebuild_replay r WHERE r.id = events.aggregate_id)"
+_LINE_CHANGES = "('ItemAdded', 'ItemRemoved', 'LineQuantityChanged', 'LineRejected')"
+# The events that set an order's status, and the status each sets.
+_STATUS_EVENTS = {"OrderPlaced": "placed", "OrderConfirmed": "confirmed", "OrderShipped": "shipped"}
+_STATUS_EVENTS["OrderCancelled"] = "cancelled"
+_STATUSES = "(" + ", ".join(f"'{t}'" for t in _STATUS_EVENTS) + ")"
+_STATUS_OF = "ARRAY[" + ", ".join(f"'{t}'" for t in _STATUS_EVENTS) + "]"
+_STATUS_NAMES = "(ARRAY[" + ", ".join(f"'{s}'" for s in _STATUS_EVENTS.values()) + "])"
+
+
+def _is(event_type: str) -> str:
+    return f"FILTER (WHERE event_type = '{event_type}')"
+
+
+def _last(value: str, where: str = "TRUE") -> str:
+    """``value`` (a bigint) at the stream's highest version where ``where``."""
+    return f"(MAX(ARRAY[version::bigint, {value}]) FILTER (WHERE {where}))[2]"
+
+
+# One row per order: what every order read model needs to know of it.
+# Times of the last event travel as microseconds (exact both ways).
+FACTS = f"""
+CREATE TEMP TABLE IF NOT EXISTS rebuild_order_facts ON COMMIT DROP AS
+SELECT aggregate_id AS oid, COUNT(*) AS events, MIN(version) AS first_v, MAX(version) AS version,
+       COUNT(*) {_is("OrderPlaced")} AS placed, MIN(version) {_is("OrderPlaced")} AS placed_v,
+       COUNT(*) {_is("OrderShipped")} AS shipped, COUNT(*) {_is("OrderCancelled")} AS cancelled,
+       MAX(version) FILTER (WHERE event_type IN {_LINE_CHANGES}) AS changed_v,
+       MIN(version) FILTER (WHERE event_type IN ('OrderShipped', 'OrderCancelled')) AS closed_v,
+       MAX(event_data->>'customer_id') {_is("OrderPlaced")} AS customer_id,
+       BOOL_OR((event_data->>'requires_confirmation')::boolean) {_is("OrderPlaced")} AS confirm,
+       MAX((event_data->>'total_cents')::bigint) {_is("OrderPlaced")} AS placed_total,
+       COALESCE({_last("(event_data->>'order_total_cents')::bigint", f"event_type IN {_LINE_CHANGES}")},
+                MAX((event_data->>'total_cents')::bigint) {_is("OrderPlaced")}) AS total,
+       MIN(created_at) {_is("OrderPlaced")} AS placed_at,
+       MAX(created_at) {_is("OrderShipped")} AS shipped_at,
+       MAX(COALESCE(event_data->>'carrier', '')) {_is("OrderShipped")} AS carrier,
+       MAX(COALESCE(event_data->>'tracking_number', '')) {_is("OrderShipped")} AS tracking,
+       MAX(created_at) {_is("OrderCancelled")} AS cancelled_at,
+       MAX(event_data->>'reason') {_is("OrderCancelled")} AS cancel_reason,
+       {_last("position")} AS last_position,
+       {_last("(EXTRACT(EPOCH FROM created_at) * 1000000)::bigint")} AS updated_us,
+       {_last(f"array_position({_STATUS_OF}, event_type::text)", f"event_type IN {_STATUSES}")} AS status,
+       MAX(version) FILTER (WHERE event_type IN {_STATUSES}) AS status_v,
+       -- an addition, or a larger quantity, waits for stock (when the order does)
+       MAX(version) FILTER (WHERE event_type = 'ItemAdded' OR (event_type = 'LineQuantityChanged'
+           AND (event_data->>'quantity')::bigint > (event_data->>'old_quantity')::bigint)) AS waits_v
+FROM events WHERE {_CUT} GROUP BY aggregate_id
+"""
+
+CHECK = (
+    "SELECT oid FROM rebuild_order_facts WHERE placed <> 1 OR placed_v <> 1 OR first_v <> 1"
+    " OR events <> version OR shipped + cancelled > 1 OR changed_v > closed_v LIMIT 1"
+)
+
+CUSTOMER_SUMMARY = [
+    """INSERT INTO {customer_orders} (order_id, customer_id, status, total_cents, version)
+    SELECT oid, customer_id,
+           CASE WHEN shipped > 0 THEN 'shipped' WHEN cancelled > 0 THEN 'cancelled' ELSE 'placed' END,
+           total, version
+    FROM rebuild_order_facts""",
+    """INSERT INTO {customer_summary} (customer_id, orders_placed, orders_open, orders_shipped,
+        orders_cancelled, lifetime_total_cents, first_order_at, last_order_at)
+    SELECT customer_id, COUNT(*), COUNT(*) - SUM(shipped) - SUM(cancelled), SUM(shipped), SUM(cancelled),
+           COALESCE(SUM(total) FILTER (WHERE cancelled = 0), 0), MIN(placed_at), MAX(placed_at)
+    FROM rebuild_order_facts GROUP BY customer_id""",
+]
+
+_DAY = "((%s) AT TIME ZONE 'UTC')::date"
+DAILY_SALES = [
+    """INSERT INTO {sales_orders} (order_id, total_cents, version)
+    SELECT oid, total, version FROM rebuild_order_facts""",
+    # A day has a row once an order was placed, shipped or cancelled on it,
+    # or lost a line to stock; booked value is net of lines lost that day.
+    f"""INSERT INTO {{daily_sales}} (day, orders_placed, orders_shipped, orders_cancelled, booked_cents,
+        revenue_cents)
+    SELECT day, SUM(placed), SUM(shipped), SUM(cancelled), SUM(booked), SUM(revenue) FROM (
+        SELECT {_DAY % "placed_at"} AS day, 1 AS placed, 0 AS shipped, 0 AS cancelled,
+               placed_total AS booked, 0 AS revenue FROM rebuild_order_facts
+        UNION ALL
+        SELECT {_DAY % "shipped_at"}, 0, 1, 0, 0, total FROM rebuild_order_facts WHERE shipped > 0
+        UNION ALL
+        SELECT {_DAY % "cancelled_at"}, 0, 0, 1, 0, 0 FROM rebuild_order_facts WHERE cancelled > 0
+        UNION ALL
+        SELECT {_DAY % "created_at"}, 0, 0, 0,
+               -(event_data->>'quantity')::bigint * (event_data->>'price_cents')::bigint, 0
+        FROM events WHERE {_CUT} AND event_type = 'LineRejected'
+    ) x GROUP BY day""",
+]
+
+# order_list's streams whose line numbers the SQL below would get wrong: a
+# new line gets the number after the highest on the order, so once a line
+# was removed a later one may take a number again. The Python fold replays
+# these streams (a superset: any removal before any addition).
+ORDER_LIST_REPLAY = f"""
+SELECT aggregate_id FROM events WHERE {_CUT} AND event_type IN ('ItemRemoved', 'ItemAdded')
+GROUP BY aggregate_id
+HAVING MIN(version) FILTER (WHERE event_type = 'ItemRemoved')
+     < MAX(version) FILTER (WHERE event_type = 'ItemAdded')
+"""
+
+# Every line event: a line of OrderPlaced (P), ItemAdded (A), ItemRemoved
+# (X), LineQuantityChanged (Q), LineRejected (R), per order and SKU in
+# order. A line starts at P, or at an A on a SKU with no line or a line
+# rejected whole (``inc`` counts starts); a start, a Q or an R sets the
+# quantity (``setter`` counts those) and an A that is not a start adds to it.
+_LINE_EVENTS = f"""
+WITH le AS (
+    SELECT e.aggregate_id AS oid, e.version AS v, COALESCE(i.n, 0) AS n,
+           CASE e.event_type WHEN 'OrderPlaced' THEN 'P' WHEN 'ItemAdded' THEN 'A'
+                WHEN 'ItemRemoved' THEN 'X' WHEN 'LineQuantityChanged' THEN 'Q' ELSE 'R' END AS kind,
+           COALESCE(i.item, e.event_data) AS d
+    FROM events e LEFT JOIN LATERAL jsonb_array_elements(
+        CASE WHEN e.event_type = 'OrderPlaced' THEN e.event_data->'items' END
+    ) WITH ORDINALITY AS i(item, n) ON TRUE
+    WHERE {_CUT} AND e.event_type IN ('OrderPlaced', {_LINE_CHANGES[1:-1]})
+      AND {_NOT_REPLAYED.replace("events.", "e.")}
+), w AS (
+    SELECT oid, v, n, kind, d->>'sku' AS sku, (d->>'quantity')::bigint AS qty,
+           (d->>'remaining_quantity')::bigint AS rem, (d->>'price_cents')::bigint AS price,
+           (d->>'catalogue_price_cents')::bigint AS catalogue, d->>'override_reason' AS override,
+           d->>'reason' AS reason, LAG(kind) OVER s AS prev_kind,
+           LAG((d->>'remaining_quantity')::bigint) OVER s AS prev_rem, LEAD(v) OVER s AS next_v
+    FROM le WINDOW s AS (PARTITION BY oid, d->>'sku' ORDER BY v, n)
+), st AS (
+    SELECT *, kind = 'P' OR (kind = 'A' AND (prev_kind IS NULL OR prev_kind = 'X'
+              OR (prev_kind = 'R' AND prev_rem = 0))) AS is_start
+    FROM w
+), nums AS (
+    SELECT *, COUNT(*) FILTER (WHERE is_start) OVER s AS inc,
+           COUNT(*) FILTER (WHERE is_start OR kind IN ('Q', 'R')) OVER s AS setter
+    FROM st WINDOW s AS (PARTITION BY oid, sku ORDER BY v, n)
+), added AS (
+    SELECT *, COUNT(*) FILTER (WHERE is_start AND kind = 'A') OVER (PARTITION BY oid ORDER BY v, n) AS added,
+           MAX(n) OVER (PARTITION BY oid) AS placed_lines
+    FROM nums
+)
+SELECT *, MAX(inc) OVER k AS last_inc, MAX(setter) OVER k AS last_setter
+FROM added WINDOW k AS (PARTITION BY oid, sku)
+"""
+
+
+def _last_in_line(value: str, where: str) -> str:
+    return f"(MAX(ARRAY[v, n, {value}]) FILTER (WHERE inc = last_inc AND {where}))[3]"
+
+
+def _last_text_in_line(value: str, where: str) -> str:
+    key = "lpad(v::text, 10, '0') || lpad(n::text, 6, '0')"
+    last = f"MAX({key} || COALESCE({value}, '') COLLATE \"C\")"
+    return f"substr({last} FILTER (WHERE inc = last_inc AND {where}), 17)"
+
+
+ORDER_LIST = [
+    # Each SKU's last line, unless it was removed; a line that started at
+    # an addition is numbered after the order's first lines and the
+    # additions that started lines before it (``added``).
+    f"""INSERT INTO {{order_lines}} (order_id, sku, quantity, price_cents, line_total_cents, line_no,
+        status, rejected_quantity, rejection_reason, catalogue_price_cents, override_reason)
+    SELECT oid, sku, quantity, price, quantity * price, line_no,
+           CASE WHEN rem = 0 THEN 'rejected' ELSE 'active' END, rejected, COALESCE(reason, ''), catalogue,
+           COALESCE(override, '')
+    FROM (
+        SELECT oid, sku,
+               SUM(CASE kind WHEN 'R' THEN rem ELSE qty END) FILTER (WHERE setter = last_setter) AS quantity,
+               {_last_in_line("price", "kind IN ('P', 'A')")} AS price,
+               MAX(CASE kind WHEN 'P' THEN n ELSE placed_lines + added END)
+                   FILTER (WHERE is_start AND inc = last_inc) AS line_no,
+               {_last_in_line("rem", "kind = 'R'")} AS rem,
+               COALESCE(SUM(qty) FILTER (WHERE kind = 'R' AND inc = last_inc), 0) AS rejected,
+               {_last_text_in_line("reason", "kind = 'R'")} AS reason,
+               {_last_in_line("catalogue", "kind IN ('P', 'A')")} AS catalogue,
+               {_last_text_in_line("override", "kind IN ('P', 'A')")} AS override,
+               BOOL_OR(kind = 'X' AND next_v IS NULL) AS removed
+        FROM ({_LINE_EVENTS}) x GROUP BY oid, sku
+    ) lines WHERE NOT removed""",
+    f"""INSERT INTO {{order_list}} (order_id, customer_id, status, line_count, item_count, total_cents,
+        placed_at, shipped_at, cancelled_at, cancel_reason, carrier, tracking_number, requires_confirmation,
+        version, last_position, updated_at)
+    SELECT f.oid, f.customer_id,
+           CASE WHEN f.confirm AND f.waits_v > f.status_v THEN 'placed'
+                ELSE {_STATUS_NAMES}[f.status::int] END,
+           COALESCE(l.line_count, 0), COALESCE(l.item_count, 0), f.total, f.placed_at, f.shipped_at,
+           f.cancelled_at, COALESCE(f.cancel_reason, ''), COALESCE(f.carrier, ''), COALESCE(f.tracking, ''),
+           f.confirm, f.version, f.last_position,
+           TIMESTAMPTZ 'epoch' + f.updated_us * INTERVAL '1 microsecond'
+    FROM rebuild_order_facts f LEFT JOIN (
+        SELECT order_id, COUNT(*) FILTER (WHERE status = 'active') AS line_count, SUM(quantity) AS item_count
+        FROM {{order_lines}} GROUP BY order_id
+    ) l ON l.order_id = f.oid
+    WHERE NOT EXISTS (SELECT 1 FROM rebuild_replay r WHERE r.id = f.oid)""",
+]
