@@ -47,7 +47,7 @@ class OrderListProjection(Projection):
     group_keys = {"order_list": "order_id", "order_lines": "order_id"}
     supports_inline = True  # every row belongs to one order
     rebuild_weight = 2  # two tables, a row per line
-    set_based = SetBased(sql.ORDER_LIST, [sql.FACTS], [sql.CHECK], replay=sql.ORDER_LIST_REPLAY)
+    set_based = SetBased(sql.ORDER_LIST, sql.SHARED, [sql.CHECK], replay=sql.ORDER_LIST_REPLAY)
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         ids = {e.aggregate_id for e in events}
@@ -171,7 +171,7 @@ class CustomerSummaryProjection(Projection):
     event_types = ORDER_EVENTS
     models = {"customer_summary": CustomerSummary, "customer_orders": CustomerOrder}
     group_keys = {"customer_summary": "customer_id", "customer_orders": "order_id"}
-    set_based = SetBased(sql.CUSTOMER_SUMMARY, [sql.FACTS], [sql.CHECK])
+    set_based = SetBased(sql.CUSTOMER_SUMMARY, sql.SHARED, [sql.CHECK])
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         ids = {e.aggregate_id for e in events}
@@ -245,7 +245,7 @@ class DailySalesProjection(Projection):
     event_types = ORDER_EVENTS
     models = {"daily_sales": DailySales, "sales_orders": DailySalesOrder}
     group_keys = {"daily_sales": "day", "sales_orders": "order_id"}
-    set_based = SetBased(sql.DAILY_SALES, [sql.FACTS], [sql.CHECK])
+    set_based = SetBased(sql.DAILY_SALES, sql.SHARED, [sql.CHECK])
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         ids = {e.aggregate_id for e in events}

@@ -6,8 +6,10 @@ histories; change one, change the other.
 
 Statements read the events of the cut (``%(tx)s``, ``%(pos)s``) of the
 projection's types (``%(types)s``: the order streams' events, the same for
-the three read models, which share ``rebuild_order_facts``); table names
-are the shadow tables'.
+the three read models, which share ``{order_facts}``), of the streams
+in the connection's share (``%(part)s`` of ``%(parts)s``: order_list, whose
+rows each belong to one stream, may be built by several connections at
+once); table names are the shadow tables'.
 
 The SQL leans on what the order aggregate guarantees of a stream: it
 starts with OrderPlaced, versions follow on, it ships or is cancelled at
@@ -17,7 +19,12 @@ takes its quantity times its price off). ``CHECK`` hands a log that breaks
 the first three to the Python fold, which says what is wrong.
 """
 
-_CUT = "(tx_id, position) <= (%(tx)s, %(pos)s) AND event_type = ANY(%(types)s)"
+# The cut, the projection's types, and the share of the streams this
+# connection builds (``%(part)s`` of ``%(parts)s``, by a byte of the id).
+_CUT = (
+    "(tx_id, position) <= (%(tx)s, %(pos)s) AND event_type = ANY(%(types)s)"
+    " AND mod(get_byte(uuid_send(aggregate_id), 15), %(parts)s) = %(part)s"
+)
 _NOT_REPLAYED = "NOT EXISTS (SELECT 1 FROM rebuild_replay r WHERE r.id = events.aggregate_id)"
 _LINE_CHANGES = "('ItemAdded', 'ItemRemoved', 'LineQuantityChanged', 'LineRejected')"
 # The events that set an order's status, and the status each sets.
@@ -40,7 +47,7 @@ def _last(value: str, where: str = "TRUE") -> str:
 # One row per order: what every order read model needs to know of it.
 # Times of the last event travel as microseconds (exact both ways).
 FACTS = f"""
-CREATE TEMP TABLE IF NOT EXISTS rebuild_order_facts ON COMMIT DROP AS
+CREATE UNLOGGED TABLE {{order_facts}} AS
 SELECT aggregate_id AS oid, COUNT(*) AS events, MIN(version) AS first_v, MAX(version) AS version,
        COUNT(*) {_is("OrderPlaced")} AS placed, MIN(version) {_is("OrderPlaced")} AS placed_v,
        COUNT(*) {_is("OrderShipped")} AS shipped, COUNT(*) {_is("OrderCancelled")} AS cancelled,
@@ -67,8 +74,10 @@ SELECT aggregate_id AS oid, COUNT(*) AS events, MIN(version) AS first_v, MAX(ver
 FROM events WHERE {_CUT} GROUP BY aggregate_id
 """
 
+SHARED = {"order_facts": FACTS}
+
 CHECK = (
-    "SELECT oid FROM rebuild_order_facts WHERE placed <> 1 OR placed_v <> 1 OR first_v <> 1"
+    "SELECT oid FROM {order_facts} WHERE placed <> 1 OR placed_v <> 1 OR first_v <> 1"
     " OR events <> version OR shipped + cancelled > 1 OR changed_v > closed_v LIMIT 1"
 )
 
@@ -77,29 +86,29 @@ CUSTOMER_SUMMARY = [
     SELECT oid, customer_id,
            CASE WHEN shipped > 0 THEN 'shipped' WHEN cancelled > 0 THEN 'cancelled' ELSE 'placed' END,
            total, version
-    FROM rebuild_order_facts""",
+    FROM {order_facts}""",
     """INSERT INTO {customer_summary} (customer_id, orders_placed, orders_open, orders_shipped,
         orders_cancelled, lifetime_total_cents, first_order_at, last_order_at)
     SELECT customer_id, COUNT(*), COUNT(*) - SUM(shipped) - SUM(cancelled), SUM(shipped), SUM(cancelled),
            COALESCE(SUM(total) FILTER (WHERE cancelled = 0), 0), MIN(placed_at), MAX(placed_at)
-    FROM rebuild_order_facts GROUP BY customer_id""",
+    FROM {order_facts} GROUP BY customer_id""",
 ]
 
 _DAY = "((%s) AT TIME ZONE 'UTC')::date"
 DAILY_SALES = [
     """INSERT INTO {sales_orders} (order_id, total_cents, version)
-    SELECT oid, total, version FROM rebuild_order_facts""",
+    SELECT oid, total, version FROM {order_facts}""",
     # A day has a row once an order was placed, shipped or cancelled on it,
     # or lost a line to stock; booked value is net of lines lost that day.
     f"""INSERT INTO {{daily_sales}} (day, orders_placed, orders_shipped, orders_cancelled, booked_cents,
         revenue_cents)
     SELECT day, SUM(placed), SUM(shipped), SUM(cancelled), SUM(booked), SUM(revenue) FROM (
         SELECT {_DAY % "placed_at"} AS day, 1 AS placed, 0 AS shipped, 0 AS cancelled,
-               placed_total AS booked, 0 AS revenue FROM rebuild_order_facts
+               placed_total AS booked, 0 AS revenue FROM {{order_facts}}
         UNION ALL
-        SELECT {_DAY % "shipped_at"}, 0, 1, 0, 0, total FROM rebuild_order_facts WHERE shipped > 0
+        SELECT {_DAY % "shipped_at"}, 0, 1, 0, 0, total FROM {{order_facts}} WHERE shipped > 0
         UNION ALL
-        SELECT {_DAY % "cancelled_at"}, 0, 0, 1, 0, 0 FROM rebuild_order_facts WHERE cancelled > 0
+        SELECT {_DAY % "cancelled_at"}, 0, 0, 1, 0, 0 FROM {{order_facts}} WHERE cancelled > 0
         UNION ALL
         SELECT {_DAY % "created_at"}, 0, 0, 0,
                -(event_data->>'quantity')::bigint * (event_data->>'price_cents')::bigint, 0
@@ -202,9 +211,10 @@ ORDER_LIST = [
            f.cancelled_at, COALESCE(f.cancel_reason, ''), COALESCE(f.carrier, ''), COALESCE(f.tracking, ''),
            f.confirm, f.version, f.last_position,
            TIMESTAMPTZ 'epoch' + f.updated_us * INTERVAL '1 microsecond'
-    FROM rebuild_order_facts f LEFT JOIN (
+    FROM {{order_facts}} f LEFT JOIN (
         SELECT order_id, COUNT(*) FILTER (WHERE status = 'active') AS line_count, SUM(quantity) AS item_count
         FROM {{order_lines}} GROUP BY order_id
     ) l ON l.order_id = f.oid
-    WHERE NOT EXISTS (SELECT 1 FROM rebuild_replay r WHERE r.id = f.oid)""",
+    WHERE mod(get_byte(uuid_send(f.oid), 15), %(parts)s) = %(part)s
+      AND NOT EXISTS (SELECT 1 FROM rebuild_replay r WHERE r.id = f.oid)""",
 ]

@@ -125,9 +125,9 @@ def _shadow(projection: Projection, using: str) -> dict[str, str]:
 
 def _bulk(projections: list[Projection], using: str, progress, jobs: int, in_sql: bool):
     """Fill the shadow tables from a cut of the log (every event readable
-    now): in SQL where a projection can be (set_based.py), else through the
-    Python folds, in ``jobs`` processes. Returns (the cut, events applied
-    per projection)."""
+    now): in SQL where a projection can be (set_based.py, ``jobs``
+    connections), else through the Python folds (``jobs`` processes).
+    Returns (the cut, events applied per projection)."""
     cut = readable_cut(using)
     shadow = partial(_shadow, using=using)
     applied: dict[str, int] = {}
@@ -136,7 +136,7 @@ def _bulk(projections: list[Projection], using: str, progress, jobs: int, in_sql
         building, rest = set_based.split(projections, cut, EventStore(using=using).registry)
         if building:
             params = connections[using].get_connection_params()
-            applied, handed_back = set_based.build(building, using, params, cut, shadow)
+            applied, handed_back = set_based.build(building, using, params, cut, shadow, jobs)
             rest = rest + handed_back
     if rest:
         found = rebuild_bulk.shares(rest, jobs)
