@@ -130,8 +130,9 @@ HAVING MIN(version) FILTER (WHERE event_type = 'ItemRemoved')
 # Every line event: a line of OrderPlaced (P), ItemAdded (A), ItemRemoved
 # (X), LineQuantityChanged (Q), LineRejected (R), per order and SKU in
 # order. A line starts at P, or at an A on a SKU with no line or a line
-# rejected whole (``inc`` counts starts); a start, a Q or an R sets the
-# quantity (``setter`` counts those) and an A that is not a start adds to it.
+# rejected whole (``inc`` counts starts: ``last_inc`` is the SKU's last
+# line); a start, a Q or an R sets the quantity (``setter`` counts those)
+# and an A that is not a start adds to it.
 _LINE_EVENTS = f"""
 WITH le AS (
     SELECT e.aggregate_id AS oid, e.version AS v, COALESCE(i.n, 0) AS n,
@@ -156,15 +157,13 @@ WITH le AS (
     FROM w
 ), nums AS (
     SELECT *, COUNT(*) FILTER (WHERE is_start) OVER s AS inc,
-           COUNT(*) FILTER (WHERE is_start OR kind IN ('Q', 'R')) OVER s AS setter
-    FROM st WINDOW s AS (PARTITION BY oid, sku ORDER BY v, n)
-), added AS (
-    SELECT *, COUNT(*) FILTER (WHERE is_start AND kind = 'A') OVER (PARTITION BY oid ORDER BY v, n) AS added,
-           MAX(n) OVER (PARTITION BY oid) AS placed_lines
-    FROM nums
+           COUNT(*) FILTER (WHERE is_start OR kind IN ('Q', 'R')) OVER s AS setter,
+           COUNT(*) FILTER (WHERE is_start) OVER k AS last_inc,
+           COUNT(*) FILTER (WHERE is_start OR kind IN ('Q', 'R')) OVER k AS last_setter
+    FROM st WINDOW s AS (PARTITION BY oid, sku ORDER BY v, n), k AS (PARTITION BY oid, sku)
 )
-SELECT *, MAX(inc) OVER k AS last_inc, MAX(setter) OVER k AS last_setter
-FROM added WINDOW k AS (PARTITION BY oid, sku)
+SELECT *, COUNT(*) FILTER (WHERE is_start) OVER (PARTITION BY oid ORDER BY v, n) AS started
+FROM nums
 """
 
 
@@ -179,9 +178,9 @@ def _last_text_in_line(value: str, where: str) -> str:
 
 
 ORDER_LIST = [
-    # Each SKU's last line, unless it was removed; a line that started at
-    # an addition is numbered after the order's first lines and the
-    # additions that started lines before it (``added``).
+    # Each SKU's last line, unless it was removed; a line is numbered by
+    # the lines started on the order up to it (``started``: no line was
+    # removed before a later one started, or the stream is replayed).
     f"""INSERT INTO {{order_lines}} (order_id, sku, quantity, price_cents, line_total_cents, line_no,
         status, rejected_quantity, rejection_reason, catalogue_price_cents, override_reason)
     SELECT oid, sku, quantity, price, quantity * price, line_no,
@@ -191,8 +190,7 @@ ORDER_LIST = [
         SELECT oid, sku,
                SUM(CASE kind WHEN 'R' THEN rem ELSE qty END) FILTER (WHERE setter = last_setter) AS quantity,
                {_last_in_line("price", "kind IN ('P', 'A')")} AS price,
-               MAX(CASE kind WHEN 'P' THEN n ELSE placed_lines + added END)
-                   FILTER (WHERE is_start AND inc = last_inc) AS line_no,
+               MAX(started) FILTER (WHERE is_start AND inc = last_inc) AS line_no,
                {_last_in_line("rem", "kind = 'R'")} AS rem,
                COALESCE(SUM(qty) FILTER (WHERE kind = 'R' AND inc = last_inc), 0) AS rejected,
                {_last_text_in_line("reason", "kind = 'R'")} AS reason,

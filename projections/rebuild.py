@@ -13,6 +13,7 @@ tables until it commits).
 import re
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -158,24 +159,24 @@ def _rebuild_postgres(
         for logical, spec in p.tables(using).specs.items()
     }
     live_tables = list(group_keys)
-    deferred: list[str] = []
+    deferred: dict[str, list[str]] = {}
     with connection.cursor() as cursor:
         _check_owner(cursor, live_tables)
         for table in live_tables:
             cursor.execute(f"DROP TABLE IF EXISTS {table}{SUFFIX}")
             # Unlogged while it is built (no WAL per row), logged before it goes live.
             cursor.execute(f"CREATE UNLOGGED TABLE {table}{SUFFIX} (LIKE {table} INCLUDING ALL)")
-            deferred += _defer_indexes(cursor, f"{table}{SUFFIX}", group_keys[table])
+            deferred[table] = _defer_indexes(cursor, f"{table}{SUFFIX}", group_keys[table])
     try:
         # The bulk, while the live tables keep serving and catching up.
         cut, applied = _bulk(projections, using, progress, jobs, in_sql)
-        with connection.cursor() as cursor:
-            for table in live_tables:
-                cursor.execute(f"ALTER TABLE {table}{SUFFIX} SET LOGGED")
-            # Built from the finished table (a sort), not row by row; after
-            # SET LOGGED, which would otherwise rebuild them again.
-            for create_index in deferred:
-                cursor.execute(create_index)
+        # Logged before they go live; then the indexes, built from the
+        # finished table (a sort), not row by row, after SET LOGGED, which
+        # would otherwise rebuild them again. A table per connection, ``jobs``
+        # at once.
+        finish = partial(_finish_table, connection.get_connection_params())
+        with ThreadPoolExecutor(max(1, jobs)) as pool:
+            list(pool.map(finish, [(f"{table}{SUFFIX}", deferred[table]) for table in live_tables]))
         store = EventStore(using=using)
         with transaction.atomic(using=using):
             # Wait for live runners to finish their batch, then keep them out
@@ -212,6 +213,14 @@ def _rebuild_postgres(
         with connection.cursor() as cursor:
             for table in live_tables:
                 cursor.execute(f"DROP TABLE IF EXISTS {table}{SUFFIX}")
+
+
+def _finish_table(params: dict, work: tuple[str, list[str]]) -> None:
+    table, create_indexes = work
+    with psycopg.connect(**{**params, "prepare_threshold": None}, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE {table} SET LOGGED")
+        for create_index in create_indexes:
+            conn.execute(create_index)
 
 
 def _defer_indexes(cursor, table: str, group_key: str) -> list[str]:

@@ -31,7 +31,13 @@ class Command(BaseCommand):
         rb.add_argument(
             "--jobs",
             type=int,
-            help="processes replaying the log at once (PROJECTION_REBUILD_JOBS; 0: one per core)",
+            help="processes replaying the log at once, or connections building a read model in SQL"
+            " (PROJECTION_REBUILD_JOBS; 0: one per core)",
+        )
+        rb.add_argument(
+            "--in-python",
+            action="store_true",
+            help="replay every event through the Python folds, also where SQL could build the tables",
         )
         rt = sub.add_parser("retry", help="release a held projection to try its failed event again")
         rt.add_argument("name")
@@ -92,7 +98,9 @@ class Command(BaseCommand):
         jobs = options.get("jobs")
         jobs = settings.PROJECTION_REBUILD_JOBS if jobs is None else jobs
         jobs = jobs or os.cpu_count() or 1
-        result = rebuild.rebuild(projections, using=using, progress=progress, jobs=jobs)
+        result = rebuild.rebuild(
+            projections, using=using, progress=progress, jobs=jobs, in_sql=not options.get("in_python")
+        )
         progress.done()
         self.stdout.write(
             f"{', '.join(p.name for p in projections)}: rebuilt from {result.events} event(s) in "
