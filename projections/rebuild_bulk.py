@@ -4,6 +4,7 @@ share of the projections."""
 
 import multiprocessing
 import queue
+from contextlib import closing
 
 from django.db import connections
 
@@ -34,17 +35,20 @@ def stream(projections: list, using: str, cut: LogCut, shadow, progress=None) ->
     types = frozenset().union(*(p.event_types for p in projections))
     wanted = cut.of_types(types)
     targets = [(p, p.buffered_tables(using, rename=shadow(p))) for p in projections]
-    seen, applied = 0, {}
     batches = store.stream_all(
         START, batch=REBUILD_BATCH, metadata=metadata, until=cut.checkpoint, types=types
     )
-    for batch in batches:
-        apply(targets, batch, applied)
-        for _, tables in targets:
-            tables.maybe_flush()
-        seen += len(batch)
-        if progress:
-            progress(seen, max(wanted, seen))
+    seen, applied = 0, {}
+    # Closed however this ends: a failed fold must not leave the stream's
+    # connection in its transaction for as long as the error is kept.
+    with closing(batches):
+        for batch in batches:
+            apply(targets, batch, applied)
+            for _, tables in targets:
+                tables.maybe_flush()
+            seen += len(batch)
+            if progress:
+                progress(seen, max(wanted, seen))
     for _, tables in targets:
         tables.flush()
     return applied
