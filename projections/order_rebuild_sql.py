@@ -130,72 +130,78 @@ HAVING MIN(version) FILTER (WHERE event_type = 'ItemRemoved')
 # Every line event: a line of OrderPlaced (P), ItemAdded (A), ItemRemoved
 # (X), LineQuantityChanged (Q), LineRejected (R), per order and SKU in
 # order. A line starts at P, or at an A on a SKU with no line or a line
-# rejected whole (``inc`` counts starts: ``last_inc`` is the SKU's last
-# line); a start, a Q or an R sets the quantity (``setter`` counts those)
-# and an A that is not a start adds to it.
+# rejected whole (``inc`` counts the SKU's starts); a start, a Q or an R
+# sets the quantity (``setter`` counts those) and an A that is not a start
+# adds to it (``added``, running). ``rejected`` runs over the R quantities;
+# ``started`` counts the lines started on the order so far.
 _LINE_EVENTS = f"""
 WITH le AS (
     SELECT e.aggregate_id AS oid, e.version AS v, COALESCE(i.n, 0) AS n,
            CASE e.event_type WHEN 'OrderPlaced' THEN 'P' WHEN 'ItemAdded' THEN 'A'
                 WHEN 'ItemRemoved' THEN 'X' WHEN 'LineQuantityChanged' THEN 'Q' ELSE 'R' END AS kind,
-           COALESCE(i.item, e.event_data) AS d
+           COALESCE(i.item, e.event_data)->>'sku' AS sku,
+           (COALESCE(i.item, e.event_data)->>'quantity')::int AS qty,
+           (e.event_data->>'remaining_quantity')::int AS rem,
+           (COALESCE(i.item, e.event_data)->>'price_cents')::bigint AS price,
+           (COALESCE(i.item, e.event_data)->>'catalogue_price_cents')::bigint AS catalogue,
+           COALESCE(i.item, e.event_data)->>'override_reason' AS override,
+           e.event_data->>'reason' AS reason
     FROM events e LEFT JOIN LATERAL jsonb_array_elements(
         CASE WHEN e.event_type = 'OrderPlaced' THEN e.event_data->'items' END
     ) WITH ORDINALITY AS i(item, n) ON TRUE
     WHERE {_CUT} AND e.event_type IN ('OrderPlaced', {_LINE_CHANGES[1:-1]})
       AND {_NOT_REPLAYED.replace("events.", "e.")}
-), w AS (
-    SELECT oid, v, n, kind, d->>'sku' AS sku, (d->>'quantity')::bigint AS qty,
-           (d->>'remaining_quantity')::bigint AS rem, (d->>'price_cents')::bigint AS price,
-           (d->>'catalogue_price_cents')::bigint AS catalogue, d->>'override_reason' AS override,
-           d->>'reason' AS reason, LAG(kind) OVER s AS prev_kind,
-           LAG((d->>'remaining_quantity')::bigint) OVER s AS prev_rem, LEAD(v) OVER s AS next_v
-    FROM le WINDOW s AS (PARTITION BY oid, d->>'sku' ORDER BY v, n)
 ), st AS (
     SELECT *, kind = 'P' OR (kind = 'A' AND (prev_kind IS NULL OR prev_kind = 'X'
               OR (prev_kind = 'R' AND prev_rem = 0))) AS is_start
-    FROM w
+    FROM (
+        SELECT *, LAG(kind) OVER s AS prev_kind, LAG(rem) OVER s AS prev_rem, LEAD(v) OVER s AS next_v
+        FROM le WINDOW s AS (PARTITION BY oid, sku ORDER BY v, n)
+    ) w
 ), nums AS (
     SELECT *, COUNT(*) FILTER (WHERE is_start) OVER s AS inc,
            COUNT(*) FILTER (WHERE is_start OR kind IN ('Q', 'R')) OVER s AS setter,
-           COUNT(*) FILTER (WHERE is_start) OVER k AS last_inc,
-           COUNT(*) FILTER (WHERE is_start OR kind IN ('Q', 'R')) OVER k AS last_setter
-    FROM st WINDOW s AS (PARTITION BY oid, sku ORDER BY v, n), k AS (PARTITION BY oid, sku)
+           COALESCE(SUM(qty) FILTER (WHERE kind = 'A' AND NOT is_start) OVER s, 0) AS added,
+           COALESCE(SUM(qty) FILTER (WHERE kind = 'R') OVER s, 0) AS rejected
+    FROM st WINDOW s AS (PARTITION BY oid, sku ORDER BY v, n)
 )
-SELECT *, COUNT(*) FILTER (WHERE is_start) OVER (PARTITION BY oid ORDER BY v, n) AS started
-FROM nums
+SELECT *, COUNT(*) FILTER (WHERE is_start) OVER (PARTITION BY oid ORDER BY v, n) AS started FROM nums
 """
 
 
-def _last_in_line(value: str, where: str) -> str:
-    return f"(MAX(ARRAY[v, n, {value}]) FILTER (WHERE inc = last_inc AND {where}))[3]"
+def _last(values: str, where: str) -> str:
+    """``ARRAY[values]`` of the SKU's row, among those ``where``, of its last
+    line (``inc``) and, in it, the last event."""
+    return f"MAX(ARRAY[inc, v, n, {values}]) FILTER (WHERE {where})"
 
 
-def _last_text_in_line(value: str, where: str) -> str:
-    key = "lpad(v::text, 10, '0') || lpad(n::text, 6, '0')"
-    last = f"MAX({key} || COALESCE({value}, '') COLLATE \"C\")"
-    return f"substr({last} FILTER (WHERE inc = last_inc AND {where}), 17)"
+def _last_text(value: str, where: str) -> str:
+    """As ``_last`` for a text: keyed by the line, event and item numbers."""
+    key = "lpad(inc::text, 10, '0') || lpad(v::text, 10, '0') || lpad(n::text, 6, '0')"
+    return f"MAX({key} || COALESCE({value}, '') COLLATE \"C\") FILTER (WHERE {where})"
 
 
 ORDER_LIST = [
     # Each SKU's last line, unless it was removed; a line is numbered by
     # the lines started on the order up to it (``started``: no line was
     # removed before a later one started, or the stream is replayed).
+    # Values of the last line's rejections count only if they are its own.
     f"""INSERT INTO {{order_lines}} (order_id, sku, quantity, price_cents, line_total_cents, line_no,
         status, rejected_quantity, rejection_reason, catalogue_price_cents, override_reason)
-    SELECT oid, sku, quantity, price, quantity * price, line_no,
-           CASE WHEN rem = 0 THEN 'rejected' ELSE 'active' END, rejected, COALESCE(reason, ''), catalogue,
-           COALESCE(override, '')
+    SELECT oid, sku, setter[4] + added - setter[5], priced[4], (setter[4] + added - setter[5]) * priced[4],
+           start[4], CASE WHEN last_r[1] = last_inc AND last_r[4] = 0 THEN 'rejected' ELSE 'active' END,
+           rejected - start[5],
+           CASE WHEN substr(reason, 1, 10)::bigint = last_inc THEN substr(reason, 27) ELSE '' END,
+           priced[5], substr(override, 27)
     FROM (
-        SELECT oid, sku,
-               SUM(CASE kind WHEN 'R' THEN rem ELSE qty END) FILTER (WHERE setter = last_setter) AS quantity,
-               {_last_in_line("price", "kind IN ('P', 'A')")} AS price,
-               MAX(started) FILTER (WHERE is_start AND inc = last_inc) AS line_no,
-               {_last_in_line("rem", "kind = 'R'")} AS rem,
-               COALESCE(SUM(qty) FILTER (WHERE kind = 'R' AND inc = last_inc), 0) AS rejected,
-               {_last_text_in_line("reason", "kind = 'R'")} AS reason,
-               {_last_in_line("catalogue", "kind IN ('P', 'A')")} AS catalogue,
-               {_last_text_in_line("override", "kind IN ('P', 'A')")} AS override,
+        SELECT oid, sku, MAX(inc) AS last_inc, MAX(added) AS added, MAX(rejected) AS rejected,
+               {_last("CASE kind WHEN 'R' THEN rem ELSE qty END, added", "is_start OR kind IN ('Q', 'R')")}
+                   AS setter,
+               {_last("price, catalogue", "kind IN ('P', 'A')")} AS priced,
+               {_last("started, rejected", "is_start")} AS start,
+               {_last("rem", "kind = 'R'")} AS last_r,
+               {_last_text("reason", "kind = 'R'")} AS reason,
+               {_last_text("override", "kind IN ('P', 'A')")} AS override,
                BOOL_OR(kind = 'X' AND next_v IS NULL) AS removed
         FROM ({_LINE_EVENTS}) x GROUP BY oid, sku
     ) lines WHERE NOT removed""",

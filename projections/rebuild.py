@@ -139,7 +139,8 @@ def _bulk(projections: list[Projection], using: str, progress, jobs: int, in_sql
             params = connections[using].get_connection_params()
             applied, handed_back = set_based.build(building, using, params, cut, shadow, jobs)
             rest = rest + handed_back
-    if rest:
+    # Read models with no event in the cut stay empty: nothing to stream.
+    if rest := [p for p in rest if cut.of_types(p.event_types)]:
         found = rebuild_bulk.shares(rest, jobs)
         if len(found) > 1:
             for share in rebuild_bulk.in_processes(found, using, cut, shadow, progress):
@@ -172,11 +173,11 @@ def _rebuild_postgres(
         cut, applied = _bulk(projections, using, progress, jobs, in_sql)
         # Logged before they go live; then the indexes, built from the
         # finished table (a sort), not row by row, after SET LOGGED, which
-        # would otherwise rebuild them again. A table per connection, ``jobs``
-        # at once.
-        finish = partial(_finish_table, connection.get_connection_params())
+        # would otherwise rebuild them again. ``jobs`` connections at once.
+        run = partial(_run_alone, connection.get_connection_params())
         with ThreadPoolExecutor(max(1, jobs)) as pool:
-            list(pool.map(finish, [(f"{table}{SUFFIX}", deferred[table]) for table in live_tables]))
+            list(pool.map(run, [f"ALTER TABLE {table}{SUFFIX} SET LOGGED" for table in live_tables]))
+            list(pool.map(run, [index for table in live_tables for index in deferred[table]]))
         store = EventStore(using=using)
         with transaction.atomic(using=using):
             # Wait for live runners to finish their batch, then keep them out
@@ -215,12 +216,10 @@ def _rebuild_postgres(
                 cursor.execute(f"DROP TABLE IF EXISTS {table}{SUFFIX}")
 
 
-def _finish_table(params: dict, work: tuple[str, list[str]]) -> None:
-    table, create_indexes = work
+def _run_alone(params: dict, statement: str) -> None:
+    """One statement on a connection of its own."""
     with psycopg.connect(**{**params, "prepare_threshold": None}, autocommit=True) as conn:
-        conn.execute(f"ALTER TABLE {table} SET LOGGED")
-        for create_index in create_indexes:
-            conn.execute(create_index)
+        conn.execute(statement)
 
 
 def _defer_indexes(cursor, table: str, group_key: str) -> list[str]:
