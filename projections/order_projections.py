@@ -6,7 +6,7 @@ from datetime import date
 from uuid import UUID
 
 from eventstore import RecordedEvent
-from projections import order_rebuild_sql as sql
+from projections import order_rebuild_sql as order_sql
 from projections.base import Projection, ProjectionError
 from projections.models import (
     CustomerOrder,
@@ -47,7 +47,13 @@ class OrderListProjection(Projection):
     group_keys = {"order_list": "order_id", "order_lines": "order_id"}
     supports_inline = True  # every row belongs to one order
     rebuild_weight = 2  # two tables, a row per line
-    set_based = SetBased(sql.ORDER_LIST, sql.SHARED, [sql.CHECK], replay=sql.ORDER_LIST_REPLAY)
+    set_based = SetBased(
+        order_sql.VERSIONS,
+        order_sql.ORDER_LIST,
+        shared=order_sql.SHARED,
+        checks=(order_sql.CHECK,),
+        replay=order_sql.ORDER_LIST_REPLAY,
+    )
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         ids = {e.aggregate_id for e in events}
@@ -171,7 +177,13 @@ class CustomerSummaryProjection(Projection):
     event_types = ORDER_EVENTS
     models = {"customer_summary": CustomerSummary, "customer_orders": CustomerOrder}
     group_keys = {"customer_summary": "customer_id", "customer_orders": "order_id"}
-    set_based = SetBased(sql.CUSTOMER_SUMMARY, sql.SHARED, [sql.CHECK])
+    set_based = SetBased(
+        order_sql.VERSIONS,
+        (order_sql.CUSTOMER_ORDERS,),
+        (order_sql.CUSTOMER_SUMMARY,),
+        order_sql.SHARED,
+        (order_sql.CHECK,),
+    )
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         ids = {e.aggregate_id for e in events}
@@ -245,7 +257,13 @@ class DailySalesProjection(Projection):
     event_types = ORDER_EVENTS
     models = {"daily_sales": DailySales, "sales_orders": DailySalesOrder}
     group_keys = {"daily_sales": "day", "sales_orders": "order_id"}
-    set_based = SetBased(sql.DAILY_SALES, sql.SHARED, [sql.CHECK])
+    set_based = SetBased(
+        order_sql.VERSIONS,
+        (order_sql.SALES_ORDERS,),
+        (order_sql.DAILY_SALES,),
+        order_sql.SHARED,
+        (order_sql.CHECK,),
+    )
 
     def apply(self, events: list[RecordedEvent], tables: Tables) -> int:
         ids = {e.aggregate_id for e in events}

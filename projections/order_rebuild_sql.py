@@ -6,25 +6,38 @@ histories; change one, change the other.
 
 Statements read the events of the cut (``%(tx)s``, ``%(pos)s``) of the
 projection's types (``%(types)s``: the order streams' events, the same for
-the three read models, which share ``{order_facts}``), of the streams
-in the connection's share (``%(part)s`` of ``%(parts)s``: order_list, whose
-rows each belong to one stream, may be built by several connections at
-once); table names are the shadow tables'.
+the three read models, which share ``{order_facts}``) in the slice of the
+streams (``%(lo)s`` to ``%(hi)s``); table names are the shadow tables'.
 
 The SQL leans on what the order aggregate guarantees of a stream: it
 starts with OrderPlaced, versions follow on, it ships or is cancelled at
 most once and changes no line after, and each event's order total is the
 last one's plus or minus what it changed (so a line rejected for stock
 takes its quantity times its price off). ``CHECK`` hands a log that breaks
-the first three to the Python fold, which says what is wrong.
+the first three to the Python fold. ``VERSIONS`` are the schema versions
+the SQL reads events at: a new version or event type leaves it unused until
+it is changed too (tests/unit/test_set_based_versions.py).
 """
 
-# The cut, the projection's types, and the share of the streams this
-# connection builds (``%(part)s`` of ``%(parts)s``, by a byte of the id).
+# The cut, the projection's types, and the slice of the streams.
 _CUT = (
     "(tx_id, position) <= (%(tx)s, %(pos)s) AND event_type = ANY(%(types)s)"
-    " AND mod(get_byte(uuid_send(aggregate_id), 15), %(parts)s) = %(part)s"
+    " AND aggregate_id BETWEEN %(lo)s AND %(hi)s"
 )
+# The schema versions of the order events this SQL reads them at.
+VERSIONS = {
+    "OrderPlaced": 3,
+    "ItemAdded": 2,
+    "ItemRemoved": 1,
+    "LineQuantityChanged": 1,
+    "LineRejected": 1,
+    "OrderConfirmed": 1,
+    "OrderShipped": 1,
+    "OrderCancelled": 1,
+    "NoteAdded": 1,
+    "ShippingDetailsGiven": 1,
+    "ShippingAddressChanged": 1,
+}
 _NOT_REPLAYED = "NOT EXISTS (SELECT 1 FROM rebuild_replay r WHERE r.id = events.aggregate_id)"
 _LINE_CHANGES = "('ItemAdded', 'ItemRemoved', 'LineQuantityChanged', 'LineRejected')"
 # The events that set an order's status, and the status each sets.
@@ -47,7 +60,6 @@ def _last(value: str, where: str = "TRUE") -> str:
 # One row per order: what every order read model needs to know of it.
 # Times of the last event travel as microseconds (exact both ways).
 FACTS = f"""
-CREATE UNLOGGED TABLE {{order_facts}} AS
 SELECT aggregate_id AS oid, COUNT(*) AS events, MIN(version) AS first_v, MAX(version) AS version,
        COUNT(*) {_is("OrderPlaced")} AS placed, MIN(version) {_is("OrderPlaced")} AS placed_v,
        COUNT(*) {_is("OrderShipped")} AS shipped, COUNT(*) {_is("OrderCancelled")} AS cancelled,
@@ -74,34 +86,33 @@ SELECT aggregate_id AS oid, COUNT(*) AS events, MIN(version) AS first_v, MAX(ver
 FROM events WHERE {_CUT} GROUP BY aggregate_id
 """
 
-SHARED = {"order_facts": FACTS}
+SHARED = (("order_facts", FACTS, "oid"),)
 
 CHECK = (
     "SELECT oid FROM {order_facts} WHERE placed <> 1 OR placed_v <> 1 OR first_v <> 1"
     " OR events <> version OR shipped + cancelled > 1 OR changed_v > closed_v LIMIT 1"
 )
 
-CUSTOMER_SUMMARY = [
-    """INSERT INTO {customer_orders} (order_id, customer_id, status, total_cents, version)
+CUSTOMER_ORDERS = """INSERT INTO {customer_orders} (order_id, customer_id, status, total_cents, version)
     SELECT oid, customer_id,
            CASE WHEN shipped > 0 THEN 'shipped' WHEN cancelled > 0 THEN 'cancelled' ELSE 'placed' END,
            total, version
-    FROM {order_facts}""",
-    """INSERT INTO {customer_summary} (customer_id, orders_placed, orders_open, orders_shipped,
-        orders_cancelled, lifetime_total_cents, first_order_at, last_order_at)
+    FROM {order_facts} WHERE oid BETWEEN %(lo)s AND %(hi)s"""
+
+CUSTOMER_SUMMARY = """INSERT INTO {customer_summary} (customer_id, orders_placed, orders_open,
+        orders_shipped, orders_cancelled, lifetime_total_cents, first_order_at, last_order_at)
     SELECT customer_id, COUNT(*), COUNT(*) - SUM(shipped) - SUM(cancelled), SUM(shipped), SUM(cancelled),
            COALESCE(SUM(total) FILTER (WHERE cancelled = 0), 0), MIN(placed_at), MAX(placed_at)
-    FROM {order_facts} GROUP BY customer_id""",
-]
+    FROM {order_facts} GROUP BY customer_id"""
 
 _DAY = "((%s) AT TIME ZONE 'UTC')::date"
-DAILY_SALES = [
-    """INSERT INTO {sales_orders} (order_id, total_cents, version)
-    SELECT oid, total, version FROM {order_facts}""",
-    # A day has a row once an order was placed, shipped or cancelled on it,
-    # or lost a line to stock; booked value is net of lines lost that day.
-    f"""INSERT INTO {{daily_sales}} (day, orders_placed, orders_shipped, orders_cancelled, booked_cents,
-        revenue_cents)
+SALES_ORDERS = """INSERT INTO {sales_orders} (order_id, total_cents, version)
+    SELECT oid, total, version FROM {order_facts} WHERE oid BETWEEN %(lo)s AND %(hi)s"""
+
+# A day has a row once an order was placed, shipped or cancelled on it, or
+# lost a line to stock; booked value is net of lines lost that day.
+DAILY_SALES = f"""INSERT INTO {{daily_sales}} (day, orders_placed, orders_shipped, orders_cancelled,
+        booked_cents, revenue_cents)
     SELECT day, SUM(placed), SUM(shipped), SUM(cancelled), SUM(booked), SUM(revenue) FROM (
         SELECT {_DAY % "placed_at"} AS day, 1 AS placed, 0 AS shipped, 0 AS cancelled,
                placed_total AS booked, 0 AS revenue FROM {{order_facts}}
@@ -113,8 +124,7 @@ DAILY_SALES = [
         SELECT {_DAY % "created_at"}, 0, 0, 0,
                -(event_data->>'quantity')::bigint * (event_data->>'price_cents')::bigint, 0
         FROM events WHERE {_CUT} AND event_type = 'LineRejected'
-    ) x GROUP BY day""",
-]
+    ) x GROUP BY day"""
 
 # order_list's streams whose line numbers the SQL below would get wrong: a
 # new line gets the number after the highest on the order, so once a line
@@ -181,7 +191,7 @@ def _last_text(value: str, where: str) -> str:
     return f"MAX({key} || COALESCE({value}, '') COLLATE \"C\") FILTER (WHERE {where})"
 
 
-ORDER_LIST = [
+ORDER_LIST = (
     # Each SKU's last line, unless it was removed; a line is numbered by
     # the lines started on the order up to it (``started``: no line was
     # removed before a later one started, or the stream is replayed).
@@ -217,8 +227,8 @@ ORDER_LIST = [
            TIMESTAMPTZ 'epoch' + f.updated_us * INTERVAL '1 microsecond'
     FROM {{order_facts}} f LEFT JOIN (
         SELECT order_id, COUNT(*) FILTER (WHERE status = 'active') AS line_count, SUM(quantity) AS item_count
-        FROM {{order_lines}} GROUP BY order_id
+        FROM {{order_lines}} WHERE order_id BETWEEN %(lo)s AND %(hi)s GROUP BY order_id
     ) l ON l.order_id = f.oid
-    WHERE mod(get_byte(uuid_send(f.oid), 15), %(parts)s) = %(part)s
+    WHERE f.oid BETWEEN %(lo)s AND %(hi)s
       AND NOT EXISTS (SELECT 1 FROM rebuild_replay r WHERE r.id = f.oid)""",
-]
+)

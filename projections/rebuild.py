@@ -105,6 +105,8 @@ _NOT_OWNED = (
     "SELECT c.relname FROM pg_class c WHERE c.oid = ANY(%s::regclass[])"
     " AND NOT pg_has_role(c.relowner, 'USAGE')"
     " UNION ALL SELECT current_schema() WHERE NOT has_schema_privilege(current_schema(), 'CREATE')"
+    # Set-based rebuilds keep the streams to replay in a temporary table.
+    " UNION ALL SELECT 'temporary tables' WHERE NOT has_database_privilege(current_database(), 'TEMP')"
 )
 
 

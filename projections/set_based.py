@@ -1,27 +1,36 @@
 """Set-based rebuilds (PostgreSQL): a read model that can say how to build
-its tables from the log in SQL (``Projection.set_based``) is rebuilt by a
-few INSERT ... SELECT statements run in the database, instead of every
-event travelling to Python and its rows travelling back.
+its tables from the log in SQL (``Projection.set_based``) is rebuilt by
+INSERT ... SELECT statements run in the database, instead of every event
+travelling to Python and its rows travelling back.
 
 The SQL is a second statement of the projection's fold, so it is used only
 where it is known to agree with the Python one:
 
-- every event of the projection's types in the cut is at its type's current
-  schema version (upcasters are Python; older events take the Python fold);
+- every event of the projection's types in the cut is at the schema version
+  the SQL was written for (``versions``, which must also be the current
+  ones: upcasters are Python, so older events take the Python fold);
 - the projection's ``checks`` find nothing the statements cannot fold (a
   stream that does not start as the fold expects, say): else the Python
   fold rebuilds it, and says what is wrong;
 - the streams its ``replay`` query names are left out of the statements and
   folded by Python instead (what the SQL would get wrong).
 
-Everything reads the same cut of the log (eventstore.cut): the rebuild's
-other projections, streamed through Python, stop at the same event.
+The work is cut into slices of the streams (by id), each in a transaction
+of its own: a transaction that writes holds back every reader of the log
+(the gap-safe bound waits for it), so none may last long. ``jobs``
+connections take the slices in turn. Everything reads the same cut of the
+log (eventstore.cut): the rebuild's other projections, streamed through
+Python, stop at the same event.
 """
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+import hashlib
+import threading
+from collections.abc import Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
-from uuid import uuid4
+from uuid import UUID
 
 import psycopg
 from django.db import connections
@@ -30,43 +39,66 @@ from eventstore import EventStore
 from eventstore.cut import LogCut
 from eventstore.sql import COLUMNS, COLUMNS_NO_METADATA, FAST_TIMESTAMPTZ, TIMESTAMPTZ_OID
 
+# Each slice of the streams is a transaction of its own: readers of the log
+# wait on one slice's work at most (some 0.1-0.3 s per million events).
+SLICES = 32
 REPLAY_BATCH = 5000
+APPLICATION_NAME = "projections rebuild (sql)"
+_EVERY_STREAM = (UUID(int=0), UUID(int=2**128 - 1))
 
 
 @dataclass(frozen=True)
 class SetBased:
     """How a projection builds its (empty) tables from a cut of the log.
 
-    ``statements`` name tables by their logical names (``{order_lines}``)
-    and take ``%(tx)s``, ``%(pos)s`` (the cut), ``%(types)s`` (the
-    projection's event types) and ``%(part)s`` of ``%(parts)s`` (the share
-    of the streams this connection builds). ``shared`` are tables built
-    once per rebuild from the whole cut, for every projection that names
-    them (name -> ``CREATE UNLOGGED TABLE {name} AS ...``; projections that
-    share one share their event types); statements and ``checks`` name them
-    as ``{name}``. A row from any of ``checks`` hands the projection to the
-    Python fold. ``replay`` selects stream ids the statements leave out
-    (they are in the temporary table ``rebuild_replay``): the Python fold
-    takes them."""
+    Every statement takes ``%(tx)s``, ``%(pos)s`` (the cut), ``%(types)s``
+    (the projection's event types) and ``%(lo)s``, ``%(hi)s`` (a slice: the
+    streams whose ids lie between, inclusive), and names tables by their
+    logical names (``{order_lines}``).
 
-    statements: list[str]
-    shared: dict[str, str] = field(default_factory=dict)
-    checks: list[str] = field(default_factory=list)
+    - ``statements`` run for each slice (rows that belong to one stream);
+    - ``totals`` run once, after every slice (rows that gather streams);
+    - ``shared``: (name, SELECT, stream id column) of tables filled slice by
+      slice from the cut before either, once per rebuild for every
+      projection that names them (projections that share one share their
+      event types), named ``{name}`` in statements, totals and ``checks``;
+    - a row from any of ``checks`` (run once the shared tables are full)
+      hands the projection to the Python fold;
+    - ``replay`` selects the stream ids of a slice that the statements leave
+      out (they are in the temporary table ``rebuild_replay``): the Python
+      fold takes them;
+    - ``versions``: the schema version of each of the projection's event
+      types that the statements were written for."""
+
+    versions: dict[str, int]
+    statements: tuple[str, ...]
+    totals: tuple[str, ...] = ()
+    shared: tuple[tuple[str, str, str], ...] = ()
+    checks: tuple[str, ...] = ()
     replay: str | None = None
 
 
 def split(projections: list, cut: LogCut, registry) -> tuple[list, list]:
-    """(those to build in SQL, the rest): a projection qualifies when it has
-    statements and the cut holds its event types at their current schema
-    version only."""
+    """(those to build in SQL, the rest): a projection qualifies when its
+    statements were written for the current schema version of each of its
+    event types and the cut holds no other version."""
     current = registry.current_versions
     in_sql, rest = [], []
     for projection in projections:
-        qualifies = getattr(projection, "set_based", None) is not None and all(
-            cut.versions(event_type) <= {current.get(event_type)} for event_type in projection.event_types
+        spec = getattr(projection, "set_based", None)
+        qualifies = (
+            spec is not None
+            and set(spec.versions) == set(projection.event_types)
+            and all(current.get(t) == v and cut.versions(t) <= {v} for t, v in spec.versions.items())
         )
         (in_sql if qualifies else rest).append(projection)
     return in_sql, rest
+
+
+def slices(count: int = SLICES) -> list[tuple[UUID, UUID]]:
+    """``count`` ranges of stream ids, inclusive, that cover them all."""
+    edges = [n * 2**128 // count for n in range(count + 1)]
+    return [(UUID(int=edges[n]), UUID(int=edges[n + 1] - 1)) for n in range(count)]
 
 
 def build(
@@ -74,104 +106,132 @@ def build(
 ) -> tuple[dict, list]:
     """Build each projection's shadow tables (``shadow(projection)``: logical
     name -> table) from the cut. Returns (events applied per projection,
-    the projections handed back to the Python fold).
-
-    With ``jobs`` > 1, a projection whose rows each belong to one stream is
-    built by that many connections at once, each for a share of the
-    streams, beside one for the others: the database does the work, on as
-    many cores."""
-    params = {**connection_params, "prepare_threshold": None}
-    token = uuid4().hex[:12]
-    shared = {name: f"rebuild_{name}_{token}" for p in projections for name in p.set_based.shared}
-    try:
-        failed = _prepare(projections, params, cut, shared)
-        building = [p for p in projections if p.name not in failed]
-        split = [p for p in building if jobs > 1 and p.supports_inline]
-        whole = [p for p in building if p not in split]
-        groups = [(whole, 0, 1)] if whole else []
-        groups += [(split, part, jobs) for part in range(jobs)] if split else []
-        run = partial(_build_group, using=using, params=params, cut=cut, shadow=shadow, shared=shared)
-        if len(groups) == 1:
-            run(*groups[0])
-        elif groups:
-            with ThreadPoolExecutor(len(groups)) as pool:
-                list(pool.map(lambda group: _in_thread(run, *group), groups))
-    finally:
-        if shared:
-            with psycopg.connect(**params, autocommit=True) as conn:
-                conn.execute(f"DROP TABLE IF EXISTS {', '.join(shared.values())}")
-    applied = {p.name: cut.of_types(p.event_types) for p in building}
+    the projections handed back to the Python fold)."""
+    params = {**connection_params, "prepare_threshold": None, "application_name": APPLICATION_NAME}
+    # Named by what is rebuilt (the rebuild's guard keeps out another of
+    # the same), so a rebuild that died leaves nothing the next one misses.
+    digest = hashlib.sha1(" ".join(sorted(p.name for p in projections)).encode()).hexdigest()[:10]
+    shared = {name: f"{name}__rebuild_{digest}" for p in projections for name, *_ in p.set_based.shared}
+    with psycopg.connect(**params, autocommit=True) as conn:
+        _drop(conn, shared)
+        try:
+            fills = {}
+            for projection in projections:
+                for name, select, key in projection.set_based.shared:
+                    if name not in fills:
+                        table, args = shared[name], _args(cut, projection)
+                        conn.execute(f"CREATE UNLOGGED TABLE {table} AS {select} WITH NO DATA", args)
+                        fills[name] = (f"INSERT INTO {table} {select}", args, key)
+            _in_slices(params, jobs, partial(_fill, list(fills.values())))
+            for name, (_, _, key) in fills.items():
+                conn.execute(f"CREATE INDEX ON {shared[name]} ({key})")  # the slices read it by stream
+                conn.execute(f"ANALYZE {shared[name]}")
+            with _transaction(conn):
+                failed = {p.name for p in projections if _refused(conn, p, cut, shared)}
+            building = [(p, {**shadow(p), **shared}) for p in projections if p.name not in failed]
+            _in_slices(params, jobs, partial(_build_slice, building, using, cut))
+            for projection, tables in building:
+                for total in projection.set_based.totals:
+                    with _transaction(conn):
+                        conn.execute(total.format(**tables), _args(cut, projection))
+        finally:
+            _drop(conn, shared)
+    applied = {p.name: cut.of_types(p.event_types) for p, _ in building}
     return applied, [p for p in projections if p.name in failed]
 
 
-def _args(cut: LogCut, projection, part: int = 0, parts: int = 1) -> dict:
+def _args(cut: LogCut, projection, piece: tuple[UUID, UUID] = _EVERY_STREAM) -> dict:
     return {
         "tx": cut.checkpoint.tx_id,
         "pos": cut.checkpoint.position,
         "types": sorted(projection.event_types),
-        "part": part,
-        "parts": parts,
+        "lo": piece[0],
+        "hi": piece[1],
     }
 
 
-def _session(conn) -> None:
-    conn.execute("SET LOCAL TIME ZONE 'UTC'")
-    # Room to sort and group a long log in memory.
-    conn.execute("SET LOCAL work_mem = '256MB'")
+def _drop(conn, shared: dict[str, str]) -> None:
+    if shared:
+        conn.execute(f"DROP TABLE IF EXISTS {', '.join(shared.values())}")
 
 
-def _prepare(projections: list, params: dict, cut: LogCut, shared: dict[str, str]) -> set[str]:
-    """Build the shared tables and run the checks; the names of the
-    projections the checks hand back to the Python fold."""
-    failed, made = set(), set()
-    with psycopg.connect(**params) as conn, conn.transaction():
-        _session(conn)
-        for projection in projections:
-            spec, args = projection.set_based, _args(cut, projection)
-            for name, create in spec.shared.items():
-                if name not in made:
-                    conn.execute(create.format(**shared), args)
-                    conn.execute(f"ANALYZE {shared[name]}")
-                    made.add(name)
-            if any(conn.execute(check.format(**shared), args).fetchone() for check in spec.checks):
-                failed.add(projection.name)
-    return failed
+def _refused(conn, projection, cut: LogCut, shared: dict[str, str]) -> bool:
+    args = _args(cut, projection)
+    return any(conn.execute(check.format(**shared), args).fetchone() for check in projection.set_based.checks)
 
 
-def _in_thread(run, *args) -> None:
+def _in_slices(params: dict, jobs: int, work) -> None:
+    """``work(conn, lo, hi)`` for every slice, each in a transaction of its
+    own, on ``jobs`` connections; the first error stops the others after
+    their slice, and is raised."""
+    todo = slices()
+    count = max(1, min(jobs, len(todo)))
+    stop = threading.Event()
+
+    def worker(k: int) -> None:
+        try:
+            with psycopg.connect(**params) as conn:
+                for lo, hi in todo[k::count]:
+                    if stop.is_set():
+                        return
+                    with _transaction(conn):
+                        work(conn, lo, hi)
+        except BaseException:
+            stop.set()
+            raise
+
+    if count == 1:
+        worker(0)
+        return
+    with ThreadPoolExecutor(count) as pool:
+        futures = [pool.submit(_in_thread, worker, k) for k in range(count)]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            future.result()  # the first error, once every worker has stopped
+
+
+@contextmanager
+def _transaction(conn) -> Iterator[None]:
+    with conn.transaction():
+        conn.execute("SET LOCAL TIME ZONE 'UTC'")
+        conn.execute("SET LOCAL work_mem = '64MB'")  # per sort or hash; a slice is small
+        conn.execute("SET LOCAL jit = off")  # compiling a slice's plan costs more than running it
+        yield
+
+
+def _in_thread(worker, k: int) -> None:
     try:
-        run(*args)
+        worker(k)
     finally:
-        connections.close_all()  # this thread's own (a replay may have opened one)
+        connections.close_all()  # this thread's own (a replay opens one)
 
 
-def _build_group(projections: list, part: int, parts: int, *, using, params, cut, shadow, shared) -> None:
-    """Build ``projections`` for share ``part`` of ``parts`` of the streams,
-    in one transaction of a connection of its own."""
-    with psycopg.connect(**params) as conn, conn.transaction():
-        _session(conn)
-        conn.execute("CREATE TEMP TABLE rebuild_replay (id uuid PRIMARY KEY) ON COMMIT DROP")
-        for projection in projections:
-            tables = {**shadow(projection), **shared}
-            _build_one(conn, projection, using, _args(cut, projection, part, parts), tables)
+def _fill(fills: list[tuple[str, dict, str]], conn, lo: UUID, hi: UUID) -> None:
+    for statement, args, _ in fills:
+        conn.execute(statement, {**args, "lo": lo, "hi": hi})
 
 
-def _build_one(conn, projection, using: str, args: dict, tables: dict[str, str]) -> None:
-    spec = projection.set_based
-    conn.execute("TRUNCATE rebuild_replay")
-    if spec.replay:
-        conn.execute(f"INSERT INTO rebuild_replay {spec.replay}", args)
-        conn.execute("ANALYZE rebuild_replay")  # a handful: the planner must know
-    for statement in spec.statements:
-        conn.execute(statement.format(**tables), args)
-    if spec.replay:
-        _replay(conn, projection, using, args, tables)
+def _build_slice(building: list, using: str, cut: LogCut, conn, lo: UUID, hi: UUID) -> None:
+    # Temporary, and dropped at commit: the next slice may be on another
+    # server connection (PgBouncer in transaction pooling).
+    conn.execute("CREATE TEMP TABLE rebuild_replay (id uuid PRIMARY KEY) ON COMMIT DROP")
+    for projection, tables in building:
+        spec, args = projection.set_based, _args(cut, projection, (lo, hi))
+        replays = 0
+        if spec.replay:
+            conn.execute("TRUNCATE rebuild_replay")
+            replays = conn.execute(f"INSERT INTO rebuild_replay {spec.replay}", args).rowcount
+            conn.execute("ANALYZE rebuild_replay")  # a handful: the planner must know
+        for statement in spec.statements:
+            conn.execute(statement.format(**tables), args)
+        if replays:
+            _replay(conn, projection, using, args, tables)
 
 
 def _replay(conn, projection, using: str, args: dict, tables: dict[str, str]) -> None:
     """Fold the events of the streams in ``rebuild_replay`` in Python, into
-    the shadow tables (by the rebuild's own connection: the rows are not
-    those the statements wrote, so neither waits on the other)."""
+    the shadow tables (through this thread's Django connection: the rows are
+    not those the statements write, so neither waits on the other)."""
     store = EventStore(using=using)
     columns = COLUMNS if projection.needs_metadata else COLUMNS_NO_METADATA
     buffered = projection.buffered_tables(using, rename={t: tables[t] for t in projection.models})
@@ -180,7 +240,6 @@ def _replay(conn, projection, using: str, args: dict, tables: dict[str, str]) ->
         cursor.execute(
             f"SELECT {columns} FROM events WHERE aggregate_id IN (SELECT id FROM rebuild_replay)"
             " AND (tx_id, position) <= (%(tx)s, %(pos)s) AND event_type = ANY(%(types)s)"
-            " AND mod(get_byte(uuid_send(aggregate_id), 15), %(parts)s) = %(part)s"
             " ORDER BY tx_id, position",
             args,
         )

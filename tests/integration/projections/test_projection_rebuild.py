@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from orders.repository import OrderRepository
-from projections import rebuild, runner
+from projections import rebuild, rebuild_bulk, runner
 from projections.models import ProjectionCheckpoint
 from projections.tables import BufferedTables
 from tests.integration.projections.support import (
@@ -26,6 +26,7 @@ from tests.integration.projections.support import (
     indexes,
     order_events_in_log,
     order_projections,
+    readable,
     rebuilt,
     rows,
     state,
@@ -140,22 +141,26 @@ def test_a_rebuild_of_every_projection_equals_the_live_tables_for_thousands_of_r
     assert not table_oids([f"{t}{rebuild.SUFFIX}" for t in ALL_TABLES])  # no shadow left behind
     assert catch_up() == {p.name: 0 for p in order_projections()}
 
-    # Once more, all in one pass, the rebuild's row cache written out and read
-    # back after every batch (as on a log too long to keep in memory).
-    monkeypatch.setattr(rebuild, "REBUILD_BATCH", 300)
+    # Once more, all in one pass through the Python folds, the rebuild's row
+    # cache written out and read back after every batch (as on a log too long
+    # to keep in memory).
+    monkeypatch.setattr(rebuild_bulk, "REBUILD_BATCH", 300)
     monkeypatch.setattr(BufferedTables, "maybe_flush", BufferedTables.flush)
-    result = rebuilt(order_projections())
+    readable()
+    result = rebuild.rebuild(order_projections(), in_sql=False)
     assert (result.events, result.applied, result.checkpoint) == (count, 3 * orders, last)
     assert all_states() == live
     assert indexes(ALL_TABLES) == live_indexes
 
-    # And with the bulk shared out over two processes, each streaming the log.
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE order_list SET total_cents = 0")
-    result = rebuild.rebuild(order_projections(), jobs=2)
-    assert (result.events, result.applied, result.checkpoint) == (count, 3 * orders, last)
-    assert all_states() == live
-    assert indexes(ALL_TABLES) == live_indexes
+    # And with the bulk shared out over two processes, each streaming the
+    # log; and in SQL on two connections, each taking slices of the streams.
+    for in_sql in (False, True):
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE order_list SET total_cents = 0")
+        result = rebuild.rebuild(order_projections(), jobs=2, in_sql=in_sql)
+        assert (result.events, result.applied, result.checkpoint) == (count, 3 * orders, last)
+        assert all_states() == live
+        assert indexes(ALL_TABLES) == live_indexes
 
 
 # -- while commands keep arriving ---------------------------------------------------------
@@ -165,6 +170,7 @@ def test_a_rebuild_while_commands_keep_arriving_ends_equal_to_a_fresh_rebuild(mo
     # Many batches, so the writer overlaps them; and a final catch-up slower
     # than the writer, which must still end (it once chased the writer forever).
     monkeypatch.setattr(rebuild, "REBUILD_BATCH", 5)
+    monkeypatch.setattr(rebuild_bulk, "REBUILD_BATCH", 5)
     Workload(41).orders(500)
     catch_up()
     index_names = indexes(ALL_TABLES)
