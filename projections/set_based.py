@@ -40,8 +40,9 @@ from eventstore.cut import LogCut
 from eventstore.sql import COLUMNS, COLUMNS_NO_METADATA, FAST_TIMESTAMPTZ, TIMESTAMPTZ_OID
 
 # Each slice of the streams is a transaction of its own: readers of the log
-# wait on one slice's work at most (some 0.1-0.3 s per million events).
+# wait on one slice's work at most (some 0.1-0.3 s here), however long the log.
 SLICES = 32
+EVENTS_PER_SLICE = 32_000
 REPLAY_BATCH = 5000
 APPLICATION_NAME = "projections rebuild (sql)"
 _EVERY_STREAM = (UUID(int=0), UUID(int=2**128 - 1))
@@ -122,14 +123,15 @@ def build(
                         table, args = shared[name], _args(cut, projection)
                         conn.execute(f"CREATE UNLOGGED TABLE {table} AS {select} WITH NO DATA", args)
                         fills[name] = (f"INSERT INTO {table} {select}", args, key)
-            _in_slices(params, jobs, partial(_fill, list(fills.values())))
+            count = max(SLICES, cut.total // EVENTS_PER_SLICE)
+            _in_slices(params, jobs, count, partial(_fill, list(fills.values())))
             for name, (_, _, key) in fills.items():
                 conn.execute(f"CREATE INDEX ON {shared[name]} ({key})")  # the slices read it by stream
                 conn.execute(f"ANALYZE {shared[name]}")
             with _transaction(conn):
                 failed = {p.name for p in projections if _refused(conn, p, cut, shared)}
             building = [(p, {**shadow(p), **shared}) for p in projections if p.name not in failed]
-            _in_slices(params, jobs, partial(_build_slice, building, using, cut))
+            _in_slices(params, jobs, count, partial(_build_slice, building, using, cut))
             for projection, tables in building:
                 for total in projection.set_based.totals:
                     with _transaction(conn):
@@ -160,18 +162,18 @@ def _refused(conn, projection, cut: LogCut, shared: dict[str, str]) -> bool:
     return any(conn.execute(check.format(**shared), args).fetchone() for check in projection.set_based.checks)
 
 
-def _in_slices(params: dict, jobs: int, work) -> None:
-    """``work(conn, lo, hi)`` for every slice, each in a transaction of its
-    own, on ``jobs`` connections; the first error stops the others after
-    their slice, and is raised."""
-    todo = slices()
-    count = max(1, min(jobs, len(todo)))
+def _in_slices(params: dict, jobs: int, count: int, work) -> None:
+    """``work(conn, lo, hi)`` for each of ``count`` slices, each in a
+    transaction of its own, on ``jobs`` connections; the first error stops
+    the others after their slice, and is raised."""
+    todo = slices(count)
+    workers = max(1, min(jobs, len(todo)))
     stop = threading.Event()
 
     def worker(k: int) -> None:
         try:
             with psycopg.connect(**params) as conn:
-                for lo, hi in todo[k::count]:
+                for lo, hi in todo[k::workers]:
                     if stop.is_set():
                         return
                     with _transaction(conn):
@@ -180,11 +182,11 @@ def _in_slices(params: dict, jobs: int, work) -> None:
             stop.set()
             raise
 
-    if count == 1:
+    if workers == 1:
         worker(0)
         return
-    with ThreadPoolExecutor(count) as pool:
-        futures = [pool.submit(_in_thread, worker, k) for k in range(count)]
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(_in_thread, worker, k) for k in range(workers)]
         wait(futures, return_when=FIRST_EXCEPTION)
         for future in futures:
             future.result()  # the first error, once every worker has stopped

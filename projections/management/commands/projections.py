@@ -31,7 +31,7 @@ class Command(BaseCommand):
         rb.add_argument(
             "--jobs",
             type=int,
-            help="processes replaying the log at once, or connections building a read model in SQL"
+            help="processes replaying the log at once, or connections taking a set-based rebuild's slices"
             " (PROJECTION_REBUILD_JOBS; 0: one per core)",
         )
         rb.add_argument(
