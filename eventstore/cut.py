@@ -25,6 +25,9 @@ _CUT = (
 
 @dataclass(frozen=True)
 class LogCut:
+    """Where a cut ends, and how many events of each type and schema
+    version it holds."""
+
     checkpoint: GlobalPosition  # the last event of the cut (START for none)
     counts: dict[tuple[str, int], int]  # (event type, schema version) -> events
 

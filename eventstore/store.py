@@ -6,7 +6,7 @@ idempotency record beside the events) and is a single atomic statement when
 there is not.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from uuid import UUID, uuid4
@@ -265,7 +265,7 @@ class EventStore(ManyStreamReads):
         batch: int = 5000,
         metadata: bool = False,
         until: GlobalPosition | None = None,
-        types=None,
+        types: Collection[str] | None = None,
     ) -> Iterator[list[RecordedEvent]]:
         """Every event after ``after`` readable now (or up to a cut's ``until``;
         of ``types`` only, if given), gap-safe, in batches, for a rebuild: one

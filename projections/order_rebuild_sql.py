@@ -19,6 +19,8 @@ the SQL reads events at: a new version or event type leaves it unused until
 it is changed too (tests/unit/test_set_based_versions.py).
 """
 
+from projections.order_events import LINE_CHANGES
+
 # The cut, the projection's types, and the slice of the streams.
 _CUT = (
     "(tx_id, position) <= (%(tx)s, %(pos)s) AND event_type = ANY(%(types)s)"
@@ -39,13 +41,24 @@ VERSIONS = {
     "ShippingAddressChanged": 1,
 }
 _NOT_REPLAYED = "NOT EXISTS (SELECT 1 FROM rebuild_replay r WHERE r.id = events.aggregate_id)"
-_LINE_CHANGES = "('ItemAdded', 'ItemRemoved', 'LineQuantityChanged', 'LineRejected')"
+
+
+def _listed(names) -> str:
+    """Names as an SQL list of strings."""
+    return ", ".join(f"'{name}'" for name in sorted(names))
+
+
+_LINE_CHANGES = f"({_listed(LINE_CHANGES)})"
 # The events that set an order's status, and the status each sets.
-_STATUS_EVENTS = {"OrderPlaced": "placed", "OrderConfirmed": "confirmed", "OrderShipped": "shipped"}
-_STATUS_EVENTS["OrderCancelled"] = "cancelled"
+_STATUS_EVENTS = {
+    "OrderPlaced": "placed",
+    "OrderConfirmed": "confirmed",
+    "OrderShipped": "shipped",
+    "OrderCancelled": "cancelled",
+}
 _STATUSES = "(" + ", ".join(f"'{t}'" for t in _STATUS_EVENTS) + ")"
 _STATUS_OF = "ARRAY[" + ", ".join(f"'{t}'" for t in _STATUS_EVENTS) + "]"
-_STATUS_NAMES = "(ARRAY[" + ", ".join(f"'{s}'" for s in _STATUS_EVENTS.values()) + "])"
+_STATUS_NAMES = "(ARRAY[" + ", ".join(f"'{name}'" for name in _STATUS_EVENTS.values()) + "])"
 
 
 def _is(event_type: str) -> str:
