@@ -99,7 +99,7 @@ SELECT aggregate_id AS oid, COUNT(*) AS events, MIN(version) AS first_v, MAX(ver
 FROM events WHERE {_CUT} GROUP BY aggregate_id
 """
 
-SHARED = (("order_facts", FACTS, "oid"),)
+SHARED = (("order_facts", FACTS),)
 
 CHECK = (
     "SELECT oid FROM {order_facts} WHERE placed <> 1 OR placed_v <> 1 OR first_v <> 1"

@@ -41,7 +41,6 @@ from eventstore.sql import COLUMNS, COLUMNS_NO_METADATA, FAST_TIMESTAMPTZ, TIMES
 
 # Each slice of the streams is a transaction of its own: readers of the log
 # wait on one slice's work at most (some 0.1-0.3 s here), however long the log.
-SLICES = 32
 EVENTS_PER_SLICE = 32_000
 REPLAY_BATCH = 5000
 APPLICATION_NAME = "projections rebuild (sql)"
@@ -59,12 +58,13 @@ class SetBased:
 
     - ``statements`` run for each slice (rows that belong to one stream);
     - ``totals`` run once, after every slice (rows that gather streams);
-    - ``shared``: (name, SELECT, stream id column) of tables filled slice by
-      slice from the cut before either, once per rebuild for every
-      projection that names them (projections that share one share their
-      event types), named ``{name}`` in statements, totals and ``checks``;
-    - a row from any of ``checks`` (run once the shared tables are full)
-      hands the projection to the Python fold;
+    - ``shared``: (name, SELECT) of tables filled slice by slice from the
+      cut, once per rebuild for every projection that names them
+      (projections that share one share their event types), named
+      ``{name}``: in ``statements`` and ``checks``, the slice's rows; in
+      ``totals``, all of them;
+    - a row from any of ``checks`` (on a slice) hands the projection to the
+      Python fold;
     - ``replay`` selects the stream ids of a slice that the statements leave
       out (they are in the temporary table ``rebuild_replay``): the Python
       fold takes them;
@@ -74,7 +74,7 @@ class SetBased:
     versions: dict[str, int]
     statements: tuple[str, ...]
     totals: tuple[str, ...] = ()
-    shared: tuple[tuple[str, str, str], ...] = ()
+    shared: tuple[tuple[str, str], ...] = ()
     checks: tuple[str, ...] = ()
     replay: str | None = None
 
@@ -96,7 +96,7 @@ def split(projections: list, cut: LogCut, registry) -> tuple[list, list]:
     return in_sql, rest
 
 
-def slices(count: int = SLICES) -> list[tuple[UUID, UUID]]:
+def slices(count: int) -> list[tuple[UUID, UUID]]:
     """``count`` ranges of stream ids, inclusive, that cover them all."""
     edges = [n * 2**128 // count for n in range(count + 1)]
     return [(UUID(int=edges[n]), UUID(int=edges[n + 1] - 1)) for n in range(count)]
@@ -112,34 +112,34 @@ def build(
     # Named by what is rebuilt (the rebuild's guard keeps out another of
     # the same), so a rebuild that died leaves nothing the next one misses.
     digest = hashlib.sha1(" ".join(sorted(p.name for p in projections)).encode()).hexdigest()[:10]
-    shared = {name: f"{name}__rebuild_{digest}" for p in projections for name, *_ in p.set_based.shared}
+    shared = {name: f"{name}__rebuild_{digest}" for p in projections for name, _ in p.set_based.shared}
+    failed: set[str] = set()  # filled in by the slices' checks
     with psycopg.connect(**params, autocommit=True) as conn:
         _drop(conn, shared)
         try:
             fills = {}
             for projection in projections:
-                for name, select, key in projection.set_based.shared:
+                for name, select in projection.set_based.shared:
                     if name not in fills:
-                        table, args = shared[name], _args(cut, projection)
-                        conn.execute(f"CREATE UNLOGGED TABLE {table} AS {select} WITH NO DATA", args)
-                        fills[name] = (f"INSERT INTO {table} {select}", args, key)
-            count = max(SLICES, cut.total // EVENTS_PER_SLICE)
-            _in_slices(params, jobs, count, partial(_fill, list(fills.values())))
-            for name, (_, _, key) in fills.items():
-                conn.execute(f"CREATE INDEX ON {shared[name]} ({key})")  # the slices read it by stream
-                conn.execute(f"ANALYZE {shared[name]}")
-            with _transaction(conn):
-                failed = {p.name for p in projections if _refused(conn, p, cut, shared)}
-            building = [(p, {**shadow(p), **shared}) for p in projections if p.name not in failed]
-            _in_slices(params, jobs, count, partial(_build_slice, building, using, cut))
-            for projection, tables in building:
+                        conn.execute(
+                            f"CREATE UNLOGGED TABLE {shared[name]} AS {select} WITH NO DATA",
+                            _args(cut, projection),
+                        )
+                        fills[name] = (select, _args(cut, projection))
+            count = max(jobs, -(-cut.total // EVENTS_PER_SLICE))
+            work = partial(_build_slice, projections, fills, shared, shadow, failed, using, cut)
+            _in_slices(params, jobs, count, work)
+            for projection in projections:
+                if projection.name in failed:  # some slices may have built theirs first
+                    conn.execute(f"TRUNCATE {', '.join(shadow(projection).values())}")
+                    continue
                 for total in projection.set_based.totals:
                     with _transaction(conn):
-                        conn.execute(total.format(**tables), _args(cut, projection))
+                        conn.execute(total.format(**shadow(projection), **shared), _args(cut, projection))
         finally:
             _drop(conn, shared)
-    applied = {p.name: cut.of_types(p.event_types) for p, _ in building}
-    return applied, [p for p in projections if p.name in failed]
+    built = [p for p in projections if p.name not in failed]
+    return {p.name: cut.of_types(p.event_types) for p in built}, [p for p in projections if p.name in failed]
 
 
 def _args(cut: LogCut, projection, piece: tuple[UUID, UUID] = _EVERY_STREAM) -> dict:
@@ -155,11 +155,6 @@ def _args(cut: LogCut, projection, piece: tuple[UUID, UUID] = _EVERY_STREAM) -> 
 def _drop(conn, shared: dict[str, str]) -> None:
     if shared:
         conn.execute(f"DROP TABLE IF EXISTS {', '.join(shared.values())}")
-
-
-def _refused(conn, projection, cut: LogCut, shared: dict[str, str]) -> bool:
-    args = _args(cut, projection)
-    return any(conn.execute(check.format(**shared), args).fetchone() for check in projection.set_based.checks)
 
 
 def _in_slices(params: dict, jobs: int, count: int, work) -> None:
@@ -208,17 +203,30 @@ def _in_thread(worker, k: int) -> None:
         connections.close_all()  # this thread's own (a replay opens one)
 
 
-def _fill(fills: list[tuple[str, dict, str]], conn, lo: UUID, hi: UUID) -> None:
-    for statement, args, _ in fills:
-        conn.execute(statement, {**args, "lo": lo, "hi": hi})
-
-
-def _build_slice(building: list, using: str, cut: LogCut, conn, lo: UUID, hi: UUID) -> None:
+def _build_slice(
+    projections, fills, shared, shadow, failed: set, using: str, cut: LogCut, conn, lo, hi
+) -> None:
+    """One slice: its rows of the shared tables (kept whole for the totals,
+    and as temporary tables of the slice for its statements and checks),
+    then each projection's statements, unless a check refuses it."""
+    piece = {}
+    for name, (select, args) in fills.items():
+        piece[name] = f"rebuild_slice_{name}"
+        conn.execute(
+            f"CREATE TEMP TABLE {piece[name]} ON COMMIT DROP AS {select}", {**args, "lo": lo, "hi": hi}
+        )
+        conn.execute(f"INSERT INTO {shared[name]} SELECT * FROM {piece[name]}")
     # Temporary, and dropped at commit: the next slice may be on another
     # server connection (PgBouncer in transaction pooling).
     conn.execute("CREATE TEMP TABLE rebuild_replay (id uuid PRIMARY KEY) ON COMMIT DROP")
-    for projection, tables in building:
+    for projection in projections:
         spec, args = projection.set_based, _args(cut, projection, (lo, hi))
+        tables = {**shadow(projection), **piece}
+        if projection.name in failed or any(
+            conn.execute(c.format(**piece), args).fetchone() for c in spec.checks
+        ):
+            failed.add(projection.name)
+            continue
         replays = 0
         if spec.replay:
             conn.execute("TRUNCATE rebuild_replay")
