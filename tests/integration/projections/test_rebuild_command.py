@@ -1,11 +1,21 @@
 """``projections rebuild``: set-based where it can be, ``--in-python`` to
-replay every event through the Python folds; both give the live tables."""
+replay every event through the Python folds; both give the live tables. A
+set-based rebuild that fails leaves nothing behind."""
+
+from dataclasses import replace
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from psycopg.errors import DivisionByZero
 
-from projections import set_based
-from tests.integration.projections.support import assert_a_rebuild_changes_nothing, catch_up
+from projections import rebuild, set_based
+from projections.base import registry
+from tests.integration.projections.support import (
+    assert_a_rebuild_changes_nothing,
+    catch_up,
+    order_projections,
+)
 from tests.support import place_order, read_model_snapshot
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -40,3 +50,28 @@ def test_a_rebuild_builds_the_order_read_models_in_sql_and_in_python_on_request(
     assert len(builds) == 1  # no set-based build this time
     assert read_model_snapshot() == live
     assert_a_rebuild_changes_nothing()
+
+
+def test_a_slice_that_fails_stops_the_rebuild_and_leaves_no_table_behind(monkeypatch):
+    for n in range(12):
+        place_order(f"cust_{n}")
+    catch_up()
+    live = read_model_snapshot()
+    projection = registry.get("order_list")
+    spec = projection.set_based
+    # The second of two slices (stream ids from 8000...) fails after its rows are written.
+    failing = "SELECT 1 / 0 WHERE %(lo)s::uuid >= '80000000-0000-0000-0000-000000000000'"
+    monkeypatch.setattr(type(projection), "set_based", replace(spec, statements=(*spec.statements, failing)))
+
+    with pytest.raises(DivisionByZero):
+        rebuild.rebuild(order_projections(), jobs=2)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relname LIKE '%%\\_\\_rebuild%%' AND relkind = 'r'"
+        )
+        assert cursor.fetchall() == []  # no shadow table, no shared table of facts
+    assert read_model_snapshot() == live
+    monkeypatch.undo()
+    rebuild.rebuild(order_projections(), jobs=2)
+    assert read_model_snapshot() == live
