@@ -26,19 +26,22 @@ _CUT = (
     "(tx_id, position) <= (%(tx)s, %(pos)s) AND event_type = ANY(%(types)s)"
     " AND aggregate_id BETWEEN %(lo)s AND %(hi)s"
 )
-# The schema versions of the order events this SQL reads them at.
+# The schema versions of the order events this SQL reads, every one so far:
+# the upcasters only add fields (requires_confirmation, false before v2 of
+# OrderPlaced; a line's catalogue price and override reason, null before v3
+# of OrderPlaced and v2 of ItemAdded), which the SQL reads as missing.
 VERSIONS = {
-    "OrderPlaced": 3,
-    "ItemAdded": 2,
-    "ItemRemoved": 1,
-    "LineQuantityChanged": 1,
-    "LineRejected": 1,
-    "OrderConfirmed": 1,
-    "OrderShipped": 1,
-    "OrderCancelled": 1,
-    "NoteAdded": 1,
-    "ShippingDetailsGiven": 1,
-    "ShippingAddressChanged": 1,
+    "OrderPlaced": (1, 2, 3),
+    "ItemAdded": (1, 2),
+    "ItemRemoved": (1,),
+    "LineQuantityChanged": (1,),
+    "LineRejected": (1,),
+    "OrderConfirmed": (1,),
+    "OrderShipped": (1,),
+    "OrderCancelled": (1,),
+    "NoteAdded": (1,),
+    "ShippingDetailsGiven": (1,),
+    "ShippingAddressChanged": (1,),
 }
 _NOT_REPLAYED = "NOT EXISTS (SELECT 1 FROM rebuild_replay r WHERE r.id = events.aggregate_id)"
 
@@ -79,7 +82,8 @@ SELECT aggregate_id AS oid, COUNT(*) AS events, MIN(version) AS first_v, MAX(ver
        MAX(version) FILTER (WHERE event_type IN {_LINE_CHANGES}) AS changed_v,
        MIN(version) FILTER (WHERE event_type IN ('OrderShipped', 'OrderCancelled')) AS closed_v,
        MAX(event_data->>'customer_id') {_is("OrderPlaced")} AS customer_id,
-       BOOL_OR((event_data->>'requires_confirmation')::boolean) {_is("OrderPlaced")} AS confirm,
+       COALESCE(BOOL_OR((event_data->>'requires_confirmation')::boolean) {_is("OrderPlaced")}, FALSE)
+           AS confirm,
        MAX((event_data->>'total_cents')::bigint) {_is("OrderPlaced")} AS placed_total,
        COALESCE({_last("(event_data->>'order_total_cents')::bigint", f"event_type IN {_LINE_CHANGES}")},
                 MAX((event_data->>'total_cents')::bigint) {_is("OrderPlaced")}) AS total,

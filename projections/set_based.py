@@ -6,9 +6,9 @@ travelling to Python and its rows travelling back.
 The SQL is a second statement of the projection's fold, so it is used only
 where it is known to agree with the Python one:
 
-- every event of the projection's types in the cut is at the schema version
-  the SQL was written for (``versions``, which must also be the current
-  ones: upcasters are Python, so older events take the Python fold);
+- every event of the projection's types in the cut is at a schema version
+  the SQL reads (``versions``, whose newest must be the current one: a new
+  version takes the Python fold, with its upcasters, until the SQL reads it);
 - the projection's ``checks`` find nothing the statements cannot fold (a
   stream that does not start as the fold expects, say): else the Python
   fold rebuilds it, and says what is wrong;
@@ -68,10 +68,10 @@ class SetBased:
     - ``replay`` selects the stream ids of a slice that the statements leave
       out (they are in the temporary table ``rebuild_replay``): the Python
       fold takes them;
-    - ``versions``: the schema version of each of the projection's event
-      types that the statements were written for."""
+    - ``versions``: the schema versions of each of the projection's event
+      types that the statements read."""
 
-    versions: dict[str, int]
+    versions: dict[str, tuple[int, ...]]
     statements: tuple[str, ...]
     totals: tuple[str, ...] = ()
     shared: tuple[tuple[str, str], ...] = ()
@@ -81,8 +81,8 @@ class SetBased:
 
 def split(projections: list, cut: LogCut, registry) -> tuple[list, list]:
     """(those to build in SQL, the rest): a projection qualifies when its
-    statements were written for the current schema version of each of its
-    event types and the cut holds no other version."""
+    statements read the current schema version of each of its event types
+    and every version the cut holds."""
     current = registry.current_versions
     in_sql, rest = [], []
     for projection in projections:
@@ -90,7 +90,9 @@ def split(projections: list, cut: LogCut, registry) -> tuple[list, list]:
         qualifies = (
             spec is not None
             and set(spec.versions) == set(projection.event_types)
-            and all(current.get(t) == v and cut.versions(t) <= {v} for t, v in spec.versions.items())
+            and all(
+                current.get(t) == max(vs) and cut.versions(t) <= set(vs) for t, vs in spec.versions.items()
+            )
         )
         (in_sql if qualifies else rest).append(projection)
     return in_sql, rest
