@@ -139,7 +139,7 @@ def _bulk(projections: list[Projection], using: str, progress, jobs: int, in_sql
         building, rest = set_based.split(projections, cut, EventStore(using=using).registry)
         if building:
             params = connections[using].get_connection_params()
-            applied, handed_back = set_based.build(building, using, params, cut, shadow, jobs)
+            applied, handed_back = set_based.build(building, using, params, cut, shadow, jobs, progress)
             rest = rest + handed_back
     # Read models with no event in the cut stay empty: nothing to stream.
     if rest := [p for p in rest if cut.of_types(p.event_types)]:

@@ -105,7 +105,7 @@ def slices(count: int) -> list[tuple[UUID, UUID]]:
 
 
 def build(
-    projections: list, using: str, connection_params: dict, cut: LogCut, shadow, jobs: int = 1
+    projections: list, using: str, connection_params: dict, cut: LogCut, shadow, jobs: int = 1, progress=None
 ) -> tuple[dict, list]:
     """Build each projection's shadow tables (``shadow(projection)``: logical
     name -> table) from the cut. Returns (events applied per projection,
@@ -130,7 +130,7 @@ def build(
                         fills[name] = (select, _args(cut, projection))
             count = max(jobs, -(-cut.total // EVENTS_PER_SLICE))
             work = partial(_build_slice, projections, fills, shared, shadow, failed, using, cut)
-            _in_slices(params, jobs, count, work)
+            _in_slices(params, jobs, count, work, _Progress(progress, count, cut.total))
             for projection in projections:
                 if projection.name in failed:  # some slices may have built theirs first
                     conn.execute(f"TRUNCATE {', '.join(shadow(projection).values())}")
@@ -159,10 +159,25 @@ def _drop(conn, shared: dict[str, str]) -> None:
         conn.execute(f"DROP TABLE IF EXISTS {', '.join(shared.values())}")
 
 
-def _in_slices(params: dict, jobs: int, count: int, work) -> None:
+class _Progress:
+    """Reports the events of the slices done so far (an estimate: slices
+    hold about as many events each), from whichever thread finishes one."""
+
+    def __init__(self, report, count: int, total: int):
+        self.report, self.count, self.total = report, count, total
+        self.done, self.lock = 0, threading.Lock()
+
+    def __call__(self) -> None:
+        with self.lock:
+            self.done += 1
+            if self.report:
+                self.report(self.total * self.done // self.count, self.total)
+
+
+def _in_slices(params: dict, jobs: int, count: int, work, done=lambda: None) -> None:
     """``work(conn, lo, hi)`` for each of ``count`` slices, each in a
-    transaction of its own, on ``jobs`` connections; the first error stops
-    the others after their slice, and is raised."""
+    transaction of its own, on ``jobs`` connections, calling ``done()`` after
+    each; the first error stops the others after their slice, and is raised."""
     todo = slices(count)
     workers = max(1, min(jobs, len(todo)))
     stop = threading.Event()
@@ -175,6 +190,7 @@ def _in_slices(params: dict, jobs: int, count: int, work) -> None:
                         return
                     with _transaction(conn):
                         work(conn, lo, hi)
+                    done()
         except BaseException:
             stop.set()
             raise

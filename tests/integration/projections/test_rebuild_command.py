@@ -75,3 +75,18 @@ def test_a_slice_that_fails_stops_the_rebuild_and_leaves_no_table_behind(monkeyp
     monkeypatch.undo()
     rebuild.rebuild(order_projections(), jobs=2)
     assert read_model_snapshot() == live
+
+
+def test_a_set_based_rebuild_reports_its_progress_slice_by_slice():
+    for n in range(6):
+        place_order(f"cust_{n}")
+    catch_up()
+    calls: list[tuple[int, int]] = []
+    result = rebuild.rebuild(
+        order_projections(), jobs=2, progress=lambda done, total: calls.append((done, total))
+    )
+    total = result.events
+    # Two slices (one per job), then the end of the rebuild.
+    assert calls[0] == (total // 2, total)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    assert calls[-1] == (total, total)
