@@ -68,7 +68,7 @@ def _is(event_type: str) -> str:
     return f"FILTER (WHERE event_type = '{event_type}')"
 
 
-def _last(value: str, where: str = "TRUE") -> str:
+def _latest(value: str, where: str = "TRUE") -> str:
     """``value`` (a bigint) at the stream's highest version where ``where``."""
     return f"(MAX(ARRAY[version::bigint, {value}]) FILTER (WHERE {where}))[2]"
 
@@ -85,7 +85,7 @@ SELECT aggregate_id AS oid, COUNT(*) AS events, MIN(version) AS first_v, MAX(ver
        COALESCE(BOOL_OR((event_data->>'requires_confirmation')::boolean) {_is("OrderPlaced")}, FALSE)
            AS confirm,
        MAX((event_data->>'total_cents')::bigint) {_is("OrderPlaced")} AS placed_total,
-       COALESCE({_last("(event_data->>'order_total_cents')::bigint", f"event_type IN {_LINE_CHANGES}")},
+       COALESCE({_latest("(event_data->>'order_total_cents')::bigint", f"event_type IN {_LINE_CHANGES}")},
                 MAX((event_data->>'total_cents')::bigint) {_is("OrderPlaced")}) AS total,
        MIN(created_at) {_is("OrderPlaced")} AS placed_at,
        MAX(created_at) {_is("OrderShipped")} AS shipped_at,
@@ -93,9 +93,9 @@ SELECT aggregate_id AS oid, COUNT(*) AS events, MIN(version) AS first_v, MAX(ver
        MAX(COALESCE(event_data->>'tracking_number', '')) {_is("OrderShipped")} AS tracking,
        MAX(created_at) {_is("OrderCancelled")} AS cancelled_at,
        MAX(event_data->>'reason') {_is("OrderCancelled")} AS cancel_reason,
-       {_last("position")} AS last_position,
-       {_last("(EXTRACT(EPOCH FROM created_at) * 1000000)::bigint")} AS updated_us,
-       {_last(f"array_position({_STATUS_OF}, event_type::text)", f"event_type IN {_STATUSES}")} AS status,
+       {_latest("position")} AS last_position,
+       {_latest("(EXTRACT(EPOCH FROM created_at) * 1000000)::bigint")} AS updated_us,
+       {_latest(f"array_position({_STATUS_OF}, event_type::text)", f"event_type IN {_STATUSES}")} AS status,
        MAX(version) FILTER (WHERE event_type IN {_STATUSES}) AS status_v,
        -- an addition, or a larger quantity, waits for stock (when the order does)
        MAX(version) FILTER (WHERE event_type = 'ItemAdded' OR (event_type = 'LineQuantityChanged'

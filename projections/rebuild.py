@@ -53,6 +53,8 @@ def rebuild(
     with ``jobs`` > 1, the others' bulk is replayed by that many processes
     at once, each for a share of them (each reads the log itself); the
     final catch-up and the swap stay one transaction."""
+    if jobs < 1:
+        raise RebuildError(f"jobs must be 1 or more, not {jobs}")
     if not isinstance(projections, list):
         projections = [projections]
     for projection in projections:

@@ -40,7 +40,7 @@ from eventstore.cut import LogCut
 from eventstore.sql import COLUMNS, COLUMNS_NO_METADATA, FAST_TIMESTAMPTZ, TIMESTAMPTZ_OID
 
 # Each slice of the streams is a transaction of its own: readers of the log
-# wait on one slice's work at most (some 0.1-0.3 s here), however long the log.
+# wait on one slice's work at most (some 0.2-0.4 s here), however long the log.
 EVENTS_PER_SLICE = 32_000
 REPLAY_BATCH = 5000
 APPLICATION_NAME = "projections rebuild (sql)"
@@ -128,7 +128,8 @@ def build(
                             _args(cut, projection),
                         )
                         fills[name] = (select, _args(cut, projection))
-            count = max(jobs, -(-cut.total // EVENTS_PER_SLICE))
+            events = cut.of_types(frozenset().union(*(p.event_types for p in projections)))
+            count = max(1, jobs) * max(1, -(-events // (EVENTS_PER_SLICE * max(1, jobs))))  # as many per job
             work = partial(_build_slice, projections, fills, shared, shadow, failed, using, cut)
             _in_slices(params, jobs, count, work, _Progress(progress, count, cut.total))
             for projection in projections:
@@ -200,9 +201,13 @@ def _in_slices(params: dict, jobs: int, count: int, work, done=lambda: None) -> 
         return
     with ThreadPoolExecutor(workers) as pool:
         futures = [pool.submit(_in_thread, worker, k) for k in range(workers)]
-        wait(futures, return_when=FIRST_EXCEPTION)
-        for future in futures:
-            future.result()  # the first error, once every worker has stopped
+        try:
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                future.result()  # an error, once every worker has stopped
+        except BaseException:  # a worker's error, or Ctrl-C here: the others stop after their slice
+            stop.set()
+            raise
 
 
 @contextmanager
@@ -246,8 +251,8 @@ def _build_slice(
             failed.add(projection.name)
             continue
         replays = 0
+        conn.execute("TRUNCATE rebuild_replay")  # none left from another projection
         if spec.replay:
-            conn.execute("TRUNCATE rebuild_replay")
             replays = conn.execute(f"INSERT INTO rebuild_replay {spec.replay}", args).rowcount
             conn.execute("ANALYZE rebuild_replay")  # a handful: the planner must know
         for statement in spec.statements:
