@@ -111,6 +111,24 @@ def counted(sku: str = "WIDGET-A", quantity: int = 1, *, event_id=None, **extra)
     return NewEvent("ItemCounted", {"sku": sku, "quantity": quantity, **extra}, event_id=event_id)
 
 
+def old_store(version_of: dict[str, int]):
+    """An event store whose registry knows only the given (older) schema
+    versions of OrderPlaced and ItemAdded: what it appends is stored at them,
+    as before those versions existed."""
+    from eventstore import EventStore, EventTypeRegistry
+    from orders.domain.events import ItemAdded, OrderPlaced
+
+    registry = EventTypeRegistry()
+    for cls in (OrderPlaced, ItemAdded):
+        schemas = [*cls.previous_schemas, cls.schema][: version_of[cls.event_type]]
+        for version, schema in enumerate(schemas, 1):
+            upcast = getattr(cls, f"upcast_v{version - 1}") if version > 1 else None
+            registry.register(
+                cls.event_type, schema, version=version, aggregate_type="Order", upcast_from_previous=upcast
+            )
+    return EventStore(registry=registry)
+
+
 # -- the read models -------------------------------------------------------------------
 
 READ_MODEL_TABLES = {
@@ -172,6 +190,25 @@ def settle(timeout: float = 30.0) -> None:
             return
         assert time.monotonic() < deadline, f"projections did not catch up: {lagging}"
         time.sleep(0.02)
+
+
+def run_until_no_new_events(rounds: int = 30) -> None:
+    """Run every projection and process manager in this process until a run
+    appends no new event (the fulfilment process reserves stock, rejects
+    lines, confirms). Unlike ``settle`` it does not wait for every projection
+    to reach the head: one may be held back by a failure."""
+    from eventstore import EventStore
+    from projections import runner
+
+    store = EventStore()
+    for _ in range(rounds):
+        head = last_position()
+        if head:
+            wait_visible(store, head)
+        runner.run_all()
+        if last_position() == head:
+            return
+    raise AssertionError("the process manager kept producing events")
 
 
 # -- users -----------------------------------------------------------------------------

@@ -25,7 +25,15 @@ from orders.repository import InventoryRepository, OrderRepository
 from projections import runner
 from projections.base import registry
 from projections.models import InventoryLevel, OrderSummary, ProjectionCheckpoint, ProjectionFailure
-from tests.support import last_position, login, place_order, stock_catalogue, token_headers, wait_visible
+from tests.support import (
+    last_position,
+    login,
+    place_order,
+    run_until_no_new_events,
+    stock_catalogue,
+    token_headers,
+    wait_visible,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -34,21 +42,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 def reservations_on(settings):
     settings.INVENTORY_RESERVATION = True
     settings.PROJECTIONS_MODE = "off"  # each test runs the process manager itself
-
-
-def run_until_no_new_events() -> None:
-    """Run every projection and the process manager until a run appends no
-    new event. Unlike tests.support.settle it does not wait for every
-    projection to reach the head: here one may be held back by a failure."""
-    store = EventStore()
-    for _ in range(20):
-        head = last_position()
-        if head:
-            wait_visible(store, head)
-        runner.run_all()
-        if last_position() == head:
-            return
-    raise AssertionError("the process manager kept producing events")
 
 
 def receive(sku: str, quantity: int) -> None:

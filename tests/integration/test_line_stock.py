@@ -17,14 +17,13 @@ from projections.models import CustomerSummary, DailySales, InventoryLevel, Orde
 from tests.support import (
     SHIPPING_FORM,
     ApiClient,
-    last_position,
     login,
     place_order,
     read_model_snapshot,
     rebuilt_snapshot,
     run_command,
+    run_until_no_new_events,
     stock_catalogue,
-    wait_visible,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -35,18 +34,6 @@ def reservations_on(settings):
     settings.INVENTORY_RESERVATION = True
     settings.OUT_OF_STOCK_POLICY = "reject_line"
     settings.PROJECTIONS_MODE = "off"  # each test runs the process manager itself
-
-
-def run_until_no_new_events() -> None:
-    store = EventStore()
-    for _ in range(30):
-        head = last_position()
-        if head:
-            wait_visible(store, head)
-        runner.run_all()
-        if last_position() == head:
-            return
-    raise AssertionError("the process manager kept producing events")
 
 
 def receive(sku: str, quantity: int, price: int = 100) -> None:

@@ -7,9 +7,8 @@ import uuid
 
 import pytest
 
-from eventstore import EventStore, EventTypeRegistry, NewEvent
+from eventstore import EventStore, NewEvent
 from orders import commands
-from orders.domain.events import ItemAdded, OrderPlaced
 from orders.domain.product import product_id
 from orders.repository import OrderRepository
 from projections.models import CatalogueProduct, OrderLine, OrderSummary
@@ -17,6 +16,7 @@ from tests.support import (
     SHIPPING_FORM,
     ApiClient,
     login,
+    old_store,
     place_order,
     read_model_snapshot,
     rebuilt_snapshot,
@@ -26,21 +26,6 @@ from tests.support import (
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def old_store(version_of: dict[str, int]) -> EventStore:
-    """An event store whose registry knows only the given (older) schema
-    versions: what it appends is stored at those versions, as before."""
-    registry = EventTypeRegistry()
-    for cls in (OrderPlaced, ItemAdded):
-        for version, schema in enumerate(
-            [*cls.previous_schemas, cls.schema][: version_of[cls.event_type]], 1
-        ):
-            upcast = getattr(cls, f"upcast_v{version - 1}") if version > 1 else None
-            registry.register(
-                cls.event_type, schema, version=version, aggregate_type="Order", upcast_from_previous=upcast
-            )
-    return EventStore(registry=registry)
 
 
 def test_orders_written_before_the_catalogue_keep_their_prices_load_and_project(staff):

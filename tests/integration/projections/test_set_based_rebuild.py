@@ -13,10 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import IntegrityError, connection
 
-from eventstore import EventStore, EventTypeRegistry, NewEvent
+from eventstore import EventStore, NewEvent
 from eventstore.cut import readable_cut
 from orders import commands
-from orders.domain.events import ItemAdded, OrderPlaced
 from orders.domain.shipping import Contact, ShippingAddress
 from projections import rebuild, runner, set_based
 from projections.base import ProjectionError
@@ -37,7 +36,7 @@ from tests.integration.projections.support import (
     ship,
     table_oids,
 )
-from tests.support import last_position, stock_catalogue, wait_visible
+from tests.support import old_store, run_until_no_new_events, stock_catalogue
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -64,20 +63,6 @@ def checkpoint_rows() -> list[tuple]:
             "name", "tx_id", "position", "events_seen", "events_applied"
         )
     )
-
-
-def settle_fulfilment() -> None:
-    """Run every projection and the fulfilment process until a run appends
-    no new event (the process reserves stock, rejects lines, confirms)."""
-    store = EventStore()
-    for _ in range(30):
-        head = last_position()
-        if head:
-            wait_visible(store, head)
-        runner.run_all()
-        if last_position() == head:
-            return
-    raise AssertionError("the fulfilment process kept producing events")
 
 
 class Paths:
@@ -280,21 +265,21 @@ def test_varied_histories_rebuild_in_sql_equal_to_the_python_folds_and_the_live_
     receive("GADGET-B", 1)
     stock_catalogue([("PIPE-3", 1, PRICES["PIPE-3"])])  # sold, never in stock
     waits = place_at_list_prices("cust_b", ("WIDGET-A", 3), ("GADGET-B", 2), ("PIPE-3", 1)).order_id
-    settle_fulfilment()  # GADGET-B and PIPE-3 rejected whole, WIDGET-A reserved: confirmed
+    run_until_no_new_events()  # GADGET-B and PIPE-3 rejected whole, WIDGET-A reserved: confirmed
     clock.now = when("2025-03-03 09:00:00")
     run(commands.ChangeLineQuantity(waits, "WIDGET-A", 15))  # 12 more, 7 available: rejected in part
-    settle_fulfilment()
+    run_until_no_new_events()
     add_at_list_price(waits, "GADGET-B", 1)  # the rejected SKU again; 1 available: reserved
-    settle_fulfilment()
+    run_until_no_new_events()
     run(commands.ChangeLineQuantity(waits, "WIDGET-A", 2))  # down: no wait
-    settle_fulfilment()
+    run_until_no_new_events()
     clock.now = when("2025-03-03 18:00:00")
     ship(waits, "UPS", None)
 
     nothing_to_reserve = place_at_list_prices("cust_d", ("CABLE-X", 2)).order_id  # never in stock
     confirmed_then_grows = place_at_list_prices("cust_d", ("WIDGET-A", 1)).order_id
     shrinks = place_at_list_prices("cust_d", ("WIDGET-A", 3)).order_id
-    settle_fulfilment()
+    run_until_no_new_events()
     # From here on the process is not run: what the read models show of orders waiting.
     clock.now = when("2025-03-04 01:00:00")
     add_at_list_price(confirmed_then_grows, "WIDGET-A", 1)  # waits again
@@ -456,20 +441,6 @@ def test_a_random_workload_rebuilds_in_sql_equal_to_the_python_folds_and_the_liv
 
 
 # -- 3. older schema versions: the Python fold ---------------------------------------------------
-
-
-def old_store(version_of: dict[str, int]) -> EventStore:
-    """An event store whose registry knows only the given (older) schema
-    versions of OrderPlaced and ItemAdded: what it appends is stored at them."""
-    registry = EventTypeRegistry()
-    for cls in (OrderPlaced, ItemAdded):
-        schemas = [*cls.previous_schemas, cls.schema][: version_of[cls.event_type]]
-        for version, schema in enumerate(schemas, 1):
-            upcast = getattr(cls, f"upcast_v{version - 1}") if version > 1 else None
-            registry.register(
-                cls.event_type, schema, version=version, aggregate_type="Order", upcast_from_previous=upcast
-            )
-    return EventStore(registry=registry)
 
 
 def test_events_at_older_schema_versions_rebuild_in_sql_unless_it_does_not_read_them(clock, monkeypatch):
