@@ -6,8 +6,8 @@
   last appended event) once the appending transaction has committed (never
   before), e.g. to nudge asynchronous projections.
 - ``append_observers``: called with (aggregate type, the ``NewEvent``s, database
-  alias) after each append succeeds, inside its transaction if there is one,
-  e.g. to count them (they run on the hot path: keep them cheap).
+  alias) once each append has committed, before the commit listeners, e.g. to
+  count them (they run on the hot path: keep them cheap).
 """
 
 from collections.abc import Callable

@@ -135,8 +135,9 @@ class EventStore(ManyStreamReads):
             query, params = sealing.append_statement(
                 dialect, aggregate_type, aggregate_id, rows, expected_version, now, keys
             )
+        connection = self._connection
         try:
-            written = dialect.fetch(self._connection, query, params)
+            written = dialect.fetch(connection, query, params)
         except IntegrityError as exc:
             if dialect.is_constraint_violation(exc, _VERSION_CONSTRAINT):
                 raise ConcurrencyError(aggregate_id, expected_version) from exc
@@ -146,18 +147,21 @@ class EventStore(ManyStreamReads):
                 raise sealing.KeysChanged()
             raise ConcurrencyError(aggregate_id, expected_version, self.stream_version(aggregate_id))
         if keys is not None and keys.new:
-            transaction.on_commit(lambda: sealing.appended(self.personal, keys), using=self.using)
+            connection.on_commit(lambda: sealing.appended(self.personal, keys))
         position, tx_id, _ = max(written)
         if hooks.append_listeners:
             clear = [(*row[:3], event.data, *row[4:]) for row, event in zip(rows, events, strict=True)]
             recorded = self._recorded(aggregate_type, aggregate_id, clear, sorted(written), now)
             for listener in hooks.append_listeners:
                 listener(recorded, self.using)
-        appended = GlobalPosition(tx_id, position)
-        for observer in hooks.append_observers:
-            observer(aggregate_type, events, self.using)
-        for listener in hooks.commit_listeners:
-            transaction.on_commit(lambda listener=listener: listener(self.using, appended), using=self.using)
+        if hooks.append_observers or hooks.commit_listeners:
+            # One callback for them all, on the connection in hand: looking a
+            # connection up by alias costs more than the counting does.
+            committed = _committed(self.using, aggregate_type, events, GlobalPosition(tx_id, position))
+            if connection.in_atomic_block or not connection.autocommit:
+                connection.on_commit(committed)
+            else:  # committed already (what on_commit does, less its checks)
+                committed()
         return AppendResult(version=expected_version + len(events), position=position, tx_id=tx_id)
 
     def _recorded(self, aggregate_type, aggregate_id, rows, written, created_at) -> list[RecordedEvent]:
@@ -394,6 +398,16 @@ class EventStore(ManyStreamReads):
 
     def _decode_rows(self, rows: list[tuple]) -> list[RecordedEvent]:
         return decode_rows(self.registry, self._dialect, rows)
+
+
+def _committed(using, aggregate_type, events, appended):
+    def run():
+        for observer in hooks.append_observers:
+            observer(aggregate_type, events, using)
+        for listener in hooks.commit_listeners:
+            listener(using, appended)
+
+    return run
 
 
 def snapshot_aad(snapshot: Snapshot) -> bytes:

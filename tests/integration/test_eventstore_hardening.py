@@ -234,7 +234,7 @@ print(json.dumps({
     "delete": run("DELETE FROM events"),
     "truncate": run("TRUNCATE events"),
     "disable_trigger": run("ALTER TABLE events DISABLE TRIGGER events_immutable"),
-    "drop_trigger": run("DROP TRIGGER events_stamp_tx_id ON events"),
+    "drop_trigger": run("DROP TRIGGER events_guard_insert ON events"),
     "become_owner": run("SET ROLE " + connections["direct"].settings_dict["USER"]),
     "forged_tx_id_replaced": run(
         "INSERT INTO events (tx_id, event_id, aggregate_type, aggregate_id, event_type, schema_version,"

@@ -82,6 +82,29 @@ def test_a_session_that_never_drew_a_position_cannot_choose_one():
     assert event_total() == before
 
 
+# -- versions start at 1 ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("version", "schema_version"), [(0, 1), (-3, 1), (1, -1)])
+def test_a_version_below_one_or_a_negative_schema_version_is_refused(version, schema_version):
+    """Refused as a check violation (an IntegrityError): by CHECK constraints
+    on SQLite, by the row guard on PostgreSQL (migration 0009)."""
+    before = event_total()
+    if connection.vendor == "postgresql":
+        statement = insert().replace("'ShelfOpened', 1,", f"'ShelfOpened', {schema_version},")
+        statement = statement.replace("'{}', 1,", f"'{{}}', {version},")
+    else:
+        statement = (
+            "INSERT INTO events (event_id, aggregate_type, aggregate_id, event_type, schema_version,"
+            f" event_data, metadata, version, created_at) VALUES ('{uuid.uuid4().hex}', 'Shelf',"
+            f" '{uuid.uuid4().hex}', 'ShelfOpened', {schema_version}, '{{}}', '{{}}', {version},"
+            " CURRENT_TIMESTAMP)"
+        )
+    message = refused(statement, error=IntegrityError)
+    assert ("version" in message) if connection.vendor == "postgresql" else ("CHECK" in message)
+    assert event_total() == before
+
+
 # -- created_at is the database's time, give or take -------------------------------------
 
 
