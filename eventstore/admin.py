@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from eventstore.errors import PersonalDataError
 from eventstore.models import Event, Snapshot
 from eventstore.personal import PersonalData, show
-from eventstore.store import PERSONAL_STATE, snapshot_aad
+from eventstore.snapshots import PERSONAL_STATE, snapshot_aad
 from eventstore.types import Snapshot as Snap
 
 

@@ -58,7 +58,7 @@ def load_sql(pg: bool, *, with_schema_version: bool, others: int = 0, keys: bool
 
 class ManyStreamReads:
     """Mixed into EventStore (which provides ``_dialect``, ``_connection``,
-    ``_read_connection``, ``decode`` and ``_revealed``)."""
+    ``_read_connection``, ``decode`` and, from Snapshots, ``_revealed``)."""
 
     def load_with_streams(
         self, aggregate_id: UUID, other_ids: Iterable[UUID], *, schema_version: int | None = None
