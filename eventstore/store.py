@@ -8,6 +8,7 @@ there is not.
 
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
+from functools import partial
 from uuid import UUID, uuid4
 
 import orjson
@@ -152,13 +153,13 @@ class EventStore(ManyStreamReads, Snapshots):
             for listener in hooks.append_listeners:
                 listener(recorded, self.using)
         if hooks.append_observers or hooks.commit_listeners:
-            # One callback for them all, on the connection in hand: looking a
-            # connection up by alias costs more than the counting does.
-            committed = _committed(self.using, aggregate_type, events, GlobalPosition(tx_id, position))
+            # On the connection in hand: looking a connection up by alias
+            # costs more than the counting does.
+            appended = GlobalPosition(tx_id, position)
             if connection.in_atomic_block or not connection.autocommit:
-                connection.on_commit(committed)
+                connection.on_commit(partial(_committed, self.using, aggregate_type, events, appended))
             else:  # committed already (what on_commit does, less its checks)
-                committed()
+                _committed(self.using, aggregate_type, events, appended)
         return AppendResult(version=expected_version + len(events), position=position, tx_id=tx_id)
 
     def _recorded(self, aggregate_type, aggregate_id, rows, written, created_at) -> list[RecordedEvent]:
@@ -316,11 +317,9 @@ class EventStore(ManyStreamReads, Snapshots):
         return decode_rows(self.registry, self._dialect, rows)
 
 
-def _committed(using, aggregate_type, events, appended):
-    def run():
-        for observer in hooks.append_observers:
-            observer(aggregate_type, events, using)
-        for listener in hooks.commit_listeners:
-            listener(using, appended)
-
-    return run
+def _committed(using, aggregate_type, events, appended) -> None:
+    """An append has committed: its observers, then its commit listeners."""
+    for observer in hooks.append_observers:
+        observer(aggregate_type, events, using)
+    for listener in hooks.commit_listeners:
+        listener(using, appended)
