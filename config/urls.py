@@ -9,6 +9,9 @@ from config.metrics import MetricsView
 from config.views import AuthTokenApi, DocumentedEventCatalogApi, SchemaView, ThrottledLoginView, admin_login
 
 urlpatterns = [
+    # First: Django tries the patterns in order for every request, and the
+    # order API and pages are most of them (no pattern here overlaps theirs).
+    path("", include("orders.urls")),
     path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
@@ -22,7 +25,6 @@ urlpatterns = [
     path("api/auth/token", AuthTokenApi.as_view(), name="api-token"),
     path("api/catalog/events", DocumentedEventCatalogApi.as_view(), name="event-catalog"),
     path("", include("eventstore.urls")),
-    path("", include("orders.urls")),
     path("", include("projections.urls")),
 ]
 

@@ -11,7 +11,7 @@ from prometheus_client import Counter, Histogram
 
 from config import redact
 from config.logs import claim_request_line
-from config.metrics import after_commit
+from config.metrics import after_commit, labelled
 from eventstore import EventSchemaError
 from orders.domain import DomainError, InvalidOrderDataError, LineNotFoundError, OrderNotFoundError
 from orders.errors import ContentionError, IdempotencyKeyReusedError, IdempotencyRaceError, StaleVersionError
@@ -42,6 +42,9 @@ REPLAYS = Counter(
 RESERVATIONS_REFUSED = Counter(
     "fulfilment_reservations_refused", "Reservations the fulfilment process saw refused for lack of stock"
 )
+
+
+_commands, _duration, _replays = labelled(COMMANDS), labelled(DURATION), labelled(REPLAYS)
 
 
 def outcome_of(exc: BaseException) -> str:
@@ -84,7 +87,7 @@ def observed(name: str, run: Callable[[], Any]) -> Any:
         raise
     outcome = "replayed" if result.replayed else "ok" if result.changed else "unchanged"
     if result.replayed:
-        REPLAYS.labels(name).inc()
+        _replays(name).inc()
     seconds = _record(name, outcome, started)
     done = {"aggregate_id": str(result.aggregate_id), "version": result.version, "position": result.position}
     if line is not None:  # served by a request: on the request's line
@@ -96,8 +99,8 @@ def observed(name: str, run: Callable[[], Any]) -> Any:
 
 def _record(name: str, outcome: str, started: float) -> float:
     seconds = time.perf_counter() - started
-    DURATION.labels(name).observe(seconds)
-    COMMANDS.labels(name, outcome).inc()
+    _duration(name).observe(seconds)
+    _commands(name, outcome).inc()
     return seconds
 
 

@@ -12,11 +12,11 @@ partition="2of4"``, so ``sum by (projection)`` adds its partitions up.
 import re
 import time
 from collections.abc import Callable, Iterable
-from functools import wraps
+from functools import lru_cache, wraps
 
 from prometheus_client import Counter, Histogram
 
-from config.metrics import after_commit
+from config.metrics import after_commit, labelled
 
 DEFAULT_PARTITION = "0"
 LABELS = ["projection", "partition"]
@@ -24,6 +24,7 @@ LABELS = ["projection", "partition"]
 _PARTITION = re.compile(r"^(?P<projection>.+)\.(?P<partition>[0-9]+of[0-9]+)$")
 
 
+@lru_cache(maxsize=1024)
 def labels(name: str) -> tuple[str, str]:
     """The (projection, partition) labels of a checkpoint's name."""
     match = _PARTITION.match(name)
@@ -56,13 +57,17 @@ RETRIES = Counter(
 )
 
 
+_events_processed, _events_applied = labelled(EVENTS_PROCESSED), labelled(EVENTS_APPLIED)
+_batch_duration, _failures, _retries = labelled(BATCH_DURATION), labelled(FAILURES), labelled(RETRIES)
+
+
 def moved(name: str, seen: int, applied: int, using: str) -> None:
     """A checkpoint moved past ``seen`` events, ``applied`` of which changed
     something; counted when its transaction commits."""
 
     def count() -> None:
-        EVENTS_PROCESSED.labels(*labels(name)).inc(seen)
-        EVENTS_APPLIED.labels(*labels(name)).inc(applied)
+        _events_processed(*labels(name)).inc(seen)
+        _events_applied(*labels(name)).inc(applied)
 
     after_commit(count, using)
 
@@ -75,7 +80,7 @@ def batch_done(names: Iterable[str], started: float, using: str = "default") -> 
     def observe() -> None:
         seconds = time.perf_counter() - started
         for name in names:
-            BATCH_DURATION.labels(*labels(name)).observe(seconds)
+            _batch_duration(*labels(name)).observe(seconds)
 
     after_commit(observe, using)
 
@@ -95,11 +100,11 @@ def timed_run(run: Callable) -> Callable:
 
 
 def failed(name: str) -> None:
-    FAILURES.labels(*labels(name)).inc()
+    _failures(*labels(name)).inc()
 
 
 def retried(name: str) -> None:
-    RETRIES.labels(*labels(name)).inc()
+    _retries(*labels(name)).inc()
 
 
 # -- rebuild progress: shared through the cache, since a rebuild runs in a

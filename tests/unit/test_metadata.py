@@ -1,5 +1,7 @@
 from datetime import UTC, datetime
 
+import pytest
+
 from eventstore.metadata import STANDARD_FIELDS, build_metadata, current_context, message_context
 from eventstore.types import START, GlobalPosition
 
@@ -25,6 +27,20 @@ def test_context_fills_metadata_and_is_restored_after_the_block():
         "source": "test",
     }
     assert current_context().correlation_id is None
+
+
+def test_an_inner_context_overrides_only_what_it_names_and_unknown_fields_are_refused():
+    with message_context(correlation_id="corr-1", user_id="7", command="PlaceOrder"):
+        with message_context(user_id=None, command="AddItem") as inner:
+            assert (inner.correlation_id, inner.causation_id, inner.user_id, inner.command) == (
+                "corr-1",
+                None,
+                None,
+                "AddItem",
+            )
+        assert current_context().command == "PlaceOrder"
+    with pytest.raises(TypeError, match="user"):
+        message_context(user="7")
 
 
 def test_global_positions_order_by_transaction_then_position():
