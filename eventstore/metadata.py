@@ -8,6 +8,7 @@ them without being passed through every call.
 
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -37,7 +38,8 @@ def current_context() -> MessageContext:
     return _context.get()
 
 
-_FIELDS = frozenset(("correlation_id", "causation_id", "user_id", "command"))
+_NAMES = tuple(f.name for f in dataclass_fields(MessageContext))
+_FIELDS = frozenset(_NAMES)
 
 
 class message_context:
@@ -53,12 +55,7 @@ class message_context:
         # Built directly: dataclasses.replace costs several times as much,
         # and every command enters two or three of these.
         base, get = current_context(), self._fields.get
-        ctx = MessageContext(
-            get("correlation_id", base.correlation_id),
-            get("causation_id", base.causation_id),
-            get("user_id", base.user_id),
-            get("command", base.command),
-        )
+        ctx = MessageContext(*[get(name, getattr(base, name)) for name in _NAMES])
         self._token = _context.set(ctx)
         return ctx
 
