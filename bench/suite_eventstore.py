@@ -62,6 +62,32 @@ def _w1_orders(store: EventStore, n_orders: int, per_order: int, batched: bool) 
     return written
 
 
+W1_ROUNDS = 10
+
+
+def w1_one_client(store: EventStore, raw: str | None, n_orders: int, per_order: int) -> dict[str, int]:
+    """W1 with one client, and (given ``raw``, a conninfo) the raw baseline in
+    the same run: in rounds of a tenth of the orders each, alternating which
+    goes first, each side's rate over the sum of its rounds. On a shared
+    machine the speed drifts over minutes; measured side by side, both see
+    the same drift and their ratio keeps still."""
+    spent, written = [0.0, 0.0], [0, 0]
+    shares = [share for share in _shares(n_orders, W1_ROUNDS) if share]
+    for n, share in enumerate(shares):
+        sides = [0, 1] if raw else [0]
+        for side in sides if n % 2 == 0 else sides[::-1]:
+            with Timer() as t:
+                if side == 0:
+                    written[0] += _w1_orders(store, share, per_order, batched=False)
+                else:
+                    written[1] += _raw_w1(raw, share, per_order)
+            spent[side] += t.seconds
+    out = {"w1_events_per_s_1client": round(written[0] / spent[0])}
+    if raw:
+        out["raw_w1_events_per_s_1client"] = round(written[1] / spent[1])
+    return out
+
+
 def w1_parallel(alias: str, clients: int, n_orders: int, per_order: int) -> float:
     def connect():
         store = EventStore(using=alias, registry=bench_registry())
@@ -109,10 +135,15 @@ def _run(options: dict[str, Any]) -> dict[str, Any]:
         store = EventStore(using=alias, registry=bench_registry())
         store.stream_version(uuid.uuid4())
 
-        progress(f"W1: {n_orders} orders x {per_order} events, one append per event, 1 client")
-        with Timer() as t:
-            written = _w1_orders(store, n_orders, per_order, batched=False)
-        result["w1_events_per_s_1client"] = round(written / t.seconds)
+        raw = None if options.get("no_raw") else _raw_conninfo(alias)
+        if raw:
+            with psycopg.connect(raw, autocommit=True) as conn:
+                conn.execute(RAW_SCHEMA)
+        progress(
+            f"W1: {n_orders} orders x {per_order} events, one append per event, 1 client"
+            + (", in rounds alternating with the raw baseline" if raw else "")
+        )
+        result.update(w1_one_client(store, raw, n_orders, per_order))
 
         progress("W1: the same with 8 client processes")
         result["w1_events_per_s_8clients"] = round(w1_parallel(alias, 8, n_orders, per_order))
@@ -163,8 +194,8 @@ def _run(options: dict[str, Any]) -> dict[str, Any]:
         assert snap_state == state and not tail
         result["w2_snapshot_load_ms"] = median_ms(samples)
 
-        if not options.get("no_raw"):
-            result.update(raw_baseline(alias, n_orders, per_order, w2_events))
+        if raw:
+            result.update(raw_baseline(raw, n_orders, per_order, w2_events))
     return result
 
 
@@ -233,17 +264,12 @@ def _raw_parallel(conninfo: str, clients: int, n_orders: int, per_order: int) ->
     return run_in_processes(lambda n: _raw_w1(conninfo, n, per_order), _shares(n_orders, clients))
 
 
-def raw_baseline(alias: str, n_orders: int, per_order: int, w2_events: int) -> dict[str, Any]:
+def raw_baseline(conninfo: str, n_orders: int, per_order: int, w2_events: int) -> dict[str, Any]:
+    """The rest of the raw baseline (W1 with one client ran beside ours),
+    into the raw_events table already made."""
     from psycopg.types.json import Jsonb
 
-    conninfo = _raw_conninfo(alias)
     out: dict[str, Any] = {}
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(RAW_SCHEMA)
-    progress("raw baseline W1, 1 client")
-    with Timer() as t:
-        written = _raw_w1(conninfo, n_orders, per_order)
-    out["raw_w1_events_per_s_1client"] = round(written / t.seconds)
     progress("raw baseline W1, 8 clients")
     out["raw_w1_events_per_s_8clients"] = round(_raw_parallel(conninfo, 8, n_orders, per_order))
     progress("raw baseline W1, 5 events per transaction")

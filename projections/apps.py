@@ -6,7 +6,7 @@ class ProjectionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from config import health, metrics
+        from config import health, heap, metrics
         from eventstore import hooks
         from projections import inline, nudge
         from projections.base import registry
@@ -26,3 +26,6 @@ class ProjectionsConfig(AppConfig):
         health.readiness_checks["projections"] = readiness_check
         if registry.inline():
             hooks.append_listeners.append(inline.apply_inline)
+        # The last app to be ready: what the apps have loaded stays for the
+        # process's life, out of the garbage collector's way (config.heap).
+        heap.freeze()
