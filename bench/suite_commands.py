@@ -3,17 +3,15 @@ path, through the handler and through HTTP (Django's test client, in
 process), in a database of its own."""
 
 import json
-import os
 import time
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.test import Client
 from django.test.utils import override_settings
 
-from bench.support import as_default_database, median_ms, progress
+from bench.support import as_default_database, backend_cpu_seconds, median_ms, progress
 from eventstore.master_key import new_master_key
 from orders import commands
 from orders.domain import Line
@@ -43,12 +41,9 @@ class _Cpu:
 
         connection.ensure_connection()
         self.pid = connection.connection.info.backend_pid
-        self.tick = os.sysconf("SC_CLK_TCK")
 
     def server(self) -> float:
-        raw = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = raw[raw.rindex(")") + 2 :].split()
-        return (int(fields[11]) + int(fields[12])) / self.tick
+        return backend_cpu_seconds(self.pid)
 
     def __enter__(self) -> "_Cpu":
         self.started = (time.process_time(), self.server())

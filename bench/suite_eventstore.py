@@ -1,13 +1,22 @@
 """W1-W3 of BENCHMARKS.md through the event store's own API, plus the same
 workloads on plain psycopg (the "raw" baseline) measured in the same run."""
 
+import time
 import uuid
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from django.db import connections
 
-from bench.support import Timer, bench_database, median_ms, progress, run_in_processes
+from bench.support import (
+    Timer,
+    backend_cpu_seconds,
+    bench_database,
+    median_ms,
+    progress,
+    run_in_processes,
+)
 from eventstore import hooks
 from eventstore.metadata import message_context
 from eventstore.registry import EventTypeRegistry
@@ -65,27 +74,61 @@ def _w1_orders(store: EventStore, n_orders: int, per_order: int, batched: bool) 
 W1_ROUNDS = 10
 
 
-def w1_one_client(store: EventStore, raw: str | None, n_orders: int, per_order: int) -> dict[str, int]:
+def w1_one_client(store: EventStore, raw: str | None, n_orders: int, per_order: int) -> dict[str, Any]:
     """W1 with one client, and (given ``raw``, a conninfo) the raw baseline in
     the same run: in rounds of a tenth of the orders each, alternating which
     goes first, each side's rate over the sum of its rounds. On a shared
     machine the speed drifts over minutes; measured side by side, both see
-    the same drift and their ratio keeps still."""
-    spent, written = [0.0, 0.0], [0, 0]
-    shares = [share for share in _shares(n_orders, W1_ROUNDS) if share]
-    for n, share in enumerate(shares):
-        sides = [0, 1] if raw else [0]
-        for side in sides if n % 2 == 0 else sides[::-1]:
-            with Timer() as t:
-                if side == 0:
-                    written[0] += _w1_orders(store, share, per_order, batched=False)
-                else:
-                    written[1] += _raw_w1(raw, share, per_order)
-            spent[side] += t.seconds
-    out = {"w1_events_per_s_1client": round(written[0] / spent[0])}
+    the same drift and their ratio keeps still. Also where an append's time
+    goes, on each side: this process's CPU, its PostgreSQL backend's CPU,
+    and the rest (waiting: on the network, and on the WAL's flush at commit),
+    in microseconds per append."""
+    store.stream_version(uuid.uuid4())  # connected before the clock starts
+    sides = {"w1": _Side(connections[store.using].connection.info.backend_pid)}
     if raw:
-        out["raw_w1_events_per_s_1client"] = round(written[1] / spent[1])
+        conn = psycopg.connect(raw, autocommit=True)
+        sides["raw_w1"] = _Side(conn.info.backend_pid)
+    try:
+        for n, share in enumerate(s for s in _shares(n_orders, W1_ROUNDS) if s):
+            for name in sides if n % 2 == 0 else reversed(sides):
+                with sides[name].measuring():
+                    if name == "w1":
+                        sides[name].appends += _w1_orders(store, share, per_order, batched=False)
+                    else:
+                        sides[name].appends += _raw_w1_on(conn, share, per_order)
+    finally:
+        if raw:
+            conn.close()
+    out: dict[str, Any] = {}
+    for name, side in sides.items():
+        out[f"{name}_events_per_s_1client"] = round(side.appends / side.wall)
+        out.update({f"{name}_1client_{key}_us_per_append": value for key, value in side.split().items()})
     return out
+
+
+class _Side:
+    """One side of W1's one-client rounds: its appends, and the time they took."""
+
+    def __init__(self, backend_pid: int):
+        self.pid = backend_pid
+        self.appends, self.wall, self.client, self.server = 0, 0.0, 0.0, 0.0
+
+    @contextmanager
+    def measuring(self):
+        wall, client, server = time.perf_counter(), time.process_time(), backend_cpu_seconds(self.pid)
+        yield
+        self.wall += time.perf_counter() - wall
+        self.client += time.process_time() - client
+        self.server += backend_cpu_seconds(self.pid) - server
+
+    def split(self) -> dict[str, float]:
+        per = 1e6 / self.appends
+        waiting = self.wall - self.client - self.server
+        return {
+            "client_cpu": round(self.client * per, 1),
+            "server_cpu": round(self.server * per, 1),
+            "waiting": round(waiting * per, 1),
+        }
 
 
 def w1_parallel(alias: str, clients: int, n_orders: int, per_order: int) -> float:
@@ -236,10 +279,15 @@ def _raw_w1(conninfo: str, n_orders: int, per_order: int, batched: bool = False)
     """One INSERT per append in autocommit (one round trip, one commit),
     auto-prepared by psycopg: the floor for one commit per append. Its only
     version check is the UNIQUE constraint, and it is not gap-safe."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        return _raw_w1_on(conn, n_orders, per_order, batched)
+
+
+def _raw_w1_on(conn: psycopg.Connection, n_orders: int, per_order: int, batched: bool = False) -> int:
     from psycopg.types.json import Jsonb
 
     meta = Jsonb({"correlation_id": str(uuid.uuid4()), "user_id": "bench", "command": "BenchAddItem"})
-    with psycopg.connect(conninfo, autocommit=True) as conn, conn.cursor() as cur:
+    with conn.cursor() as cur:
         for _ in range(n_orders):
             order = uuid.uuid4()
             if batched:

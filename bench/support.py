@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from django.core.management import call_command
@@ -114,3 +115,11 @@ def run_in_processes(target, shares: list, prepare=None) -> float:
         if p.exitcode != 0:
             raise RuntimeError(f"a benchmark process exited with {p.exitcode}")
     return total / elapsed
+
+
+def backend_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a PostgreSQL backend on this machine has used
+    so far, from Linux's /proc."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
