@@ -42,16 +42,18 @@ class _Cpu:
         connection.ensure_connection()
         self.pid = connection.connection.info.backend_pid
 
-    def server(self) -> float:
-        return backend_cpu_seconds(self.pid)
-
     def __enter__(self) -> "_Cpu":
-        self.started = (time.process_time(), self.server())
+        self.started = (time.process_time(), backend_cpu_seconds(self.pid))
         return self
 
-    def per(self, n: int) -> dict[str, float]:
-        client, server = time.process_time() - self.started[0], self.server() - self.started[1]
-        return {"client": round(client * 1000 / n, 3), "server": round(server * 1000 / n, 3)}
+    def per(self, n: int) -> dict[str, float | None]:
+        """Per call in ms; the server's None when it is not on this machine."""
+        client, server = time.process_time() - self.started[0], backend_cpu_seconds(self.pid)
+        known = server is not None and self.started[1] is not None
+        return {
+            "client": round(client * 1000 / n, 3),
+            "server": round((server - self.started[1]) * 1000 / n, 3) if known else None,
+        }
 
     def __exit__(self, *exc) -> None:
         pass

@@ -117,9 +117,15 @@ def run_in_processes(target, shares: list, prepare=None) -> float:
     return total / elapsed
 
 
-def backend_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a PostgreSQL backend on this machine has used
-    so far, from Linux's /proc."""
-    raw = Path(f"/proc/{pid}/stat").read_text()
+def backend_cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a PostgreSQL backend has used so far, from
+    Linux's /proc, in clock ticks (10 ms); None when the server is not a
+    process of this machine (remote, or in a container of its own)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    if not raw[raw.index("(") + 1 :].startswith("postgres"):
+        return None  # another process with that number: not the backend
     fields = raw[raw.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

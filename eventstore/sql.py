@@ -326,8 +326,10 @@ def raw_cursor(connection) -> psycopg.Cursor:
     """A server-side-binding psycopg cursor on a Django PostgreSQL connection
     (so it joins Django's transaction), reused per connection: creating a
     psycopg cursor costs about as much CPU as the rest of an append. Django
-    connections are per thread, so the cursor is too. Use it inside
-    ``connection.wrap_database_errors`` after ``ensure_connection()``."""
+    connections are per thread, so the cursor is too. Call it after
+    ``ensure_connection()``, and run statements on it inside
+    ``connection.wrap_database_errors`` (or convert errors as ``fetch``
+    does), so they raise Django's exceptions."""
     cursor = getattr(connection, "_eventstore_cursor", None)
     if not _reusable(cursor, connection):
         cursor = psycopg.Cursor(connection.connection)
