@@ -167,12 +167,20 @@ class Postgres(Dialect):
         prepared statement: Django's default client-side cursor re-plans every
         statement, which doubles the cost of an append.
 
-        The usual call (connected, the cursor made, the transaction sound)
-        checks that in one expression and converts errors only when one is
-        raised: Django's own checks and its error wrapper cost a tenth of a
-        short statement's client CPU."""
+        The usual call (connected, the cursor made, the transaction sound,
+        the connection's health checked in this request) checks that in one
+        expression and converts errors only when one is raised: Django's own
+        checks and its error wrapper cost a tenth of a short statement's
+        client CPU."""
         cursor = getattr(connection, "_eventstore_cursor", None)
-        if not _reusable(cursor, connection) or connection.needs_rollback:
+        if (
+            not _reusable(cursor, connection)
+            or connection.needs_rollback
+            or (connection.health_check_enabled and not connection.health_check_done)
+        ):
+            # What Django's cursor() does first: CONN_HEALTH_CHECKS, once per
+            # request or task; (re)connect; refuse a broken transaction.
+            connection.close_if_health_check_failed()
             connection.ensure_connection()
             connection.validate_no_broken_transaction()
             cursor = raw_cursor(connection)

@@ -7,6 +7,7 @@ database lives in memory and ignores ``close()``."""
 
 import uuid
 
+import psycopg
 import pytest
 from django.db import DatabaseError, IntegrityError, ProgrammingError, connection, transaction
 from django.db.transaction import TransactionManagementError
@@ -73,3 +74,16 @@ def test_a_connection_broken_under_the_store_gives_a_database_error_then_recover
     assert connection.errors_occurred
     connection.close_if_unusable_or_obsolete()  # what the end of a request does
     assert [e.version for e in store.load(shelf)] == [1]
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_ended_between_requests_is_replaced_by_the_health_check(store):
+    shelf = uuid.uuid4()
+    store.append("Shelf", shelf, [counted()], NEW_STREAM)
+    old = connection.connection
+    with psycopg.connect(old.info.dsn, autocommit=True) as other:  # e.g. the server restarted
+        other.execute("SELECT pg_terminate_backend(%s)", [old.info.backend_pid])
+    connection.health_check_enabled = True  # CONN_HEALTH_CHECKS, on for persistent connections
+    connection.health_check_done = False  # what the start of a request or task sets
+    assert [e.version for e in store.load(shelf)] == [1]
+    assert connection.connection is not old
