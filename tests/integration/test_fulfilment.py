@@ -236,6 +236,44 @@ def test_a_crash_between_steps_resumes_where_it_stopped(monkeypatch):
     assert ProjectionFailure.objects.get(pk=failure.pk).resolution == "retried"
 
 
+def test_a_run_of_events_that_fails_in_its_middle_keeps_the_events_before_it_once(monkeypatch):
+    from projections import checkpoints, process_runner
+
+    receive("WIDGET-A", 10)
+    placed = [place_units(("WIDGET-A", 1)) for _ in range(4)]
+    bad = placed[2]
+    real = fulfilment.REACTIONS[OrderPlaced]
+
+    def fails_for_the_third(step, fact):
+        real(step, fact)  # its reservation is asked for, then the step fails
+        if step.order_id == bad:
+            raise RuntimeError("cannot reserve this one")
+
+    monkeypatch.setitem(fulfilment.REACTIONS, OrderPlaced, fails_for_the_third)
+    checkpoints.ensure()
+    wait_visible(EventStore(), last_position())
+    manager = registry.get("fulfilment")
+
+    # The four placements come in one run (one transaction); the third
+    # raises, so the run keeps nothing, and they are taken one at a time.
+    result = process_runner.run_events(manager)
+
+    assert result.stopped == {"fulfilment"}
+    failing = EventStore().load(bad)[0]
+    failure = ProjectionFailure.objects.get(projection="fulfilment", resolved_at__isnull=True)
+    assert (failure.position, failure.aggregate_id) == (failing.position, bad)
+    # The two before it reserved once each (not again for the run rolled
+    # back), the failing one and the one after it not at all.
+    stock = EventStore().load(inventory_id("WIDGET-A"))
+    reserved_for = [e.data["order_id"] for e in stock if e.event_type == "StockReserved"]
+    assert sorted(reserved_for) == sorted(str(oid) for oid in placed[:2])
+    # The checkpoint stops just before the failing event, its count exact.
+    checkpoint = checkpoints.read(["fulfilment"], "default")["fulfilment"]
+    before = [e for e in EventStore().read_all(limit=10_000) if e.global_position < failing.global_position]
+    assert checkpoint.global_position == before[-1].global_position
+    assert checkpoint.events_seen == len(before)
+
+
 def test_two_orders_competing_for_the_last_units_one_gets_them_the_other_is_cancelled(run_in_threads):
     receive("LAST-UNITS", 5)
     barrier = threading.Barrier(2)
