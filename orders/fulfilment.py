@@ -1,11 +1,12 @@
 """The fulfilment process manager (a saga across orders and inventory).
 
 Driven by the event log like a projection (checkpointed, gap-safe, one runner
-at a time, on Celery with the same nudge-and-beat scheme), it reacts to each
-event in its own transaction: the commands it issues, its own state and its
-checkpoint commit together, so a crash between steps resumes at the next
-event, and an event seen twice changes nothing (commands carry the event as
-their reference; handled event ids are remembered).
+at a time, on Celery with the same nudge-and-beat scheme), it reacts to its
+events a run at a time (projections.process_runner): the commands it issues,
+its own state and its checkpoint commit together, so a crash between steps
+resumes after the last commit, and an event seen twice changes nothing
+(commands carry the event as their reference; handled event ids are
+remembered).
 
     OrderPlaced (needs stock)  -> reserve each line        (StockReserved / ReservationRefused)
     every line reserved        -> ConfirmOrder

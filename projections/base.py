@@ -80,9 +80,10 @@ class ProcessManager:
     """Follows the event log like a projection, but reacts by issuing
     commands (a saga across aggregates) instead of writing a read model.
 
-    Each event it handles gets a transaction of its own, together with its
-    checkpoint, so a crash resumes at the next event; it is never rebuilt
-    (that would issue its commands again). ``handle`` must be idempotent: an
+    The events it handles commit together with its checkpoint, a run of them
+    per transaction (one per transaction once one fails: see
+    ``process_runner``), so a crash resumes after the last commit; it is
+    never rebuilt (that would issue its commands again). ``handle`` must be idempotent: an
     event it has handled before changes nothing.
     """
 
@@ -98,7 +99,7 @@ class ProcessManager:
 
     def select(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
         """The events of a batch it must handle; narrowing this cheaply saves
-        a transaction per event it would ignore anyway."""
+        reading the metadata of, and handling, events it would ignore anyway."""
         return [e for e in events if e.event_type in self.event_types]
 
     def handle(self, event: RecordedEvent) -> bool:

@@ -5,7 +5,7 @@ catches every projection up (sharing reads of the log between those at the
 same checkpoint) and lets each process manager handle its events; a failing
 one never holds the others back. The work itself is in ``batches`` (read
 models, one transaction per batch) and ``process_runner`` (process
-managers, one transaction per event).
+managers, a short run of events per transaction).
 """
 
 import itertools
@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 _running = threading.local()
 
-# A process manager handles each event in a transaction of its own, so a
-# long batch takes a while: the read models get a turn after each slice.
+# A process manager's commands take a while (each event is a command or two),
+# so a long batch does too: the read models get a turn after each slice.
 MANAGER_SLICE_SECONDS = 0.05
 
 
