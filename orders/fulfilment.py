@@ -256,7 +256,7 @@ class FulfilmentProcessManager(ProcessManager):
 
     def select(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
         """Only events of orders this process follows: one query per batch
-        instead of a transaction per event of every order in the shop."""
+        instead of handling every event of every order in the shop."""
         candidates = [e for e in events if e.event_type in self.event_types]
         followed = fulfilment_store.followed({_order_of(e) for e in candidates})
         selected = []

@@ -80,10 +80,10 @@ class ProcessManager:
     """Follows the event log like a projection, but reacts by issuing
     commands (a saga across aggregates) instead of writing a read model.
 
-    The events it handles commit together with its checkpoint, a run of them
-    per transaction (one per transaction once one fails: see
-    ``process_runner``), so a crash resumes after the last commit; it is
-    never rebuilt (that would issue its commands again). ``handle`` must be idempotent: an
+    The events it handles commit together with its checkpoint, a short run
+    of them per transaction (the events of a run in which one fails, one per
+    transaction: see ``process_runner``), so a crash resumes after the last
+    commit; it is never rebuilt (that would issue its commands again). ``handle`` must be idempotent: an
     event it has handled before changes nothing.
     """
 

@@ -28,7 +28,8 @@ METADATA_CHUNK = 20
 # A run of events handled in one transaction: the bookkeeping (lock,
 # checkpoint, commit) is paid once for all of them. A transaction that
 # appends holds back every reader of the log until it commits (the
-# gap-safe bound), so a run stays short.
+# gap-safe bound), so a run ends with the event that takes it past
+# GROUP_SECONDS.
 GROUP_EVENTS = METADATA_CHUNK
 GROUP_SECONDS = 0.01
 
@@ -83,20 +84,22 @@ def run_events(
             skipped += 1
             index += 1
             continue
-        upto = min(done + GROUP_EVENTS, len(selected))
+        in_runs = failure is None and done >= solo_until
+        upto = min(done + (GROUP_EVENTS if in_runs else 1), len(selected))
         if upto > with_metadata:  # the next selected events' metadata, in one query
-            for e in store.with_metadata(selected[with_metadata : max(upto, done + METADATA_CHUNK)]):
+            end = max(upto, with_metadata + METADATA_CHUNK)
+            for e in store.with_metadata(selected[with_metadata:end]):
                 wanted[e.position] = e
-            with_metadata = max(upto, done + METADATA_CHUNK)
+            with_metadata = end
         group = [wanted[e.position] for e in selected[done:upto]]  # with their metadata
-        if failure is None and done >= solo_until and len(group) > 1:
+        if len(group) > 1:
             outcome = _handle_group(manager, group, passed, using, deadline)
             if outcome is None:  # another runner has it now
                 result.busy.add(manager.name)
                 result.more = False
                 return result
             count, applied = outcome
-            if count:
+            if count > 0:
                 last = index
                 while events[last].position != group[count - 1].position:
                     last += 1
@@ -104,7 +107,8 @@ def run_events(
                 result.applied += applied
                 skipped, done, index = 0, done + count, last + 1
                 continue
-            solo_until = done + len(group)  # one of them raised: these one at a time
+            if count < 0:  # one of them raised: these one at a time
+                solo_until = done + len(group)
         handled = group[0]
         with bound(**event_fields(handled, projection=manager.name, causation_id=str(handled.event_id))):
             outcome = _handle(manager, handled, passed, failure, using)
@@ -173,10 +177,10 @@ def _handle_group(
     """Handle a run of ``group``'s first events in one transaction, with one
     move of the checkpoint, until ``GROUP_SECONDS`` (or the slice's
     ``deadline``) has passed: (events handled, events applied); None if
-    another runner holds the manager; (0, 0), with nothing kept, if another
-    runner has moved past the first of them or one of them raised (the
-    caller then takes them one at a time, the way that retries and records
-    failures)."""
+    another runner holds the manager. Nothing is kept when another runner
+    has moved past the first of them (0 handled: the caller takes that one
+    alone, which skips it) or when one of them raised (-1: the caller takes
+    them one at a time, the way that retries and records failures)."""
     done: list[tuple[RecordedEvent, int]] = []
     try:
         with transaction.atomic(using=using):
@@ -197,9 +201,10 @@ def _handle_group(
             checkpoints.move(manager.name, last, passed.between(now, last.global_position), applied, using)
     except Exception as exc:
         log.debug("%s: a run of %d events failed (%s); one at a time", manager.name, len(group), exc)
-        return 0, 0
+        return -1, 0
     for event, n in done:
-        log.log(logging.INFO if n else logging.DEBUG, "%s handled %s", manager.name, event.event_type)
+        with bound(**event_fields(event, projection=manager.name, causation_id=str(event.event_id))):
+            log.log(logging.INFO if n else logging.DEBUG, "%s handled %s", manager.name, event.event_type)
     return len(done), applied
 
 

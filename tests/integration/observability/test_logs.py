@@ -77,6 +77,21 @@ def test_the_process_managers_lines_for_an_event_carry_its_correlation_id(json_l
 
 
 @pytest.mark.postgres
+def test_lines_for_events_handled_in_one_run_carry_each_events_correlation_id(json_log, settings, manager):
+    settings.INVENTORY_RESERVATION = True
+    settings.PROJECTIONS_MODE = "off"  # both orders wait, then the process manager takes them in one run
+    api = ApiClient(manager)
+    assert api.post("/api/inventory/WIDGET-A/receive", {"quantity": 5}).status_code == 200
+    for n in (1, 2):
+        api.place("cust_saga", [LINE_A], headers={"X-Correlation-ID": f"corr-run-{n}"})
+    runner.run_all()
+    for n in (1, 2):
+        mine = [line for line in json_log() if line.get("correlation_id") == f"corr-run-{n}"]
+        handled = [line["event_type"] for line in mine if line["logger"] == "projections.process_runner"]
+        assert handled[:2] == ["OrderPlaced", "StockReserved"], n
+
+
+@pytest.mark.postgres
 def test_a_failure_that_holds_a_projection_is_logged_once_and_its_retries_lower(
     json_log, break_projection, monkeypatch
 ):
