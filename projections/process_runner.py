@@ -110,7 +110,7 @@ def run_events(
             if count < 0:  # one of them raised: these one at a time
                 solo_until = done + len(group)
         handled = group[0]
-        with bound(**event_fields(handled, projection=manager.name, causation_id=str(handled.event_id))):
+        with _logged_as(manager, handled):
             outcome = _handle(manager, handled, passed, failure, using)
         if outcome is None:  # another runner has it now
             result.busy.add(manager.name)
@@ -191,7 +191,7 @@ def _handle_group(
                 return 0, 0
             started = time.monotonic()
             for event in group:
-                with bound(**event_fields(event, projection=manager.name, causation_id=str(event.event_id))):
+                with _logged_as(manager, event):
                     done.append((event, int(manager.handle(event))))
                 clock = time.monotonic()
                 if clock - started > GROUP_SECONDS or (deadline is not None and clock > deadline):
@@ -203,9 +203,14 @@ def _handle_group(
         log.debug("%s: a run of %d events failed (%s); one at a time", manager.name, len(group), exc)
         return -1, 0
     for event, n in done:
-        with bound(**event_fields(event, projection=manager.name, causation_id=str(event.event_id))):
+        with _logged_as(manager, event):
             log.log(logging.INFO if n else logging.DEBUG, "%s handled %s", manager.name, event.event_type)
     return len(done), applied
+
+
+def _logged_as(manager: ProcessManager, event: RecordedEvent):
+    """Lines logged inside name the event, and the manager handling it."""
+    return bound(**event_fields(event, projection=manager.name, causation_id=str(event.event_id)))
 
 
 def _failed(manager: ProcessManager, event: RecordedEvent, exc: Exception, failure, using: str) -> Exception:
