@@ -2,6 +2,7 @@
 lost races retried and idempotent replays (Prometheus, see config.metrics),
 and one log line; and the fulfilment process's refused reservations."""
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -86,21 +87,34 @@ def observed(name: str, run: Callable[[], Any]) -> Any:
             )
         raise
     outcome = "replayed" if result.replayed else "ok" if result.changed else "unchanged"
-    if result.replayed:
-        _replays(name).inc()
-    seconds = _record(name, outcome, started)
+    seconds = _record(name, outcome, started, replayed=result.replayed)
     done = {"aggregate_id": str(result.aggregate_id), "version": result.version, "position": result.position}
     if line is not None:  # served by a request: on the request's line
         line.update(_fields(name, outcome, seconds, timed="command_ms", **done))
     else:
-        log.info("command %s %s", name, outcome, extra=_fields(name, outcome, seconds, **done))
+        # Logged when it commits (as counted), with the fields bound now.
+        fields, bound_now = _fields(name, outcome, seconds, **done), contextvars.copy_context()
+        after_commit(lambda: bound_now.run(log.info, "command %s %s", name, outcome, extra=fields))
     return result
 
 
-def _record(name: str, outcome: str, started: float) -> float:
+def _record(name: str, outcome: str, started: float, replayed: bool = False) -> float:
+    """Count and time a command. Inside a transaction (a process manager's
+    run of events, a form that runs several commands) that happens when it
+    commits: a command rolled back with it did nothing, and is counted when
+    it is run again. An error is an attempt that failed, counted at once."""
     seconds = time.perf_counter() - started
-    _duration(name).observe(seconds)
-    _commands(name, outcome).inc()
+
+    def count() -> None:
+        if replayed:
+            _replays(name).inc()
+        _duration(name).observe(seconds)
+        _commands(name, outcome).inc()
+
+    if outcome == "error":
+        count()
+    else:
+        after_commit(count)
     return seconds
 
 

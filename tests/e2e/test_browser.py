@@ -458,9 +458,12 @@ def test_a_line_rejected_for_stock_is_shown_on_the_order_page_without_a_green_ba
     page.wait_for_url(re.compile(r".*/orders/[0-9a-f-]{36}/"))
     assert page.locator(".messages li.success").count() == 0  # no "done" before the stock answer
 
-    # The stock panel polls; when the answer comes the page reloads and tells the truth.
+    # The stock panel polls; when the answer comes the page reloads and tells
+    # the truth. The line's rejection may already be on the first page drawn
+    # (the worker rejects it, then confirms the rest, as two events), so wait
+    # for the order's final state, not for the first sign of the problem.
+    page.locator("#order-status", has_text="confirmed").wait_for(timeout=60_000)
     problem = page.locator("#stock-problem")
-    problem.wait_for(timeout=60_000)
     assert "1 line could not be reserved" in problem.inner_text()
     assert "out of stock: GADGET-B (wanted 3, 1 available)" in problem.inner_text()
     assert page.locator(".messages li.success").count() == 0

@@ -215,6 +215,48 @@ def test_orders_waiting_for_stock_and_refused_reservations_are_shown(scrape, set
     assert moved(before, after, "orders_commands_total", command="CancelOrder", outcome="ok") == 1
 
 
+@pytest.mark.postgres
+def test_commands_rolled_back_with_a_process_run_are_counted_and_logged_once(
+    scrape, json_log, settings, manager, monkeypatch
+):
+    """Two placements come to the fulfilment process in one run; the second
+    fails after asking for its reservation, so the run is rolled back and
+    its events taken one at a time. Only the reservation that committed is
+    counted and logged, once, with its own order's correlation id."""
+    from orders import fulfilment
+    from orders.domain.events import OrderPlaced
+    from projections import checkpoints, process_runner
+
+    settings.INVENTORY_RESERVATION = True
+    settings.PROJECTIONS_MODE = "off"  # both placements wait for one run
+    api = ApiClient(manager)
+    assert api.post("/api/inventory/WIDGET-A/receive", {"quantity": 10}).status_code == 200
+    api.place("cust_g", [LINE_A], headers={"X-Correlation-ID": "corr-once-1"})
+    bad = api.place("cust_b", [LINE_A], headers={"X-Correlation-ID": "corr-once-2"})
+    real = fulfilment.REACTIONS[OrderPlaced]
+
+    def fails_for_the_second(step, fact):
+        real(step, fact)
+        if str(step.order_id) == bad["order_id"]:
+            raise RuntimeError("cannot reserve this one")
+
+    monkeypatch.setitem(fulfilment.REACTIONS, OrderPlaced, fails_for_the_second)
+    checkpoints.ensure()
+    readable()
+    before = scrape()
+    result = process_runner.run_events(registry.get("fulfilment"))
+    after = scrape()
+    assert result.stopped == {"fulfilment"}  # held at the second placement
+    assert moved(before, after, "orders_commands_total", command="ReserveStock", outcome="ok") == 1
+    logged = [
+        line
+        for line in json_log()
+        if line.get("command") == "ReserveStock" and line.get("logger") == "orders.commands"
+    ]
+    assert [(line["outcome"], line["correlation_id"]) for line in logged] == [("ok", "corr-once-1")]
+    assert logged[0]["projection"] == "fulfilment"
+
+
 def test_a_celery_task_run_is_counted_with_its_duration(scrape):
     before = scrape()
     run_projections.apply()
