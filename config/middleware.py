@@ -5,6 +5,7 @@ import re
 import time
 
 from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
 
 from config import logs, replicas
 from config.logs import QUIET_PATHS
@@ -14,6 +15,26 @@ from eventstore.metadata import message_context, new_correlation_id
 log = logging.getLogger("config.requests")
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}$")
+
+
+class LengthRequiredMiddleware:
+    """A request body sent without a ``Content-Length`` (``Transfer-Encoding:
+    chunked``) is refused with 411 Length Required. Django reads a body only
+    as far as the length it is told, so a view would see an empty body and
+    act on it: a command would run without the fields the client sent."""
+
+    DETAIL = "Send the request body with a Content-Length header: chunked transfer encoding is not supported."
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        meta = request.META
+        if "HTTP_TRANSFER_ENCODING" in meta and not meta.get("CONTENT_LENGTH"):
+            if request.path.startswith("/api/"):
+                return json_problem(request, 411, self.DETAIL)
+            return HttpResponse(self.DETAIL, status=411, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
 
 
 class CorrelationIdMiddleware:

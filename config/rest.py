@@ -85,6 +85,7 @@ _TITLES = {
     405: "Method not allowed",
     406: "Not acceptable",
     409: "Conflict",
+    411: "Length required",
     412: "Precondition failed",
     413: "Request too large",
     415: "Unsupported media type",

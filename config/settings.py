@@ -93,6 +93,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.LengthRequiredMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -281,8 +282,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
-# Event store
-EVENTSTORE_SNAPSHOT_EVERY = env.int("EVENTSTORE_SNAPSHOT_EVERY", default=100)
+EVENTSTORE_SNAPSHOT_EVERY = env.int("EVENTSTORE_SNAPSHOT_EVERY", default=100)  # events between snapshots
 
 # Orders wait for their stock to be reserved (the fulfilment process) before
 # they can ship. Off: orders ship without inventory, as before it existed.
@@ -295,8 +295,7 @@ if OUT_OF_STOCK_POLICY not in ("reject_line", "cancel_order"):
     raise ImproperlyConfigured("OUT_OF_STOCK_POLICY must be reject_line or cancel_order")
 
 # The shop's one currency (ISO 4217): prices are integer minor units of it,
-# shown in each user's locale (from the browser's Accept-Language, else
-# LANGUAGE_CODE).
+# shown in each user's locale (Accept-Language, else LANGUAGE_CODE).
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="EUR").upper()
 
 # Projections. "celery": a worker runs them, nudged after each commit and by

@@ -191,6 +191,33 @@ def test_an_oversized_body_gets_413(manager_api, settings):
     assert event_count() == before
 
 
+def test_a_body_sent_without_a_content_length_gets_411_and_runs_nothing(manager_api, manager):
+    """Chunked transfer encoding: Django would read an empty body, and a
+    command would run without the fields the client sent. Pages answer the
+    same status, as text."""
+    placed = manager_api.place()
+    before = event_count()
+    chunked = {"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": ""}
+    body = json.dumps({"carrier": "DHL", "tracking_number": "JD999"})
+    response = manager_api.client.post(
+        f"/api/orders/{placed['order_id']}/ship",
+        data=body,
+        content_type="application/json",
+        headers=manager_api.headers,
+        **chunked,
+    )
+    problem = assert_problem(response, 411)
+    assert "Content-Length" in problem["detail"]
+    page = login(manager).post(
+        f"/orders/{placed['order_id']}/ship",
+        data="carrier=DHL",
+        content_type="application/x-www-form-urlencoded",
+        **chunked,
+    )
+    assert page.status_code == 411
+    assert event_count() == before
+
+
 def test_field_errors_name_each_field(manager_api):
     before = event_count()
     body = assert_problem(
