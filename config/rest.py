@@ -155,7 +155,26 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         response["WWW-Authenticate"] = 'Token realm="api"'
     if isinstance(exc, exceptions.Throttled) and exc.wait:
         response["Retry-After"] = str(int(exc.wait))
-    return response
+    return response if _renders_json(context) else _as_json(response)
+
+
+def _renders_json(context: dict[str, Any]) -> bool:
+    """The view answers this request in JSON (the API's views always do; the
+    schema's YAML and the docs' HTML views do not, and their renderer would
+    write a problem in YAML or as plain text)."""
+    request, view = context.get("request"), context.get("view")
+    renderer = getattr(request, "accepted_renderer", None)
+    if renderer is None and view is not None:  # not negotiated (a 406): DRF takes the first
+        renderer = next(iter(view.get_renderers()), None)
+    return renderer is None or renderer.media_type.endswith("json")
+
+
+def _as_json(response: Response) -> JsonResponse:
+    out = JsonResponse(response.data, status=response.status_code, content_type=PROBLEM_CONTENT_TYPE)
+    for name, value in response.items():
+        if name.lower() != "content-type":
+            out[name] = value
+    return out
 
 
 # Apps append callables exc -> Problem | None (see orders.problems).

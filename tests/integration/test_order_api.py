@@ -364,6 +364,18 @@ def test_openapi_schema_documents_headers_and_errors(manager_api, client):
     assert client.get("/api/docs/").status_code == 200
 
 
+def test_the_schema_and_its_docs_are_public_and_answer_errors_as_json_problems(client):
+    """A wrong token is not looked at (they are public), and a refused Accept
+    is a problem in JSON, not in the YAML or HTML the views render."""
+    bad_token = {"Authorization": "Token not-a-token"}
+    assert client.get("/api/schema/", {"format": "json"}, headers=bad_token).status_code == 200
+    docs = client.get("/api/docs/", headers=bad_token)
+    assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+    for path, accept in (("/api/schema/", "text/html"), ("/api/docs/", "application/json")):
+        problem = assert_problem(client.get(path, headers={"Accept": accept}), 406)
+        assert problem["title"] == "Not acceptable"
+
+
 def test_an_impossible_date_in_state_at_is_a_400(manager_api):
     oid = manager_api.place()["order_id"]
     for at in ("2026-13-01T00:00:00", "2026-02-30T00:00:00", "2026-01-01T00:00:00+25:00"):
