@@ -64,8 +64,8 @@ def _local_pii_master_key() -> str:
 
 
 PII_MASTER_KEY = env.str("PII_MASTER_KEY", default="") or _local_pii_master_key()
-# Master keys being rotated away from (comma-separated): data keys still
-# wrapped by one of them keep unwrapping until `rotate_pii_master_key` ends.
+# Master keys being rotated away from (comma-separated): data keys wrapped by
+# one keep unwrapping until `rotate_pii_master_key` ends.
 PII_MASTER_KEY_PREVIOUS = env.list("PII_MASTER_KEY_PREVIOUS", default=[])
 # How long a process keeps a subject's data key to seal with (eventstore.sealing).
 PII_KEY_CACHE_SECONDS = env.int("PII_KEY_CACHE_SECONDS", default=60)
@@ -275,8 +275,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    # The schema and its docs page are public (credentials sent are not even
-    # looked at); the operations they describe are not.
+    # The schema and its docs are public (credentials not even looked at); the operations are not.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     # Swagger UI's files come with the app (drf-spectacular-sidecar): no CDN.

@@ -317,7 +317,7 @@ class OrderShipApi(CommandApi):
         responses={200: CommandResultSerializer, **COMMAND_ERRORS},
     )
     def post(self, request: Request, order_id: UUID) -> Response:
-        data = self.ShipOrderInput(data=request.data if request.data else {})
+        data = self.ShipOrderInput(data=request.data)  # no body: {} (JSON false, 0, [] are refused)
         data.is_valid(raise_exception=True)
         return run_command(request, commands.ShipOrder(order_id, **data.validated_data))
 

@@ -5,12 +5,18 @@ from uuid import UUID
 
 
 class StaleVersionError(Exception):
-    """The client's If-Match version is not the stream's current version."""
+    """The client's If-Match version is not the stream's current version.
+    ``noun`` is what the stream is to the client ("order", "product",
+    "stock", "customer"), ``subject`` how it named it ("product LAMP-1")."""
 
-    def __init__(self, order_id: UUID, expected: int, current: int | None):
-        self.order_id, self.expected, self.current = order_id, expected, current
+    def __init__(
+        self, order_id: UUID, expected: int, current: int | None, noun: str = "order", subject: str = ""
+    ):
+        self.order_id, self.expected, self.current, self.noun = order_id, expected, current, noun
         now = "unknown" if current is None else current
-        super().__init__(f"order {order_id} is at version {now}, not {expected}; reload and try again")
+        super().__init__(
+            f"{subject or f'{noun} {order_id}'} is at version {now}, not {expected}; reload and try again"
+        )
 
 
 class ContentionError(Exception):

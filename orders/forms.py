@@ -174,7 +174,14 @@ class PlaceOrderForm(OneTimeForm, ContactFields, ShippingAddressFields):
         self.price_changes = price_changes or {}
         source = data if data is not None else self.initial
         keys = [k[4:] for k in source if k.startswith("sku_") and _ROW_KEY.match(k[4:])]
-        keys = list(dict.fromkeys(keys))[: rules.MAX_LINES] or [str(i) for i in range(PLACE_ORDER_LINES)]
+        keys = list(dict.fromkeys(keys))
+        if len(keys) > rules.MAX_LINES:  # blank rows make no line: only the filled ones count
+            keys = [
+                k for k in keys if any(str(source.get(f"{f}_{k}") or "").strip() for f in ("sku", "quantity"))
+            ]
+        # Rows past the most an order may have are refused (clean), not dropped unsaid.
+        self.rows_over = max(0, len(keys) - rules.MAX_LINES)
+        keys = keys[: rules.MAX_LINES] or [str(i) for i in range(PLACE_ORDER_LINES)]
         keys += [new_form_key()[:8] for _ in range(min(extra_rows, rules.MAX_LINES - len(keys)))]
         self.row_keys = keys
         for key in keys:
@@ -220,6 +227,11 @@ class PlaceOrderForm(OneTimeForm, ContactFields, ShippingAddressFields):
 
     def clean(self):
         data = super().clean()
+        if self.rows_over:
+            filled = rules.MAX_LINES + self.rows_over
+            raise forms.ValidationError(
+                f"An order has at most {rules.MAX_LINES} lines; {filled} were filled in."
+            )
         lines = []
         for n, key in enumerate(self.row_keys, start=1):
             sku, quantity = data.get(f"sku_{key}"), data.get(f"quantity_{key}")

@@ -68,9 +68,9 @@ class OrderEventsApi(APIView):
         consistent_log_read(request)
         store = EventStore()
         events = store.load(order_id, after_version=after, up_to_version=after + limit)
-        if not events and (after == 0 or store.stream_version(order_id) == 0):
-            raise not_found(order_id, f"order {order_id} does not exist")
-        if events and events[0].aggregate_type != AGGREGATE_TYPE:
+        # Past its end, the stream's first event says whether it is an order.
+        first = events[:1] or (store.load(order_id, up_to_version=1) if after else [])
+        if not first or first[0].aggregate_type != AGGREGATE_TYPE:
             raise not_found(order_id, f"order {order_id} does not exist")
         more = len(events) == limit and store.stream_version(order_id) > events[-1].version
         body = {

@@ -14,7 +14,13 @@ from config import redact
 from config.logs import claim_request_line
 from config.metrics import after_commit, labelled
 from eventstore import EventSchemaError
-from orders.domain import DomainError, InvalidOrderDataError, LineNotFoundError, OrderNotFoundError
+from orders.domain import (
+    DomainError,
+    InvalidOrderDataError,
+    LineNotFoundError,
+    OrderNotFoundError,
+    ProductNotFoundError,
+)
 from orders.errors import ContentionError, IdempotencyKeyReusedError, IdempotencyRaceError, StaleVersionError
 
 log = logging.getLogger("orders.commands")
@@ -52,7 +58,7 @@ def outcome_of(exc: BaseException) -> str:
     """The outcome label of a command that raised ``exc``."""
     if isinstance(exc, StaleVersionError | ContentionError | IdempotencyRaceError):
         return "conflict"
-    if isinstance(exc, OrderNotFoundError | LineNotFoundError):
+    if isinstance(exc, OrderNotFoundError | LineNotFoundError | ProductNotFoundError):
         return "not_found"
     if isinstance(exc, InvalidOrderDataError | EventSchemaError | IdempotencyKeyReusedError):
         return "invalid"

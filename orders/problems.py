@@ -62,7 +62,7 @@ def order_problem(exc: Exception) -> Problem | None:
         return Problem(409, exc.code, "Conflict", str(exc))
     if isinstance(exc, StaleVersionError):
         extra = {"current_version": exc.current} if exc.current is not None else {}
-        return Problem(412, "stale-version", "The order has changed", str(exc), **extra)
+        return Problem(412, "stale-version", f"The {exc.noun} has changed", str(exc), **extra)
     if isinstance(exc, IdempotencyKeyReusedError):
         return Problem(422, "idempotency-key-reused", "Idempotency-Key reused", str(exc))
     if isinstance(exc, ContentionError):

@@ -234,7 +234,7 @@ class _ProductStateApi(CommandApi):
 
     def post(self, request: Request, sku: str) -> Response:
         _check_sku(sku)
-        if request.data:
+        if request.data or not isinstance(request.data, dict):  # none, or {}; not null, [] or 0
             raise Problem(400, "validation-error", "Invalid request", "This command takes no body.")
         return _run(request, self.command(sku))
 

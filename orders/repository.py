@@ -10,7 +10,16 @@ from uuid import UUID
 
 from django.conf import settings
 
-from eventstore import START, AppendResult, EventStore, GlobalPosition, NewEvent, RecordedEvent, Snapshot
+from eventstore import (
+    START,
+    AppendResult,
+    ConcurrencyError,
+    EventStore,
+    GlobalPosition,
+    NewEvent,
+    RecordedEvent,
+    Snapshot,
+)
 from orders.domain import (
     OrderAggregate,
     OrderNotFoundError,
@@ -38,6 +47,16 @@ class AggregateKind(Generic[A]):
     decode: Callable[[str, dict], Any]
     snapshot_version: int
     not_found: Callable[[Any], Exception]
+    # What the stream is to a client, and how it names one: in a 412's words.
+    noun: str
+    named: str  # "order {}": the subject of a 412, given the key
+    key_of: Callable[[Any], Any]
+    # A stream with no events is not there (404), rather than empty (a SKU's
+    # stock before any arrived): If-Match on it is answered as not found.
+    must_exist: bool = False
+
+    def subject(self, key) -> str:
+        return self.named.format(key)
 
 
 ORDERS = AggregateKind(
@@ -47,6 +66,10 @@ ORDERS = AggregateKind(
     decode=event_from_data,
     snapshot_version=aggregate.SNAPSHOT_SCHEMA_VERSION,
     not_found=OrderNotFoundError,
+    noun="order",
+    named="order {}",
+    key_of=lambda order: order.id,
+    must_exist=True,
 )
 INVENTORY = AggregateKind(
     inventory.INVENTORY_AGGREGATE,
@@ -55,6 +78,9 @@ INVENTORY = AggregateKind(
     decode=inventory.inventory_event_from_data,
     snapshot_version=inventory.SNAPSHOT_SCHEMA_VERSION,
     not_found=lambda sku: LookupError(f"no inventory stream for {sku}"),
+    noun="stock",
+    named="the stock of {}",
+    key_of=lambda item: item.sku,
 )
 PRODUCTS = AggregateKind(
     product.PRODUCT_AGGREGATE,
@@ -63,6 +89,10 @@ PRODUCTS = AggregateKind(
     decode=product.product_event_from_data,
     snapshot_version=product.SNAPSHOT_SCHEMA_VERSION,
     not_found=ProductNotFoundError,
+    noun="product",
+    named="product {}",
+    key_of=lambda item: item.sku,
+    must_exist=True,
 )
 CUSTOMERS = AggregateKind(
     customer.CUSTOMER_AGGREGATE,
@@ -71,6 +101,9 @@ CUSTOMERS = AggregateKind(
     decode=customer.customer_event_from_data,
     snapshot_version=customer.SNAPSHOT_SCHEMA_VERSION,
     not_found=lambda customer_id: LookupError(f"no customer stream for {customer_id}"),
+    noun="customer",
+    named="customer {}",
+    key_of=lambda customer: customer.customer_id,
 )
 
 
@@ -106,7 +139,10 @@ class Repository(Generic[A]):
         self._check_type(key, tail, snapshot)
         found = self.kind.from_history(key, self.to_domain(tail), snapshot.state if snapshot else None)
         if expected_version is not None and found.version != expected_version:
-            raise StaleVersionError(found.id, expected_version, found.version)
+            kind = self.kind
+            if kind.must_exist and not found.version:
+                raise kind.not_found(key)
+            raise StaleVersionError(found.id, expected_version, found.version, kind.noun, kind.subject(key))
         return found, others
 
     def head(self, aggregate: A) -> GlobalPosition:
@@ -134,9 +170,13 @@ class Repository(Generic[A]):
             return None
         events = [NewEvent(e.event_type, e.to_data()) for e in aggregate.pending]
         loaded_version = aggregate.version - len(events)
-        result = self.store.append(
-            self.kind.aggregate_type, aggregate.id, events, expected_version=loaded_version
-        )
+        try:
+            result = self.store.append(
+                self.kind.aggregate_type, aggregate.id, events, expected_version=loaded_version
+            )
+        except ConcurrencyError as exc:  # named as the client knows it, should a 412 come of it
+            exc.noun, exc.subject = self.kind.noun, self.kind.subject(self.kind.key_of(aggregate))
+            raise
         aggregate.pending = []
         if loaded_version // self.snapshot_every != result.version // self.snapshot_every:
             snapshot = Snapshot(

@@ -128,7 +128,13 @@ class _Attempt:
             return None
         if (stored := self._stored()) is not None:
             return stored
-        raise StaleVersionError(exc.aggregate_id, self.expected_version, exc.actual_version) from exc
+        raise StaleVersionError(
+            exc.aggregate_id,
+            self.expected_version,
+            exc.actual_version,
+            getattr(exc, "noun", "order"),
+            getattr(exc, "subject", ""),
+        ) from exc
 
     def _unit_of_work(self):
         # Inside a caller's transaction (a process manager's step) a savepoint

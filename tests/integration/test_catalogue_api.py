@@ -66,6 +66,8 @@ def test_price_rename_discontinue_and_reactivate_each_append_one_event(api):
     add(api)
     assert api.post("/api/products/LAMP-1/price", {"price_cents": 4990}).json()["version"] == 2
     assert api.post("/api/products/LAMP-1/rename", {"name": "Brass lamp"}).json()["version"] == 3
+    for raw in ("false", "0", "[]", "null", '{"reason": "x"}'):  # it takes no body
+        assert_problem(api.post("/api/products/LAMP-1/discontinue", raw=raw), 400, "validation-error")
     assert api.post("/api/products/LAMP-1/discontinue").json()["version"] == 4
     assert api.post("/api/products/LAMP-1/discontinue").json()["version"] == 4  # already: nothing new
     assert api.post("/api/products/LAMP-1/reactivate").json()["version"] == 5
@@ -106,6 +108,29 @@ def test_the_list_searches_sku_prefix_and_name_and_filters_sold_ones(api):
     assert skus(after="LAMP-1") == ["LAMP-2"]
 
 
+def test_a_race_lost_under_if_match_names_the_product_not_its_stream(api, monkeypatch, run_in_threads):
+    """Another writer changes the price between this command's load (at the
+    If-Match version) and its append: 412, in the product's own words."""
+    from orders import commands
+    from orders.repository import ProductRepository
+
+    add(api)
+    real_save, raced = ProductRepository.save, []
+
+    def save(self, aggregate):
+        if not raced:
+            raced.append(True)
+            run_in_threads(lambda: commands.execute(commands.ChangeProductPrice("LAMP-1", 4700)))
+        return real_save(self, aggregate)
+
+    monkeypatch.setattr(ProductRepository, "save", save)
+    stale = api.post("/api/products/LAMP-1/price", {"price_cents": 4800}, headers={"If-Match": '"1"'})
+    stale = assert_problem(stale, 412, "stale-version")
+    assert stale["title"] == "The product has changed"
+    assert stale["detail"].startswith("product LAMP-1 is at version 2, not 1")
+    assert stale["current_version"] == 2
+
+
 def test_product_commands_follow_the_command_rules(api, reader):
     add(api)
     before = catalogue_event_count()
@@ -117,7 +142,11 @@ def test_product_commands_follow_the_command_rules(api, reader):
     assert_problem(api.post("/api/products/LAMP-1/price", {"price_cents": -1}), 400, "validation-error")
     assert_problem(api.post("/api/products/bad sku!/price", {"price_cents": 1}), 400)
     stale = api.post("/api/products/LAMP-1/price", {"price_cents": 1}, headers={"If-Match": '"7"'})
-    assert_problem(stale, 412, "stale-version")
+    stale = assert_problem(stale, 412, "stale-version")
+    assert stale["title"] == "The product has changed"
+    assert stale["detail"].startswith("product LAMP-1 is at version 1, not 7")  # not its stream's id
+    missing = api.post("/api/products/NOPE/price", {"price_cents": 1}, headers={"If-Match": '"1"'})
+    assert_problem(missing, 404, "product-not-found")  # not "at version 0"
     assert_problem(
         ApiClient(reader).post("/api/products/", {"sku": "X-1", "name": "x", "price_cents": 1}), 403
     )

@@ -380,7 +380,10 @@ def test_receiving_stock_over_the_api_and_listing_levels(client, staff_headers):
     again = post({"quantity": 7}, **{"Idempotency-Key": "rcv-1"})
     assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
     assert post({"quantity": 8}, **{"Idempotency-Key": "rcv-1"}).status_code == 422
-    assert post({"quantity": 3}, **{"If-Match": '"5"'}).status_code == 412
+    stale = post({"quantity": 3}, **{"If-Match": '"5"'})
+    assert stale.status_code == 412
+    assert stale.json()["title"] == "The stock has changed"
+    assert stale.json()["detail"].startswith("the stock of WIDGET-Z is at version 1, not 5")
     assert post({"quantity": 0}).status_code == 400
     assert post({"quantity": "3"}).status_code == 400
     bad_sku = client.post(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from eventstore import EventStore
+from orders.domain.product import product_id
 from tests.support import LINE_A, LINE_B, ApiClient, assert_problem, event_count, login, password_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
@@ -80,10 +81,18 @@ def test_add_remove_ship_each_append_one_event_and_bump_the_version(manager_api)
 
 def test_ship_needs_no_body_and_cancel_stores_its_reason(manager_api):
     first, second = manager_api.place(), manager_api.place()
+    before = event_count()
+    for raw in ("false", "0", '""', "[]", "null"):  # a body, but not an object
+        assert_problem(manager_api.post(f"/api/orders/{first['order_id']}/ship", raw=raw), 400)
+    assert event_count() == before
     assert manager_api.post(f"/api/orders/{first['order_id']}/ship").status_code == 200
+    assert manager_api.post(f"/api/orders/{second['order_id']}/ship", raw="{}").status_code == 200
     cancelled = manager_api.post(f"/api/orders/{second['order_id']}/cancel", {"reason": "customer asked"})
+    assert cancelled.status_code == 409  # shipped above
+    third = manager_api.place()
+    cancelled = manager_api.post(f"/api/orders/{third['order_id']}/cancel", {"reason": "customer asked"})
     assert cancelled.status_code == 200
-    assert EventStore().load(uuid.UUID(second["order_id"]))[-1].data == {"reason": "customer asked"}
+    assert EventStore().load(uuid.UUID(third["order_id"]))[-1].data == {"reason": "customer asked"}
 
 
 @pytest.mark.parametrize(
@@ -158,6 +167,10 @@ def test_if_match_with_the_current_version_passes_and_a_stale_one_gets_412(manag
         manager_api.post(f"/api/orders/{oid}/ship", headers={"If-Match": '"1"'}), 412, "stale-version"
     )
     assert stale["current_version"] == 2
+    assert stale["title"] == "The order has changed"
+    assert stale["detail"].startswith(f"order {oid} is at version 2, not 1")
+    unknown = manager_api.post(f"/api/orders/{uuid.uuid4()}/notes", {"text": "x"}, headers={"If-Match": "3"})
+    assert_problem(unknown, 404, "order-not-found")  # not "at version 0"
     assert_problem(
         manager_api.post(f"/api/orders/{oid}/ship", headers={"If-Match": "soon"}), 400, "invalid-if-match"
     )
@@ -288,6 +301,12 @@ def test_history_lists_events_upcast_with_metadata_and_pages(manager_api):
     assert_problem(manager_api.get(f"/api/orders/{oid}/events", limit=0), 400)
     assert_problem(manager_api.get(f"/api/orders/{oid}/events", limit="ten"), 400)
     assert_problem(manager_api.get(f"/api/orders/{uuid.uuid4()}/events"), 404)
+    past_the_end = manager_api.get(f"/api/orders/{oid}/events", after_version=9).json()
+    assert past_the_end["events"] == [] and past_the_end["next_after_version"] is None
+    # A stream that is not an order is not one past its end either.
+    product = str(product_id(LINE_A["sku"]))
+    for after in (0, 1, 9):
+        assert_problem(manager_api.get(f"/api/orders/{product}/events", after_version=after), 404)
 
 
 def test_history_and_state_take_a_consistency_token_and_answer_one(manager_api):

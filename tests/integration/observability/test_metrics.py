@@ -76,9 +76,12 @@ def test_refused_commands_count_by_outcome_and_append_nothing(scrape, manager, p
     assert api.post(f"/api/orders/{uuid.uuid4()}/ship").status_code == 404
     assert api.post(f"/api/orders/{placed_order_id}/cancel", {"reason": "changed mind"}).status_code == 200
     assert api.post(f"/api/orders/{placed_order_id}/ship").status_code == 409
+    assert api.post("/api/products/NO-SUCH-9/price", {"price_cents": 100}).status_code == 404
     after = scrape()
     assert moved(before, after, "orders_commands_total", command="AddItem", outcome="conflict") == 1
     assert moved(before, after, "orders_commands_total", command="ShipOrder", outcome="not_found") == 1
+    price = {"command": "ChangeProductPrice", "outcome": "not_found"}
+    assert moved(before, after, "orders_commands_total", **price) == 1  # not "rejected"
     assert moved(before, after, "orders_commands_total", command="CancelOrder", outcome="ok") == 1
     assert moved(before, after, "orders_commands_total", command="ShipOrder", outcome="rejected") == 1
     assert moved(before, after, "orders_command_duration_seconds_count", command="ShipOrder") == 2

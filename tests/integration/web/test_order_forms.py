@@ -93,6 +93,28 @@ def test_a_line_with_only_a_sku_is_a_form_error_and_keeps_what_was_typed(manager
     assert event_count() == 0
 
 
+def test_blank_rows_past_the_hundredth_do_not_drop_a_filled_one_and_too_many_lines_are_refused(manager):
+    """A hundred blank rows and a filled one after them: the filled one is
+    the order's line. More filled rows than an order may have: refused, not
+    cut short."""
+    blank = {f"{field}_{n}": "" for n in range(1, 101) for field in ("sku", "quantity")}
+    form = {**SHIPPING_FORM, "customer_id": "cust_rows", **blank, "sku_101": "GADGET-B", "quantity_101": "5"}
+    assert login(manager).post("/orders/", form).status_code == 302
+    [placed] = Event.objects.filter(event_type="OrderPlaced")
+    assert [(i["sku"], i["quantity"]) for i in placed.event_data["items"]] == [("GADGET-B", 5)]
+
+    filled = {f"sku_{n}": "WIDGET-A" for n in range(101)} | {f"quantity_{n}": "1" for n in range(101)}
+    before = event_count()
+    page = refused(
+        login(manager),
+        "/orders/",
+        {**SHIPPING_FORM, "customer_id": "cust_many", **filled},
+        shown_at="/orders/",
+    )
+    assert "An order has at most 100 lines; 101 were filled in." in text(page)
+    assert event_count() == before
+
+
 def test_an_order_without_lines_is_refused(manager):
     page = refused(
         login(manager), "/orders/", {**SHIPPING_FORM, "customer_id": "cust_empty"}, shown_at="/orders/"
@@ -298,6 +320,9 @@ def test_changing_a_shipped_order_shows_the_rule_and_the_typed_reason(manager):
     assert event_count() == 2
 
 
+TOO_LONG = "Ensure this value has at most 100 characters (it has 101)."
+
+
 @committed
 def test_invalid_command_input_is_a_form_error_with_what_was_typed(manager):
     order = place_order(lines=(WIDGET, GADGET)).order_id
@@ -309,6 +334,8 @@ def test_invalid_command_input_is_a_form_error_with_what_was_typed(manager):
         ("add", {"sku": "bad sku!", "quantity": "1"}, "Letters, digits, &#x27;-&#x27;"),
         ("add", {"sku": "NEW-1", "quantity": "many"}, "Enter a whole number."),
         ("cancel", {"reason": "   "}, "This field is required."),
+        ("ship", {"carrier": "C" * 101}, TOO_LONG),
+        ("ship", {"tracking_number": "T" * 101}, TOO_LONG),
     ]
     for action, data, error in cases:
         confirmed = {"confirmed": "yes"} if action == "cancel" else {}
