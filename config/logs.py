@@ -122,9 +122,13 @@ def quiet(*names: str, level: int = logging.WARNING) -> Iterator[None]:
 
 class ExpectedProbeAnswers(logging.Filter):
     """On "django.request": an answer of EXPECTED_PROBE_ANSWERS is logged at
-    DEBUG (so not at all unless that logger is at DEBUG)."""
+    DEBUG (so not at all unless that logger is at DEBUG). A refusal (a 4xx,
+    such as a 403 for a page the user may not see) is logged without the
+    traceback of the exception that answered it: the line says it all."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if (getattr(record, "status_code", None) or 500) < 500:
+            record.exc_info = record.exc_text = None
         path = getattr(getattr(record, "request", None), "path", None)
         if getattr(record, "status_code", None) not in EXPECTED_PROBE_ANSWERS.get(path, ()):
             return True

@@ -31,6 +31,13 @@ def test_a_request_that_runs_a_command_is_one_line_with_the_commands_outcome(jso
     assert {"timestamp", "level", "logger", "message", "process"} <= request.keys()
 
 
+def test_a_page_refused_to_a_user_is_one_warning_without_a_traceback(json_log, reader):
+    assert login(reader).get("/audit/").status_code == 403
+    [refused] = [line for line in json_log() if line["logger"] == "django.request"]
+    assert refused["level"] == "warning" and "/audit/" in refused["message"]
+    assert "exception" not in refused and "Traceback" not in json.dumps(refused)
+
+
 def test_a_command_run_outside_a_request_logs_its_own_line(json_log):
     placed = place_order("cust_log_cli", correlation="corr-log-3")
     mine = [line for line in json_log() if line.get("correlation_id") == "corr-log-3"]
