@@ -209,7 +209,9 @@ class OrderAggregate:
         """An internal note, on an order in any state."""
         if not self.exists:
             raise OrderNotFoundError(self.id)
-        self._record(NoteAdded(rules.check_text("text", text, rules.MAX_NOTE_LENGTH, required=True)))
+        self._record(
+            NoteAdded(rules.check_text("text", text, rules.MAX_NOTE_LENGTH, required=True, lines=True))
+        )
 
     def remove_item(self, sku: str) -> None:
         self._require(Action.REMOVE_ITEM)

@@ -153,11 +153,10 @@ def check_name(name: object) -> str:
 
 
 def check_description(description: object) -> str:
-    if description is None:
+    if description is None or (isinstance(description, str) and not description.strip()):
         return ""
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_LENGTH:
-        raise InvalidOrderDataError("description", f"text of at most {MAX_DESCRIPTION_LENGTH} characters")
-    return description.strip()
+    text = rules.check_text("description", description, MAX_DESCRIPTION_LENGTH, required=False, lines=True)
+    return text or ""
 
 
 class Product:

@@ -56,13 +56,29 @@ def check_customer_id(customer_id: object) -> str:
     return customer_id
 
 
-def check_text(field: str, value: object, max_length: int, *, required: bool) -> str | None:
+# Characters no text a person types holds: control characters (a bell, an
+# escape), line and paragraph separators, and the bidirectional overrides
+# and isolates that make a name read differently from what it is. Line
+# breaks and tabs only where text may have several lines (a note).
+_CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_NOT_IN_A_LINE = re.compile(f"[{_CONTROLS}\t\n\r]")
+_NOT_IN_TEXT = re.compile(f"[{_CONTROLS}]")
+
+
+def check_text(
+    field: str, value: object, max_length: int, *, required: bool, lines: bool = False
+) -> str | None:
+    """Text of at most ``max_length`` characters (stripped), on one line
+    unless ``lines``."""
     if value is None or value == "":
         if required:
             raise InvalidOrderDataError(field, "required")
         return None
     if not isinstance(value, str) or len(value) > max_length or not value.strip():
         raise InvalidOrderDataError(field, f"text of at most {max_length} characters")
+    if (_NOT_IN_TEXT if lines else _NOT_IN_A_LINE).search(value.strip()):
+        why = "no control characters" if lines else "one line, without tabs or control characters"
+        raise InvalidOrderDataError(field, why)
     return value.strip()
 
 

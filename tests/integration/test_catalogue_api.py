@@ -140,6 +140,11 @@ def test_product_commands_follow_the_command_rules(api, reader):
     assert_problem(api.post("/api/products/NOPE/price", {"price_cents": 1}), 404, "product-not-found")
     assert_problem(api.get("/api/products/NOPE"), 404, "product-not-found")
     assert_problem(api.post("/api/products/LAMP-1/price", {"price_cents": -1}), 400, "validation-error")
+    spoofed = api.post("/api/products/", {"sku": "LAMP-9", "name": "lamp \u202egpj.exe", "price_cents": 1})
+    assert assert_problem(spoofed, 400, "validation-error")["errors"] == {
+        "name": ["one line, without tabs or control characters"]
+    }
+    assert_problem(api.post("/api/products/LAMP-1/rename", {"name": "Desk\tlamp"}), 400, "validation-error")
     assert_problem(api.post("/api/products/bad sku!/price", {"price_cents": 1}), 400)
     stale = api.post("/api/products/LAMP-1/price", {"price_cents": 1}, headers={"If-Match": '"7"'})
     stale = assert_problem(stale, 412, "stale-version")

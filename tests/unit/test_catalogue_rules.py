@@ -85,7 +85,16 @@ def test_a_product_is_added_once_and_changed_only_once_it_exists():
 
 @pytest.mark.parametrize(
     ("name", "price", "field"),
-    [("", 1, "name"), ("x" * 121, 1, "name"), ("ok", -1, "price_cents"), ("ok", 10_000_001, "price_cents")],
+    [
+        ("", 1, "name"),
+        ("x" * 121, 1, "name"),
+        ("ok", -1, "price_cents"),
+        ("ok", 10_000_001, "price_cents"),
+        ("Desk\tlamp", 1, "name"),  # one line: no tabs, no line breaks
+        ("Desk\nlamp", 1, "name"),
+        ("x\u0007y", 1, "name"),  # a bell
+        ("lamp \u202egpj.exe", 1, "name"),  # reads backwards from there
+    ],
 )
 def test_invalid_product_values_are_refused(name, price, field):
     with pytest.raises(InvalidOrderDataError) as err:

@@ -90,6 +90,25 @@ def test_a_trailing_newline_is_not_part_of_a_valid_value(check, value):
     assert check(value.rstrip("\n")) == value.rstrip("\n")
 
 
+@pytest.mark.parametrize("bad", ["\u0007", "\x1b[31m", "\u2028", "\u2066", "\x85"])
+def test_free_text_refuses_control_characters_and_one_line_text_refuses_line_breaks(bad):
+    text = f"ring {bad}twice"
+    for check in (rules.check_text, lambda *a, **k: rules.check_text(*a, **k, lines=True)):
+        with pytest.raises(InvalidOrderDataError, match="control characters"):
+            check("text", text, 100, required=True)
+    with pytest.raises(InvalidOrderDataError, match="one line"):
+        rules.check_text("reason", "too\nlate", 100, required=True)
+    assert rules.check_text("text", " ring\r\n\ttwice ", 100, required=True, lines=True) == "ring\r\n\ttwice"
+    assert (
+        rules.check_text("reason", "Café crème, 40\u00a0mm ✓", 100, required=True)
+        == "Café crème, 40\u00a0mm ✓"
+    )
+    order = given(PLACED)
+    order.add_note("ring twice,\nthen knock")  # a note may have lines
+    with pytest.raises(InvalidOrderDataError):
+        order.cancel("customer\u202e asked")
+
+
 def test_an_order_has_at_most_100_lines():
     order = OrderAggregate(uuid.uuid4())
     order.place("c1", [(f"SKU-{i}", 1, 1) for i in range(100)])
