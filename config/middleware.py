@@ -14,7 +14,9 @@ from eventstore.metadata import message_context, new_correlation_id
 
 log = logging.getLogger("config.requests")
 
-_CORRELATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}$")
+# The form of a client's X-Correlation-ID (also in the OpenAPI schema).
+CORRELATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/+=-]{0,127}$"
+_CORRELATION_ID = re.compile(CORRELATION_ID_PATTERN)
 
 
 class LengthRequiredMiddleware:

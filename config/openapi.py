@@ -9,7 +9,8 @@ Event-sourced order management: commands append events, queries read projections
 Every error is `application/problem+json` (RFC 9457: `type`, `title`, `status`, `detail`, and \
 per-field `errors`), and each operation lists the statuses it can answer. Any operation can answer \
 400 for a malformed `X-Correlation-ID`, 401 when credentials are needed and missing, or sent and \
-not valid, and 406 when `Accept` names no JSON type.
+not valid, 406 when `Accept` names no JSON type, and 411 when a body comes without `Content-Length` \
+(chunked). Request bodies take only the fields their schema names.
 
 Two answers belong to no operation below: a method that a path does not list answers 405 with an \
 `Allow` header naming the methods it takes (OPTIONS, which describes the endpoint, is not part of \

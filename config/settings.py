@@ -258,7 +258,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["config.rest.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "config.rest.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"auth": env.str("AUTH_THROTTLE_RATE", default="30/min")},
     # Proxies in front of the app; with 0, clients are told apart by the socket
     # address, so a forged X-Forwarded-For cannot dodge the throttles.

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.middleware import CORRELATION_ID_PATTERN
 from config.rest import Problem
 from config.serializers import problem_responses
 from eventstore.metadata import message_context
@@ -47,7 +48,7 @@ class CommandApi(APIView):
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
-    str,
+    {"type": "string", "pattern": r'^\s*(\*|(W/)?"?[0-9]{1,9}"?)\s*$'},
     OpenApiParameter.HEADER,
     description='The order version the command was decided on, e.g. "3" (the ETag of an earlier response). '
     "If the order has moved on, the command is refused with 412 and nothing is appended. Without it, "
@@ -55,7 +56,7 @@ IF_MATCH = OpenApiParameter(
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     OpenApiParameter.HEADER,
     description="Any unique string (1-255 printable ASCII). A retry with the same key and body returns the "
     "first response and appends nothing; the same key with a different body gets 422. "
@@ -63,7 +64,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 CORRELATION_ID = OpenApiParameter(
     "X-Correlation-ID",
-    str,
+    {"type": "string", "pattern": CORRELATION_ID_PATTERN},
     OpenApiParameter.HEADER,
     description="Ties this request's events to a wider workflow (1-128 of letters, digits, ._:/+=-). "
     "A new one is made when absent; the response echoes it.",

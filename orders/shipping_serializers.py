@@ -1,5 +1,6 @@
 """REST shapes of the customer's contact and shipping address (personal data)."""
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from config.serializers import StrictCharField, StrictSerializer
@@ -28,6 +29,9 @@ class ContactSerializer(StrictSerializer):
         return Contact.checked(data["name"], data["email"])
 
 
+_NOT_A_COUNTRY = "Not an ISO 3166-1 alpha-2 country code (e.g. GB, DE, FR)."
+
+
 class ShippingAddressSerializer(StrictSerializer):
     line1 = _text(rules.MAX_ADDRESS_LINE_LENGTH)
     line2 = _text(rules.MAX_ADDRESS_LINE_LENGTH, required=False, allow_blank=True, allow_null=True)
@@ -39,11 +43,15 @@ class ShippingAddressSerializer(StrictSerializer):
         help_text="Blank for countries without postcodes.",
     )
     city = _text(rules.MAX_CITY_LENGTH)
-    country = StrictCharField(max_length=2, help_text="ISO 3166-1 alpha-2, e.g. GB")
+    country = StrictCharField(
+        max_length=2,
+        help_text="ISO 3166-1 alpha-2, e.g. GB",
+        validators=[RegexValidator(rules.COUNTRY_PATTERN, message=_NOT_A_COUNTRY)],  # (the schema's pattern)
+    )
 
     def validate_country(self, value: str) -> str:
         if not is_country(value):
-            raise serializers.ValidationError("Not an ISO 3166-1 alpha-2 country code (e.g. GB, DE, FR).")
+            raise serializers.ValidationError(_NOT_A_COUNTRY)
         return value
 
     @staticmethod

@@ -2,6 +2,7 @@
 checking the response and that a failure leaves the event log untouched."""
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -381,6 +382,17 @@ def test_openapi_schema_documents_headers_and_errors(manager_api, client):
         assert "X-Min-Position" in {p["name"] for p in read["parameters"] if p["in"] == "header"}
         assert "X-Consistency-Token" in read["responses"]["200"]["headers"]
     assert client.get("/api/docs/").status_code == 200
+    # Bodies and headers as strictly as the API reads them.
+    bodies = schema["components"]["schemas"]
+    place = bodies["PlaceOrderInputRequest"]
+    assert place["additionalProperties"] is False and bodies["LineRequest"]["additionalProperties"] is False
+    assert (place["properties"]["items"]["minItems"], place["properties"]["items"]["maxItems"]) == (1, 100)
+    assert bodies["ShippingAddressRequest"]["properties"]["country"]["pattern"] == "^[A-Z]{2}$"
+    header = {p["name"]: p["schema"] for p in ship["parameters"] if p["in"] == "header"}
+    assert header["Idempotency-Key"]["maxLength"] == 255 and "pattern" in header["X-Correlation-ID"]
+    assert re.fullmatch(header["If-Match"]["pattern"], '"3"') and not re.fullmatch(
+        header["If-Match"]["pattern"], "soon"
+    )
 
 
 def test_the_schema_and_its_docs_are_public_and_answer_errors_as_json_problems(client):
