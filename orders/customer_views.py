@@ -7,14 +7,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from eventstore.metadata import message_context
 from orders import commands, prg
 from orders.countries import country_name
 from orders.domain import DomainError, rules
 from orders.errors import ContentionError
-from orders.shipping_forms import ForgetCustomerForm
+from orders.shipping_forms import ForgetCustomerForm, ShippingDetailsForm
 from projections import consistency, selectors
 
 CUSTOMER_READ_MODELS = ("order_list", "customer_summary", "shipping_details")
@@ -95,3 +95,28 @@ def customer_forget(request: HttpRequest, customer_id: str) -> HttpResponse:
             return redirect(f"{url}?after={result.consistency_token}")
     token = prg.save(request, _page(customer_id), "forget", request.POST, errors)
     return prg.redirect(reverse("customer-detail", args=[customer_id]), token, anchor="forget-heading")
+
+
+@login_required
+@require_GET
+def customer_lookup(request: HttpRequest) -> HttpResponse:
+    """While a customer id is typed into the place-order form: the known
+    customers it may be (the field's suggestions), and, when it is one of
+    them exactly, an offer to fill in the contact and address on file."""
+    typed = (request.GET.get("customer_id") or "").strip()[:64]
+    known = selectors.customer_suggestions(typed) if rules.is_customer_id(typed) else []
+    exact = next((c for c in known if c.customer_id == typed and c.address_line1), None)
+    return render(request, "orders/_customer_lookup.html", {"known": known, "exact": exact})
+
+
+@login_required
+@require_GET
+def customer_prefill(request: HttpRequest) -> HttpResponse:
+    """The place-order form's contact and address fields, filled in from
+    what the customer gave last (their customer_details row)."""
+    customer_id = _checked((request.GET.get("customer_id") or "").strip())
+    details = selectors.customer_details(customer_id)
+    if details is None or details.erased:
+        raise Http404("No contact or address on file for this customer")
+    form = ShippingDetailsForm(initial=ShippingDetailsForm.initial_from(details), auto_id="place-%s")
+    return render(request, "orders/_place_contact.html", {"fields": form.shipping_fields()})

@@ -18,8 +18,8 @@ from orders.idempotency import IdempotencyKey
 from orders.shipping_forms import (
     ADDRESS_FIELD_NAMES,
     CONTACT_FIELD_NAMES,
-    ContactFields,
     ShippingAddressFields,
+    ShippingDetailsForm,
 )
 from projections import selectors
 
@@ -159,7 +159,7 @@ class ChangeAddressForm(VersionedForm, ShippingAddressFields):
 _ROW_KEY = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
-class PlaceOrderForm(OneTimeForm, ContactFields, ShippingAddressFields):
+class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
     """A customer, their contact and shipping address, and its lines, each a
     SKU and a quantity (priced from the catalogue); blank lines are ignored.
     Rows are keyed (``sku_<key>``, ``quantity_<key>``, ``price_<key>``: the
@@ -192,9 +192,6 @@ class PlaceOrderForm(OneTimeForm, ContactFields, ShippingAddressFields):
                 label="Quantity", required=False, min_value=rules.MIN_QUANTITY, max_value=rules.MAX_QUANTITY
             )
             self.fields[f"price_{key}"], self.fields[f"price_for_{key}"] = shown_price_fields()
-
-    def shipping_fields(self):
-        return [self[name] for name in (*CONTACT_FIELD_NAMES, *ADDRESS_FIELD_NAMES)]
 
     def line_rows(self) -> list[dict]:
         """Each row with what it holds and the product its SKU names (read model)."""

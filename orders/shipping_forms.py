@@ -49,6 +49,26 @@ PERSONAL_FIELD_NAMES = frozenset(
 )
 
 
+class ShippingDetailsForm(ContactFields, ShippingAddressFields):
+    """The contact and address fields alone, as the place-order form shows
+    them (filled in from a customer's details on file)."""
+
+    def shipping_fields(self):
+        return [self[name] for name in (*CONTACT_FIELD_NAMES, *ADDRESS_FIELD_NAMES)]
+
+    @staticmethod
+    def initial_from(details) -> dict:
+        return {
+            "name": details.name,
+            "email": details.email,
+            "address_line1": details.address_line1,
+            "address_line2": details.address_line2,
+            "postcode": details.postcode,
+            "city": details.city,
+            "country": details.country,
+        }
+
+
 class ForgetCustomerForm(forms.Form):
     """Forgetting cannot be undone: the customer id is typed again to confirm."""
 

@@ -234,6 +234,19 @@ def customer_details(customer_id: str) -> CustomerDetails | None:
     return CustomerDetails.objects.filter(customer_id=customer_id).first()
 
 
+def customer_suggestions(prefix: str, limit: int = 10) -> list[CustomerDetails]:
+    """Customers (not forgotten) whose id starts with ``prefix``, in any case
+    (an index on lower(customer_id) serves it), with their contact and
+    address: what the place-order form offers while a customer id is typed."""
+    if not prefix:
+        return []
+    return list(
+        CustomerDetails.objects.annotate(customer_lower=Lower("customer_id"))
+        .filter(customer_lower__startswith=prefix.lower(), erased=False)
+        .order_by("customer_lower", "customer_id")[:limit]
+    )
+
+
 def daily_sales(start: date | None = None, end: date | None = None) -> list[DailySales]:
     qs = DailySales.objects.order_by("day")
     if start:

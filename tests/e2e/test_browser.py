@@ -359,6 +359,47 @@ def test_staff_forget_a_customer_from_their_page_after_confirming(running, brows
     assert page.locator("#order-total").inner_text() == "€19.99"
 
 
+def test_the_place_order_form_suggests_known_customers_and_fills_in_the_address_on_file(
+    running, browser, transactional_db, manager
+):
+    stock_catalogue([("WIDGET-A", 1, 1999)])
+    commands.execute(
+        commands.PlaceOrder(
+            "cust_grace",
+            (Line("WIDGET-A", 1, 1999),),
+            contact=Contact("Grace Hopper", "grace@example.com"),
+            shipping_address=ShippingAddress("44 Compiler Court", None, "22201", "Arlington", "US"),
+        )
+    )
+    from projections.shipping_models import CustomerDetails
+
+    wait_until(
+        lambda: CustomerDetails.objects.filter(customer_id="cust_grace").exists(), 60, "customer_details"
+    )
+    catalogue_projected("WIDGET-A")
+    _, page = sign_in(browser, running.base_url, manager)
+    form = page.locator("#place")
+    customer = form.get_by_label("Customer", exact=True)
+    customer.press_sequentially("CUST_G", delay=50)
+    option = page.locator("#known-customers option[value='cust_grace']")
+    option.wait_for(state="attached", timeout=20_000)
+    assert option.get_attribute("label") == "Grace Hopper, Arlington"
+    assert form.locator("#use-address-on-file").count() == 0  # not one customer yet
+
+    customer.fill("cust_grace")
+    customer.dispatch_event("input")
+    form.locator("#use-address-on-file").click()
+    wait_until(lambda: form.get_by_label("Name").input_value() == "Grace Hopper", 20, "the address filled in")
+    assert form.get_by_label("Email").input_value() == "grace@example.com"
+    assert form.get_by_label("Address", exact=True).input_value() == "44 Compiler Court"
+    assert form.get_by_label("Country").input_value() == "US"
+    form.locator("tr.line-row").nth(0).get_by_label("SKU").fill("WIDGET-A")
+    form.locator("tr.line-row").nth(0).get_by_label("Quantity").fill("1")
+    form.get_by_role("button", name="Place order").click()
+    page.wait_for_url(re.compile(r".*/orders/[0-9a-f-]{36}/"))
+    assert "44 Compiler Court" in page.locator("#shipping").inner_text()
+
+
 def fill_shipping(form) -> None:
     """The customer's contact and shipping address, which the place-order form requires."""
     form.get_by_label("Name").fill("Ada Lovelace")

@@ -1,0 +1,82 @@
+"""The place-order form's customer lookup: while a customer id is typed, the
+known customers it may be; for one of them exactly, their contact and
+address on file, filled in on request. Forgotten customers are not offered."""
+
+import html
+
+import pytest
+
+from orders import commands
+from tests.integration.web.pages import text
+from tests.support import LINE_A, SHIPPING_FORM, ApiClient, login, settle
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
+
+DETAILS = {
+    "contact": {"name": "Ada Lovelace", "email": "ada@example.com"},
+    "shipping_address": {
+        "line1": "12 Analytical Row",
+        "postcode": "N1 9GU",
+        "city": "London",
+        "country": "GB",
+    },
+}
+
+
+def customers(manager, *ids):
+    api = ApiClient(manager)
+    for customer in ids:
+        assert (
+            api.post("/api/orders/", {"customer_id": customer, "items": [LINE_A], **DETAILS}).status_code
+            == 201
+        )
+    settle()
+
+
+def test_typing_a_customer_id_suggests_the_known_ones_and_offers_the_address_on_file(manager):
+    customers(manager, "cust_ada", "cust_adam", "CUST_bob")
+    client = login(manager)
+
+    typed = client.get("/orders/customer-lookup", {"customer_id": "CUST_AD"})
+    assert typed.status_code == 200
+    assert 'hx-swap-oob="true"' in text(typed)
+    assert text(typed).count("<option") == 2  # cust_ada, cust_adam: any case; not CUST_bob
+    assert 'value="cust_ada" label="Ada Lovelace, London"' in text(typed)
+    assert "use-address-on-file" not in text(typed)  # no one exactly
+
+    exact = client.get("/orders/customer-lookup", {"customer_id": "cust_ada"})
+    assert "A known customer: Ada Lovelace, London." in text(exact)
+    assert "/orders/customer-prefill?customer_id=cust_ada" in html.unescape(text(exact))
+
+    filled = client.get("/orders/customer-prefill", {"customer_id": "cust_ada"})
+    assert filled.status_code == 200
+    page = text(filled)
+    assert 'id="place-contact"' in page
+    shown = {"name": "Ada Lovelace", "email": "ada@example.com", "address_line1": "12 Analytical Row"}
+    shown |= {"postcode": "N1 9GU", "city": "London"}
+    for name, value in shown.items():
+        assert f'name="{name}" value="{value}"' in page, name
+    assert 'id="place-name"' in page  # the place-order form's own field ids
+    assert '<option value="GB" selected>' in page
+
+
+def test_nothing_is_offered_for_unknown_forgotten_or_malformed_ids_nor_to_anyone_signed_out(manager, staff):
+    customers(manager, "cust_gone")
+    commands.execute(commands.ForgetCustomer("cust_gone"))
+    settle()
+    client = login(manager)
+    for typed in ("cust_gone", "cust_nobody", "bad id!", ""):
+        answer = client.get("/orders/customer-lookup", {"customer_id": typed})
+        assert answer.status_code == 200 and "<option" not in text(answer), typed
+    assert client.get("/orders/customer-prefill", {"customer_id": "cust_gone"}).status_code == 404
+    assert client.get("/orders/customer-prefill", {"customer_id": "cust_nobody"}).status_code == 404
+    assert client.get("/orders/customer-prefill", {"customer_id": "bad id!"}).status_code == 404
+    assert login(None).get("/orders/customer-lookup", {"customer_id": "cust"}).status_code == 302
+    assert login(None).get("/orders/customer-prefill", {"customer_id": "cust_gone"}).status_code == 302
+
+
+def test_the_place_order_form_asks_for_the_lookup_as_the_customer_id_is_typed(manager):
+    page = text(login(manager).get("/orders/"))
+    assert 'list="known-customers"' in page and 'hx-get="/orders/customer-lookup"' in page
+    assert '<fieldset class="filters" style="border:0;padding:0;margin:0 0 .8rem" id="place-contact">' in page
+    assert SHIPPING_FORM["name"] not in page  # nothing filled in before it is asked for
