@@ -120,15 +120,25 @@ def quiet(*names: str, level: int = logging.WARNING) -> Iterator[None]:
             logger.setLevel(was)
 
 
-class ExpectedProbeAnswers(logging.Filter):
-    """On "django.request": an answer of EXPECTED_PROBE_ANSWERS is logged at
-    DEBUG (so not at all unless that logger is at DEBUG). A refusal (a 4xx,
-    such as a 403 for a page the user may not see) is logged without the
-    traceback of the exception that answered it: the line says it all."""
+class RefusalsWithoutTraceback(logging.Filter):
+    """A refusal (a 4xx that Django logs: a 403 for a page the user may not
+    see, django.security's 400 for a bad Host header) is logged without the
+    traceback of the exception that answered it: its line says it all. On
+    the handler, so every django.security.* logger is covered."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if (getattr(record, "status_code", None) or 500) < 500:
             record.exc_info = record.exc_text = None
+        return True
+
+
+class ExpectedProbeAnswers(RefusalsWithoutTraceback):
+    """On "django.request": an answer of EXPECTED_PROBE_ANSWERS is logged at
+    DEBUG (so not at all unless that logger is at DEBUG); a refusal without
+    its traceback, whatever handler gets it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        super().filter(record)
         path = getattr(getattr(record, "request", None), "path", None)
         if getattr(record, "status_code", None) not in EXPECTED_PROBE_ANSWERS.get(path, ()):
             return True
@@ -263,8 +273,17 @@ def logging_config(level: str | None = None, fmt: str | None = None) -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"structured": {"()": formatter, "fmt": fmt}},
-        "filters": {"expected_probe_answers": {"()": ExpectedProbeAnswers}},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+        "filters": {
+            "expected_probe_answers": {"()": ExpectedProbeAnswers},
+            "refusals_without_traceback": {"()": RefusalsWithoutTraceback},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "structured",
+                "filters": ["refusals_without_traceback"],
+            }
+        },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},

@@ -61,7 +61,7 @@ def after_commit(action: Callable[[], None], using: str = "default") -> None:
     """Run ``action`` once the current transaction commits (at once outside
     one): what a rolled-back transaction did must not be counted."""
     if transaction.get_connection(using).in_atomic_block:
-        transaction.on_commit(action, using=using)
+        transaction.on_commit(action, using=using, robust=True)  # a metric never fails a commit
     else:
         action()
 

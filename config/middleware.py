@@ -20,10 +20,12 @@ _CORRELATION_ID = re.compile(CORRELATION_ID_PATTERN)
 
 
 class LengthRequiredMiddleware:
-    """A request body sent without a ``Content-Length`` (``Transfer-Encoding:
-    chunked``) is refused with 411 Length Required. Django reads a body only
-    as far as the length it is told, so a view would see an empty body and
-    act on it: a command would run without the fields the client sent."""
+    """A command's body (POST, PUT, PATCH) sent without a ``Content-Length``
+    (``Transfer-Encoding: chunked``) is refused with 411 Length Required.
+    Django reads a body only as far as the length it is told, so a view
+    would see an empty body and act on it: a command would run without the
+    fields the client sent. After CorrelationIdMiddleware: the answer is
+    logged and carries its correlation id."""
 
     DETAIL = "Send the request body with a Content-Length header: chunked transfer encoding is not supported."
 
@@ -32,7 +34,11 @@ class LengthRequiredMiddleware:
 
     def __call__(self, request):
         meta = request.META
-        if "HTTP_TRANSFER_ENCODING" in meta and not meta.get("CONTENT_LENGTH"):
+        if (
+            request.method in ("POST", "PUT", "PATCH")
+            and "HTTP_TRANSFER_ENCODING" in meta
+            and not meta.get("CONTENT_LENGTH")
+        ):
             if request.path.startswith("/api/"):
                 return json_problem(request, 411, self.DETAIL)
             return HttpResponse(self.DETAIL, status=411, content_type="text/plain; charset=utf-8")

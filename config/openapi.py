@@ -1,7 +1,8 @@
 """What the OpenAPI schema says once for the whole API (drf-spectacular's
-DESCRIPTION): the answers every operation shares, and those that belong to
-no operation, for which OpenAPI has no place. Each operation lists its own
-statuses with ``config.serializers.problem_responses``."""
+DESCRIPTION, and its other settings): the answers every operation shares,
+and those that belong to no operation, for which OpenAPI has no place.
+Each operation lists its own statuses with
+``config.serializers.problem_responses``."""
 
 DESCRIPTION = """\
 Event-sourced order management: commands append events, queries read projections.
@@ -10,9 +11,26 @@ Every error is `application/problem+json` (RFC 9457: `type`, `title`, `status`, 
 per-field `errors`), and each operation lists the statuses it can answer. Any operation can answer \
 400 for a malformed `X-Correlation-ID`, 401 when credentials are needed and missing, or sent and \
 not valid, 406 when `Accept` names no JSON type, and 411 when a body comes without `Content-Length` \
-(chunked). Request bodies take only the fields their schema names.
+(chunked). Request bodies take only the fields their schema names. Free text refuses control \
+characters, bidirectional overrides and invisible spaces; one-line text (names, reasons, carrier, \
+tracking number) also refuses tabs and line breaks, which notes and descriptions may hold.
 
 Two answers belong to no operation below: a method that a path does not list answers 405 with an \
 `Allow` header naming the methods it takes (OPTIONS, which describes the endpoint, is not part of \
 this contract), and a path that is not listed (an order id that is not a UUID, say) answers 404.
 """
+
+# drf-spectacular's settings (config.settings.SPECTACULAR_SETTINGS).
+SETTINGS = {
+    "TITLE": "Orders API",
+    "DESCRIPTION": DESCRIPTION,
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The schema and its docs are public (credentials not even looked at); the operations are not.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    # Swagger UI's files come with the app (drf-spectacular-sidecar): no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}

@@ -93,7 +93,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "config.middleware.LengthRequiredMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -103,6 +102,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "config.middleware.CorrelationIdMiddleware",
+    "config.middleware.LengthRequiredMiddleware",  # before any view reads the body (CSRF)
     "config.money.MoneyLocaleMiddleware",
     "config.middleware.ReadReplicaMiddleware",
 ]
@@ -269,19 +269,7 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 # How long an Idempotency-Key is remembered.
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
 
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Orders API",
-    "DESCRIPTION": openapi.DESCRIPTION,
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "COMPONENT_SPLIT_REQUEST": True,
-    # The schema and its docs are public (credentials not even looked at); the operations are not.
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "SERVE_AUTHENTICATION": [],
-    # Swagger UI's files come with the app (drf-spectacular-sidecar): no CDN.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-}
+SPECTACULAR_SETTINGS = openapi.SETTINGS  # drf-spectacular's: the schema's title, who may read it
 
 EVENTSTORE_SNAPSHOT_EVERY = env.int("EVENTSTORE_SNAPSHOT_EVERY", default=100)  # events between snapshots
 

@@ -22,6 +22,7 @@ from orders.http import (
     CommandApi,
     command_response,
     execute_for,
+    no_body,
     run_command,
 )
 from orders.serializers import CommandResultSerializer
@@ -130,6 +131,7 @@ class CustomerForgetApi(APIView):
     )
     def post(self, request: Request, customer_id: str) -> Response:
         checked_customer_id(customer_id)
+        no_body(request)  # forgetting cannot be undone: nothing in a body may seem to qualify it
         result = execute_for(request, commands.ForgetCustomer(customer_id), versioned=False)
         body = {
             "customer_id": customer_id,

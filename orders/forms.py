@@ -179,9 +179,10 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
             keys = [
                 k for k in keys if any(str(source.get(f"{f}_{k}") or "").strip() for f in ("sku", "quantity"))
             ]
-        # Rows past the most an order may have are refused (clean), not dropped unsaid.
+        # More filled rows than an order may have are refused (clean) and shown
+        # again, every one (Django caps a form's fields), not cut short unsaid.
         self.rows_over = max(0, len(keys) - rules.MAX_LINES)
-        keys = keys[: rules.MAX_LINES] or [str(i) for i in range(PLACE_ORDER_LINES)]
+        keys = keys or [str(i) for i in range(PLACE_ORDER_LINES)]
         keys += [new_form_key()[:8] for _ in range(min(extra_rows, rules.MAX_LINES - len(keys)))]
         self.row_keys = keys
         for key in keys:

@@ -36,7 +36,7 @@ from django.utils import timezone
 from eventstore import ConcurrencyError, RecordedEvent
 from eventstore.metadata import message_context
 from orders import commands, fulfilment_store, metrics
-from orders.domain import DomainError, events, inventory
+from orders.domain import DomainError, events, inventory, rules
 from orders.errors import ContentionError, StaleVersionError
 from orders.models import FulfilmentProcess
 from projections.base import ProcessManager
@@ -226,12 +226,24 @@ def _compensate(process: FulfilmentProcess, order_id: UUID) -> None:
             command = commands.RejectLine(order_id, sku, line["wanted"] - line["reserved"], reason)
             _run(command, expected_version=process.order_version)
             return
-        shortages = ", ".join(line.get("shortage") or sku for sku, line in sorted(lines.items()))
-        process.outcome = f"out of stock: {shortages}"
+        process.outcome = _out_of_stock([line.get("shortage") or sku for sku, line in sorted(lines.items())])
     _run(
         commands.CancelOrder(order_id, process.outcome or "out of stock"),
         expected_version=process.order_version,
     )
+
+
+def _out_of_stock(shortages: list[str]) -> str:
+    """Why an order none of whose lines got stock is cancelled, as long as a
+    reason may be: a long order names its first lines and counts the rest
+    (a reason over the limit would be refused, and the order left waiting)."""
+    reason = "out of stock: " + ", ".join(shortages)
+    shown = len(shortages)
+    while len(reason) > rules.MAX_REASON_LENGTH and shown > 1:
+        shown -= 1
+        rest = len(shortages) - shown
+        reason = f"out of stock: {', '.join(shortages[:shown])} and {rest} more line{'s' if rest > 1 else ''}"
+    return reason[: rules.MAX_REASON_LENGTH]
 
 
 def _fact(event: RecordedEvent):

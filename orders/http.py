@@ -50,8 +50,9 @@ IF_MATCH = OpenApiParameter(
     "If-Match",
     {"type": "string", "pattern": r'^\s*(\*|(W/)?"?[0-9]{1,9}"?)\s*$'},
     OpenApiParameter.HEADER,
-    description='The order version the command was decided on, e.g. "3" (the ETag of an earlier response). '
-    "If the order has moved on, the command is refused with 412 and nothing is appended. Without it, "
+    description='The version (of the order, product or stock) the command was decided on, e.g. "3" (the ETag '
+    "of an earlier response). If it has moved on, the command is refused with 412 and nothing is appended. "
+    "Without it, "
     "a concurrent change is retried on fresh state.",
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -79,6 +80,13 @@ COMMAND_ERRORS = problem_responses(400, 401, 403, 404, 406, 409, 412, 413, 415, 
 _IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
 
+def no_body(request: Request) -> None:
+    """Refuse a body on a command that takes none (its absence, or ``{}``):
+    a client that sends one expects it to mean something, and it would not."""
+    if request.data or not isinstance(request.data, dict):  # not null, [], 0 or false either
+        raise Problem(400, "validation-error", "Invalid request", "This command takes no body.")
+
+
 def expected_version(request: Request) -> int | None:
     """The version in If-Match (None without one, or with ``*``)."""
     value = request.headers.get("If-Match")
@@ -87,7 +95,7 @@ def expected_version(request: Request) -> int | None:
     match = _IF_MATCH.match(value)
     if not match:
         raise Problem(
-            400, "invalid-if-match", "Invalid If-Match", 'If-Match must be an order version like "3".'
+            400, "invalid-if-match", "Invalid If-Match", 'If-Match must be a version like "3" (an ETag).'
         )
     return int(match.group(1))
 

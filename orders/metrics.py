@@ -105,10 +105,11 @@ def observed(name: str, run: Callable[[], Any]) -> Any:
 
 
 def _record(name: str, outcome: str, started: float, replayed: bool = False) -> float:
-    """Count and time a command. Inside a transaction (a process manager's
-    run of events, a form that runs several commands) that happens when it
-    commits: a command rolled back with it did nothing, and is counted when
-    it is run again. An error is an attempt that failed, counted at once."""
+    """Count and time a command. One that did its work inside a transaction
+    (a process manager's run of events) is counted when that commits: rolled
+    back with it, it did nothing, and is counted when it is run again. A
+    refusal or an error is an attempt that failed, counted at once (it may
+    be what rolls the transaction back)."""
     seconds = time.perf_counter() - started
 
     def count() -> None:
@@ -117,10 +118,10 @@ def _record(name: str, outcome: str, started: float, replayed: bool = False) -> 
         _duration(name).observe(seconds)
         _commands(name, outcome).inc()
 
-    if outcome == "error":
-        count()
-    else:
+    if outcome in ("ok", "unchanged", "replayed"):
         after_commit(count)
+    else:
+        count()
     return seconds
 
 

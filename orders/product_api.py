@@ -29,6 +29,7 @@ from orders.http import (
     CommandApi,
     command_response,
     execute_for,
+    no_body,
 )
 from orders.serializers import sku_field
 from projections import selectors
@@ -234,8 +235,7 @@ class _ProductStateApi(CommandApi):
 
     def post(self, request: Request, sku: str) -> Response:
         _check_sku(sku)
-        if request.data or not isinstance(request.data, dict):  # none, or {}; not null, [] or 0
-            raise Problem(400, "validation-error", "Invalid request", "This command takes no body.")
+        no_body(request)
         return _run(request, self.command(sku))
 
 

@@ -76,10 +76,12 @@ def run(
     """Run ``handler(command, expected_version)`` as a unit of work, retrying
     a lost race; see the module docstring."""
     attempt = _Attempt(handler, command, expected_version, idempotency_key)
+    subject = "the order"
     for n in range(1, MAX_ATTEMPTS + 1):
         try:
             return attempt.run()
         except ConcurrencyError as exc:
+            subject = getattr(exc, "subject", "") or subject  # as the repository named it
             answer = attempt.after_lost_race(exc)
             if answer is not None:
                 return answer
@@ -89,7 +91,7 @@ def run(
         if n < MAX_ATTEMPTS:
             time.sleep(random.uniform(0, min(0.05, 0.002 * 2**n)))
     raise ContentionError(
-        f"{attempt.name}: the order changed {MAX_ATTEMPTS} times while the command ran; try again"
+        f"{attempt.name}: {subject} changed {MAX_ATTEMPTS} times while the command ran; try again"
     )
 
 

@@ -57,10 +57,14 @@ def check_customer_id(customer_id: object) -> str:
 
 
 # Characters no text a person types holds: control characters (a bell, an
-# escape), line and paragraph separators, and the bidirectional overrides
-# and isolates that make a name read differently from what it is. Line
-# breaks and tabs only where text may have several lines (a note).
-_CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+# escape), line and paragraph separators, the bidirectional overrides and
+# isolates that make a name read differently from what it is, and invisible
+# spaces and marks that make two names look alike ("LAMP\u200b-1"). The
+# joiners scripts and emoji need (U+200C, U+200D) are kept. Line breaks and
+# tabs only where text may have several lines (a note).
+_CONTROLS = (
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+)
 _NOT_IN_A_LINE = re.compile(f"[{_CONTROLS}\t\n\r]")
 _NOT_IN_TEXT = re.compile(f"[{_CONTROLS}]")
 

@@ -111,6 +111,22 @@ def test_an_order_short_of_stock_is_cancelled_as_out_of_stock_and_releases_what_
     assert cancelled.metadata["user_id"] == "system:fulfilment"
 
 
+def test_an_order_of_many_lines_none_in_stock_is_cancelled_with_a_reason_that_fits():
+    """Every line's shortage would make a reason longer than a reason may be:
+    the first lines are named and the rest counted, and the order is
+    cancelled (a refused reason left it waiting for good)."""
+    skus = [f"LONG-SKU-NAME-FOR-A-SHORTAGE-{n:02d}" for n in range(12)]
+    stock_catalogue([(sku, 0, 100) for sku in skus])
+    oid = place_units(*((sku, 1) for sku in skus))
+    run_until_no_new_events()
+    final = order(oid)
+    assert final.status == "cancelled"
+    reason = final.cancel_reason
+    assert len(reason) <= 500 and reason.startswith(f"out of stock: {skus[0]} (wanted 1, 0 available), ")
+    named = sum(sku in reason for sku in skus)
+    assert 1 < named < len(skus) and reason.endswith(f" and {len(skus) - named} more lines")
+
+
 def test_adding_a_line_reserves_more_and_removing_one_releases_it():
     receive("WIDGET-A", 10)
     receive("GADGET-B", 10)

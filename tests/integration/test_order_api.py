@@ -222,6 +222,12 @@ def test_a_body_sent_without_a_content_length_gets_411_and_runs_nothing(manager_
     )
     problem = assert_problem(response, 411)
     assert "Content-Length" in problem["detail"]
+    assert response["X-Correlation-ID"]  # answered, and logged, like any request
+    # A read has no body to lose: it is answered as usual.
+    read = manager_api.client.get(
+        f"/api/orders/{placed['order_id']}/events", headers=manager_api.headers, **chunked
+    )
+    assert read.status_code == 200
     page = login(manager).post(
         f"/orders/{placed['order_id']}/ship",
         data="carrier=DHL",

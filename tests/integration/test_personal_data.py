@@ -408,6 +408,11 @@ def test_a_malformed_customer_id_is_refused_by_the_page_and_the_api_and_erases_n
         path = quote(bad, safe="")
         assert client.post(f"/customers/{path}/forget", {"confirm": bad}).status_code == 404, bad
         assert_problem(ApiClient(staff).post(f"/api/customers/{path}/forget"), 400)
+    # It takes no body: one that seems to qualify what is erased is refused.
+    for raw in ('{"customer_id": "someone_else"}', "[]", "null", "false"):
+        assert_problem(
+            ApiClient(staff).post("/api/customers/cust_ada/forget", raw=raw), 400, "validation-error"
+        )
     assert event_count() == count
     assert PersonalDataKey.objects.filter(subject_id__in=["cust_ada", "$lookup"]).count() == 2
 

@@ -2,6 +2,7 @@
 console line, with the message context of eventstore.metadata and the
 fields bound around them."""
 
+import io
 import json
 import logging
 import sys
@@ -95,3 +96,28 @@ def test_a_database_errors_row_values_are_never_logged():
         assert "Ada" not in text and "Failing row" not in text, text
         assert 'CheckViolation: new row for relation "order_shipping" violates check constraint' in text
         assert "The above exception was the direct cause" in text and "RuntimeError" in text
+
+
+def test_a_refusal_logged_by_django_security_has_no_traceback_a_server_error_keeps_its():
+    """The console handler's filter: Django's 400 for a bad Host header is
+    one line; a 500's traceback is what finds its bug."""
+    from config.logs import RefusalsWithoutTraceback
+
+    assert logging_config("INFO", "json")["handlers"]["console"]["filters"] == ["refusals_without_traceback"]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter("json"))
+    handler.addFilter(RefusalsWithoutTraceback())
+    logger = logging.getLogger("django.security.DisallowedHost")
+    logger.addHandler(handler)
+    try:
+        for status in (400, 500):
+            try:
+                raise ValueError(f"answered {status}")
+            except ValueError:
+                logger.error("Invalid HTTP_HOST header", exc_info=True, extra={"status_code": status})
+    finally:
+        logger.removeHandler(handler)
+    refusal, error = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert refusal["message"] == "Invalid HTTP_HOST header" and "exception" not in refusal
+    assert "ValueError: answered 500" in error["exception"]

@@ -90,7 +90,7 @@ def test_a_trailing_newline_is_not_part_of_a_valid_value(check, value):
     assert check(value.rstrip("\n")) == value.rstrip("\n")
 
 
-@pytest.mark.parametrize("bad", ["\u0007", "\x1b[31m", "\u2028", "\u2066", "\x85"])
+@pytest.mark.parametrize("bad", ["\u0007", "\x1b[31m", "\u2028", "\u2066", "\x85", "\u200b", "\ufeff"])
 def test_free_text_refuses_control_characters_and_one_line_text_refuses_line_breaks(bad):
     text = f"ring {bad}twice"
     for check in (rules.check_text, lambda *a, **k: rules.check_text(*a, **k, lines=True)):

@@ -218,6 +218,24 @@ def test_orders_waiting_for_stock_and_refused_reservations_are_shown(scrape, set
     assert moved(before, after, "orders_commands_total", command="CancelOrder", outcome="ok") == 1
 
 
+def test_a_refusal_counts_even_when_it_rolls_its_transaction_back(scrape, placed_order_id):
+    """A process manager held by a refused command is refused on every
+    attempt, each rolled back: each attempt is counted (what an operator
+    looks for), while work that was rolled back is not."""
+    from django.db import transaction
+
+    from orders.domain import DomainError
+
+    commands.execute(commands.CancelOrder(placed_order_id, "changed mind"))
+    before = scrape()
+    with pytest.raises(DomainError), transaction.atomic():
+        commands.execute(commands.AddNote(placed_order_id, "rolled back with the refusal below"))
+        commands.execute(commands.ShipOrder(placed_order_id))
+    after = scrape()
+    assert moved(before, after, "orders_commands_total", command="ShipOrder", outcome="rejected") == 1
+    assert moved(before, after, "orders_commands_total", command="AddNote", outcome="ok") == 0
+
+
 @pytest.mark.postgres
 def test_commands_rolled_back_with_a_process_run_are_counted_and_logged_once(
     scrape, json_log, settings, manager, monkeypatch

@@ -10,7 +10,7 @@ from orders import commands
 from tests.integration.web.pages import text
 from tests.support import LINE_A, SHIPPING_FORM, ApiClient, login, settle
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue")]
 
 DETAILS = {
     "contact": {"name": "Ada Lovelace", "email": "ada@example.com"},

@@ -112,6 +112,7 @@ def test_blank_rows_past_the_hundredth_do_not_drop_a_filled_one_and_too_many_lin
         shown_at="/orders/",
     )
     assert "An order has at most 100 lines; 101 were filled in." in text(page)
+    assert text(page).count('value="WIDGET-A"') == 101  # every row shown again, as typed
     assert event_count() == before
 
 
