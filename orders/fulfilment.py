@@ -36,7 +36,7 @@ from django.utils import timezone
 from eventstore import ConcurrencyError, RecordedEvent
 from eventstore.metadata import message_context
 from orders import commands, fulfilment_store, metrics
-from orders.domain import DomainError, events, inventory, rules
+from orders.domain import DomainError, OrderClosedError, events, inventory, rules
 from orders.errors import ContentionError, StaleVersionError
 from orders.models import FulfilmentProcess
 from projections.base import ProcessManager
@@ -208,8 +208,11 @@ def _decide(process: FulfilmentProcess, order_id: UUID) -> None:
             _run(commands.ConfirmOrder(order_id), expected_version=process.order_version)
     except StaleVersionError:
         log.debug("order %s moved on; fulfilment will decide on its next event", order_id)
-    except DomainError as exc:  # e.g. cancelled by a person meanwhile
+    except OrderClosedError as exc:  # cancelled (or shipped) by a person meanwhile
         log.info("fulfilment of %s: %s", order_id, exc)
+    except DomainError as exc:
+        # The order still waits, and nothing will move it but a person: say so.
+        log.warning("fulfilment of %s could not decide: %s; the order still waits", order_id, exc)
 
 
 def _compensate(process: FulfilmentProcess, order_id: UUID) -> None:

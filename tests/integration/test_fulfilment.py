@@ -127,6 +127,18 @@ def test_an_order_of_many_lines_none_in_stock_is_cancelled_with_a_reason_that_fi
     assert 1 < named < len(skus) and reason.endswith(f" and {len(skus) - named} more lines")
 
 
+def test_a_decision_the_rules_refuse_leaves_the_order_waiting_and_says_so(monkeypatch, caplog):
+    monkeypatch.setattr(fulfilment, "_out_of_stock", lambda shortages: "x" * 501)  # a reason refused
+    stock_catalogue([("NONE-LEFT", 0, 100)])
+    oid = place_units(("NONE-LEFT", 1))
+    with caplog.at_level("INFO", logger="orders.fulfilment"):
+        run_until_no_new_events()
+    assert order(oid).status == "placed"
+    [warning] = [r for r in caplog.records if r.name == "orders.fulfilment" and r.levelname == "WARNING"]
+    assert f"fulfilment of {oid} could not decide" in warning.getMessage()
+    assert "the order still waits" in warning.getMessage()
+
+
 def test_adding_a_line_reserves_more_and_removing_one_releases_it():
     receive("WIDGET-A", 10)
     receive("GADGET-B", 10)
