@@ -151,7 +151,8 @@ class OrderCollectionApi(CommandApi):
             rules.CUSTOMER_ID_PATTERN,
             max_length=64,
             error_messages={
-                "invalid": "Letters, digits and _.:- (at most 64, starting with a letter or digit)."
+                "invalid": "Letters a-z and A-Z (no accents), digits and _.:- "
+                "(at most 64, starting with a letter or digit)."
             },
         )
         items = LineSerializer(many=True, allow_empty=False, max_length=rules.MAX_LINES)

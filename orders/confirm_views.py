@@ -49,5 +49,6 @@ def confirm_command(request: HttpRequest, order_id: UUID, action: str) -> HttpRe
             "line": line,
             "data": data,
             "form_key": new_form_key(),
+            "closed_statuses": ("cancelled", "shipped"),  # the read model's word (the rules refuse)
         },
     )

@@ -45,7 +45,7 @@ def _context(request: HttpRequest, customer_id: str) -> dict:
     if summary is None and details is None and not page.rows:
         raise Http404("No such customer")
     forget_form = None
-    if request.user.is_staff:
+    if request.user.is_staff and not (details and details.erased):  # nothing left to forget
         kept = prg.load(request, _page(customer_id))
         forget_form = (
             prg.bind(lambda data: ForgetCustomerForm(customer_id, data), kept)

@@ -24,7 +24,9 @@ from orders.shipping_forms import (
 from projections import selectors
 
 sku_validator = RegexValidator(rules.SKU_PATTERN, "Letters, digits, '-' and '_' (at most 40).")
-customer_validator = RegexValidator(rules.CUSTOMER_ID_PATTERN, "Letters, digits and _.:- (at most 64).")
+customer_validator = RegexValidator(
+    rules.CUSTOMER_ID_PATTERN, "Letters a-z and A-Z (no accents), digits and _.:- (at most 64)."
+)
 
 PLACE_ORDER_LINES = 3  # blank rows a new place-order form starts with
 form_key_validator = RegexValidator(r"^[0-9a-f]{32}$", "This form is damaged; reload the page.")

@@ -59,10 +59,16 @@ def _day_end(day) -> datetime | None:
         return None
 
 
+# An order-id prefix no order has: the list of a search that found nothing
+# is empty (and so is its CSV export), not every order.
+_NO_ORDER = selectors.OrderFilters(order_id_prefix="none")
+
+
 def _search(query: ListQuery, text: str, *, jump: bool) -> selectors.OrderFilters | None:
     """The order-id search: a full id, or its first 4+ hex digits. Returns
-    the filter narrowing the list to matching ids (None: no narrowing), and
-    sets ``jump_to`` when exactly one order matches and ``jump`` allows it."""
+    the filter narrowing the list to matching ids (None: no narrowing, for a
+    prefix too short to search with), and sets ``jump_to`` when exactly one
+    order matches and ``jump`` allows it."""
     text = text.strip()
     try:
         order_id = UUID(text)
@@ -73,19 +79,19 @@ def _search(query: ListQuery, text: str, *, jump: bool) -> selectors.OrderFilter
             query.jump_to = order_id if jump else None
             return selectors.OrderFilters(order_id_prefix=order_id.hex)
         query.notes.append(f"No order found for “{text}”.")
-        return None
+        return _NO_ORDER
     digits = text.replace("-", "").lower()
     span = selectors.id_prefix_range(digits)
     if span is None:
         query.notes.append(f"No order found for “{text}”.")
-        return None
+        return _NO_ORDER
     if len(digits) < MIN_ID_PREFIX:
         query.notes.append(f"Type at least the first {MIN_ID_PREFIX} characters of the order id.")
         return None
     found = selectors.order_ids_between(*span, limit=2)
     if not found:
         query.notes.append(f"No order found for “{text}”.")
-        return None
+        return _NO_ORDER
     if len(found) == 1 and jump:
         query.jump_to = found[0]
     return selectors.OrderFilters(order_id_prefix=digits)

@@ -51,7 +51,8 @@ def check_customer_id(customer_id: object) -> str:
     if not is_customer_id(customer_id):
         raise InvalidOrderDataError(
             "customer_id",
-            "letters, digits and '_', '.', ':', '-' (at most 64, starting with a letter or digit)",
+            "letters a-z and A-Z (no accents), digits and '_', '.', ':', '-' "
+            "(at most 64, starting with a letter or digit)",
         )
     return customer_id
 

@@ -302,6 +302,7 @@ def test_the_customer_page_shows_details_orders_totals_and_forgets_on_confirmati
     assert page.status_code == 200
     assert "Ada Lovelace-Byron" in body and order[:8] in body and 'id="lifetime-total">€44.98<' in body
     assert "Forget customer" not in body  # staff only
+    assert 'id="forget-heading"' in login(staff).get("/customers/cust_ada/").content.decode()
     assert 'href="/customers/cust_ada/"' in login(manager).get(f"/orders/{order}/").content.decode()
     assert login(manager).post("/customers/cust_ada/forget", {"confirm": "cust_ada"}).status_code == 403
 
@@ -317,6 +318,7 @@ def test_the_customer_page_shows_details_orders_totals_and_forgets_on_confirmati
     settle()
     body = staff_client.get(done["Location"]).content.decode()
     assert "Customer forgotten" in body and "Ada Lovelace" not in body and ERASED in body
+    assert 'id="forget-heading"' not in body  # nothing left to forget: not offered again
     assert login(manager).get("/customers/nobody/").status_code == 404
 
 

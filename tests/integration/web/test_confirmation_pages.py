@@ -109,6 +109,25 @@ def test_confirming_the_removal_of_a_line_that_is_gone_offers_no_button(manager)
     assert "Yes, remove the line" not in text(page)
 
 
+@committed
+def test_confirming_a_change_to_a_closed_order_says_so_and_offers_no_button(manager):
+    """A stale tab: the order was cancelled since its page was drawn."""
+    from orders import commands
+    from tests.support import run_command
+
+    order = place_order(lines=(WIDGET, GADGET)).order_id
+    run_command(commands.CancelOrder(order, "changed mind"))
+    settle()
+    client = login(manager)
+    cancel = client.get(f"/orders/{order}/cancel/confirm", {"version": "1", "reason": "again"})
+    remove = client.get(f"/orders/{order}/remove/confirm", {"version": "1", "sku": WIDGET[0]})
+    for page in (cancel, remove):
+        assert page.status_code == 200
+        assert "This order is cancelled: it cannot change any more." in text(page)
+        assert 'method="post"' not in text(page).split('id="confirm"')[1]
+    assert event_count() == 2
+
+
 def test_confirmation_pages_exist_only_for_destructive_commands_and_orders(manager):
     order = place_order(lines=(WIDGET, GADGET)).order_id
     client = login(manager)

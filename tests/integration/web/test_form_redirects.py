@@ -92,7 +92,7 @@ def test_a_refused_order_placement_goes_back_to_the_list_with_what_was_typed(man
 
     page = refused(client, "/orders/", form, shown_at="/orders/")
 
-    assert "Letters, digits and _.:- (at most 64)." in text(page)
+    assert "Letters a-z and A-Z (no accents), digits and _.:- (at most 64)." in text(page)
     assert 'value="bad id!"' in text(page)
     assert 'value="WIDGET-A"' in text(page)
     assert event_count() == 0

@@ -190,7 +190,11 @@ def test_search_for_an_unknown_or_ambiguous_prefix_shows_a_message(reader):
         response = client.get("/orders/", {"q": query})
         assert response.status_code == 200, query
         assert f"No order found for “{query}”." in messages_shown(response)
-        assert len(listed_ids(response)) == 2  # the list is still shown
+        assert listed_ids(response) == []  # a search that found nothing lists nothing
+        export = client.get("/orders/export.csv", {"q": query})
+        assert (
+            export.status_code == 200 and len(b"".join(export.streaming_content).splitlines()) == 1
+        )  # header
 
     too_short = client.get("/orders/", {"q": "abc"})
     assert "Type at least the first 4 characters of the order id." in messages_shown(too_short)
