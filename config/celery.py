@@ -49,7 +49,11 @@ def _pool_process_exited(pid=None, **kwargs) -> None:
 @signals.beat_init.connect
 def _check_master_key(**kwargs) -> None:
     """A worker or beat with a wrong or missing master key of personal data
-    does not start (see eventstore.personal)."""
+    does not start (see eventstore.personal). Celery logs an exception from
+    a signal handler and starts all the same: SystemExit is not one."""
     from eventstore.master_key import check_at_start_up
 
-    check_at_start_up()
+    try:
+        check_at_start_up()
+    except Exception as exc:
+        raise SystemExit(f"not starting: {exc}") from exc

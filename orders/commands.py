@@ -19,7 +19,7 @@ from django.db import transaction
 from eventstore import ConcurrencyError
 from eventstore.personal import PersonalData
 from orders import metrics, unit_of_work
-from orders.domain import DuplicateOrderError, OrderAggregate
+from orders.domain import DuplicateOrderError, OrderAggregate, ProductNotFoundError
 from orders.domain.pricing import as_request
 from orders.domain.product import product_id
 from orders.domain.shipping import Contact, ShippingAddress
@@ -295,7 +295,12 @@ def forget_customer(cmd: ForgetCustomer, expected_version: int | None) -> Comman
 
 
 def receive_stock(cmd: ReceiveStock, expected_version: int | None) -> CommandResult:
-    return _change(InventoryRepository(), cmd.sku, expected_version, lambda item: item.receive(cmd.quantity))
+    """Stock of a product of the catalogue (a SKU it lacks is a typo); both read in one round trip."""
+    repo = InventoryRepository()
+    item, streams = repo.get_with(cmd.sku, expected_version, [product_id(cmd.sku)])
+    if cmd.sku not in ProductRepository(repo.store).catalogue([cmd.sku], streams):
+        raise ProductNotFoundError(cmd.sku)
+    return _change(repo, cmd.sku, expected_version, lambda item: item.receive(cmd.quantity), item)
 
 
 def reserve_stock(cmd: ReserveStock, expected_version: int | None) -> CommandResult:

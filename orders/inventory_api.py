@@ -35,7 +35,7 @@ class InventoryReceiveApi(CommandApi):
 
     @extend_schema(
         operation_id="receive_stock",
-        summary="Record units of a SKU arriving in the warehouse",
+        summary="Record units of a product of the catalogue arriving in the warehouse (404: not in it)",
         request=ReceiveStockInput,
         parameters=[IF_MATCH, IDEMPOTENCY_KEY, CORRELATION_ID, ETAG],
         responses={
@@ -48,7 +48,7 @@ class InventoryReceiveApi(CommandApi):
                     "consistency_token": serializers.CharField(),
                 },
             ),
-            **problem_responses(400, 401, 403, 406, 409, 412, 413, 415, 422),
+            **problem_responses(400, 401, 403, 404, 406, 409, 412, 413, 415, 422),
         },
     )
     def post(self, request: Request, sku: str) -> Response:

@@ -11,10 +11,11 @@ from django.views.decorators.http import require_http_methods
 
 from eventstore.metadata import message_context
 from orders import commands, prg
-from orders.domain import DomainError
+from orders.domain import DomainError, ProductNotFoundError
 from orders.errors import ContentionError, IdempotencyKeyReusedError
 from orders.forms import ReceiveStockForm
 from orders.http import MANAGERS_ONLY, can_manage
+from orders.repository import ProductRepository
 from projections import consistency, selectors
 
 
@@ -37,6 +38,8 @@ def inventory(request: HttpRequest) -> HttpResponse:
                         commands.ReceiveStock(form.cleaned_data["sku"], form.cleaned_data["quantity"]),
                         idempotency_key=form.idempotency_key(request.user, request.path),
                     )
+            except ProductNotFoundError as exc:
+                errors.append(f"{exc}{_did_you_mean(exc.sku)}")
             except (DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
                 errors.append(str(exc))
             else:
@@ -53,3 +56,11 @@ def inventory(request: HttpRequest) -> HttpResponse:
     return render(
         request, "orders/inventory.html", {"nav": "inventory", "levels": levels, "form": form, "low": low}
     )
+
+
+def _did_you_mean(sku: str) -> str:
+    """The catalogue's SKU that differs from a typed one only in case, offered
+    (the usual upper-case one from the log itself, any other from the read model)."""
+    same = list(ProductRepository().catalogue([sku.upper()]))  # (not the typed SKU: that one is not in it)
+    same += [p.sku for p in selectors.product_list(sku, limit=20) if p.sku.lower() == sku.lower()]
+    return f"; did you mean {same[0]}?" if same else "."

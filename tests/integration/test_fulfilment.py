@@ -396,7 +396,8 @@ def test_orders_placed_before_fulfilment_existed_still_load_and_ship():
 # -- the inventory API -------------------------------------------------------------------------
 
 
-def test_receiving_stock_over_the_api_and_listing_levels(client, staff_headers):
+def test_receiving_stock_over_the_api_and_listing_levels(client, staff_headers, staff):
+    stock_catalogue([("WIDGET-Z", 0, 100), ("WIDGET-A", 0, 100)])
     post = lambda body, **h: client.post(  # noqa: E731
         "/api/inventory/WIDGET-Z/receive",
         json.dumps(body),
@@ -422,6 +423,20 @@ def test_receiving_stock_over_the_api_and_listing_levels(client, staff_headers):
     )
     assert bad_sku.status_code == 400 and bad_sku["Content-Type"] == "application/problem+json"
     assert [e.event_type for e in EventStore().load(inventory_id("WIDGET-Z"))] == ["StockReceived"]
+    # Stock arrives for products of the catalogue: a SKU it lacks is a typo.
+    unknown = client.post(
+        "/api/inventory/NOPE-9/receive",
+        '{"quantity": 1}',
+        content_type="application/json",
+        headers=staff_headers,
+    )
+    assert unknown.status_code == 404 and unknown.json()["type"] == "/problems/product-not-found"
+    assert EventStore().load(inventory_id("NOPE-9")) == []
+    page = login(staff).post(
+        "/inventory/", {"sku": "widget-a", "quantity": "3", "form_key": "0123456789abcdef0123456789abcdef"}, follow=True
+    )
+    assert "SKU widget-a is not in the catalogue; did you mean WIDGET-A?" in page.content.decode()
+    assert EventStore().load(inventory_id("widget-a")) == []
 
     receive("LOW-STOCK", 2)
     run_until_no_new_events()

@@ -59,6 +59,11 @@ def test_a_wrong_or_missing_master_key_stops_the_server_at_start_up(tmp_path, st
     assert right.returncode == 0, right.stderr
     check = start(tmp_path, ["manage.py", "check"], PII_MASTER_KEY=new_master_key())
     assert check.returncode != 0 and "eventstore.E001" in check.stderr
+    # A Celery worker and beat too (a signal handler's error did not stop them).
+    for process in (["worker", "--pool=solo"], ["beat", f"--schedule={tmp_path}/beat-schedule"]):
+        celery = start(tmp_path, ["-m", "celery", "-A", "config", *process], PII_MASTER_KEY=new_master_key())
+        assert celery.returncode != 0, process
+        assert "not starting: PII_MASTER_KEY is not the master key of this database" in celery.stderr, process
 
 
 def test_rotating_the_master_key_rewraps_every_data_key_and_leaves_events_alone(staff, settings, monkeypatch):

@@ -64,6 +64,7 @@ def test_a_refused_command_is_logged_with_its_outcome(json_log, manager, placed_
     assert len(outcomes) == 2
 
 
+@pytest.mark.usefixtures("catalogue")  # stock is received for products of the catalogue
 @pytest.mark.postgres
 def test_the_process_managers_lines_for_an_event_carry_its_correlation_id(json_log, settings, manager):
     settings.INVENTORY_RESERVATION = True
@@ -83,6 +84,7 @@ def test_the_process_managers_lines_for_an_event_carry_its_correlation_id(json_l
     assert issued["ReserveStock"]["projection"] == "fulfilment"
 
 
+@pytest.mark.usefixtures("catalogue")  # stock is received for products of the catalogue
 @pytest.mark.postgres
 def test_lines_for_events_handled_in_one_run_carry_each_events_correlation_id(json_log, settings, manager):
     settings.INVENTORY_RESERVATION = True

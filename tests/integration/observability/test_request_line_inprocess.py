@@ -7,7 +7,7 @@ import pytest
 
 from tests.support import LINE_A, ApiClient
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("catalogue")]
 
 
 def test_a_request_line_carries_its_own_command_when_process_managers_run_in_process(
