@@ -269,6 +269,8 @@ def logging_config(level: str | None = None, fmt: str | None = None) -> dict:
     fmt = (fmt or os.environ.get("LOG_FORMAT") or "console").lower()
     if fmt not in ("json", "console"):
         raise ValueError(f"LOG_FORMAT must be json or console, not {fmt!r}")
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}")
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -10,14 +10,16 @@ import ipaddress
 from pathlib import Path
 
 import environ
+from babel.numbers import list_currencies
 from django.core.exceptions import ImproperlyConfigured
 
 from config import openapi, partitions
+from config.environment import Env
 from config.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+env = Env()  # strict: a value its variable cannot mean stops the process (config.environment)
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
 
@@ -259,19 +261,21 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "config.rest.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"auth": env.str("AUTH_THROTTLE_RATE", default="30/min")},
+    "DEFAULT_THROTTLE_RATES": {"auth": env.rate("AUTH_THROTTLE_RATE", default="30/min")},
     # Proxies in front of the app; with 0, clients are told apart by the socket
     # address, so a forged X-Forwarded-For cannot dodge the throttles.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0, minimum=0),
 }
 # Largest JSON body a command accepts (100 order lines fit in a few KiB).
-API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024, minimum=1)
 # How long an Idempotency-Key is remembered.
 IDEMPOTENCY_KEY_TTL = env.int("IDEMPOTENCY_KEY_TTL", default=24 * 3600)
 
 SPECTACULAR_SETTINGS = openapi.SETTINGS  # drf-spectacular's: the schema's title, who may read it
 
-EVENTSTORE_SNAPSHOT_EVERY = env.int("EVENTSTORE_SNAPSHOT_EVERY", default=100)  # events between snapshots
+EVENTSTORE_SNAPSHOT_EVERY = env.int(
+    "EVENTSTORE_SNAPSHOT_EVERY", default=100, minimum=1
+)  # events between snapshots
 
 # Orders wait for their stock to be reserved (the fulfilment process) before
 # they can ship. Off: orders ship without inventory, as before it existed.
@@ -286,6 +290,10 @@ if OUT_OF_STOCK_POLICY not in ("reject_line", "cancel_order"):
 # The shop's one currency (ISO 4217): prices are integer minor units of it,
 # shown in each user's locale (Accept-Language, else LANGUAGE_CODE).
 SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="EUR").upper()
+if SHOP_CURRENCY not in list_currencies():
+    raise ImproperlyConfigured(
+        f"SHOP_CURRENCY must be an ISO 4217 code (EUR, GBP ...), not {SHOP_CURRENCY!r}"
+    )
 
 # Projections. "celery": a worker runs them, nudged after each commit and by
 # beat; "inprocess": run right after each commit in the web process (the
@@ -311,8 +319,10 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
-PROJECTIONS_MODE = env.str("PROJECTIONS_MODE", default="celery" if REDIS_URL else "inprocess")
-PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=2000)
+PROJECTIONS_MODE = env.choice(
+    "PROJECTIONS_MODE", ("celery", "inprocess", "off"), default="celery" if REDIS_URL else "inprocess"
+)
+PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=2000, minimum=1)
 # A nudged worker run follows the log while commands keep coming: it looks
 # for new events every PROJECTION_POLL_INTERVAL seconds and hands back after
 # PROJECTION_FOLLOW_IDLE seconds without any (0: one pass per nudge).
@@ -326,10 +336,10 @@ PROJECTION_POLL_INTERVAL = env.float("PROJECTION_POLL_INTERVAL", default=0.02)
 PROJECTION_PARTITIONS = partitions.parse(env.str("PROJECTION_PARTITIONS", default=""))
 # Worker runs that may follow the log at once (one per partition is the most
 # that helps).
-PROJECTION_FOLLOWERS = env.int("PROJECTION_FOLLOWERS", default=1)
+PROJECTION_FOLLOWERS = env.int("PROJECTION_FOLLOWERS", default=1, minimum=1)
 # Processes a rebuild replays the log with (0: one per core). Each reads the
 # whole log, so more than one pays off only on cores that are otherwise idle.
-PROJECTION_REBUILD_JOBS = env.int("PROJECTION_REBUILD_JOBS", default=1)
+PROJECTION_REBUILD_JOBS = env.int("PROJECTION_REBUILD_JOBS", default=1, minimum=0)
 # Projections applied inside the command's transaction instead of by a worker,
 # e.g. PROJECTION_CONSISTENCY=order_list=inline
 PROJECTION_CONSISTENCY = env.dict("PROJECTION_CONSISTENCY", default={})

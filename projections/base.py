@@ -244,6 +244,15 @@ class Registry:
         return [f for f in self.all() if isinstance(f, ProcessManager)]
 
     def inline(self) -> list[Projection]:
+        """The inline read models; PROJECTION_CONSISTENCY checked (at start)."""
+        for name, wanted in (getattr(settings, "PROJECTION_CONSISTENCY", None) or {}).items():
+            if wanted not in (INLINE, ASYNC):
+                raise ImproperlyConfigured(f"PROJECTION_CONSISTENCY: {name}={wanted!r}: inline or async")
+            if not isinstance(self.followers.get(name), Projection):
+                known = ", ".join(p.name for p in self.read_models())
+                raise ImproperlyConfigured(
+                    f"PROJECTION_CONSISTENCY names {name!r}, not a read model: {known}"
+                )
         return [p for p in self.read_models() if p.consistency == INLINE]
 
     def checkpoint_names(self, name: str) -> tuple[str, ...]:
