@@ -36,7 +36,7 @@ from django.db import connections
 from django.utils import timezone
 
 from eventstore import sealing
-from eventstore.errors import PersonalDataError
+from eventstore.errors import MasterKeyError, PersonalDataError
 from eventstore.master_key import NONCE_BYTES, Keyring, keyring, verify_master_key
 
 ERASED = "[erased]"
@@ -95,19 +95,35 @@ class PersonalData:
             self._verify_once()
             key_id, data_key = uuid.uuid4().hex, AESGCM.generate_key(bit_length=256)
             kek_id, wrapped = self.ring.wrap(key_id, data_key)
-            inserted = self._rows(
-                "INSERT INTO personal_data_keys (subject_id, key_id, kek_id, wrapped_key, created_at)"
-                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (subject_id) DO NOTHING RETURNING key_id",
-                [subject, key_id, kek_id, wrapped, timezone.now()],
-            )
-            if inserted:
-                return key_id, data_key
-            rows = self._rows(  # another writer made it first
-                "SELECT key_id, kek_id, wrapped_key FROM personal_data_keys WHERE subject_id = %s",
-                [subject],
-            )
+            for verified in (False, True):
+                if self._insert_key(subject, key_id, kek_id, wrapped):
+                    return key_id, data_key
+                rows = self._rows(  # another writer made it first, or the master key is not ours
+                    "SELECT key_id, kek_id, wrapped_key FROM personal_data_keys WHERE subject_id = %s",
+                    [subject],
+                )
+                if rows or verified:
+                    break
+                verify_master_key(self.using, self.ring)  # MasterKeyError, saying which; or try again
+            if not rows:
+                raise MasterKeyError("the master key of this database changed; restart with the new one")
         key_id, kek_id, wrapped = rows[0]
         return key_id, self.ring.unwrap(kek_id, key_id, wrapped)
+
+    def _insert_key(self, subject: str, key_id: str, kek_id: str, wrapped: str) -> bool:
+        """Store a new data key, only while this database's master key is one
+        this process holds: a process left on the old key through a rotation
+        (which locks this table) must not seal a key the new one cannot open."""
+        known = sorted(self.ring.keys)
+        return bool(
+            self._rows(
+                "INSERT INTO personal_data_keys (subject_id, key_id, kek_id, wrapped_key, created_at)"
+                " SELECT %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM personal_data_master_check"
+                f" WHERE id = 1 AND kek_id IN ({', '.join(['%s'] * len(known))}))"
+                " ON CONFLICT (subject_id) DO NOTHING RETURNING key_id",
+                [subject, key_id, kek_id, wrapped, timezone.now(), *known],
+            )
+        )
 
     def _verify_once(self) -> None:
         # Before wrapping a new data key: never under a master key that is

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import connections, transaction
 
 from eventstore.errors import ConcurrencyError
+from eventstore.master_key import verify_master_key
 
 _MAX_CACHED = 10_000
 _cache: "OrderedDict[tuple[str, str, str], tuple[str, bytes, float]]" = OrderedDict()
@@ -63,6 +64,9 @@ class Keys:
     keys: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     new: list[tuple[str, str, str, str]] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
+    # The master keys this process holds: new keys go in only while the
+    # database's is one of them (not after a rotation this process missed).
+    masters: list[str] = field(default_factory=list)
 
 
 def plan(personal, subjects: Iterable[str]) -> Keys:
@@ -96,6 +100,7 @@ def plan(personal, subjects: Iterable[str]) -> Keys:
                 kek_id, wrapped = personal.ring.wrap(key_id, data_key)
                 out.keys[subject] = (key_id, data_key)
                 out.new.append((subject, key_id, kek_id, wrapped))
+                out.masters = sorted(personal.ring.keys)
     return out
 
 
@@ -119,11 +124,15 @@ def appended(personal, keys: Keys) -> None:
 def still_valid(personal, keys: Keys) -> bool:
     """After an append that wrote nothing: whether the keys it sealed with
     were still right (if not, they are dropped from the cache: seal again)."""
-    [(held, taken)] = personal._rows(
+    [(held, taken, master)] = personal._rows(
         "SELECT (SELECT COUNT(*) FROM personal_data_keys WHERE key_id = ANY(%s)),"
-        " (SELECT COUNT(*) FROM personal_data_keys WHERE subject_id = ANY(%s))",
+        " (SELECT COUNT(*) FROM personal_data_keys WHERE subject_id = ANY(%s)),"
+        " (SELECT kek_id FROM personal_data_master_check WHERE id = 1)",
         [keys.held, [subject for subject, *_ in keys.new]],
     )
+    if keys.new and master not in keys.masters:
+        verify_master_key(personal.using, personal.ring)  # MasterKeyError, saying which
+        return False  # the check is (again) under this process's key: seal again
     if held == len(keys.held) and taken == 0:
         return True
     for subject in keys.keys:
@@ -144,11 +153,12 @@ def guard(check: str, check_params: list, keys: Keys, created_at) -> tuple[str, 
         cte = (
             "k AS (INSERT INTO personal_data_keys (subject_id, key_id, kek_id, wrapped_key, created_at)"
             f" SELECT n.* FROM (VALUES {values}) AS n (subject_id, key_id, kek_id, wrapped_key, created_at)"
-            f"{check}{held} ON CONFLICT (subject_id) DO NOTHING RETURNING 1), "
+            f"{check}{held} AND EXISTS (SELECT 1 FROM personal_data_master_check"
+            " WHERE id = 1 AND kek_id = ANY(%s)) ON CONFLICT (subject_id) DO NOTHING RETURNING 1), "
         )
         for row in keys.new:
             cte_params += [*row, created_at]
-        cte_params += [*check_params, *keys.held]
+        cte_params += [*check_params, *keys.held, keys.masters]
     condition = held + (f" AND (SELECT COUNT(*) FROM k) = {len(keys.new)}" if keys.new else "")
     return cte, cte_params, condition, list(keys.held)
 

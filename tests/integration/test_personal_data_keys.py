@@ -19,6 +19,7 @@ from eventstore.errors import MasterKeyError
 from eventstore.master_key import master_key_id, new_master_key, verify_master_key
 from eventstore.models import Event, PersonalDataKey
 from eventstore.personal import ERASED
+from orders.domain.shipping import Contact, ShippingAddress
 from tests.integration.test_personal_data import ADA, GRACE, place
 from tests.support import ApiClient, read_model_snapshot, rebuilt_snapshot, settle
 
@@ -103,6 +104,44 @@ def test_rotating_the_master_key_rewraps_every_data_key_and_leaves_events_alone(
     settings.PII_MASTER_KEY, settings.PII_MASTER_KEY_PREVIOUS = new_master_key(), [new]
     assert EventStore().load(uuid.UUID(ada))[1].data["name"] == ADA["contact"]["name"]
     assert old != new
+
+
+ADDRESS = ShippingAddress("12 Analytical Row", None, "N1 9GU", "London", "GB")
+
+
+def place_order(customer: str, **details):
+    from orders import commands
+    from orders.domain import Line
+
+    return commands.execute(commands.PlaceOrder(customer, (Line("WIDGET-A", 1, 1999),), **details))
+
+
+def test_a_process_left_on_the_old_key_through_a_rotation_seals_no_key_the_new_one_cannot_open(
+    staff, settings, monkeypatch
+):
+    """It verified its key at start; the rotation then moved the database to
+    a new one. Its next new customer is refused (an error saying why), and
+    no data key is left wrapped under the old key."""
+    from eventstore.personal import PersonalData
+
+    place(ApiClient(staff), "cust_ada", ADA)
+    PersonalData().data_key("cust_before")  # verified (once per process) and sealed under the old key
+    monkeypatch.setenv("NEW_PII_MASTER_KEY", new := new_master_key())
+    call_command("rotate_pii_master_key", stdout=io.StringIO())
+
+    with pytest.raises(MasterKeyError, match="not the master key of this database"):
+        PersonalData().data_key("cust_after")  # this process still holds only the old key
+    events = Event.objects.count()
+    with pytest.raises(MasterKeyError, match="not the master key of this database"):
+        place_order("cust_after", contact=Contact("Ada", "ada@example.com"), shipping_address=ADDRESS)
+    assert Event.objects.count() == events  # nor its events (one statement with the key)
+    assert not PersonalDataKey.objects.filter(subject_id="cust_after").exists()
+    new_id = master_key_id_of(new)
+    assert set(PersonalDataKey.objects.values_list("kek_id", flat=True)) == {new_id}
+    # Restarted on the new key, the same customer is sealed under it.
+    settings.PII_MASTER_KEY = new
+    PersonalData().data_key("cust_after")
+    assert PersonalDataKey.objects.get(subject_id="cust_after").kek_id == new_id
 
 
 def master_key_id_of(text: str) -> str:

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from eventstore import NEW_STREAM, ConcurrencyError, EventStore, NewEvent, sealing, sql
+from eventstore.master_key import verify_master_key
 from eventstore.models import Event, PersonalDataKey
 from eventstore.personal import ERASED, PersonalData
 from tests.support import other_connection, wait_until
@@ -64,6 +65,7 @@ def statements(monkeypatch) -> list[str]:
 
 
 def test_a_new_and_then_a_returning_customers_details_each_take_one_lookup_at_most(monkeypatch):
+    verify_master_key()  # as at any server's start: the database's master key is on record
     seen = statements(monkeypatch)
     first = give("cust_ada")
     assert len(seen) == 2  # the key lookup (none yet), then the events and the new key together
