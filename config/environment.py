@@ -27,19 +27,16 @@ class Env(environ.Env):
         return value in _TRUE
 
     def int(self, var, default=environ.Env.NOTSET, minimum: int | None = None):
-        try:
-            value = super().int(var, default=default)
-        except ValueError:
-            raise ImproperlyConfigured(f"{var} must be a whole number, not {self.ENVIRON[var]!r}") from None
-        if minimum is not None and value < minimum:
-            raise ImproperlyConfigured(f"{var} must be at least {minimum}, not {value}")
-        return value
+        return self._number(super().int, "a whole number", var, default, minimum)
 
     def float(self, var, default=environ.Env.NOTSET, minimum: float | None = None):
+        return self._number(super().float, "a number", var, default, minimum)
+
+    def _number(self, read, kind: str, var, default, minimum):
         try:
-            value = super().float(var, default=default)
+            value = read(var, default=default)
         except ValueError:
-            raise ImproperlyConfigured(f"{var} must be a number, not {self.ENVIRON[var]!r}") from None
+            raise ImproperlyConfigured(f"{var} must be {kind}, not {self.ENVIRON[var]!r}") from None
         if minimum is not None and value < minimum:
             raise ImproperlyConfigured(f"{var} must be at least {minimum:g}, not {value:g}")
         return value

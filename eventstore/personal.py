@@ -88,9 +88,7 @@ class PersonalData:
 
     def data_key(self, subject: str) -> tuple[str, bytes]:
         """The subject's (key id, data key), made on first use."""
-        rows = self._rows(
-            "SELECT key_id, kek_id, wrapped_key FROM personal_data_keys WHERE subject_id = %s", [subject]
-        )
+        rows = self._key_rows(subject)
         if not rows:
             self._verify_once()
             key_id, data_key = uuid.uuid4().hex, AESGCM.generate_key(bit_length=256)
@@ -98,10 +96,7 @@ class PersonalData:
             for verified in (False, True):
                 if self._insert_key(subject, key_id, kek_id, wrapped):
                     return key_id, data_key
-                rows = self._rows(  # another writer made it first, or the master key is not ours
-                    "SELECT key_id, kek_id, wrapped_key FROM personal_data_keys WHERE subject_id = %s",
-                    [subject],
-                )
+                rows = self._key_rows(subject)  # another writer made it first, or the master key is not ours
                 if rows or verified:
                     break
                 verify_master_key(self.using, self.ring)  # MasterKeyError, saying which; or try again
@@ -109,6 +104,11 @@ class PersonalData:
                 raise MasterKeyError("the master key of this database changed; restart with the new one")
         key_id, kek_id, wrapped = rows[0]
         return key_id, self.ring.unwrap(kek_id, key_id, wrapped)
+
+    def _key_rows(self, subject: str) -> list[tuple]:
+        return self._rows(
+            "SELECT key_id, kek_id, wrapped_key FROM personal_data_keys WHERE subject_id = %s", [subject]
+        )
 
     def _insert_key(self, subject: str, key_id: str, kek_id: str, wrapped: str) -> bool:
         """Store a new data key, only while this database's master key is one

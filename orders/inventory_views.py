@@ -15,7 +15,6 @@ from orders.domain import DomainError, ProductNotFoundError
 from orders.errors import ContentionError, IdempotencyKeyReusedError
 from orders.forms import ReceiveStockForm
 from orders.http import MANAGERS_ONLY, can_manage
-from orders.repository import ProductRepository
 from projections import consistency, selectors
 
 
@@ -59,8 +58,6 @@ def inventory(request: HttpRequest) -> HttpResponse:
 
 
 def _did_you_mean(sku: str) -> str:
-    """The catalogue's SKU that differs from a typed one only in case, offered
-    (the usual upper-case one from the log itself, any other from the read model)."""
-    same = list(ProductRepository().catalogue([sku.upper()]))  # (not the typed SKU: that one is not in it)
-    same += [p.sku for p in selectors.product_list(sku, limit=20) if p.sku.lower() == sku.lower()]
+    """The catalogue's SKU that differs from a typed one only in case, offered."""
+    same = [p.sku for p in selectors.product_list(sku, limit=20) if p.sku.lower() == sku.lower()]
     return f"; did you mean {same[0]}?" if same else "."

@@ -47,16 +47,17 @@ class AggregateKind(Generic[A]):
     decode: Callable[[str, dict], Any]
     snapshot_version: int
     not_found: Callable[[Any], Exception]
-    # What the stream is to a client, and how it names one: in a 412's words.
+    # What the stream is to a client, and how one is named (the noun and its
+    # key, e.g. a SKU, unless ``named`` says otherwise): in a 412's words.
     noun: str
-    named: str  # "order {}": the subject of a 412, given the key
     key_of: Callable[[Any], Any]
+    named: str = ""
     # A stream with no events is not there (404), rather than empty (a SKU's
     # stock before any arrived): If-Match on it is answered as not found.
     must_exist: bool = False
 
     def subject(self, key) -> str:
-        return self.named.format(key)
+        return self.named.format(key) if self.named else f"{self.noun} {key}"
 
 
 ORDERS = AggregateKind(
@@ -67,7 +68,6 @@ ORDERS = AggregateKind(
     snapshot_version=aggregate.SNAPSHOT_SCHEMA_VERSION,
     not_found=OrderNotFoundError,
     noun="order",
-    named="order {}",
     key_of=lambda order: order.id,
     must_exist=True,
 )
@@ -90,7 +90,6 @@ PRODUCTS = AggregateKind(
     snapshot_version=product.SNAPSHOT_SCHEMA_VERSION,
     not_found=ProductNotFoundError,
     noun="product",
-    named="product {}",
     key_of=lambda item: item.sku,
     must_exist=True,
 )
@@ -102,7 +101,6 @@ CUSTOMERS = AggregateKind(
     snapshot_version=customer.SNAPSHOT_SCHEMA_VERSION,
     not_found=lambda customer_id: LookupError(f"no customer stream for {customer_id}"),
     noun="customer",
-    named="customer {}",
     key_of=lambda customer: customer.customer_id,
 )
 

@@ -58,15 +58,8 @@ class ShippingDetailsForm(ContactFields, ShippingAddressFields):
 
     @staticmethod
     def initial_from(details) -> dict:
-        return {
-            "name": details.name,
-            "email": details.email,
-            "address_line1": details.address_line1,
-            "address_line2": details.address_line2,
-            "postcode": details.postcode,
-            "city": details.city,
-            "country": details.country,
-        }
+        """From a customer_details row, whose columns the fields are named after."""
+        return {name: getattr(details, name) for name in (*CONTACT_FIELD_NAMES, *ADDRESS_FIELD_NAMES)}
 
 
 class ForgetCustomerForm(forms.Form):

@@ -17,9 +17,10 @@ class ProjectionsConfig(AppConfig):
 
         for projection in (*ORDER_PROJECTIONS, *SHIPPING_PROJECTIONS):
             registry.register(projection)
-        # A wrong PROJECTION_PARTITIONS stops the process here
-        # (ImproperlyConfigured), not each request later.
+        # A wrong PROJECTION_PARTITIONS or PROJECTION_CONSISTENCY stops the
+        # process here (ImproperlyConfigured), not each request later.
         registry.partition_counts()
+        registry.check_consistency()
         hooks.commit_listeners.append(nudge.nudge)
         metrics.install()
         metrics.collectors.append(ReadSideCollector())

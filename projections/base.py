@@ -243,8 +243,9 @@ class Registry:
     def process_managers(self) -> list[ProcessManager]:
         return [f for f in self.all() if isinstance(f, ProcessManager)]
 
-    def inline(self) -> list[Projection]:
-        """The inline read models; PROJECTION_CONSISTENCY checked (at start)."""
+    def check_consistency(self) -> None:
+        """PROJECTION_CONSISTENCY names read models, each inline or async (the
+        app checks it at start, so a wrong value stops the process there)."""
         for name, wanted in (getattr(settings, "PROJECTION_CONSISTENCY", None) or {}).items():
             if wanted not in (INLINE, ASYNC):
                 raise ImproperlyConfigured(f"PROJECTION_CONSISTENCY: {name}={wanted!r}: inline or async")
@@ -253,6 +254,8 @@ class Registry:
                 raise ImproperlyConfigured(
                     f"PROJECTION_CONSISTENCY names {name!r}, not a read model: {known}"
                 )
+
+    def inline(self) -> list[Projection]:
         return [p for p in self.read_models() if p.consistency == INLINE]
 
     def checkpoint_names(self, name: str) -> tuple[str, ...]:

@@ -432,6 +432,7 @@ def test_receiving_stock_over_the_api_and_listing_levels(client, staff_headers, 
     )
     assert unknown.status_code == 404 and unknown.json()["type"] == "/problems/product-not-found"
     assert EventStore().load(inventory_id("NOPE-9")) == []
+    run_until_no_new_events()  # the catalogue page's read model, which offers the right SKU
     typo = {"sku": "widget-a", "quantity": "3", "form_key": "0123456789abcdef" * 2}
     page = login(staff).post("/inventory/", typo, follow=True)
     assert "SKU widget-a is not in the catalogue; did you mean WIDGET-A?" in page.content.decode()
