@@ -170,15 +170,16 @@ def append_statement(dialect, aggregate_type, aggregate_id, rows, expected_versi
     agg = dialect.param_uuid(aggregate_id)
     check = dialect.check.format(agg="%s", expected="%s")
     cte, cte_params, condition, condition_params = guard(check, [agg, expected_version], keys, created_at)
-    query = dialect._insert_many.format(
-        rows=", ".join([dialect.row_placeholder] * len(rows)), event_id=dialect.new_event_id
-    )
+    query = dialect._insert_many.format(rows=", ".join([dialect.row_placeholder] * len(rows)))
     query = query.replace(" RETURNING position", f"{condition} RETURNING position", 1)
     query = query.replace("WITH v ", f"WITH {cte}v ", 1)
     params: list = list(cte_params)
     dumps = orjson.dumps
     for event_id, event_type, schema_version, data, meta, version in rows:
-        params += (event_id, event_type, schema_version, dumps(data).decode(), dumps(meta).decode(), version)
+        params += (
+            dialect.param_event_id(event_id), event_type, schema_version,
+            dumps(data).decode(), dumps(meta).decode(), version,
+        )  # fmt: skip
     params += (aggregate_type, agg, created_at, agg, expected_version, *condition_params)
     return query, params
 

@@ -1,13 +1,14 @@
 """The SQL that differs between PostgreSQL and SQLite, in one place."""
 
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import orjson
 import psycopg
 from django.db import IntegrityError
 
 from eventstore.errors import ReadOnReplicaError
+from eventstore.ids import new_event_id
 
 COLUMNS = (
     "position, tx_id, event_id, aggregate_type, aggregate_id, event_type,"
@@ -39,7 +40,7 @@ _INSERT_COLUMNS = (
 _INSERT_MANY = (
     "WITH v (event_id, event_type, schema_version, event_data, metadata, version) AS (VALUES {{rows}}) "
     + _INSERT_COLUMNS
-    + " SELECT {{event_id}}, %s, %s, v.event_type, v.schema_version, v.event_data, v.metadata, v.version, %s"
+    + " SELECT v.event_id, %s, %s, v.event_type, v.schema_version, v.event_data, v.metadata, v.version, %s"
     " FROM v{check} RETURNING position, tx_id, event_id"
 )
 
@@ -50,7 +51,6 @@ class Dialect:
     json_placeholder = "%s"
     row_placeholder = "(%s, %s, %s, %s, %s, %s)"
     one_row_select = "%s, %s, %s, %s, %s, %s, %s, %s, %s"
-    new_event_id = "v.event_id"
 
     check = _CHECK
 
@@ -70,6 +70,12 @@ class Dialect:
         self._insert_new_stream = (
             _INSERT_COLUMNS + f" VALUES ({self.one_row_select}) RETURNING position, tx_id, event_id"
         )
+
+    @staticmethod
+    def param_event_id(value: UUID | None) -> str:
+        """The event's id as 32 hex digits (both databases take them), drawn
+        here when the writer gave none (eventstore.ids)."""
+        return new_event_id() if value is None else value.hex
 
     @staticmethod
     def any_of(column: str, values: list[int]) -> tuple[str, list]:
@@ -111,7 +117,7 @@ class Dialect:
         query = cache.get(len(rows))
         if query is None:
             query = cache[len(rows)] = (self._insert_many_new if new_stream else self._insert_many).format(
-                rows=", ".join([self.row_placeholder] * len(rows)), event_id=self.new_event_id
+                rows=", ".join([self.row_placeholder] * len(rows))
             )
         params: list = []
         last_meta, meta_json = None, ""
@@ -146,14 +152,7 @@ class Postgres(Dialect):
     native_types = True
     json_placeholder = "%s::jsonb"
     row_placeholder = "(%s::uuid, %s, %s::int, %s::jsonb, %s::jsonb, %s::int)"
-    # Event ids not given by the writer are drawn by the server: cheaper than
-    # uuid4() in Python, which is a system call.
-    one_row_select = "COALESCE(%s::uuid, gen_random_uuid()), %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s"
-    new_event_id = "COALESCE(v.event_id, gen_random_uuid())"
-
-    @staticmethod
-    def param_event_id(value: UUID | None) -> UUID | None:
-        return value
+    one_row_select = "%s::uuid, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s"
 
     @staticmethod
     def any_of(column: str, values: list[int]) -> tuple[str, list]:
@@ -285,10 +284,6 @@ class SQLite(Dialect):
     @staticmethod
     def param_uuid(value: UUID) -> str:
         return value.hex  # Django's UUIDField storage on SQLite
-
-    @staticmethod
-    def param_event_id(value: UUID | None) -> str:
-        return (value or uuid4()).hex
 
     @staticmethod
     def to_uuid(value: str) -> UUID:
