@@ -46,7 +46,9 @@ from orders.http import MANAGERS_ONLY, can_manage
 from orders.line_status import line_context, placed_message, remember_placed
 from orders.listing import list_query
 from orders.repository import OrderRepository
+from orders.stale_forms import execute_from_page
 from orders.stock_panel import stock_context
+from orders.templatetags.orders_ui import event_summary
 from projections import consistency, selectors
 
 ORDER_READ_MODELS = ("order_list", "shipping_details")
@@ -321,10 +323,12 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
         expected = form.cleaned_data["version"]
         try:
             with message_context(user_id=str(request.user.pk)):
-                result = commands.execute(
+                result, since = execute_from_page(
+                    action,
                     _command(action, order_id, form),
-                    expected_version=expected,
-                    idempotency_key=form.idempotency_key(request.user, request.path),
+                    order_id,
+                    expected,
+                    form.idempotency_key(request.user, request.path),
                 )
         except StaleVersionError as exc:
             if not exc.current:  # no such order: nothing to go back to
@@ -342,7 +346,11 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
         except (InvalidOrderDataError, DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
             errors.append(str(exc))
         else:
-            messages.success(request, _DONE[action])
+            went_past = "; ".join(event_summary(event) for event in since)
+            messages.success(
+                request,
+                f"{_DONE[action]} (Since you opened the page: {went_past}.)" if since else _DONE[action],
+            )
             return redirect(f"{reverse('order-detail', args=[order_id])}?after={result.consistency_token}")
     if "version" in form.errors:
         messages.error(request, "This form is out of date or incomplete; reload the page and try again.")
