@@ -14,6 +14,7 @@ from tests.support import (
     ApiClient,
     assert_problem,
     last_position,
+    login,
     stock_catalogue,
 )
 
@@ -98,6 +99,20 @@ def test_unknown_order_is_a_404_problem_and_a_malformed_id_too(staff_api):
     assert str(missing) in body["detail"]
     for bad in ("not-a-uuid", "12345", f"{missing}x"):
         assert_problem(staff_api.get(f"/api/orders/{bad}"), 404)
+
+
+def test_an_order_id_in_capitals_names_the_same_order_for_reads_commands_and_pages(staff_api, manager):
+    oid = staff_api.place("cust_caps", [LINE_A])["order_id"]
+    caps = oid.upper()
+
+    read = staff_api.get(f"/api/orders/{caps}")
+    assert read.status_code == 200 and read.json()["order_id"] == oid
+    noted = staff_api.post(f"/api/orders/{caps}/notes", {"text": "called"})
+    assert noted.status_code == 200 and noted.json()["order_id"] == oid
+    events = staff_api.get(f"/api/orders/{caps}/events").json()["events"]
+    assert events[-1]["event_type"] == "NoteAdded"
+    page = login(manager).get(f"/orders/{caps}/")
+    assert page.status_code == 200 and f'href="/orders/{oid}/trace"' in page.content.decode()
 
 
 def test_reads_need_a_user_and_any_signed_in_user_may_read_an_order(staff_api, reader_api):
