@@ -3,6 +3,8 @@
 
 from uuid import UUID
 
+from eventstore import ConcurrencyError
+
 
 class StaleVersionError(Exception):
     """The client's If-Match version is not the stream's current version.
@@ -32,3 +34,13 @@ class IdempotencyKeyReusedError(Exception):
 
 class IdempotencyRaceError(Exception):
     """A concurrent request with the same key committed first; retry to read it."""
+
+
+class StreamRaceLost(ConcurrencyError):
+    """The event store's ``ConcurrencyError`` for a stream the client knows by
+    a name: ``noun`` ("order", "product", "stock") and ``subject`` ("product
+    LAMP-1"), should a 412 or a 409 come of it."""
+
+    def __init__(self, cause: ConcurrencyError, noun: str, subject: str):
+        super().__init__(cause.aggregate_id, cause.expected_version, cause.actual_version)
+        self.noun, self.subject = noun, subject

@@ -31,7 +31,7 @@ from orders.domain import (
 )
 from orders.domain.events import AGGREGATE_TYPE, event_from_data
 from orders.domain.product import CataloguePrice, Product
-from orders.errors import StaleVersionError
+from orders.errors import StaleVersionError, StreamRaceLost
 
 A = TypeVar("A")
 
@@ -173,8 +173,7 @@ class Repository(Generic[A]):
                 self.kind.aggregate_type, aggregate.id, events, expected_version=loaded_version
             )
         except ConcurrencyError as exc:  # named as the client knows it, should a 412 come of it
-            exc.noun, exc.subject = self.kind.noun, self.kind.subject(self.kind.key_of(aggregate))
-            raise
+            raise StreamRaceLost(exc, self.kind.noun, self.kind.subject(self.kind.key_of(aggregate))) from exc
         aggregate.pending = []
         if loaded_version // self.snapshot_every != result.version // self.snapshot_every:
             snapshot = Snapshot(

@@ -22,7 +22,7 @@ from django.db import transaction
 from eventstore import ConcurrencyError, EventStore, GlobalPosition, hooks
 from eventstore.metadata import current_context, message_context
 from orders import idempotency, metrics
-from orders.errors import ContentionError, IdempotencyRaceError, StaleVersionError
+from orders.errors import ContentionError, IdempotencyRaceError, StaleVersionError, StreamRaceLost
 
 # Each lost race means another command on the stream won, so N clients
 # racing on one order all get through within N attempts; ten covers a burst
@@ -81,7 +81,8 @@ def run(
         try:
             return attempt.run()
         except ConcurrencyError as exc:
-            subject = getattr(exc, "subject", "") or subject  # as the repository named it
+            if isinstance(exc, StreamRaceLost):  # as the repository named it
+                subject = exc.subject or subject
             answer = attempt.after_lost_race(exc)
             if answer is not None:
                 return answer
@@ -130,12 +131,13 @@ class _Attempt:
             return None
         if (stored := self._stored()) is not None:
             return stored
+        named = isinstance(exc, StreamRaceLost)
         raise StaleVersionError(
             exc.aggregate_id,
             self.expected_version,
             exc.actual_version,
-            getattr(exc, "noun", "order"),
-            getattr(exc, "subject", ""),
+            exc.noun if named else "order",
+            exc.subject if named else "",
         ) from exc
 
     def _unit_of_work(self):
