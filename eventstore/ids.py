@@ -7,8 +7,10 @@ draw cost ~8 µs of its CPU per append (OpenSSL's generator, called once per
 statement, runs cold), this one under 1 µs of the client's (W1 in
 docs/benchmarks.md, round seven). Threads take turns on the buffer; a forked
 child (gunicorn and Celery workers fork) throws the one it inherited away, so
-no two processes draw the same ids. The UNIQUE index on ``event_id`` still
-refuses a duplicate."""
+no two processes draw the same ids. That takes Python's at-fork hooks: a
+server forking without them (uWSGI without ``py-call-osafterfork``) must
+not append before it forks. The UNIQUE index on ``event_id`` still refuses
+a duplicate."""
 
 import os
 import threading

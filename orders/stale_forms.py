@@ -11,7 +11,20 @@ from orders import commands
 from orders.domain.commuting import still_meant
 from orders.errors import StaleVersionError
 from orders.idempotency import IdempotencyKey
-from orders.unit_of_work import CommandResult
+from orders.templatetags.orders_ui import event_summary
+from orders.unit_of_work import CommandResult, stored_result
+
+# Changes the order goes through between one read and the next attempt: a
+# busy order may take a few, each a new look at what was appended.
+ATTEMPTS = 3
+
+# What went past, for the message after the form: never the personal data
+# (the message travels in a cookie) nor a note's text.
+_IN_WORDS = {
+    "NoteAdded": "a note was added",
+    "ShippingDetailsGiven": "the contact and shipping address were given",
+    "ShippingAddressChanged": "the shipping address was changed",
+}
 
 
 def execute_from_page(
@@ -20,16 +33,27 @@ def execute_from_page(
     """Run ``command`` from a form whose page showed the order at version
     ``expected``; returns its result and the events appended since then that
     it went past (none when the page was current)."""
-    try:
-        return commands.execute(command, expected_version=expected, idempotency_key=idempotency_key), []
-    except StaleVersionError as exc:
-        if not exc.current or exc.current <= expected:  # no such order, or a doctored page
-            raise
-        # On the primary, where the command saw them (a replica may lag).
-        since = EventStore(using="default").load(order_id, after_version=expected)
-        if not since or not still_meant(action, (event.event_type for event in since)):
-            raise
-        result = commands.execute(
-            command, expected_version=since[-1].version, idempotency_key=idempotency_key
-        )
-        return result, since
+    since: list[RecordedEvent] = []
+    version = expected
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            result = commands.execute(command, expected_version=version, idempotency_key=idempotency_key)
+            return result, since
+        except StaleVersionError as exc:
+            if not exc.current or exc.current <= version:  # no such order, or a doctored page
+                raise
+            # On the primary, where the command saw them (a replica may lag).
+            newer = EventStore(using="default").load(order_id, after_version=version)
+            if not newer or not still_meant(action, (e.event_type for e in newer)) or attempt == ATTEMPTS:
+                # This same form, sent twice, may be what changed the order.
+                if (stored := stored_result(command, idempotency_key)) is not None:
+                    return stored, since
+                raise
+            since += newer
+            version = newer[-1].version
+    raise AssertionError("unreachable")
+
+
+def went_past(events: list[RecordedEvent]) -> str:
+    """The changes a form went past, in words."""
+    return "; ".join(_IN_WORDS.get(event.event_type) or event_summary(event) for event in events)

@@ -158,19 +158,23 @@ class _Attempt:
         )
 
     def _stored(self) -> CommandResult | None:
-        """The first answer to this request, if it was sent with a key and
-        has committed."""
-        if self.idem is None or (stored := idempotency.lookup(self.idem)) is None:
-            return None
-        if "consistency_token" in stored:
-            tx_id = GlobalPosition.from_token(stored["consistency_token"]).tx_id
-        else:  # remembered before tokens existed
-            tx_id = (EventStore().global_position_of(stored["position"]) or GlobalPosition(0, 0)).tx_id
-        return CommandResult(
-            UUID(stored["order_id"]),
-            stored["version"],
-            stored["position"],
-            created=getattr(self.command, "creates_stream", False),
-            replayed=True,
-            tx_id=tx_id,
-        )
+        return stored_result(self.command, self.idem)
+
+
+def stored_result(command: Any, idem: idempotency.IdempotencyKey | None) -> CommandResult | None:
+    """The first answer to the request ``command`` came in, if it was sent
+    with a key and has committed."""
+    if idem is None or (stored := idempotency.lookup(idem)) is None:
+        return None
+    if "consistency_token" in stored:
+        tx_id = GlobalPosition.from_token(stored["consistency_token"]).tx_id
+    else:  # remembered before tokens existed
+        tx_id = (EventStore().global_position_of(stored["position"]) or GlobalPosition(0, 0)).tx_id
+    return CommandResult(
+        UUID(stored["order_id"]),
+        stored["version"],
+        stored["position"],
+        created=getattr(command, "creates_stream", False),
+        replayed=True,
+        tx_id=tx_id,
+    )

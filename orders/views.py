@@ -46,9 +46,8 @@ from orders.http import MANAGERS_ONLY, can_manage
 from orders.line_status import line_context, placed_message, remember_placed
 from orders.listing import list_query
 from orders.repository import OrderRepository
-from orders.stale_forms import execute_from_page
+from orders.stale_forms import execute_from_page, went_past
 from orders.stock_panel import stock_context
-from orders.templatetags.orders_ui import event_summary
 from projections import consistency, selectors
 
 ORDER_READ_MODELS = ("order_list", "shipping_details")
@@ -346,10 +345,11 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
         except (InvalidOrderDataError, DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
             errors.append(str(exc))
         else:
-            went_past = "; ".join(event_summary(event) for event in since)
             messages.success(
                 request,
-                f"{_DONE[action]} (Since you opened the page: {went_past}.)" if since else _DONE[action],
+                f"{_DONE[action]} (Since you opened the page: {went_past(since)}.)"
+                if since
+                else _DONE[action],
             )
             return redirect(f"{reverse('order-detail', args=[order_id])}?after={result.consistency_token}")
     if "version" in form.errors:

@@ -5,8 +5,9 @@ moved on by the time the form is sent, the command still runs if every
 change in between is one that could not have changed the decision: the
 fulfilment process confirming the order does not make a note, a new line or
 a cancellation mean anything else. Any other change (another person's new
-line before a shipment, an address changed by someone else) stops the
-command, and the page shows what changed. The order's rules are checked
+line before a shipment, an address changed by someone else, a note before
+the order is shipped or cancelled) stops the command, and the page shows
+what changed. The order's rules are checked
 on its state now either way.
 
 Only the web forms use this. The REST API keeps ``If-Match`` strict (HTTP's
@@ -30,8 +31,11 @@ INDEPENDENT_OF: dict[str, frozenset[str]] = {
     "quantity": _NOTES | _PROCESS | _ADDRESS,
     "remove": _NOTES | _PROCESS | _ADDRESS,
     "address": _NOTES | _PROCESS | _LINES,
-    "cancel": _NOTES | _PROCESS | _ADDRESS | {"LineRejected"},
-    "ship": _NOTES | _PROCESS,  # what is shipped, and where, must be what the page showed
+    # Closing an order for good waits for a person to see any note first
+    # (notes are where staff write "hold" or "call first"), and a shipment
+    # for what is shipped, and where, to be what the page showed.
+    "cancel": _PROCESS | {"LineRejected"},
+    "ship": _PROCESS,
 }
 
 

@@ -10,9 +10,16 @@ def test_the_table_names_only_event_types_that_exist():
         assert independent <= set(EVENT_TYPES), (action, independent - set(EVENT_TYPES))
 
 
-def test_the_process_confirming_an_order_or_a_note_changes_no_decision():
+def test_the_process_confirming_an_order_changes_no_decision():
     for action in INDEPENDENT_OF:
-        assert still_meant(action, ["OrderConfirmed", "NoteAdded"]), action
+        assert still_meant(action, ["OrderConfirmed"]), action
+
+
+def test_a_note_stops_only_the_forms_that_close_the_order():
+    for action in ("note", "add", "quantity", "remove", "address"):
+        assert still_meant(action, ["NoteAdded"]), action
+    for action in ("ship", "cancel"):  # "hold", "call first": a person reads it first
+        assert not still_meant(action, ["NoteAdded"]), action
 
 
 def test_a_note_still_stands_whatever_happened():
@@ -30,6 +37,7 @@ def test_a_closed_order_or_another_address_stops_the_forms_it_concerns():
         assert not still_meant(action, ["OrderShipped"])
         assert not still_meant(action, ["OrderCancelled"])
     assert not still_meant("address", ["ShippingAddressChanged"])
+    assert not still_meant("cancel", ["ShippingAddressChanged"])
     assert still_meant("address", ["ItemAdded", "LineRejected"])
 
 

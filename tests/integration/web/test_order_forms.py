@@ -14,6 +14,7 @@ import pytest
 from eventstore import EventStore, GlobalPosition
 from eventstore.models import Event
 from orders import commands
+from orders.domain.shipping import ShippingAddress
 from tests.integration.web.pages import committed, messages_shown, refused, text, version_inputs
 from tests.support import (
     GADGET,
@@ -311,10 +312,16 @@ def test_a_note_goes_through_whatever_changed_since_the_page_was_drawn(manager, 
 
 
 @committed
-def test_a_change_another_person_made_to_what_the_form_decides_stops_it(manager, other, settings):
-    order = confirmed_meanwhile(settings, manager)  # goes past this change...
-    run_command(commands.AddNote(order, "call first"), user=other)  # ...and this one...
-    run_command(commands.AddItem(order, "EXTRA-9", 1, 300), user=other)  # ...but not a new line
+@pytest.mark.parametrize(
+    "change, shown",
+    [
+        (lambda order: commands.AddNote(order, "HOLD: fraud check, do not ship"), "Note: HOLD: fraud check"),
+        (lambda order: commands.AddItem(order, "EXTRA-9", 1, 300), "Added 1 \u00d7 EXTRA-9"),
+    ],
+)
+def test_a_note_or_a_line_another_person_added_stops_a_shipment(manager, other, settings, change, shown):
+    order = confirmed_meanwhile(settings, manager)  # goes past the confirmation, not past this:
+    run_command(change(order), user=other)
     settle()
     now = len(EventStore().load(order))
 
@@ -328,9 +335,23 @@ def test_a_change_another_person_made_to_what_the_form_decides_stops_it(manager,
     assert len(EventStore().load(order)) == now  # nothing shipped
     conflict = re.search(r'id="conflict">(.*?)</div>', text(page), re.S).group(1)
     assert "changed after you opened the page, so it was not shipped." in conflict
-    for change in ("Confirmed: all stock reserved", "Note: call first", "Added 1 \u00d7 EXTRA-9"):
-        assert change in conflict
+    assert "Confirmed: all stock reserved" in conflict and shown in conflict
     assert set(version_inputs(page)) == {now}
+
+
+@committed
+def test_what_a_form_went_past_is_said_without_the_customer_s_address(manager, other):
+    order = place_order(lines=(WIDGET,), user=manager).order_id
+    address = ShippingAddress("1 Rue de la Paix", None, "75002", "Paris", "FR")
+    run_command(commands.ChangeShippingAddress(order, address), user=other)
+    client = login(manager)
+
+    response = client.post(f"/orders/{order}/note", {"version": "1", "text": "Gift wrap"})
+
+    assert response.status_code == 302
+    shown = messages_shown(client.get(response["Location"]))
+    assert "Note added. (Since you opened the page: the shipping address was changed.)" in shown
+    assert "Paris" not in str(response.cookies.get("messages", "")) + shown
 
 
 @committed
