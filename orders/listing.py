@@ -59,9 +59,9 @@ def _day_end(day) -> datetime | None:
         return None
 
 
-# An order-id prefix no order has: the list of a search that found nothing
-# is empty (and so is its CSV export), not every order.
-_NO_ORDER = selectors.OrderFilters(order_id_prefix="none")
+# The list of a search that found nothing is empty (and so is its CSV
+# export), not every order.
+_NO_ORDER = selectors.OrderFilters(nothing=True)
 
 
 def _search(query: ListQuery, text: str, *, jump: bool) -> selectors.OrderFilters | None:
@@ -107,14 +107,12 @@ def list_query(params, *, jump: bool = True) -> ListQuery:
         query.valid = False
         return query
     data = form.cleaned_data
-    id_prefix = None
-    if data["q"]:
-        narrowed = _search(query, data["q"], jump=jump)
-        id_prefix = narrowed.order_id_prefix if narrowed else None
+    narrowed = _search(query, data["q"], jump=jump) if data["q"] else None
     query.filters = selectors.OrderFilters(
+        nothing=narrowed is not None and narrowed.nothing,
         status=data["status"] or None,
         customer_prefix=data["customer_id"].strip() or None,
-        order_id_prefix=id_prefix,
+        order_id_prefix=narrowed.order_id_prefix if narrowed else None,
         placed_from=_day_start(data["placed_from"]) if data["placed_from"] else None,
         placed_to=_day_end(data["placed_to"]) if data["placed_to"] else None,
         total_min=int(data["total_min"] * 100) if data["total_min"] is not None else None,

@@ -64,8 +64,12 @@ class OrderFilters:
     total_max: int | None = None
     # The keyed hash of an email (email_lookup): orders given that email.
     email_hash: str | None = None
+    # No order at all (a search that found nothing).
+    nothing: bool = False
 
     def apply(self, qs):
+        if self.nothing:
+            return qs.none()
         if self.email_hash is not None:
             qs = qs.filter(
                 order_id__in=OrderShipping.objects.filter(email_hash=self.email_hash).values("order_id")
