@@ -46,9 +46,13 @@ class CommandApi(APIView):
     permission_classes = [CanManageOrders]
 
 
+# A version, as an ETag ("3"; proxies may weaken it: W/"3"; bare: 3), or *.
+_VERSION_TAG = r'(?:W/)?"?([0-9]{1,9})"?'
+_IF_MATCH = re.compile(rf"^\s*{_VERSION_TAG}\s*$")
+
 IF_MATCH = OpenApiParameter(
     "If-Match",
-    {"type": "string", "pattern": r'^\s*(\*|(W/)?"?[0-9]{1,9}"?)\s*$'},
+    {"type": "string", "pattern": rf"^\s*(?:\*|{_VERSION_TAG})\s*$"},
     OpenApiParameter.HEADER,
     description='The version (of the order, product or stock) the command was decided on, e.g. "3" (the ETag '
     "of an earlier response). If it has moved on, the command is refused with 412 and nothing is appended. "
@@ -76,8 +80,6 @@ LOCATION = OpenApiParameter(
 )
 COMMAND_PARAMETERS = [IF_MATCH, IDEMPOTENCY_KEY, CORRELATION_ID, ETAG]
 COMMAND_ERRORS = problem_responses(400, 401, 403, 404, 406, 409, 412, 413, 415, 422)
-
-_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
 
 
 def no_body(request: Request) -> None:
