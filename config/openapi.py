@@ -13,7 +13,9 @@ per-field `errors`), and each operation lists the statuses it can answer. Any op
 not valid, 406 when `Accept` names no JSON type, and 411 when a body comes without `Content-Length` \
 (chunked). Request bodies take only the fields their schema names. Free text refuses control \
 characters, bidirectional overrides and invisible spaces; one-line text (names, reasons, carrier, \
-tracking number) also refuses tabs and line breaks, which notes and descriptions may hold.
+tracking number) also refuses tabs and line breaks, which notes and descriptions may hold. Every \
+success body is documented field by field; only an event's `data` and the event catalog's JSON \
+Schemas are free-form.
 
 Two answers belong to no operation below: a method that a path does not list answers 405 with an \
 `Allow` header naming the methods it takes (OPTIONS, which describes the endpoint, is not part of \
@@ -35,4 +37,12 @@ SETTINGS = {
     # Swagger UI's files come with the app (drf-spectacular-sidecar): no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Names of the value sets that several answers share (drf-spectacular would
+    # otherwise name them after the field, and "status" means more than one).
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "projections.selectors.STATUSES",
+        "LineStatusEnum": "orders.serializers.LINE_STATUSES",
+        "OrderEventTypeEnum": "orders.domain.events.EVENT_TYPES",
+        "ProjectionStateEnum": "projections.api.PROJECTION_STATES",
+    },
 }

@@ -115,6 +115,31 @@ class AuthTokenApi(ObtainAuthToken):
         return super().post(request, *args, **kwargs)
 
 
+class EventSchemaVersionSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    schema = serializers.DictField(
+        help_text="Free-form: the JSON Schema of the event's data at this version; personal fields are "
+        'marked "x-personal": true.'
+    )
+    upcast_from_previous = serializers.BooleanField(
+        help_text="Events stored at the version before are upcast."
+    )
+    personal_fields = serializers.ListField(child=serializers.CharField(), help_text="Encrypted at rest.")
+    personal_subject = serializers.CharField(
+        allow_null=True, help_text="The field naming whose key encrypts them (null: no personal fields)."
+    )
+
+
+class EventTypeSerializer(serializers.Serializer):
+    """An event type of the catalog (eventstore.registry builds it)."""
+
+    event_type = serializers.CharField()
+    aggregate_type = serializers.CharField(help_text="The kind of stream it is appended to, e.g. Order.")
+    description = serializers.CharField()
+    current_version = serializers.IntegerField(help_text="The schema version events are upcast to on read.")
+    versions = EventSchemaVersionSerializer(many=True)
+
+
 class DocumentedEventCatalogApi(EventCatalogApi):
     """The event store's catalog endpoint with the problem+json answers the
     API's plumbing (here, in config) gives it: the event store knows nothing of them."""
@@ -123,7 +148,10 @@ class DocumentedEventCatalogApi(EventCatalogApi):
         operation_id="event_catalog",
         summary="The event catalog",
         responses={
-            200: OpenApiResponse(description="List of event types with their versioned JSON Schemas"),
+            200: OpenApiResponse(
+                inline_serializer("EventCatalog", {"event_types": EventTypeSerializer(many=True)}),
+                description="Every event type with its versioned JSON Schemas",
+            ),
             **problem_responses(400, 401, 406),
         },
     )

@@ -3,7 +3,6 @@
 
 from uuid import UUID
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -31,7 +30,13 @@ from orders.http import (
     CommandApi,
     run_command,
 )
-from orders.serializers import CommandResultSerializer, LineSerializer, line_request
+from orders.serializers import (
+    CommandResultSerializer,
+    LineSerializer,
+    OrderSerializer,
+    OrderSummarySerializer,
+    line_request,
+)
 from orders.shipping_serializers import (
     ContactSerializer,
     ShippingAddressSerializer,
@@ -175,9 +180,11 @@ class OrderCollectionApi(CommandApi):
             200: inline_serializer(
                 "OrderPage",
                 {
-                    "results": serializers.ListField(child=serializers.DictField()),
-                    "next": serializers.CharField(allow_null=True),
-                    "previous": serializers.CharField(allow_null=True),
+                    "results": OrderSummarySerializer(many=True),
+                    "next": serializers.URLField(allow_null=True, help_text="The next page (null: none)."),
+                    "previous": serializers.URLField(
+                        allow_null=True, help_text="The previous page (null: none)."
+                    ),
                 },
             ),
             **problem_responses(400, 401, 406, 503),
@@ -207,7 +214,7 @@ class OrderDetailApi(APIView):
         operation_id="get_order",
         summary="One order with its lines (from the read model)",
         parameters=READ_PARAMETERS,
-        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404, 406, 503)},
+        responses={200: OrderSerializer, **problem_responses(400, 401, 404, 406, 503)},
     )
     def get(self, request: Request, order_id: UUID) -> Response:
         consistent_read(request, ORDER_READ_MODELS)

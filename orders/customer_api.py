@@ -3,7 +3,6 @@
 
 from uuid import UUID
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers
 from rest_framework.request import Request
@@ -26,7 +25,13 @@ from orders.http import (
     run_command,
 )
 from orders.serializers import CommandResultSerializer
-from orders.shipping_serializers import ShippingAddressSerializer, address_json, contact_json
+from orders.shipping_serializers import (
+    ContactReadSerializer,
+    ShippingAddressReadSerializer,
+    ShippingAddressSerializer,
+    address_json,
+    contact_json,
+)
 from projections import selectors
 from projections.api import READ_PARAMETERS, consistent_read, position_headers, with_position
 
@@ -65,7 +70,29 @@ class CustomerApi(APIView):
         operation_id="get_customer",
         summary="A customer's latest contact and shipping address, and their order totals",
         parameters=READ_PARAMETERS,
-        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404, 406, 503)},
+        responses={
+            200: inline_serializer(
+                "Customer",
+                {
+                    "customer_id": serializers.CharField(),
+                    "contact": ContactReadSerializer(
+                        allow_null=True, help_text="The latest given (null: none)."
+                    ),
+                    "shipping_address": ShippingAddressReadSerializer(
+                        allow_null=True, help_text="The latest given (null: none)."
+                    ),
+                    "erased": serializers.BooleanField(help_text="Forgotten: their personal data is erased."),
+                    "orders_placed": serializers.IntegerField(),
+                    "orders_open": serializers.IntegerField(
+                        help_text="Placed or confirmed, not yet shipped."
+                    ),
+                    "orders_shipped": serializers.IntegerField(),
+                    "orders_cancelled": serializers.IntegerField(),
+                    "lifetime_total_cents": serializers.IntegerField(help_text="Open and shipped orders."),
+                },
+            ),
+            **problem_responses(400, 401, 404, 406, 503),
+        },
     )
     def get(self, request: Request, customer_id: str) -> Response:
         checked_customer_id(customer_id)

@@ -21,9 +21,87 @@ from rest_framework.views import APIView
 from config.rest import Problem
 from config.serializers import StrictCharField, StrictSerializer, problem_responses
 from eventstore import EventStore
-from orders.domain.events import AGGREGATE_TYPE
+from orders.domain.events import AGGREGATE_TYPE, EVENT_TYPES
 from orders.repository import OrderRepository
+from orders.shipping_serializers import ContactReadSerializer
+from projections import selectors
 from projections.api import LOG_READ_PARAMETERS, consistent_log_read, log_position_headers
+
+# -- what they answer (for the OpenAPI schema only: event_json and the aggregate's
+# state() build the bodies) ---------------------------------------------------------------
+
+
+class EventMetadataSerializer(serializers.Serializer):
+    """Who and what caused an event (null where an internal writer had no value)."""
+
+    correlation_id = serializers.CharField(
+        allow_null=True, help_text="The request or workflow it belongs to."
+    )
+    causation_id = serializers.CharField(allow_null=True, help_text="What caused it (e.g. an event's id).")
+    user_id = serializers.CharField(allow_null=True, help_text="The user whose command appended it.")
+    command = serializers.CharField(allow_null=True, help_text="The command that appended it.")
+    timestamp = serializers.DateTimeField()
+
+
+class OrderEventSerializer(serializers.Serializer):
+    position = serializers.IntegerField(help_text="Its place in the global log.")
+    version = serializers.IntegerField(help_text="The order's version this event made (1 for the first).")
+    event_type = serializers.ChoiceField(choices=list(EVENT_TYPES))
+    schema_version = serializers.IntegerField(help_text="The schema version `data` is in (upcast to).")
+    stored_schema_version = serializers.IntegerField(help_text="The schema version it was stored in.")
+    event_id = serializers.UUIDField()
+    data = serializers.DictField(
+        help_text="Free-form here: the event's own fields, which depend on its type; GET "
+        "/api/catalog/events gives each type's JSON Schema."
+    )
+    metadata = EventMetadataSerializer()
+    created_at = serializers.DateTimeField()
+
+
+class OrderStateLineSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+    price_cents = serializers.IntegerField(help_text="The unit price charged.")
+    catalogue_price_cents = serializers.IntegerField(
+        allow_null=True,
+        help_text="The catalogue's price when the line was priced (null before the catalogue).",
+    )
+    override_reason = serializers.CharField(
+        allow_null=True, help_text="Why a staff user charged another price than the catalogue's."
+    )
+
+
+class OrderStateAddressSerializer(serializers.Serializer):
+    """The shipping address as the order's events hold it; every field but the
+    country reads "[erased]" once the customer is forgotten."""
+
+    address_line1 = serializers.CharField()
+    address_line2 = serializers.CharField(allow_null=True)
+    postcode = serializers.CharField(allow_null=True)
+    city = serializers.CharField()
+    country = serializers.CharField(help_text="ISO 3166-1 alpha-2, e.g. GB")
+
+
+class OrderStateSerializer(serializers.Serializer):
+    """The order replayed from its events up to ``as_of``."""
+
+    order_id = serializers.UUIDField()
+    version = serializers.IntegerField(help_text="The order's version at that time.")
+    status = serializers.ChoiceField(choices=selectors.STATUSES)
+    customer_id = serializers.CharField()
+    items = OrderStateLineSerializer(many=True, help_text="The lines on the order (rejected ones gone).")
+    total_cents = serializers.IntegerField()
+    carrier = serializers.CharField(allow_null=True)
+    tracking_number = serializers.CharField(allow_null=True)
+    cancel_reason = serializers.CharField(allow_null=True)
+    requires_confirmation = serializers.BooleanField(help_text="It waits for stock before it can ship.")
+    contact = ContactReadSerializer(allow_null=True, help_text="null: placed without one (deprecated).")
+    shipping_address = OrderStateAddressSerializer(
+        allow_null=True, help_text="null: placed without one (deprecated)."
+    )
+    as_of = serializers.DateTimeField(help_text="The time asked for (`at`, or now), in UTC.")
+    placed_at = serializers.DateTimeField()
+    last_event_at = serializers.DateTimeField(help_text="When the last event up to as_of was recorded.")
 
 
 def event_json(e) -> dict:
@@ -54,8 +132,10 @@ class OrderEventsApi(APIView):
                 "OrderHistory",
                 {
                     "order_id": serializers.UUIDField(),
-                    "events": serializers.ListField(child=serializers.DictField()),
-                    "next_after_version": serializers.IntegerField(allow_null=True),
+                    "events": OrderEventSerializer(many=True),
+                    "next_after_version": serializers.IntegerField(
+                        allow_null=True, help_text="`after_version` for the next page (null: no more)."
+                    ),
                 },
             ),
             **problem_responses(400, 401, 404, 406),
@@ -104,7 +184,7 @@ class OrderStateApi(APIView):
             OpenApiParameter("at", OpenApiTypes.DATETIME, description="default: now"),
             *LOG_READ_PARAMETERS,
         ],
-        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404, 406)},
+        responses={200: OrderStateSerializer, **problem_responses(400, 401, 404, 406)},
     )
     def get(self, request: Request, order_id: UUID) -> Response:
         query = self.StateQuery(data=request.query_params)

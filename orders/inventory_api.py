@@ -100,8 +100,24 @@ class InventoryListApi(APIView):
             200: inline_serializer(
                 "InventoryPage",
                 {
-                    "results": serializers.ListField(child=serializers.DictField()),
-                    "next_after": serializers.CharField(allow_null=True),
+                    "results": inline_serializer(
+                        "StockLevel",
+                        {
+                            "sku": serializers.CharField(),
+                            "on_hand": serializers.IntegerField(help_text="Units in the warehouse."),
+                            "reserved": serializers.IntegerField(help_text="Units reserved for orders."),
+                            "available": serializers.IntegerField(help_text="on_hand - reserved"),
+                            "refused": serializers.IntegerField(
+                                help_text="Reservations refused for lack of stock."
+                            ),
+                            "version": serializers.IntegerField(help_text="The SKU's stock version."),
+                            "updated_at": serializers.DateTimeField(),
+                        },
+                        many=True,
+                    ),
+                    "next_after": serializers.CharField(
+                        allow_null=True, help_text="`after` for the next page (null: nothing after this one)."
+                    ),
                 },
             ),
             **problem_responses(400, 401, 406, 503),

@@ -4,7 +4,7 @@ and the products read model."""
 
 import re
 
-from drf_spectacular.utils import OpenApiTypes, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -47,6 +47,19 @@ ProductCommandResult = inline_serializer(
         "consistency_token": serializers.CharField(help_text="Send as X-Min-Position on a read."),
     },
 )
+
+
+class ProductSerializer(serializers.Serializer):
+    """A product of the catalogue (the products read model; product_row builds the body)."""
+
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField(help_text="Empty when it has none.")
+    price_cents = serializers.IntegerField(help_text="Unit price in minor units of SHOP_CURRENCY.")
+    active = serializers.BooleanField(help_text="False: discontinued, new orders and lines refuse it.")
+    version = serializers.IntegerField(help_text="The product's version (its ETag).")
+    added_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
 
 
 def _price_field(**kwargs):
@@ -127,8 +140,10 @@ class ProductCollectionApi(CommandApi):
             200: inline_serializer(
                 "ProductPage",
                 {
-                    "results": serializers.ListField(child=serializers.DictField()),
-                    "next_after": serializers.CharField(allow_null=True),
+                    "results": ProductSerializer(many=True),
+                    "next_after": serializers.CharField(
+                        allow_null=True, help_text="`after` for the next page (null: nothing after this one)."
+                    ),
                 },
             ),
             **problem_responses(400, 401, 406, 503),
@@ -167,7 +182,7 @@ class ProductDetailApi(APIView):
         operation_id="get_product",
         summary="One product (from the products read model)",
         parameters=READ_PARAMETERS,
-        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 404, 406, 503)},
+        responses={200: ProductSerializer, **problem_responses(400, 401, 404, 406, 503)},
     )
     def get(self, request: Request, sku: str) -> Response:
         _check_sku(sku)

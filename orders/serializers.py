@@ -4,6 +4,11 @@ from rest_framework import serializers
 
 from config.serializers import StrictCharField, StrictIntegerField, StrictRegexField, StrictSerializer
 from orders.domain import LineRequest, rules
+from orders.shipping_serializers import ContactReadSerializer, ShippingAddressReadSerializer
+from projections import selectors
+
+# An order line's status in the order_lines read model.
+LINE_STATUSES = ("active", "rejected")
 
 
 def sku_field(**kwargs) -> serializers.RegexField:
@@ -61,3 +66,57 @@ class CommandResultSerializer(serializers.Serializer):
         help_text="Names the last event appended: send it as X-Min-Position on a read to see this "
         "command's effect. Opaque; two tokens compare as strings in the order of the log."
     )
+
+
+# -- what the order reads answer (for the OpenAPI schema only: orders.api's order_row
+# and line_row build the bodies from the read model) -----------------------------------------
+
+
+class OrderSummarySerializer(serializers.Serializer):
+    """An order as the order list shows it (the order_list read model)."""
+
+    order_id = serializers.UUIDField()
+    customer_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=selectors.STATUSES)
+    line_count = serializers.IntegerField(help_text="Lines still on the order (rejected ones not counted).")
+    item_count = serializers.IntegerField(help_text="Units on the order, over all its lines.")
+    total_cents = serializers.IntegerField(help_text="What the order costs, in minor units of SHOP_CURRENCY.")
+    placed_at = serializers.DateTimeField()
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    version = serializers.IntegerField(help_text="The order's version (its ETag).")
+
+
+class OrderLineSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField(help_text="Units on the order (0 for a line rejected whole).")
+    price_cents = serializers.IntegerField(help_text="The unit price charged.")
+    line_total_cents = serializers.IntegerField()
+    catalogue_price_cents = serializers.IntegerField(
+        allow_null=True,
+        help_text="The catalogue's price when the line was priced (null before the catalogue).",
+    )
+    price_override_reason = serializers.CharField(
+        allow_null=True, help_text="Why a staff user charged another price than the catalogue's."
+    )
+    status = serializers.ChoiceField(
+        choices=LINE_STATUSES, help_text="active, or rejected: rejected whole for lack of stock."
+    )
+    rejected_quantity = serializers.IntegerField(help_text="Units rejected for lack of stock.")
+    rejection_reason = serializers.CharField(allow_null=True)
+
+
+class OrderSerializer(OrderSummarySerializer):
+    """One order with its lines (the order_list and shipping_details read models)."""
+
+    items = OrderLineSerializer(many=True, help_text="The lines on the order (status active).")
+    rejected_items = OrderLineSerializer(many=True, help_text="Lines rejected whole (status rejected).")
+    cancel_reason = serializers.CharField(allow_null=True)
+    carrier = serializers.CharField(allow_null=True)
+    tracking_number = serializers.CharField(allow_null=True)
+    contact = ContactReadSerializer(allow_null=True, help_text="null: placed without one (deprecated).")
+    shipping_address = ShippingAddressReadSerializer(
+        allow_null=True, help_text="null: placed without one (deprecated)."
+    )
+    last_position = serializers.IntegerField(help_text="Global position of the last event applied.")
+    updated_at = serializers.DateTimeField()

@@ -1,6 +1,7 @@
 """REST shapes of the customer's contact and shipping address (personal data)."""
 
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from config.serializers import StrictCharField, StrictSerializer
@@ -70,6 +71,31 @@ def details_of(validated: dict) -> dict:
         "contact": ContactSerializer.contact_of(validated["contact"]),
         "shipping_address": ShippingAddressSerializer.address_of(validated["shipping_address"]),
     }
+
+
+# -- as the reads answer them (for the OpenAPI schema only: contact_json and
+# address_json build the bodies) ---------------------------------------------------------
+
+
+@extend_schema_serializer(component_name="Contact")
+class ContactReadSerializer(serializers.Serializer):
+    """The contact an order was given. Once the customer is forgotten both
+    fields read "[erased]" (so the email is not always an email address)."""
+
+    name = serializers.CharField()
+    email = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="ShippingAddress")
+class ShippingAddressReadSerializer(serializers.Serializer):
+    """Where an order goes. Once the customer is forgotten every field but
+    the country reads "[erased]"."""
+
+    line1 = serializers.CharField()
+    line2 = serializers.CharField(allow_null=True)
+    postcode = serializers.CharField(allow_null=True, help_text="null for countries without postcodes")
+    city = serializers.CharField()
+    country = serializers.CharField(help_text="ISO 3166-1 alpha-2, e.g. GB")
 
 
 def contact_json(row) -> dict | None:

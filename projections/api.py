@@ -4,8 +4,8 @@ status."""
 
 from collections.abc import Callable
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from config.rest import Problem
 from config.serializers import problem_responses
 from eventstore import GlobalPosition
+from projections.base import ASYNC, INLINE
 from projections.consistency import (
     InvalidConsistencyTokenError,
     log_reached,
@@ -140,6 +141,66 @@ def with_position(response: Response, names: tuple[str, ...]) -> Response:
     return response
 
 
+# -- what the status answers (for the OpenAPI schema only: projections.status builds it) --
+
+PROJECTION_STATES = ("running", "retrying", "held")
+
+
+class CheckpointSerializer(serializers.Serializer):
+    tx_id = serializers.IntegerField(help_text="Transaction id of the last event processed (0: none yet).")
+    position = serializers.IntegerField(
+        help_text="Global position of the last event processed (0: none yet)."
+    )
+    updated_at = serializers.DateTimeField(allow_null=True, help_text="null: it has not moved yet.")
+
+
+class ProjectionFailureSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    position = serializers.IntegerField()
+    event_type = serializers.CharField()
+    aggregate_id = serializers.UUIDField()
+    error = serializers.CharField()
+    attempts = serializers.IntegerField()
+    first_failed_at = serializers.DateTimeField()
+    last_failed_at = serializers.DateTimeField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True, help_text="null: still open.")
+    resolution = serializers.ChoiceField(
+        choices=["retried", "skipped", "rebuilt"], allow_blank=True, help_text="Empty while open."
+    )
+    resolved_by = serializers.CharField(allow_blank=True, help_text="Empty while open.")
+
+
+class ProjectionStatusSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="Its checkpoint's name (a partition's: e.g. order_list.0of4).")
+    projection = serializers.CharField(help_text="The projection or process manager it runs.")
+    partition = serializers.CharField(help_text='e.g. "2of4" for a partition, "0" for a whole one.')
+    description = serializers.CharField()
+    event_types = serializers.ListField(child=serializers.CharField())
+    consistency = serializers.ChoiceField(choices=[INLINE, ASYNC])
+    version = serializers.IntegerField()
+    checkpoint = CheckpointSerializer()
+    events_seen = serializers.IntegerField()
+    events_applied = serializers.IntegerField()
+    lag_events = serializers.IntegerField(help_text="Events after its checkpoint (counted up to a limit).")
+    lag_events_capped = serializers.BooleanField(help_text="lag_events reached the limit: more wait.")
+    lag_seconds = serializers.FloatField(help_text="How long the next event to apply has waited.")
+    state = serializers.ChoiceField(
+        choices=PROJECTION_STATES, help_text="held: stopped at a failed event, out of retries."
+    )
+    failures = ProjectionFailureSerializer(many=True, help_text="The last five, newest first.")
+
+
+class OpenTransactionSerializer(serializers.Serializer):
+    """A transaction of this database holding a transaction id (PostgreSQL's pg_stat_activity)."""
+
+    pid = serializers.IntegerField()
+    state = serializers.CharField(allow_null=True)
+    application_name = serializers.CharField()
+    client_addr = serializers.CharField(allow_null=True)
+    age_seconds = serializers.FloatField()
+
+
 class ProjectionsApi(APIView):
     permission_classes = [IsAdminUser]
 
@@ -147,7 +208,21 @@ class ProjectionsApi(APIView):
         operation_id="projection_status",
         summary="Each projection: events consumed, consistency, checkpoint, lag, failures; and an open "
         "transaction holding them back, if one is (staff)",
-        responses={200: OpenApiTypes.OBJECT, **problem_responses(400, 401, 403, 406)},
+        responses={
+            200: inline_serializer(
+                "ProjectionStatusList",
+                {
+                    "projections": ProjectionStatusSerializer(many=True),
+                    "held_back_by": OpenTransactionSerializer(
+                        allow_null=True,
+                        help_text="While projections lag: the oldest transaction open for more than "
+                        "a moment, which holds back the events written after it (null otherwise, and on "
+                        "SQLite).",
+                    ),
+                },
+            ),
+            **problem_responses(400, 401, 403, 406),
+        },
     )
     def get(self, request: Request) -> Response:
         projections = status()
