@@ -128,9 +128,11 @@ class InventoryListApi(APIView):
         query.is_valid(raise_exception=True)
         q = query.validated_data
         consistent_read(request, INVENTORY_READ_MODELS)
+        # One more than a page: whether there is a next one (a full page may be the last).
         rows = selectors.inventory_list(
-            sku=q.get("sku"), available_max=q.get("available_max"), after=q.get("after"), limit=q["limit"]
+            sku=q.get("sku"), available_max=q.get("available_max"), after=q.get("after"), limit=q["limit"] + 1
         )
+        rows, more = rows[: q["limit"]], len(rows) > q["limit"]
         body = {
             "results": [
                 {
@@ -144,6 +146,6 @@ class InventoryListApi(APIView):
                 }
                 for r in rows
             ],
-            "next_after": rows[-1].sku if len(rows) == q["limit"] else None,
+            "next_after": rows[-1].sku if more else None,
         }
         return with_position(Response(body), INVENTORY_READ_MODELS)

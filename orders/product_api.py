@@ -154,10 +154,12 @@ class ProductCollectionApi(CommandApi):
         query.is_valid(raise_exception=True)
         q = query.validated_data
         consistent_read(request, PRODUCT_READ_MODELS)
-        rows = selectors.product_list(q.get("q"), q.get("active"), q.get("after"), q["limit"])
+        # One more than a page: whether there is a next one (a full page may be the last).
+        rows = selectors.product_list(q.get("q"), q.get("active"), q.get("after"), q["limit"] + 1)
+        rows, more = rows[: q["limit"]], len(rows) > q["limit"]
         body = {
             "results": [product_row(p) for p in rows],
-            "next_after": rows[-1].sku if len(rows) == q["limit"] else None,
+            "next_after": rows[-1].sku if more else None,
         }
         return with_position(Response(body), PRODUCT_READ_MODELS)
 

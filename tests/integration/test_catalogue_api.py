@@ -105,7 +105,9 @@ def test_the_list_searches_sku_prefix_and_name_and_filters_sold_ones(api):
     assert skus(active="false") == ["LAMP-2"]
     page = api.get("/api/products/", limit=2).json()
     assert page["next_after"] == "LAMP-1"
-    assert skus(after="LAMP-1") == ["LAMP-2"]
+    last = api.get("/api/products/", after="LAMP-1", limit=1).json()  # full, and the last one
+    assert [p["sku"] for p in last["results"]] == ["LAMP-2"] and last["next_after"] is None
+    assert api.get("/api/products/", limit=3).json()["next_after"] is None
 
 
 def test_a_race_lost_under_if_match_names_the_product_not_its_stream(api, monkeypatch, run_in_threads):

@@ -446,6 +446,10 @@ def test_receiving_stock_over_the_api_and_listing_levels(client, staff_headers, 
     assert by_sku["WIDGET-Z"]["on_hand"] == 7 and by_sku["LOW-STOCK"]["available"] == 2
     low = client.get("/api/inventory/", {"available_max": 5}, headers=staff_headers).json()["results"]
     assert [r["sku"] for r in low] == ["LOW-STOCK"]
+    first = client.get("/api/inventory/", {"limit": 1}, headers=staff_headers).json()
+    assert [r["sku"] for r in first["results"]] == ["LOW-STOCK"] and first["next_after"] == "LOW-STOCK"
+    last = client.get("/api/inventory/", {"after": "LOW-STOCK", "limit": 1}, headers=staff_headers).json()
+    assert [r["sku"] for r in last["results"]] == ["WIDGET-Z"] and last["next_after"] is None  # full, and last
     assert client.get("/api/inventory/", {"limit": 0}, headers=staff_headers).status_code == 400
 
 
