@@ -449,7 +449,7 @@ def test_receiving_stock_over_the_api_and_listing_levels(client, staff_headers, 
     first = client.get("/api/inventory/", {"limit": 1}, headers=staff_headers).json()
     assert [r["sku"] for r in first["results"]] == ["LOW-STOCK"] and first["next_after"] == "LOW-STOCK"
     last = client.get("/api/inventory/", {"after": "LOW-STOCK", "limit": 1}, headers=staff_headers).json()
-    assert [r["sku"] for r in last["results"]] == ["WIDGET-Z"] and last["next_after"] is None  # full, and last
+    assert [r["sku"] for r in last["results"]] == ["WIDGET-Z"] and last["next_after"] is None  # full, last
     assert client.get("/api/inventory/", {"limit": 0}, headers=staff_headers).status_code == 400
 
 
