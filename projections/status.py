@@ -107,7 +107,7 @@ def oldest_transaction(using: str = "default") -> dict | None:
         return None
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid, state, application_name, client_addr::text,"
+            "SELECT pid, state, application_name, host(client_addr),"
             " EXTRACT(EPOCH FROM clock_timestamp() - xact_start)"
             " FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL"
             " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL ORDER BY xact_start LIMIT 1"

@@ -238,6 +238,7 @@ def test_an_open_transaction_holding_projections_back_is_named(staff, monkeypatc
             lambda: ApiClient(staff).get("/api/projections/").json()["held_back_by"], 10, "held"
         )
         assert held["pid"] == pid and held["age_seconds"] >= 0.1
+        assert held["client_addr"] == "127.0.0.1"  # the address, without a netmask
         page = login(staff).get("/projections/")
         assert f"process {pid}" in page.content.decode()
         out = call_command_output("projections", "status")
