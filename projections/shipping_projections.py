@@ -41,6 +41,12 @@ def _blank(order_id, customer_id: str, event: RecordedEvent) -> dict:
     }
 
 
+def _customer_row(customer_id: str, event: RecordedEvent) -> dict:
+    row = _blank(None, customer_id, event)
+    del row["order_id"], row["version"]
+    return row
+
+
 class ShippingDetailsProjection(Projection):
     name = "shipping_details"
     description = (
@@ -71,9 +77,12 @@ class ShippingDetailsProjection(Projection):
                         row.update(SCRUBBED)
                         changed_orders.add(order_id)
                 tables.update("order_shipping", "customer_id", customer_id, SCRUBBED)
-                if customer_id in customers:
-                    customers[customer_id].update(SCRUBBED, updated_at=e.created_at)
-                    changed_customers.add(customer_id)
+                # Forgotten without having given any details: their row says so all the same.
+                customer = customers.get(customer_id) or customers.setdefault(
+                    customer_id, _customer_row(customer_id, e)
+                )
+                customer.update(SCRUBBED, updated_at=e.created_at)
+                changed_customers.add(customer_id)
                 applied += 1
                 continue
             row = orders.get(e.aggregate_id)
@@ -87,10 +96,9 @@ class ShippingDetailsProjection(Projection):
             _fold(row, given, d["country"], personal)
             row.update(version=e.version, updated_at=e.created_at)
             changed_orders.add(e.aggregate_id)
-            customer = customers.get(customer_id)
-            if customer is None:
-                customer = customers[customer_id] = _blank(None, customer_id, e)
-                del customer["order_id"], customer["version"]
+            customer = customers.get(customer_id) or customers.setdefault(
+                customer_id, _customer_row(customer_id, e)
+            )
             _fold(customer, given, d["country"], personal)
             customer["updated_at"] = e.created_at
             changed_customers.add(customer_id)

@@ -204,6 +204,23 @@ def test_forgetting_twice_is_idempotent_and_only_staff_may(staff, manager, reade
     assert_problem(ApiClient(staff).post("/api/customers/not%20an%20id/forget"), 400)
 
 
+def test_a_customer_forgotten_without_ever_giving_details_reads_as_forgotten(staff, manager):
+    api = ApiClient(staff)
+    place(api, "cust_plain", {})  # an order without contact or address (older clients)
+
+    assert api.post("/api/customers/cust_plain/forget").status_code == 200
+    assert api.post("/api/customers/cust_never/forget").status_code == 200  # an erasure on record
+    settle()
+
+    for customer, orders in (("cust_plain", 1), ("cust_never", 0)):
+        body = api.get(f"/api/customers/{customer}").json()
+        assert body["erased"] is True and body["orders_placed"] == orders
+        assert body["contact"]["name"] == ERASED
+        page = login(staff).get(f"/customers/{customer}/").content.decode()
+        assert 'id="forget-heading"' not in page  # nothing left to forget: not offered again
+    assert read_model_snapshot() == rebuilt_snapshot()
+
+
 def test_an_order_whose_address_is_erased_cannot_ship_until_it_has_a_new_one(staff):
     api = ApiClient(staff)
     order = place(api, "cust_ada", ADA)
