@@ -14,6 +14,7 @@ from django.core.validators import RegexValidator
 
 from config.money import format_money
 from orders.domain import LineRequest, rules
+from orders.domain.pricing import merged_over_limit
 from orders.idempotency import IdempotencyKey
 from orders.shipping_forms import (
     ADDRESS_FIELD_NAMES,
@@ -58,7 +59,7 @@ def shown_price(sku: str, price: int | None, shown_for: str | None) -> int | Non
 
 
 def changed_prices(error) -> dict[str, list[int]]:
-    """A PriceChangedError as kept with a refused form: SKU -> [shown, now]."""
+    """A PriceChangedError (or LineProblems) as kept with a refused form: SKU -> [shown, now]."""
     return {sku: [error.stated[sku], now] for sku, now in error.current.items()}
 
 
@@ -166,14 +167,26 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
     SKU and a quantity (priced from the catalogue); blank lines are ignored.
     Rows are keyed (``sku_<key>``, ``quantity_<key>``, ``price_<key>``: the
     unit price the row showed) so rows can be added and removed in any
-    order. After a refusal for changed prices (``price_changes``) the rows
-    show the new prices and say what changed."""
+    order. Every row says all that is wrong with it, and a line at the top
+    which rows those are. After a refusal by the catalogue (orders.line_check)
+    the rows also say which SKUs it does not have or no longer sells
+    (``refused_skus``) and which prices changed (``price_changes``), and
+    show the new prices."""
 
     customer_id = forms.CharField(label="Customer", max_length=64, validators=[customer_validator])
 
-    def __init__(self, data=None, *args, extra_rows: int = 0, price_changes: dict | None = None, **kwargs):
+    def __init__(
+        self,
+        data=None,
+        *args,
+        extra_rows: int = 0,
+        price_changes: dict | None = None,
+        refused_skus: dict | None = None,
+        **kwargs,
+    ):
         super().__init__(data, *args, **kwargs)
         self.price_changes = price_changes or {}
+        self.refused_skus = refused_skus or {}
         source = data if data is not None else self.initial
         keys = [k[4:] for k in source if k.startswith("sku_") and _ROW_KEY.match(k[4:])]
         keys = list(dict.fromkeys(keys))
@@ -210,8 +223,6 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
                 *self[f"price_{key}"].errors,
             ]
             product, change = products.get(sku.strip()), self.price_changes.get(sku.strip())
-            if change:
-                errors.append(price_change_message(sku.strip(), change))
             rows.append(
                 {
                     "key": key,
@@ -221,6 +232,7 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
                     "price": change[1] if change else product and product.price_cents,
                     "looked_up": bool(sku),
                     "error": " ".join(errors),
+                    "quantity_invalid": bool(self[f"quantity_{key}"].errors),
                 }
             )
         return rows
@@ -232,27 +244,91 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
             raise forms.ValidationError(
                 f"An order has at most {rules.MAX_LINES} lines; {filled} were filled in."
             )
-        lines = []
+        lines, counted, wrong, changed = [], [], set(), False
         for n, key in enumerate(self.row_keys, start=1):
-            sku, quantity = data.get(f"sku_{key}"), data.get(f"quantity_{key}")
-            if sku in (None, "") and quantity is None:
+            names = [f"sku_{key}", f"quantity_{key}", f"price_{key}"]
+            typed_sku, typed_quantity = (str(self[name].value() or "").strip() for name in names[:2])
+            if not typed_sku and not typed_quantity:
                 continue
-            if sku in (None, "") or quantity is None:
-                if f"sku_{key}" not in self.errors and f"quantity_{key}" not in self.errors:
-                    self.add_error(f"sku_{key}", f"Line {n} needs a SKU and a quantity.")
-                continue
-            price = shown_price(sku, data.get(f"price_{key}"), data.get(f"price_for_{key}"))
-            lines.append(LineRequest(sku, quantity, price))
-        if not lines and not self.errors:
+            sku, quantity = data.get(names[0]), data.get(names[1])
+            price = shown_price(sku, data.get(names[2]), data.get(f"price_for_{key}"))
+            if sku and (refused := self._refusal(sku)):
+                self.add_error(names[0], refused)
+            if not typed_sku:
+                self.add_error(names[0], f"Line {n} needs a SKU.")
+            if not typed_quantity:
+                self.add_error(names[1], f"Line {n} needs a quantity.")
+            if sku and quantity is not None:
+                counted.append((n, key, sku, quantity))
+            if any(self.has_error(name) for name in names):
+                wrong.add(n)
+            elif sku and quantity is not None:
+                lines.append(LineRequest(sku, quantity, price))
+            if sku and (change := self.price_changes.get(sku)):  # the row shows the new price
+                self.add_error(names[2], price_change_message(sku, change))
+                changed = True
+        # Rows of one SKU make one line: together they must fit in one.
+        over = merged_over_limit((sku, quantity) for *_, sku, quantity in counted)
+        for n, key, sku, _ in counted:
+            if sku in over:
+                self.add_error(f"sku_{key}", over_limit_message(sku, over[sku]))
+                wrong.add(n)
+        if wrong or changed:
+            self.add_error(None, lines_summary(sorted(wrong), prices_changed=changed))
+        elif not lines and not self.errors:
             raise forms.ValidationError("An order needs at least one line.")
         data["lines"] = lines
         return data
+
+    def _refusal(self, sku: str) -> str | None:
+        """What the catalogue said of ``sku`` when it refused the form."""
+        if sku in self.refused_skus.get("unknown", ()):
+            return f"SKU {sku} is not in the catalogue{did_you_mean(sku)}"
+        if sku in self.refused_skus.get("discontinued", ()):
+            return f"{sku} is no longer sold (discontinued)."
+        return None
+
+    def lines_to_check(self) -> list[tuple[str, int | None]]:
+        """Each row's SKU (of the rows with a well-formed one) and the price
+        it showed: what to ask the catalogue of a form refused before the
+        command could run (see orders.line_check)."""
+        data = getattr(self, "cleaned_data", {})
+        return [
+            (sku, shown_price(sku, data.get(f"price_{key}"), data.get(f"price_for_{key}")))
+            for key in self.row_keys
+            if (sku := data.get(f"sku_{key}"))
+        ]
 
     def command_data(self) -> dict:
         data = self.cleaned_data
         details = {name: data[name] for name in (*CONTACT_FIELD_NAMES, *ADDRESS_FIELD_NAMES)}
         lines = [(line.sku, line.quantity, line.price_cents) for line in data["lines"]]
         return {"customer_id": data["customer_id"], "lines": lines, **details}
+
+
+def over_limit_message(sku: str, total: int) -> str:
+    return (
+        f"{sku} is on more than one line, {total:,} units in all; "
+        f"its lines are joined into one, of at most {rules.MAX_QUANTITY:,}."
+    )
+
+
+def lines_summary(lines: list[int], prices_changed: bool) -> str:
+    """The line at the top of a refused place-order form: which rows to correct."""
+    parts = ["prices changed since this form was shown"] if prices_changed else []
+    if lines:
+        named = " and ".join(filter(None, [", ".join(map(str, lines[:-1])), str(lines[-1])]))
+        parts.append(f"lines {named} need correcting" if len(lines) > 1 else f"line {named} needs correcting")
+    said = " and ".join(parts)
+    return f"{said[0].upper()}{said[1:]}; nothing was placed."
+
+
+def did_you_mean(sku: str) -> str:
+    """The catalogue's SKU that differs from a typed one only in case,
+    offered (the products read model), to end the sentence saying it is
+    not in the catalogue."""
+    same = [p.sku for p in selectors.product_list(sku, limit=20) if p.sku.lower() == sku.lower()]
+    return f"; did you mean {same[0]}?" if same else "."
 
 
 class ReceiveStockForm(OneTimeForm):

@@ -13,7 +13,7 @@ from eventstore.metadata import message_context
 from orders import commands, prg
 from orders.domain import DomainError, ProductNotFoundError
 from orders.errors import ContentionError, IdempotencyKeyReusedError
-from orders.forms import ReceiveStockForm
+from orders.forms import ReceiveStockForm, did_you_mean
 from orders.http import MANAGERS_ONLY, can_manage
 from projections import consistency, selectors
 
@@ -38,7 +38,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
                         idempotency_key=form.idempotency_key(request.user, request.path),
                     )
             except ProductNotFoundError as exc:
-                errors.append(f"{exc}{_did_you_mean(exc.sku)}")
+                errors.append(f"{exc}{did_you_mean(exc.sku)}")
             except (DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
                 errors.append(str(exc))
             else:
@@ -55,9 +55,3 @@ def inventory(request: HttpRequest) -> HttpResponse:
     return render(
         request, "orders/inventory.html", {"nav": "inventory", "levels": levels, "form": form, "low": low}
     )
-
-
-def _did_you_mean(sku: str) -> str:
-    """The catalogue's SKU that differs from a typed one only in case, offered."""
-    same = [p.sku for p in selectors.product_list(sku, limit=20) if p.sku.lower() == sku.lower()]
-    return f"; did you mean {same[0]}?" if same else "."

@@ -19,11 +19,12 @@ from django.views.decorators.http import require_http_methods
 from config import replicas
 from eventstore import EventStore
 from eventstore.metadata import message_context
-from orders import commands, prg
+from orders import commands, line_check, prg
 from orders.domain import (
     Action,
     DomainError,
     InvalidOrderDataError,
+    LinesRefusedError,
     OrderNotFoundError,
     PriceChangedError,
     actions,
@@ -60,7 +61,13 @@ def order_list(request: HttpRequest) -> HttpResponse:
     if can_manage(request.user):  # bound to what was sent, or to a failed attempt kept for this page
         kept = prg.load(request, "order-list") if request.method == "GET" else None
         if kept:
-            place_form = prg.bind(PlaceOrderForm, kept, auto_id="place-%s", price_changes=kept.get("prices"))
+            place_form = prg.bind(
+                PlaceOrderForm,
+                kept,
+                auto_id="place-%s",
+                price_changes=kept.get("prices"),
+                refused_skus=kept.get("skus"),
+            )
         elif "add_line" in request.POST:
             # "Add a line" without JavaScript: the form comes back a row longer, as
             # typed. No command ran, so there is nothing to redirect away from,
@@ -87,9 +94,11 @@ def order_list(request: HttpRequest) -> HttpResponse:
                         commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines, **details),
                         idempotency_key=place_form.idempotency_key(request.user, request.path),
                     )
-            except PriceChangedError as exc:  # each row then says what changed, and shows the new price
-                errors.append("Prices changed since this form was shown; nothing was placed.")
-                kept["prices"] = changed_prices(exc)
+            except LinesRefusedError as exc:  # with every problem it found: each row shows its own
+                if exc.problems is not None:
+                    kept = line_check.kept(exc.problems)
+                else:
+                    errors.append(str(exc))
             except (DomainError, IdempotencyKeyReusedError) as exc:
                 errors.append(str(exc))
             else:
@@ -97,6 +106,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
                 return redirect(
                     f"{reverse('order-detail', args=[result.order_id])}?after={result.consistency_token}"
                 )
+        elif not place_form.rows_over:  # the command cannot run: the catalogue is asked all the same
+            kept = line_check.kept(line_check.problems_of(place_form.lines_to_check()))
         subject = request.POST.get("customer_id", "").strip()  # whose key seals the details kept
         token = prg.save(request, "order-list", "place", request.POST, errors, subject=subject, **kept)
         return prg.redirect(reverse("order-list"), token, anchor="place")

@@ -1,5 +1,7 @@
 """Errors the order rules raise. Each names the rule it enforces."""
 
+from dataclasses import dataclass, field
+
 
 class DomainError(Exception):
     """Base class of order-domain errors."""
@@ -92,7 +94,16 @@ class ProductExistsError(RuleViolationError):
     code = "product-exists"
 
 
-class UnknownSkuError(InvalidOrderDataError):
+class LinesRefusedError(DomainError):
+    """Order lines the catalogue refuses (the errors below). Raised by the
+    pricing checks, it names one kind of problem (what the API answers) and
+    carries every problem found in the lines, of every kind, as ``problems``
+    (LineProblems, below): a form shows each on its row."""
+
+    problems: "LineProblems | None" = None
+
+
+class UnknownSkuError(LinesRefusedError, InvalidOrderDataError):
     """An order line names a SKU the catalogue does not have."""
 
     code = "unknown-sku"
@@ -103,7 +114,7 @@ class UnknownSkuError(InvalidOrderDataError):
         super().__init__("sku", f"not in the catalogue: {listed}")
 
 
-class ProductDiscontinuedError(RuleViolationError):
+class ProductDiscontinuedError(LinesRefusedError, RuleViolationError):
     code = "product-discontinued"
 
     def __init__(self, skus: list[str]):
@@ -111,7 +122,7 @@ class ProductDiscontinuedError(RuleViolationError):
         super().__init__(f"no longer sold (discontinued): {', '.join(skus)}")
 
 
-class PriceChangedError(RuleViolationError):
+class PriceChangedError(LinesRefusedError, RuleViolationError):
     """A line states a unit price that is not the catalogue's: the client
     showed its customer a stale price. ``current`` maps each such SKU to
     the catalogue's price now."""
@@ -122,6 +133,34 @@ class PriceChangedError(RuleViolationError):
         self.stated, self.current = stated, current
         listed = "; ".join(f"{sku} is {current[sku]} now, not {stated[sku]}" for sku in current)
         super().__init__(f"the catalogue's price changed: {listed} (minor units); confirm the current price")
+
+
+@dataclass(frozen=True)
+class LineProblems:
+    """Everything the catalogue refuses in an order's lines, found in one
+    pass: SKUs it does not have, products no longer sold, and unit prices
+    stated that are not its own any more (``stated`` and ``current``, by SKU)."""
+
+    unknown: tuple[str, ...] = ()
+    discontinued: tuple[str, ...] = ()
+    stated: dict[str, int] = field(default_factory=dict)
+    current: dict[str, int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.unknown or self.discontinued or self.current)
+
+    def error(self) -> LinesRefusedError:
+        """The error a command raises for them: of the first kind found
+        (unknown SKUs, then discontinued ones, then changed prices), as it
+        always was, carrying them all (``problems``)."""
+        if self.unknown:
+            error: LinesRefusedError = UnknownSkuError(list(self.unknown))
+        elif self.discontinued:
+            error = ProductDiscontinuedError(list(self.discontinued))
+        else:
+            error = PriceChangedError(dict(self.stated), dict(self.current))
+        error.problems = self
+        return error
 
 
 class ShippingAddressErasedError(RuleViolationError):

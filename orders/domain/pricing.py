@@ -4,18 +4,15 @@ A line asks for a SKU and a quantity; its unit price is the catalogue's.
 It may state the price the client showed its customer: a different one is
 refused (the client's view is stale) unless an override reason is given
 (the HTTP edge lets only staff give one), which the line then records.
+Every problem the catalogue finds in the lines is found before one is
+raised, and the error carries them all (LineProblems).
 """
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from orders.domain import rules
-from orders.domain.errors import (
-    InvalidOrderDataError,
-    PriceChangedError,
-    ProductDiscontinuedError,
-    UnknownSkuError,
-)
+from orders.domain.errors import InvalidOrderDataError, LineProblems
 from orders.domain.events import Line
 from orders.domain.product import CataloguePrice
 
@@ -53,15 +50,39 @@ def check_request(request: LineRequest) -> LineRequest:
     return LineRequest(rules.check_sku(request.sku), rules.check_quantity(request.quantity), stated, reason)
 
 
+def catalogue_problems(lines: Iterable[tuple[str, int | None]], catalogue: Catalogue) -> LineProblems:
+    """What the catalogue refuses in ``lines``, each a SKU and the unit
+    price stated for it (None: none stated, or one charged whatever the
+    catalogue says, i.e. an override)."""
+    lines = list(lines)
+    skus = list(dict.fromkeys(sku for sku, _ in lines))
+    stated: dict[str, int] = {}
+    current: dict[str, int] = {}
+    for sku, price in lines:
+        entry = catalogue.get(sku)
+        if entry is not None and entry.active and price is not None and price != entry.price_cents:
+            stated[sku], current[sku] = price, entry.price_cents
+    return LineProblems(
+        unknown=tuple(sku for sku in skus if sku not in catalogue),
+        discontinued=tuple(sku for sku in skus if sku in catalogue and not catalogue[sku].active),
+        stated=stated,
+        current=current,
+    )
+
+
 def check_catalogue(skus: Iterable[str], catalogue: Catalogue) -> None:
     """Every SKU is in the catalogue and sold."""
-    skus = list(dict.fromkeys(skus))
-    unknown = [sku for sku in skus if sku not in catalogue]
-    if unknown:
-        raise UnknownSkuError(unknown)
-    discontinued = [sku for sku in skus if not catalogue[sku].active]
-    if discontinued:
-        raise ProductDiscontinuedError(discontinued)
+    if problems := catalogue_problems(((sku, None) for sku in skus), catalogue):
+        raise problems.error()
+
+
+def merged_over_limit(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """The SKUs whose lines (SKU, quantity) hold more units together than a
+    line may (an order joins the lines of a SKU into one), with how many."""
+    totals: dict[str, int] = {}
+    for sku, quantity in lines:
+        totals[sku] = totals.get(sku, 0) + quantity
+    return {sku: total for sku, total in totals.items() if total > rules.MAX_QUANTITY}
 
 
 def price_lines(requests: list[LineRequest], catalogue: Catalogue | None) -> list[Line]:
@@ -73,14 +94,10 @@ def price_lines(requests: list[LineRequest], catalogue: Catalogue | None) -> lis
         if missing:
             raise InvalidOrderDataError("price_cents", "required")
         return [Line(r.sku, r.quantity, r.price_cents) for r in checked]  # type: ignore[arg-type]
-    check_catalogue((r.sku for r in checked), catalogue)
-    stated, current = {}, {}
-    for r in checked:
-        now = catalogue[r.sku].price_cents
-        if r.price_cents is not None and r.price_cents != now and r.override_reason is None:
-            stated[r.sku], current[r.sku] = r.price_cents, now
-    if current:
-        raise PriceChangedError(stated, current)
+    # Every problem is found before one is raised: the error carries them all.
+    stated = ((r.sku, r.price_cents if r.override_reason is None else None) for r in checked)
+    if problems := catalogue_problems(stated, catalogue):
+        raise problems.error()
     lines = []
     for r in checked:
         now = catalogue[r.sku].price_cents

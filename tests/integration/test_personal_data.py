@@ -398,7 +398,7 @@ def test_a_refused_form_keeps_personal_data_only_sealed_under_the_customers_key(
     moved = refused(client, f"/orders/{order}/address", address, shown_at=f"/orders/{order}/")
     more_rows = client.post("/orders/", {**form, "add_line": "1"})  # "Add a line" without JavaScript
 
-    assert sent.status_code == 303 and "not in the catalogue: NO-SUCH" in page  # why, and all typed
+    assert sent.status_code == 303 and "SKU NO-SUCH is not in the catalogue" in page  # why, and all typed
     assert 'value="cust_web"' in page and 'value="NO-SUCH"' in page
     assert f'value="{web["email"]}"' in page and f'value="{web["name"]}"' in page
     assert 'value="77 Babbage Lane"' in moved.content.decode()

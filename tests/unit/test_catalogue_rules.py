@@ -31,8 +31,9 @@ from orders.domain import (
     ProductNotFoundError,
     UnknownSkuError,
 )
-from orders.domain.errors import LastLineRemovalError, PriceMismatchError
+from orders.domain.errors import LastLineRemovalError, LineProblems, PriceMismatchError
 from orders.domain.inventory import inventory_id
+from orders.domain.pricing import merged_over_limit
 from orders.domain.product import (
     ProductAdded,
     ProductDiscontinued,
@@ -173,6 +174,23 @@ def test_unknown_and_discontinued_skus_are_refused():
     with pytest.raises(ProductDiscontinuedError):
         placed.add_item("OLD-9", 1, catalogue=CATALOGUE)
     assert placed.pending == []
+
+
+def test_every_catalogue_problem_in_the_lines_is_found_before_the_first_is_raised():
+    lines = [("TYPO", 1), ("OLD-9", 1), LineRequest("WIDGET-A", 1, 1899), ("NOPE", 2), ("GADGET-B", 1, 500)]
+    with pytest.raises(UnknownSkuError) as err:  # the error it always was (the API's answer)...
+        OrderAggregate(uuid.uuid4()).place("c1", lines, catalogue=CATALOGUE)
+    assert err.value.skus == ["TYPO", "NOPE"] and str(err.value) == "sku: not in the catalogue: TYPO, NOPE"
+    assert err.value.problems == LineProblems(  # ...carrying every problem, of every kind
+        unknown=("TYPO", "NOPE"),
+        discontinued=("OLD-9",),
+        stated={"WIDGET-A": 1899},
+        current={"WIDGET-A": 1999},
+    )
+    with pytest.raises(PriceChangedError) as changed:
+        OrderAggregate(uuid.uuid4()).place("c1", [LineRequest("WIDGET-A", 1, 1899)], catalogue=CATALOGUE)
+    assert changed.value.problems == LineProblems(stated={"WIDGET-A": 1899}, current={"WIDGET-A": 1999})
+    assert merged_over_limit([("A", 6000), ("B", 1), ("A", 4000), ("C", 10_000), ("C", 1)]) == {"C": 10_001}
 
 
 def test_more_units_of_a_sku_on_the_order_join_its_line_at_the_lines_price():

@@ -87,6 +87,19 @@ def refused(client, path: str, data: dict, *, shown_at: str):
     return page
 
 
+def place_rows(response) -> dict[str, str]:
+    """The place-order form's rows, by row key: each row's HTML, entities decoded."""
+    found = re.findall(r'(<tr class="line-row" data-row="([^"]+)".*?</tr>)', text(response), re.S)
+    return {key: html.unescape(row) for row, key in found}
+
+
+def place_summary(response) -> str:
+    """The alert at the top of the place-order form ("" if none)."""
+    section = text(response).split('id="place-heading"', 1)[1].split('<form method="post"', 1)[0]
+    found = re.search(r'<div class="alert error" role="alert">(.*?)</div>', section, re.S)
+    return html.unescape(found.group(1)) if found else ""
+
+
 def version_inputs(response) -> list[int]:
     """The version each command form on the page would send."""
     return [int(v) for v in re.findall(r'name="version" value="(\d+)"', text(response))]
