@@ -31,6 +31,21 @@ def test_a_request_that_runs_a_command_is_one_line_with_the_commands_outcome(jso
     assert {"timestamp", "level", "logger", "message", "process"} <= request.keys()
 
 
+def test_a_form_that_went_past_a_change_is_one_line_with_how_it_ended(json_log, manager):
+    order = place_order("cust_log_past", user=manager).order_id  # the page is drawn at version 1
+    item = {"sku": "WIDGET-A", "quantity": 1, "price_cents": 1999}
+    ApiClient(manager).post(f"/api/orders/{order}/items", item)  # then the order moves on
+
+    login(manager).post(
+        f"/orders/{order}/note", {"version": "1", "text": "gift"}, headers={"X-Correlation-ID": "corr-log-4"}
+    )
+
+    mine = [line for line in json_log() if line.get("correlation_id") == "corr-log-4"]
+    [request] = mine  # the refused first try and the one that went through: one line, as it ended
+    assert (request["command"], request["outcome"], request["status"]) == ("AddNote", "ok", 302)
+    assert (request["attempts"], request["version"]) == (2, 3) and "reason" not in request
+
+
 def test_a_page_refused_to_a_user_is_one_warning_without_a_traceback(json_log, reader):
     assert login(reader).get("/audit/").status_code == 403
     [refused] = [line for line in json_log() if line["logger"] == "django.request"]
