@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from eventstore.metadata import message_context
-from orders import commands, prg
+from orders import commands, prefill, prg
 from orders.countries import country_name
 from orders.domain import DomainError, rules
 from orders.errors import ContentionError
@@ -119,4 +119,5 @@ def customer_prefill(request: HttpRequest) -> HttpResponse:
     if details is None or details.erased:
         raise Http404("No contact or address on file for this customer")
     form = ShippingDetailsForm(initial=ShippingDetailsForm.initial_from(details), auto_id="place-%s")
-    return render(request, "orders/_place_contact.html", {"fields": form.shipping_fields()})
+    context = {"fields": form.shipping_fields(), "details_from": prefill.stamp(customer_id)}
+    return render(request, "orders/_place_contact.html", context)

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from config import replicas
 from eventstore import EventStore
 from eventstore.metadata import message_context
-from orders import commands, line_check, prg
+from orders import commands, line_check, prefill, prg
 from orders.domain import (
     Action,
     DomainError,
@@ -81,8 +81,11 @@ def order_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and place_form is None:
         raise PermissionDenied(MANAGERS_ONLY)
     if request.method == "POST" and "add_line" not in request.POST:
-        errors, kept = [], {}
-        if place_form.is_valid():
+        errors, kept, sent = [], {}, request.POST
+        if (forgotten := prefill.forgotten_since(sent)) is not None:
+            why, sent = prefill.refusal(forgotten, sent)
+            errors.append(why)
+        elif place_form.is_valid():
             lines = place_form.cleaned_data["lines"]
             try:
                 details = {
@@ -109,7 +112,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         elif not place_form.rows_over:  # the command cannot run: the catalogue is asked all the same
             kept = line_check.kept(line_check.problems_of(place_form.lines_to_check()))
         subject = request.POST.get("customer_id", "").strip()  # whose key seals the details kept
-        token = prg.save(request, "order-list", "place", request.POST, errors, subject=subject, **kept)
+        token = prg.save(request, "order-list", "place", sent, errors, subject=subject, **kept)
         return prg.redirect(reverse("order-list"), token, anchor="place")
     query = list_query(request.GET)
     if query.jump_to is not None:

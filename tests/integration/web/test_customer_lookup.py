@@ -3,10 +3,13 @@ known customers it may be; for one of them exactly, their contact and
 address on file, filled in on request. Forgotten customers are not offered."""
 
 import html
+import re
 
 import pytest
 
+from eventstore.models import Event
 from orders import commands
+from tests.integration.test_personal_data import columns_holding
 from tests.integration.web.pages import text
 from tests.support import LINE_A, SHIPPING_FORM, ApiClient, login, settle
 
@@ -21,6 +24,10 @@ DETAILS = {
         "country": "GB",
     },
 }
+
+
+def orders_placed() -> int:
+    return Event.objects.filter(event_type="OrderPlaced").count()
 
 
 def customers(manager, *ids):
@@ -80,3 +87,50 @@ def test_the_place_order_form_asks_for_the_lookup_as_the_customer_id_is_typed(ma
     assert 'list="known-customers"' in page and 'hx-get="/orders/customer-lookup"' in page
     assert '<fieldset class="filters" style="border:0;padding:0;margin:0 0 .8rem" id="place-contact">' in page
     assert SHIPPING_FORM["name"] not in page  # nothing filled in before it is asked for
+
+
+@pytest.mark.postgres
+def test_details_filled_in_from_a_customer_forgotten_before_the_form_is_sent_are_not_used(manager, staff):
+    customers(manager, "cust_gone")
+    client = login(manager)
+    filled = text(client.get("/orders/customer-prefill", {"customer_id": "cust_gone"}))
+    stamp = re.search(r'name="details_from" value="([^"]+)"', filled).group(1)
+    assert stamp == "0:cust_gone"  # never forgotten, yet
+    form = {
+        **SHIPPING_FORM,
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "address_line1": "12 Analytical Row",
+        "details_from": stamp,
+        "customer_id": "cust_gone",
+        "sku_0": LINE_A["sku"],
+        "quantity_0": "1",
+    }
+    assert ApiClient(staff).post("/api/customers/cust_gone/forget").status_code == 200  # meanwhile
+    settle()
+    placed = orders_placed()
+
+    refused_to = client.post("/orders/", form)
+
+    assert refused_to.status_code == 303 and orders_placed() == placed
+    page = client.get(refused_to["Location"]).content.decode()
+    assert "cust_gone was forgotten after their contact and address were filled in from the file" in page
+    assert 'value="cust_gone"' in page  # the rest is kept...
+    assert columns_holding(["Ada Lovelace", "Analytical"]) == []  # ...not their details, anywhere
+    # Given again by the customer (typed, not from the file), they are taken.
+    typed = {name: value for name, value in form.items() if name != "details_from"}
+    assert client.post("/orders/", typed).status_code == 302
+    assert orders_placed() == placed + 1
+
+
+@pytest.mark.postgres
+def test_details_filled_in_from_the_file_place_the_order_while_the_customer_is_on_file(manager):
+    customers(manager, "cust_kept")
+    client = login(manager)
+    stamp = re.search(
+        r'name="details_from" value="([^"]+)"',
+        text(client.get("/orders/customer-prefill", {"customer_id": "cust_kept"})),
+    ).group(1)
+    form = {**SHIPPING_FORM, "details_from": stamp, "customer_id": "cust_kept", "sku_0": "WIDGET-A"}
+
+    assert client.post("/orders/", {**form, "quantity_0": "1"}).status_code == 302
