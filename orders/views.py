@@ -357,7 +357,7 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
             kept["prices"] = changed_prices(exc)
             errors += [price_change_message(sku, change) for sku, change in kept["prices"].items()]
         except (InvalidOrderDataError, DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
-            errors.append(str(exc))
+            errors.append(str(exc).replace(f"order {order_id}", "this order"))  # on its own page
         else:
             messages.success(
                 request,

@@ -124,6 +124,7 @@ def test_confirming_a_change_to_a_closed_order_says_so_and_offers_no_button(mana
     for page in (cancel, remove):
         assert page.status_code == 200
         assert "This order is cancelled: it cannot change any more." in text(page)
+        assert "will be cancelled" not in text(page) and "leaves the order" not in text(page)
         assert 'method="post"' not in text(page).split('id="confirm"')[1]
     assert event_count() == 2
 
