@@ -57,3 +57,11 @@ def execute_from_page(
 def went_past(events: list[RecordedEvent]) -> str:
     """The changes a form went past, in words."""
     return "; ".join(_IN_WORDS.get(event.event_type) or event_summary(event) for event in events)
+
+
+def outcome_message(done: str, result: CommandResult, since: list[RecordedEvent]) -> str:
+    """What the page says after a form went through: ``done`` ("Note
+    added."), unless the order already said what it asked; and the changes
+    it went past."""
+    text = done if result.changed else "Nothing to change: the order already says that."
+    return f"{text} (Since you opened the page: {went_past(since)}.)" if since else text

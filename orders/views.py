@@ -47,7 +47,7 @@ from orders.http import MANAGERS_ONLY, can_manage
 from orders.line_status import line_context, placed_message, remember_placed
 from orders.listing import list_query
 from orders.repository import OrderRepository
-from orders.stale_forms import execute_from_page, went_past
+from orders.stale_forms import execute_from_page, outcome_message
 from orders.stock_panel import stock_context
 from projections import consistency, selectors
 
@@ -359,12 +359,7 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
         except (InvalidOrderDataError, DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
             errors.append(str(exc).replace(f"order {order_id}", "this order"))  # on its own page
         else:
-            messages.success(
-                request,
-                f"{_DONE[action]} (Since you opened the page: {went_past(since)}.)"
-                if since
-                else _DONE[action],
-            )
+            messages.success(request, outcome_message(_DONE[action], result, since))
             return redirect(f"{reverse('order-detail', args=[order_id])}?after={result.consistency_token}")
     if "version" in form.errors:
         messages.error(request, "This form is out of date or incomplete; reload the page and try again.")

@@ -257,6 +257,20 @@ def test_a_stale_version_shows_what_changed_and_appends_nothing(manager, other, 
 
 
 @committed
+def test_a_form_that_asks_for_what_the_order_already_says_changes_nothing_and_says_so(manager):
+    order = place_order(lines=(WIDGET,), user=manager).order_id  # WIDGET-A × 2
+    client = login(manager)
+    before = event_count()
+
+    response = client.post(f"/orders/{order}/quantity", {"version": "1", "sku": "WIDGET-A", "quantity": "2"})
+
+    assert response.status_code == 302 and event_count() == before
+    shown = messages_shown(client.get(response["Location"]))
+    assert "Nothing to change: the order already says that." in shown
+    assert "Quantity changed." not in shown
+
+
+@committed
 def test_a_stale_form_of_an_order_closed_since_says_it_cannot_change_and_asks_nothing_more(manager, other):
     order = place_order(lines=(WIDGET,), user=manager).order_id
     run_command(commands.ShipOrder(order, "DHL"), user=other)
