@@ -258,7 +258,7 @@ def test_a_stale_version_shows_what_changed_and_appends_nothing(manager, other, 
 
 @committed
 def test_a_form_that_asks_for_what_the_order_already_says_changes_nothing_and_says_so(manager):
-    order = place_order(lines=(WIDGET,), user=manager).order_id  # WIDGET-A × 2
+    order = place_order(lines=(WIDGET,), user=manager).order_id  # 2 of WIDGET-A
     client = login(manager)
     before = event_count()
 
