@@ -27,6 +27,7 @@ from orders.domain import (
     LinesRefusedError,
     OrderNotFoundError,
     PriceChangedError,
+    UnknownSkuError,
     actions,
 )
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
@@ -41,6 +42,7 @@ from orders.forms import (
     RemoveItemForm,
     ShipForm,
     changed_prices,
+    did_you_mean,
     price_change_message,
 )
 from orders.http import MANAGERS_ONLY, can_manage
@@ -356,6 +358,8 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
         except PriceChangedError as exc:  # the form shows the new price: sent again, it is charged
             kept["prices"] = changed_prices(exc)
             errors += [price_change_message(sku, change) for sku, change in kept["prices"].items()]
+        except UnknownSkuError as exc:  # typed in the wrong case, perhaps
+            errors += [f"SKU {sku} is not in the catalogue{did_you_mean(sku)}" for sku in exc.skus]
         except (InvalidOrderDataError, DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
             errors.append(str(exc).replace(f"order {order_id}", "this order"))  # on its own page
         else:

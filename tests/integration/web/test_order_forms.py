@@ -388,6 +388,23 @@ def test_what_a_form_went_past_is_said_without_the_customer_s_address(manager, o
 
 
 @committed
+def test_adding_a_sku_in_the_wrong_case_offers_the_catalogue_s(manager):
+    order = place_order(lines=(WIDGET, GADGET)).order_id
+    settle()
+
+    page = refused(
+        login(manager),
+        f"/orders/{order}/add",
+        {"version": "1", "sku": "gadget-b", "quantity": "3"},
+        shown_at=f"/orders/{order}/",
+    )
+
+    assert re.search(r'id="add-error">SKU gadget-b is not in the catalogue; did you mean GADGET-B\?<', text(page))
+    assert "sku: " not in text(page)
+    assert event_count() == 1
+
+
+@committed
 def test_adding_a_discontinued_sku_shows_the_rule_and_the_typed_values(manager):
     order = place_order(lines=(WIDGET, GADGET)).order_id
     run_command(commands.DiscontinueProduct("NEW-1"))
