@@ -156,7 +156,15 @@ class CancelForm(VersionedForm):
 
 
 class ChangeAddressForm(VersionedForm, ShippingAddressFields):
-    pass
+    @classmethod
+    def starting_from(cls, shipping, version: int) -> "ChangeAddressForm":
+        """The form for an order at ``version`` whose address is ``shipping``
+        (its order_shipping row): filled in with it, so that one typo need not
+        mean typing it all again; an erased address is not offered."""
+        initial: dict = {"version": version}
+        if shipping is not None and not shipping.erased and shipping.address_line1:
+            initial |= {name: getattr(shipping, name) for name in ShippingAddressFields.base_fields}
+        return cls(initial=initial)
 
 
 _ROW_KEY = re.compile(r"^[A-Za-z0-9]{1,32}$")

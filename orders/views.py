@@ -215,12 +215,13 @@ def detail_context(request, order_id: UUID) -> dict:
     if as_of is not None:
         replayed, upto = OrderRepository().get_at(order_id, as_of)
         as_of_state = {"order": replayed.state(), "events": len(upto)} if replayed.exists else {"order": None}
+    shipping = selectors.order_shipping(order_id)
     forms_ = {
         "add": AddItemForm(initial={"version": version, "quantity": 1}),
         "ship": ShipForm(initial={"version": version}),
         "cancel": CancelForm(initial={"version": version}),
         "note": NoteForm(initial={"version": version}),
-        "address": ChangeAddressForm(initial={"version": version}),
+        "address": ChangeAddressForm.starting_from(shipping, version),
     }
     with_usernames(history)
     context = {
@@ -230,7 +231,7 @@ def detail_context(request, order_id: UUID) -> dict:
         "lines": lines,
         "version": version,
         "history": history,
-        "shipping": selectors.order_shipping(order_id),
+        "shipping": shipping,
         "lagging": found is None or not waited or order.version < history[-1].version,
         "can_manage": can_manage(request.user),
         "is_open": order is not None and actions.is_open(order.status),

@@ -3,6 +3,7 @@ encrypted under each customer's key, read back decrypted by every reader,
 and erased for good by forgetting the customer (crypto-shredding)."""
 
 import json
+import re
 import uuid
 from urllib.parse import quote
 
@@ -16,7 +17,7 @@ from eventstore.personal import ERASED
 from orders import commands
 from orders.errors import ContentionError
 from projections import selectors
-from tests.integration.web.pages import refused
+from tests.integration.web.pages import refused, text
 from tests.support import (
     LINE_A,
     LINE_B,
@@ -364,6 +365,11 @@ def test_selectors_find_the_customer_details(staff):
 
 def test_the_order_page_changes_the_shipping_address(staff, manager):
     order = place(ApiClient(staff), "cust_ada", ADA)
+    settle()
+    drawn = re.search(r'id="address-heading".*?</form>', text(login(manager).get(f"/orders/{order}/")), re.S)
+    for value in ("12 Analytical Engine Row", "Flat 3 Difference Wing", "N1 9GU", "Marylebone"):
+        assert f'value="{value}"' in drawn.group(0)  # starts from the address the order has
+    assert '<option value="GB" selected>' in drawn.group(0)
     fields = {f"address_{k}" if k.startswith("line") else k: v or "" for k, v in ADA_MOVED.items()}
     form = {"version": 2, **fields}
 
