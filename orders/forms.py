@@ -217,6 +217,15 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
             )
             self.fields[f"price_{key}"], self.fields[f"price_for_{key}"] = shown_price_fields()
 
+    def clean_customer_id(self) -> str:
+        customer_id = self.cleaned_data["customer_id"]
+        if (known := selectors.customer_spelled_otherwise(customer_id)) is not None:
+            raise forms.ValidationError(
+                f"There is no customer {customer_id}, but there is {known} (customer ids are "
+                f"case-sensitive): did you mean {known}?"
+            )
+        return customer_id
+
     def line_rows(self) -> list[dict]:
         """Each row with what it holds and the product its SKU names (read model)."""
         values = {

@@ -251,6 +251,19 @@ def customer_suggestions(prefix: str, limit: int = 10) -> list[CustomerDetails]:
     )
 
 
+def customer_spelled_otherwise(customer_id: str) -> str | None:
+    """A known customer (with orders, or details on file) whose id differs
+    from ``customer_id`` only in case; None when there is none, or when
+    ``customer_id`` itself is known. Customer ids are case-sensitive."""
+    known: set[str] = set()
+    for model in (OrderSummary, CustomerDetails):
+        rows = model.objects.annotate(customer_lower=Lower("customer_id")).filter(
+            customer_lower=customer_id.lower()
+        )
+        known.update(rows.order_by().values_list("customer_id", flat=True).distinct()[:10])
+    return None if not known or customer_id in known else min(known)
+
+
 def daily_sales(start: date | None = None, end: date | None = None) -> list[DailySales]:
     qs = DailySales.objects.order_by("day")
     if start:

@@ -134,3 +134,19 @@ def test_details_filled_in_from_the_file_place_the_order_while_the_customer_is_o
     form = {**SHIPPING_FORM, "details_from": stamp, "customer_id": "cust_kept", "sku_0": "WIDGET-A"}
 
     assert client.post("/orders/", {**form, "quantity_0": "1"}).status_code == 302
+
+
+def test_a_known_customer_s_id_typed_in_another_case_is_not_taken_for_a_new_customer(manager):
+    customers(manager, "cust_Grace")
+    client = login(manager)
+    form = {**SHIPPING_FORM, "customer_id": "CUST_GRACE", "sku_0": LINE_A["sku"], "quantity_0": "1"}
+    placed = orders_placed()
+
+    response = client.post("/orders/", form)
+
+    assert response.status_code == 303 and orders_placed() == placed
+    page = html.unescape(text(client.get(response["Location"])))
+    assert "There is no customer CUST_GRACE, but there is cust_Grace (customer ids are case-sen" in page
+    assert client.post("/orders/", {**form, "customer_id": "cust_Grace"}).status_code == 302
+    assert client.post("/orders/", {**form, "customer_id": "cust_new"}).status_code == 302  # a new one
+    assert orders_placed() == placed + 2
