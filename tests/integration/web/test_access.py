@@ -68,10 +68,17 @@ def test_a_signed_in_reader_sees_orders_but_no_command_forms(reader):
 
     assert listing.status_code == detail.status_code == 200
     assert listed_ids(listing) == [str(order.order_id)]
-    assert 'id="place"' not in text(listing)
+    assert 'id="place"' not in text(listing) and 'id="to-place"' not in text(listing)
     assert "WIDGET-A" in text(detail) and "GADGET-B" in text(detail)
     assert not COMMAND_FORM.search(text(detail))
     assert post_forms(listing) == post_forms(detail) == ["/accounts/logout/"]
+
+
+def test_an_order_manager_is_offered_a_way_straight_to_the_place_order_form(manager):
+    listing = text(login(manager).get("/orders/"))
+
+    assert '<a href="#place" id="to-place">' in listing  # above the list, not 130 tabs away
+    assert listing.index('id="to-place"') < listing.index('id="find-heading"') < listing.index('id="place"')
 
 
 @pytest.mark.parametrize(
