@@ -329,6 +329,25 @@ def test_readme_screenshots_of_the_main_pages(running, browser, transactional_db
     shot(dark, "readme-orders-dark", readme="orders-dark")
 
 
+def test_no_page_scrolls_sideways_on_a_phone(running, browser, transactional_db, staff):
+    """At 375 px wide a table scrolls in its own frame, keeping its words
+    whole; the page itself never scrolls sideways."""
+    call_command("seed_demo", orders=8, stdout=io.StringIO())  # the worker projects it
+    _, page = sign_in(browser, running.base_url, staff, viewport={"width": 375, "height": 800})
+    wait_until(lambda: page.reload() and len(listed(page)) == 8, 60, "the demo orders in the list")
+    order = listed(page)[0]
+    pages = ["/orders/", f"/orders/{order}/", f"/orders/{order}/trace", "/catalogue/", "/inventory/"]
+    for path in (*pages, "/audit/", "/dashboard/", "/projections/"):
+        page.goto(f"{running.base_url}{path}")
+        page_width, screen = page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert page_width <= screen, (path, page_width, screen)
+    page.goto(f"{running.base_url}/orders/")
+    total = page.locator("table tbody tr").first.locator("td").last
+    assert total.evaluate("td => td.getClientRects()[0].height") < 40  # "€14.50" on one line
+
+
 def test_staff_forget_a_customer_from_their_page_after_confirming(running, browser, transactional_db, staff):
     stock_catalogue([("WIDGET-A", 1, 1999)])
     placed = commands.execute(
