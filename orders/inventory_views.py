@@ -52,6 +52,8 @@ def inventory(request: HttpRequest) -> HttpResponse:
         consistency.wait_for_token(("inventory",), after)
     low = request.GET.get("low") == "1"
     levels = selectors.inventory_list(available_max=5 if low else None, limit=500)
-    return render(
-        request, "orders/inventory.html", {"nav": "inventory", "levels": levels, "form": form, "low": low}
-    )
+    products = selectors.products_by_sku(level.sku for level in levels)
+    for level in levels:  # the product each SKU is, from the catalogue
+        level.product_name = products[level.sku].name if level.sku in products else ""
+    context = {"nav": "inventory", "levels": levels, "form": form, "low": low}
+    return render(request, "orders/inventory.html", context)

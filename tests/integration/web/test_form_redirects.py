@@ -111,4 +111,8 @@ def test_refused_stock_receipt_goes_back_to_the_inventory_with_what_was_typed(ma
 
     done = client.post("/inventory/", {"sku": "WIDGET-A", "quantity": "5"})
     assert done.status_code == 302 and done["Location"].startswith("/inventory/?after=")
-    assert "Received 5 \u00d7 WIDGET-A." in messages_shown(client.get(done["Location"]))
+    settle()
+    shown = client.get(done["Location"])
+    assert "Received 5 \u00d7 WIDGET-A." in messages_shown(shown)
+    row = re.search(r'<td class="mono">WIDGET-A</td><td>([^<]*)</td><td class="num">5</td>', text(shown))
+    assert row is not None and row.group(1)  # the SKU's product, by name
