@@ -259,8 +259,9 @@ def _show_kept_form(context: dict, kept: dict, conflict: list | None, current: i
     replace = {"version": str(current)} if conflict is not None else None
     prices = {"price_changes": kept["prices"]} if "prices" in kept else {}
     form = prg.bind(COMMAND_FORMS[action], kept, replace=replace, **prices)
-    if action == "quantity":  # the line's field shows what was typed, not the quantity now
-        context["typed_quantity"] = (form.data.get("sku"), form.data.get("quantity"))
+    if action == "quantity":  # refused: the line's field shows what was typed; lost to a change:
+        key = "asked_quantity" if conflict else "typed_quantity"  # the quantity now, and the banner
+        context[key] = (form.data.get("sku"), form.data.get("quantity"))
     if action in LINE_FORMS:
         context["remove_error"] = form.non_field_errors() or [
             e for errors in form.errors.values() for e in errors

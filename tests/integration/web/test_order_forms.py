@@ -213,9 +213,9 @@ def test_after_a_command_the_page_shows_its_result_and_a_message(manager):
         ("add", {"sku": "NEW-1", "quantity": "4"}, ['value="NEW-1"', 'value="4"']),
         ("remove", {"sku": "WIDGET-A"}, []),
         (
-            "quantity",
+            "quantity",  # the line's field shows the quantity now; the banner what was asked
             {"sku": "WIDGET-A", "quantity": "5"},
-            ['id="quantity-WIDGET-A" name="quantity" type="number" min="1" max="10000" required value="5"'],
+            ['id="quantity-WIDGET-A" name="quantity" type="number" min="1" max="10000" required value="2"'],
         ),
     ],
 )
@@ -243,7 +243,7 @@ def test_a_stale_version_shows_what_changed_and_appends_nothing(manager, other, 
         "cancel": "it was not cancelled",
         "add": "your item was not added",
         "remove": "the line was not removed",
-        "quantity": "the quantity was not changed",
+        "quantity": "the quantity of WIDGET-A was not changed to 5",
     }
     assert f"changed after you opened the page, so {not_done[action]}." in conflict.group(1)
     assert "Added 1 \u00d7 EXTRA-9 at €3.00 (by other)" in conflict.group(1)
