@@ -57,7 +57,7 @@ def event_summary(event) -> str:
         case "ShippingAddressChanged":
             text = f"Shipping address changed (to {d['city']}, {d['country']})"
         case "OrderConfirmed":
-            text = "Confirmed: all stock reserved"
+            text = "Confirmed: stock reserved for every line"
         case _:  # an event without its own sentence: its name in words ("LineRejected": "Line rejected")
             text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", event.event_type).capitalize()
     return text

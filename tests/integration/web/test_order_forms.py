@@ -325,7 +325,7 @@ def test_a_form_from_before_the_process_confirmed_the_order_still_goes_through(
     assert [event.event_type for event in history[:2]] == ["OrderPlaced", "OrderConfirmed"]
     assert len(history) == 3 and history[2].version == 3
     shown = messages_shown(client.get(response["Location"]))
-    assert f"{done} (Since you opened the page: Confirmed: all stock reserved.)" in shown
+    assert f"{done} (Since you opened the page: Confirmed: stock reserved for every line.)" in shown
 
 
 @committed
@@ -368,7 +368,7 @@ def test_a_note_or_a_line_another_person_added_stops_a_shipment(manager, other, 
     assert len(EventStore().load(order)) == now  # nothing shipped
     conflict = re.search(r'id="conflict">(.*?)</div>', text(page), re.S).group(1)
     assert "changed after you opened the page, so it was not shipped." in conflict
-    assert "Confirmed: all stock reserved" in conflict and shown in conflict
+    assert "Confirmed: stock reserved for every line" in conflict and shown in conflict
     assert set(version_inputs(page)) == {now}
 
 

@@ -112,11 +112,11 @@ def test_the_history_tells_what_happened_in_sentences(reader, settings):
 
     assert timeline_entries(page)[:2] == [
         "Placed for cust_story: 1 line, total €39.98",
-        "Confirmed: all stock reserved",
+        "Confirmed: stock reserved for every line",
     ]
     assert "Added 2 \u00d7 GADGET-B at €5.00" in timeline_entries(page)
     assert timeline_entries(page)[-1] == "Cancelled: customer called"
-    assert "Confirmed: all stock reserved 20" in visible_text(page)  # its time follows
+    assert "Confirmed: stock reserved for every line 20" in visible_text(page)  # its time follows
     assert "automatically" in visible_text(page)  # the confirmation had no user behind it
     assert "system:" not in visible_text(page)
 
