@@ -213,7 +213,7 @@ class OrderDetailApi(APIView):
     @extend_schema(
         operation_id="get_order",
         summary="One order with its lines (from the read model)",
-        parameters=READ_PARAMETERS,
+        parameters=[*READ_PARAMETERS, ETAG],
         responses={200: OrderSerializer, **problem_responses(400, 401, 404, 406, 503)},
     )
     def get(self, request: Request, order_id: UUID) -> Response:

@@ -183,7 +183,7 @@ class ProductDetailApi(APIView):
     @extend_schema(
         operation_id="get_product",
         summary="One product (from the products read model)",
-        parameters=READ_PARAMETERS,
+        parameters=[*READ_PARAMETERS, ETAG],
         responses={200: ProductSerializer, **problem_responses(400, 401, 404, 406, 503)},
     )
     def get(self, request: Request, sku: str) -> Response:
