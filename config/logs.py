@@ -94,17 +94,31 @@ def outside_request() -> Iterator[None]:
         _request_line.reset(token)
 
 
+_retrying: ContextVar[bool] = ContextVar("retrying", default=False)
+
+
+@contextmanager
+def retrying() -> Iterator[None]:
+    """Inside, the request runs its command again (see claim_request_line)."""
+    token = _retrying.set(True)
+    try:
+        yield
+    finally:
+        _retrying.reset(token)
+
+
 def claim_request_line(command: str) -> dict[str, Any] | None:
     """The line of the request being served, for ``command`` to fill in once
     it is done (one line per request, not two); None outside a request, or
     when another command of the request has it: then log a line of your own.
     The same command run again by the request (a form retried on a newer
-    version) takes the line over: it says how that went, and ``attempts``."""
+    version, inside ``retrying()``) takes the line over: it says how that
+    went, and ``attempts``."""
     line = _request_line.get()
     if line is None:
         return None
     if "command" in line:
-        if line["command"] != command:
+        if not _retrying.get() or line["command"] != command:
             return None
         line["attempts"] = line.get("attempts", 1) + 1
         for stale in ("reason", "aggregate_id", "version", "position"):

@@ -115,9 +115,10 @@ def customer_prefill(request: HttpRequest) -> HttpResponse:
     """The place-order form's contact and address fields, filled in from
     what the customer gave last (their customer_details row)."""
     customer_id = _checked((request.GET.get("customer_id") or "").strip())
-    details = selectors.customer_details(customer_id)
+    stamp = prefill.on_file(customer_id)  # first: the file has caught up with any erasure
+    details = selectors.customer_details(customer_id) if stamp else None
     if details is None or details.erased:
         raise Http404("No contact or address on file for this customer")
     form = ShippingDetailsForm(initial=ShippingDetailsForm.initial_from(details), auto_id="place-%s")
-    context = {"fields": form.shipping_fields(), "details_from": prefill.stamp(customer_id)}
+    context = {"fields": form.shipping_fields(), "details_from": stamp}
     return render(request, "orders/_place_contact.html", context)

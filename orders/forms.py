@@ -155,14 +155,21 @@ class CancelForm(VersionedForm):
     reason = forms.CharField(max_length=rules.MAX_REASON_LENGTH, widget=forms.TextInput)
 
 
+ADDRESS_EVENTS = ("ShippingDetailsGiven", "ShippingAddressChanged")
+
+
 class ChangeAddressForm(VersionedForm, ShippingAddressFields):
     @classmethod
-    def starting_from(cls, shipping, version: int) -> "ChangeAddressForm":
-        """The form for an order at ``version`` whose address is ``shipping``
-        (its order_shipping row): filled in with it, so that one typo need not
-        mean typing it all again; an erased address is not offered."""
+    def starting_from(cls, shipping, version: int, history) -> "ChangeAddressForm":
+        """The form for an order at ``version`` (its ``history``, the events)
+        whose address is ``shipping`` (its order_shipping row): filled in with
+        it, so that one typo need not mean typing it all again. Not an erased
+        address, nor one the row has not caught up with: sent back unchanged,
+        it would undo a newer address without a conflict."""
         initial: dict = {"version": version}
-        if shipping is not None and not shipping.erased and shipping.address_line1:
+        given = [e.version for e in history if e.event_type in ADDRESS_EVENTS and e.version <= version]
+        fresh = shipping is not None and given and shipping.version == given[-1]
+        if fresh and not shipping.erased and shipping.address_line1:
             initial |= {name: getattr(shipping, name) for name in ShippingAddressFields.base_fields}
         return cls(initial=initial)
 
@@ -182,6 +189,8 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
     show the new prices."""
 
     customer_id = forms.CharField(label="Customer", max_length=64, validators=[customer_validator])
+    # Whose file the contact and address came from (orders.prefill): drawn again with the form.
+    details_from = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(
         self,
@@ -344,8 +353,8 @@ def did_you_mean(sku: str) -> str:
     """The catalogue's SKU that differs from a typed one only in case,
     offered (the products read model), to end the sentence saying it is
     not in the catalogue."""
-    same = [p.sku for p in selectors.product_list(sku, limit=20) if p.sku.lower() == sku.lower()]
-    return f"; did you mean {same[0]}?" if same else "."
+    same = selectors.product_sku_in_any_case(sku)
+    return f"; did you mean {same}?" if same else "."
 
 
 class ReceiveStockForm(OneTimeForm):

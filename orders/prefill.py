@@ -5,34 +5,49 @@ The filled-in fields come with a hidden ``details_from``: whose file, and
 how many times that customer had been forgotten then (their stream's
 version). If they have been forgotten since, the details are erased
 everywhere else, and placing the order with them would bring them back:
-the form is refused and what it held of them is not kept."""
+the form is refused and what it held of them is not kept. The stamp rides
+with the form wherever it is drawn again (a line added without JavaScript,
+a refused form kept for the page)."""
+
+import re
 
 from django.http import QueryDict
 
 from eventstore import EventStore
 from orders.domain.customer import customer_stream_id
 from orders.shipping_forms import PERSONAL_FIELD_NAMES
+from projections import consistency
 
 FIELD = "details_from"
+_STAMP = re.compile(r"([0-9]{1,9}):(.+)")
 
 
-def _forgotten(customer_id: str) -> int:
-    """How many erasures the customer's stream records (its version): on the
-    primary, where the forget committed."""
-    return EventStore(using="default").stream_version(customer_stream_id(customer_id))
+def _erasures(customer_id: str):
+    """The last event of the customer's own stream (their erasures; None
+    if never forgotten): on the primary, where a forget commits."""
+    events = EventStore(using="default").load(customer_stream_id(customer_id))
+    return events[-1] if events else None
 
 
-def stamp(customer_id: str) -> str:
-    return f"{_forgotten(customer_id)}:{customer_id}"
+def on_file(customer_id: str) -> str | None:
+    """The stamp for details read now from the customer's file, once that
+    file has caught up with their last erasure (None: it has not, in time:
+    the file may still hold what was erased)."""
+    last = _erasures(customer_id)
+    if last is not None and not consistency.wait_for(("shipping_details",), last.global_position):
+        return None
+    return f"{last.version if last else 0}:{customer_id}"
 
 
 def forgotten_since(data: QueryDict) -> str | None:
     """The customer whose file filled in this form's details, if they have
     been forgotten since (None: typed by hand, or still on file)."""
-    version, _, customer_id = data.get(FIELD, "").partition(":")
-    if not customer_id or not version.isdigit() or not any(data.get(f) for f in PERSONAL_FIELD_NAMES):
+    stamp = _STAMP.fullmatch(data.get(FIELD, ""))
+    if stamp is None or not any(data.get(f) for f in PERSONAL_FIELD_NAMES):
         return None
-    return customer_id if _forgotten(customer_id) > int(version) else None
+    version, customer_id = int(stamp.group(1)), stamp.group(2)
+    last = _erasures(customer_id)
+    return customer_id if last is not None and last.version > version else None
 
 
 def refusal(customer_id: str, data: QueryDict) -> tuple[str, QueryDict]:

@@ -3,9 +3,11 @@ the order as it is now when nothing appended since the page was drawn
 changes what the form asked for (orders.domain.commuting); otherwise the
 ``StaleVersionError`` goes to the page, which shows what changed."""
 
+from contextlib import nullcontext
 from typing import Any
 from uuid import UUID
 
+from config import logs
 from eventstore import EventStore, RecordedEvent
 from orders import commands
 from orders.domain.commuting import still_meant
@@ -37,7 +39,8 @@ def execute_from_page(
     version = expected
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            result = commands.execute(command, expected_version=version, idempotency_key=idempotency_key)
+            with logs.retrying() if since else nullcontext():  # one request line, as it ended
+                result = commands.execute(command, expected_version=version, idempotency_key=idempotency_key)
             return result, since
         except StaleVersionError as exc:
             if not exc.current or exc.current <= version:  # no such order, or a doctored page

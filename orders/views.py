@@ -221,7 +221,7 @@ def detail_context(request, order_id: UUID) -> dict:
         "ship": ShipForm(initial={"version": version}),
         "cancel": CancelForm(initial={"version": version}),
         "note": NoteForm(initial={"version": version}),
-        "address": ChangeAddressForm.starting_from(shipping, version),
+        "address": ChangeAddressForm.starting_from(shipping, version, history),
     }
     with_usernames(history)
     context = {

@@ -256,11 +256,11 @@ def customer_spelled_otherwise(customer_id: str) -> str | None:
     from ``customer_id`` only in case; None when there is none, or when
     ``customer_id`` itself is known. Customer ids are case-sensitive."""
     known: set[str] = set()
-    for model in (OrderSummary, CustomerDetails):
+    for model in (CustomerSummary, CustomerDetails):  # a row per customer, lower(customer_id) indexed
         rows = model.objects.annotate(customer_lower=Lower("customer_id")).filter(
             customer_lower=customer_id.lower()
         )
-        known.update(rows.order_by().values_list("customer_id", flat=True).distinct()[:10])
+        known.update(rows.order_by().values_list("customer_id", flat=True)[:10])
     return None if not known or customer_id in known else min(known)
 
 
@@ -308,6 +308,12 @@ def product_list(
     if after:
         qs = qs.filter(sku__gt=after)
     return list(qs[:limit])
+
+
+def product_sku_in_any_case(sku: str) -> str | None:
+    """The catalogue's SKU that ``sku`` spells in another case, if any."""
+    same = CatalogueProduct.objects.filter(sku__iexact=sku).exclude(sku=sku)
+    return same.values_list("sku", flat=True).first()
 
 
 def product_get(sku: str) -> CatalogueProduct | None:

@@ -16,7 +16,8 @@ from eventstore.models import Event, PersonalDataKey, Snapshot
 from eventstore.personal import ERASED
 from orders import commands
 from orders.errors import ContentionError
-from projections import selectors
+from projections import runner, selectors
+from projections.base import registry
 from tests.integration.web.pages import refused, text
 from tests.support import (
     LINE_A,
@@ -385,6 +386,23 @@ def test_the_order_page_changes_the_shipping_address(staff, manager):
     settle()  # the page shows the forms of an order the read model has
     shown = client.get(bad["Location"]).content.decode()
     assert "Select a valid choice" in shown and 'value="77 Babbage Lane"' in shown  # kept, with why
+
+
+def test_the_change_address_form_never_starts_from_an_address_its_row_has_not_caught_up_with(staff, manager):
+    order = place(ApiClient(staff), "cust_ada", ADA)
+    settle()
+    api_line = {k: v for k, v in ADA_MOVED.items() if v is not None}
+    assert ApiClient(staff).post(f"/api/orders/{order}/shipping-address", api_line).status_code == 200
+    runner.run_projection(registry.get("order_list"))  # the page's version has it; order_shipping not yet
+
+    page = text(login(manager).get(f"/orders/{order}/"))
+
+    drawn = re.search(r'id="address-heading".*?</form>', page, re.S).group(0)
+    assert 'name="version" value="3"' in drawn
+    assert "12 Analytical Engine Row" not in drawn  # the old address, sent back, would undo the move
+    settle()
+    drawn = re.search(r'id="address-heading".*?</form>', text(login(manager).get(f"/orders/{order}/")), re.S)
+    assert 'value="77 Babbage Lane"' in drawn.group(0)  # caught up: the address now
 
 
 def test_a_refused_form_keeps_personal_data_only_sealed_under_the_customers_key(staff, manager):

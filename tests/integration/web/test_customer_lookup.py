@@ -150,3 +150,40 @@ def test_a_known_customer_s_id_typed_in_another_case_is_not_taken_for_a_new_cust
     assert client.post("/orders/", {**form, "customer_id": "cust_Grace"}).status_code == 302
     assert client.post("/orders/", {**form, "customer_id": "cust_new"}).status_code == 302  # a new one
     assert orders_placed() == placed + 2
+
+
+@pytest.mark.postgres
+def test_the_file_is_not_offered_until_it_has_caught_up_with_an_erasure(manager, staff):
+    customers(manager, "cust_lag")
+    assert ApiClient(staff).post("/api/customers/cust_lag/forget").status_code == 200  # not yet projected
+
+    filled = login(manager).get("/orders/customer-prefill", {"customer_id": "cust_lag"})
+
+    assert filled.status_code == 404
+    assert "Ada Lovelace" not in text(filled)
+
+
+@pytest.mark.postgres
+def test_the_stamp_rides_with_a_form_drawn_again_without_javascript(manager, staff):
+    customers(manager, "cust_nojs")
+    client = login(manager)
+    filled = text(client.get("/orders/customer-prefill", {"customer_id": "cust_nojs"}))
+    stamp = re.search(r'name="details_from" value="([^"]+)"', filled).group(1)
+    form = {**SHIPPING_FORM, "name": "Ada Lovelace", "details_from": stamp, "customer_id": "cust_nojs"}
+
+    longer = text(client.post("/orders/", {**form, "sku_0": "WIDGET-A", "quantity_0": "1", "add_line": "1"}))
+    assert f'name="details_from" value="{stamp}"' in longer  # "Add a line" without JavaScript
+
+    assert ApiClient(staff).post("/api/customers/cust_nojs/forget").status_code == 200
+    placed = orders_placed()
+    refused_to = client.post("/orders/", {**form, "sku_0": "WIDGET-A", "quantity_0": "1"})
+    assert refused_to.status_code == 303 and orders_placed() == placed
+
+
+@pytest.mark.parametrize("stamp", ["\u00b2:cust_x", "1" * 5000 + ":cust_x", "x:cust_x", ":", "5"])
+def test_a_doctored_stamp_is_no_stamp(manager, stamp):
+    form = {**SHIPPING_FORM, "details_from": stamp, "customer_id": "cust_x", "sku_0": "WIDGET-A"}
+
+    response = login(manager).post("/orders/", {**form, "quantity_0": "1"})
+
+    assert response.status_code == 302  # placed, as if typed by hand
