@@ -256,11 +256,11 @@ def customer_spelled_otherwise(customer_id: str) -> str | None:
     from ``customer_id`` only in case; None when there is none, or when
     ``customer_id`` itself is known. Customer ids are case-sensitive."""
     known: set[str] = set()
-    for model in (CustomerSummary, CustomerDetails):  # a row per customer, lower(customer_id) indexed
-        rows = model.objects.annotate(customer_lower=Lower("customer_id")).filter(
-            customer_lower=customer_id.lower()
-        )
-        known.update(rows.order_by().values_list("customer_id", flat=True)[:10])
+    # A row per customer, lower(customer_id) indexed; an erasure recorded for
+    # an id that never ordered is not a customer.
+    for rows in (CustomerSummary.objects, CustomerDetails.objects.filter(erased=False)):
+        same = rows.annotate(customer_lower=Lower("customer_id")).filter(customer_lower=customer_id.lower())
+        known.update(same.order_by().values_list("customer_id", flat=True)[:10])
     return None if not known or customer_id in known else min(known)
 
 
