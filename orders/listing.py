@@ -8,7 +8,7 @@ from uuid import UUID
 from django.utils import timezone
 
 from eventstore import EventStore
-from orders.forms import DEFAULT_PAGE_SIZE, OrderFilterForm
+from orders.list_filters import DEFAULT_PAGE_SIZE, OrderFilterForm
 from projections import selectors
 
 MIN_ID_PREFIX = 4

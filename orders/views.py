@@ -32,7 +32,6 @@ from orders.domain import (
 )
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
 from orders.forms import (
-    PAGE_SIZES,
     AddItemForm,
     CancelForm,
     ChangeAddressForm,
@@ -47,6 +46,7 @@ from orders.forms import (
 )
 from orders.http import MANAGERS_ONLY, can_manage
 from orders.line_status import line_context, placed_message, remember_placed
+from orders.list_filters import PAGE_SIZES
 from orders.listing import list_query
 from orders.repository import OrderRepository
 from orders.stale_forms import execute_from_page, outcome_message
