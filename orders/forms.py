@@ -350,11 +350,11 @@ def lines_summary(lines: list[int], prices_changed: bool) -> str:
 
 
 def did_you_mean(sku: str) -> str:
-    """The catalogue's SKU that differs from a typed one only in case,
-    offered (the products read model), to end the sentence saying it is
-    not in the catalogue."""
-    same = selectors.product_sku_in_any_case(sku)
-    return f"; did you mean {same}?" if same else "."
+    """The catalogue's SKU a typed one was probably meant to be (in another
+    case, or a letter off), offered (the products read model), to end the
+    sentence saying it is not in the catalogue."""
+    meant = selectors.product_sku_like(sku)
+    return f"; did you mean {meant}?" if meant else "."
 
 
 class ReceiveStockForm(OneTimeForm):

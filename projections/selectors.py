@@ -3,6 +3,7 @@ They never load aggregates or replay events."""
 
 import base64
 import binascii
+import difflib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -310,10 +311,17 @@ def product_list(
     return list(qs[:limit])
 
 
-def product_sku_in_any_case(sku: str) -> str | None:
-    """The catalogue's SKU that ``sku`` spells in another case, if any."""
+def product_sku_like(sku: str) -> str | None:
+    """The catalogue's SKU that ``sku`` was probably meant to be: the same in
+    another case, else the closest of those starting alike (a letter left
+    out or swapped: WIDGT-A, WIDEGT-A); None if nothing is that close."""
     same = CatalogueProduct.objects.filter(sku__iexact=sku).exclude(sku=sku)
-    return same.values_list("sku", flat=True).first()
+    if (found := same.values_list("sku", flat=True).first()) is not None:
+        return found
+    alike = CatalogueProduct.objects.filter(sku__istartswith=sku[:2]).exclude(sku=sku)
+    skus = {s.upper(): s for s in alike.order_by("sku").values_list("sku", flat=True)[:2000]}
+    close = difflib.get_close_matches(sku.upper(), list(skus), n=1, cutoff=0.8)
+    return skus[close[0]] if close else None
 
 
 def product_get(sku: str) -> CatalogueProduct | None:

@@ -388,7 +388,7 @@ def test_what_a_form_went_past_is_said_without_the_customer_s_address(manager, o
 
 
 @committed
-def test_adding_a_sku_in_the_wrong_case_offers_the_catalogue_s(manager):
+def test_adding_a_mistyped_sku_offers_the_catalogue_s(manager):
     order = place_order(lines=(WIDGET, GADGET)).order_id
     settle()
 
@@ -403,6 +403,14 @@ def test_adding_a_sku_in_the_wrong_case_offers_the_catalogue_s(manager):
     assert said in text(page)
     assert "sku: " not in text(page)
     assert event_count() == 1
+    client = login(manager)
+    for typo in ("GADGT-B", "GADEGT-B"):  # a letter left out, two swapped
+        page = refused(client, f"/orders/{order}/add", {"version": "1", "sku": typo, "quantity": "3"},
+                       shown_at=f"/orders/{order}/")  # fmt: skip
+        assert f"SKU {typo} is not in the catalogue; did you mean GADGET-B?" in text(page)
+    page = refused(client, f"/orders/{order}/add", {"version": "1", "sku": "ZZZ-9", "quantity": "3"},
+                   shown_at=f"/orders/{order}/")  # fmt: skip
+    assert 'id="add-error">SKU ZZZ-9 is not in the catalogue.<' in text(page)  # nothing close
 
 
 @committed
