@@ -3,6 +3,7 @@ event carries a ``sku`` (a SKU's inventory, a catalogue product) is shown
 and found by that SKU in the audit trail. Generic: any aggregate type whose
 first event has the field qualifies; nothing here knows the domain."""
 
+from collections.abc import Callable, Iterable
 from uuid import UUID
 
 from django.db import connection
@@ -11,6 +12,11 @@ from django.db.models.fields.json import KT
 from eventstore.models import Event
 
 LABEL_FIELD = "sku"
+
+# Functions an app registers that name the streams a label stands for,
+# besides those whose first event carries it (the orders app: a customer's
+# own stream and their orders, from a customer id): label -> stream ids.
+resolvers: list[Callable[[str], Iterable[UUID]]] = []
 
 
 def stream_labels(aggregate_ids) -> dict[UUID, str]:
@@ -35,5 +41,9 @@ def first_events_labelled(label: str):
 
 
 def streams_labelled(label: str, limit: int = 100) -> list[UUID]:
-    """The streams whose first event names ``label``."""
-    return list(first_events_labelled(label).values_list("aggregate_id", flat=True)[:limit])
+    """The streams whose first event names ``label``, and those the
+    registered resolvers name for it."""
+    found = list(first_events_labelled(label).values_list("aggregate_id", flat=True)[:limit])
+    for resolve in resolvers:
+        found += resolve(label)
+    return found

@@ -42,7 +42,7 @@ class UtcDateTimeField(forms.DateTimeField):
 
 
 MIN_ID_PREFIX = 8
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")  # a SKU, or another label (a customer id)
 
 
 class AuditFilterForm(forms.Form):
@@ -50,7 +50,7 @@ class AuditFilterForm(forms.Form):
         label="Aggregate",
         required=False,
         max_length=64,
-        help_text=f"id, its first {MIN_ID_PREFIX}+ characters, or a SKU",
+        help_text=f"id, its first {MIN_ID_PREFIX}+ characters, a SKU or a customer id",
     )
     aggregate_type = forms.CharField(label="Aggregate type", required=False, max_length=100)
     event_type = forms.CharField(label="Event type", required=False, max_length=100)

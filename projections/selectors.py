@@ -252,6 +252,12 @@ def customer_suggestions(prefix: str, limit: int = 10) -> list[CustomerDetails]:
     )
 
 
+def order_ids_of(customer_id: str, limit: int = 100) -> list[UUID]:
+    """The customer's orders, the latest first (order_list_customer_idx)."""
+    rows = OrderSummary.objects.filter(customer_id=customer_id).order_by("-placed_at", "-order_id")
+    return list(rows.values_list("order_id", flat=True)[:limit])
+
+
 def customer_spelled_otherwise(customer_id: str) -> str | None:
     """A known customer (with orders, or details on file) whose id differs
     from ``customer_id`` only in case; None when there is none, or when

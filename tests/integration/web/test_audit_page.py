@@ -10,9 +10,20 @@ import pytest
 
 from eventstore.models import Event
 from orders import commands
+from orders.domain.customer import customer_stream_id
 from orders.domain.product import product_id
-from tests.integration.web.pages import D1, D2, D3, audit_positions, link, post_forms, text
-from tests.support import GADGET, WIDGET, counted, login, place_order, run_command, stock_catalogue
+from tests.integration.web.pages import D1, D2, D3, audit_positions, committed, link, post_forms, text
+from tests.support import (
+    GADGET,
+    WIDGET,
+    ApiClient,
+    counted,
+    login,
+    place_order,
+    run_command,
+    settle,
+    stock_catalogue,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -114,6 +125,21 @@ def test_audit_shows_and_finds_inventory_streams_by_their_sku(staff, audit_histo
         assert audit_positions(client.get("/audit/", {"aggregate_id": typed})) == positions(
             aggregate_id__in=[stock, product_id("WIDGET-A")]
         )
+
+
+@committed
+def test_a_customer_id_finds_the_customer_s_orders_and_erasures(staff, audit_history):
+    settle()  # the order list knows whose orders they are
+    assert ApiClient(staff).post("/api/customers/cust_1/forget").status_code == 200
+    client = login(staff)
+
+    found = client.get("/audit/", {"aggregate_id": "cust_1"})
+
+    assert audit_positions(found) == positions(
+        aggregate_id__in=[audit_history["o1"], customer_stream_id("cust_1")]
+    )
+    assert audit_positions(client.get("/audit/", {"aggregate_id": "cust_nobody"})) == []
+    assert audit_positions(client.get("/audit/", {"aggregate_id": "shop.b:2"})) == []  # a valid id, no one
 
 
 def test_any_stream_whose_first_event_names_a_sku_is_shown_by_it(staff, store):
