@@ -23,6 +23,7 @@ from orders.shipping_forms import (
     ShippingDetailsForm,
 )
 from projections import selectors
+from projections.order_events import SHIPPING_EVENTS
 
 sku_validator = RegexValidator(rules.SKU_PATTERN, "Letters, digits, '-' and '_' (at most 40).")
 customer_validator = RegexValidator(
@@ -155,9 +156,6 @@ class CancelForm(VersionedForm):
     reason = forms.CharField(max_length=rules.MAX_REASON_LENGTH, widget=forms.TextInput)
 
 
-ADDRESS_EVENTS = ("ShippingDetailsGiven", "ShippingAddressChanged")
-
-
 class ChangeAddressForm(VersionedForm, ShippingAddressFields):
     @classmethod
     def starting_from(cls, shipping, version: int, history) -> "ChangeAddressForm":
@@ -167,7 +165,7 @@ class ChangeAddressForm(VersionedForm, ShippingAddressFields):
         address, nor one the row has not caught up with: sent back unchanged,
         it would undo a newer address without a conflict."""
         initial: dict = {"version": version}
-        given = [e.version for e in history if e.event_type in ADDRESS_EVENTS and e.version <= version]
+        given = [e.version for e in history if e.event_type in SHIPPING_EVENTS and e.version <= version]
         fresh = shipping is not None and given and shipping.version == given[-1]
         if fresh and not shipping.erased and shipping.address_line1:
             initial |= {name: getattr(shipping, name) for name in ShippingAddressFields.base_fields}
@@ -309,7 +307,7 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
     def _refusal(self, sku: str) -> str | None:
         """What the catalogue said of ``sku`` when it refused the form."""
         if sku in self.refused_skus.get("unknown", ()):
-            return f"SKU {sku} is not in the catalogue{did_you_mean(sku)}"
+            return unknown_sku_message(sku)
         if sku in self.refused_skus.get("discontinued", ()):
             return f"{sku} is no longer sold (discontinued)."
         return None
@@ -347,6 +345,10 @@ def lines_summary(lines: list[int], prices_changed: bool) -> str:
         parts.append(f"lines {named} need correcting" if len(lines) > 1 else f"line {named} needs correcting")
     said = " and ".join(parts)
     return f"{said[0].upper()}{said[1:]}; nothing was placed."
+
+
+def unknown_sku_message(sku: str) -> str:
+    return f"SKU {sku} is not in the catalogue{did_you_mean(sku)}"
 
 
 def did_you_mean(sku: str) -> str:

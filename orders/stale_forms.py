@@ -4,6 +4,7 @@ changes what the form asked for (orders.domain.commuting); otherwise the
 ``StaleVersionError`` goes to the page, which shows what changed."""
 
 from contextlib import nullcontext
+from itertools import count
 from typing import Any
 from uuid import UUID
 
@@ -37,7 +38,7 @@ def execute_from_page(
     it went past (none when the page was current)."""
     since: list[RecordedEvent] = []
     version = expected
-    for attempt in range(1, ATTEMPTS + 1):
+    for attempt in count(1):  # until it goes through, or ATTEMPTS say no
         try:
             with logs.retrying() if since else nullcontext():  # one request line, as it ended
                 result = commands.execute(command, expected_version=version, idempotency_key=idempotency_key)
@@ -54,7 +55,6 @@ def execute_from_page(
                 raise
             since += newer
             version = newer[-1].version
-    raise AssertionError("unreachable")
 
 
 def went_past(events: list[RecordedEvent]) -> str:

@@ -41,8 +41,8 @@ from orders.forms import (
     RemoveItemForm,
     ShipForm,
     changed_prices,
-    did_you_mean,
     price_change_message,
+    unknown_sku_message,
 )
 from orders.http import MANAGERS_ONLY, can_manage
 from orders.line_status import line_context, placed_message, remember_placed
@@ -361,7 +361,7 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
             kept["prices"] = changed_prices(exc)
             errors += [price_change_message(sku, change) for sku, change in kept["prices"].items()]
         except UnknownSkuError as exc:  # typed in the wrong case, perhaps
-            errors += [f"SKU {sku} is not in the catalogue{did_you_mean(sku)}" for sku in exc.skus]
+            errors += [unknown_sku_message(sku) for sku in exc.skus]
         except (InvalidOrderDataError, DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
             errors.append(str(exc).replace(f"order {order_id}", "this order"))  # on its own page
         else:
