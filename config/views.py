@@ -137,11 +137,6 @@ class EventTypeSerializer(serializers.Serializer):
     aggregate_type = serializers.CharField(help_text="The kind of stream it is appended to, e.g. Order.")
     description = serializers.CharField()
     current_version = serializers.IntegerField(help_text="The schema version events are upcast to on read.")
-    links = serializers.ListField(
-        child=serializers.CharField(),
-        help_text="Data fields holding another stream's id: each event is also found through that stream "
-        "(a stock event through its order, in the order's trace).",
-    )
     versions = EventSchemaVersionSerializer(many=True)
 
 

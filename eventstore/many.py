@@ -1,6 +1,7 @@
 """Reads of several streams at once: whole streams in one query, and a
-stream with the events of other streams linked to it. Part of EventStore."""
+stream with the events of other streams that name it. Part of EventStore."""
 
+import re
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -137,17 +138,23 @@ class ManyStreamReads:
             found[event.aggregate_id].append(event)
         return found
 
-    def load_linked(self, aggregate_id: UUID) -> list[RecordedEvent]:
-        """One stream's events and the events of other streams linked to it
-        (their types' ``links``, eventstore.links), in global order: e.g. an
-        order and the stock events made for it."""
+    def load_with_related(
+        self, aggregate_id: UUID, *, related_type: str, data_key: str
+    ) -> list[RecordedEvent]:
+        """One stream's events and the events of ``related_type`` streams
+        whose data names it (``data[data_key] == str(aggregate_id)``), in
+        global order: e.g. an order and the stock events made for it."""
+        if not re.fullmatch(r"[a-z_]{1,40}", data_key) or not re.fullmatch(r"[A-Za-z]{1,60}", related_type):
+            raise ValueError("data_key and related_type must be plain names")
         dialect = self._dialect
+        field = dialect.json_text(data_key)
         agg = dialect.param_uuid(aggregate_id)
         query = (
             f"SELECT {sql.COLUMNS} FROM events WHERE aggregate_id = %s"
-            f" UNION ALL SELECT {sql.COLUMNS} FROM events WHERE position IN"
-            " (SELECT position FROM event_links WHERE stream_id = %s) AND aggregate_id <> %s"
+            # Literal names (checked above), so a partial expression index can serve it.
+            f" UNION ALL SELECT {sql.COLUMNS} FROM events"
+            f" WHERE aggregate_type = '{related_type}' AND {field} = %s"
             " ORDER BY 2, 1"
         )
-        rows = dialect.fetch(self._connection, query, [agg, agg, agg])
+        rows = dialect.fetch(self._connection, query, [agg, str(aggregate_id)])
         return self.decode(rows)

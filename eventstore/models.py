@@ -39,22 +39,6 @@ class Event(models.Model):
         return f"#{self.position} {self.event_type} {self.aggregate_id} v{self.version}"
 
 
-class EventLink(models.Model):
-    """An event that also belongs to another stream (its type's ``links``:
-    a stock reservation to the order it was made for). Written by the
-    statement that appends the event; immutable like it."""
-
-    pk = models.CompositePrimaryKey("stream_id", "position")
-    stream_id = models.UUIDField()
-    position = models.BigIntegerField()
-
-    class Meta:
-        db_table = "event_links"
-
-    def __str__(self) -> str:
-        return f"#{self.position} -> {self.stream_id}"
-
-
 class Snapshot(models.Model):
     """Aggregate state at a stream version; derived data, safe to delete."""
 

@@ -36,9 +36,6 @@ class EventType:
     aggregate_type: str
     description: str
     versions: list[SchemaVersion] = field(default_factory=list)
-    # Data fields naming another stream by id: the event also belongs to it
-    # (eventstore.links).
-    links: tuple[str, ...] = ()
 
     @property
     def current(self) -> SchemaVersion:
@@ -55,8 +52,6 @@ class EventTypeRegistry:
         # Types with personal (encrypted) fields in any version: their
         # envelopes are opened on read.
         self.personal_types: frozenset[str] = frozenset()
-        # Types that link their events to other streams (``links``).
-        self.linking_types: frozenset[str] = frozenset()
 
     def register(
         self,
@@ -67,28 +62,17 @@ class EventTypeRegistry:
         aggregate_type: str = "",
         description: str = "",
         upcast_from_previous: Upcaster | None = None,
-        links: tuple[str, ...] = (),
     ) -> None:
         """Register ``version`` of ``event_type``. Re-registering the same
-        version with the same schema is a no-op (module reloads, tests).
-
-        ``links`` names data fields that hold another stream's id: an event
-        of this type is also found through that stream (``load_linked``),
-        e.g. a stock reservation through the order it was made for."""
+        version with the same schema is a no-op (module reloads, tests)."""
         if not jsonschema_rs.meta.is_valid(schema):
             raise ValueError(f"{event_type} v{version}: not a valid JSON Schema")
-        links = tuple(links)
         entry = self._types.get(event_type)
-        if PersonalFields.of_schema(event_type, schema) is not None and (links or (entry and entry.links)):
-            # Sealed appends (eventstore.sealing) do not write links.
-            raise ValueError(f"{event_type}: an event type with personal fields cannot link to streams")
         if entry is None:
             if version != 1:
                 raise ValueError(f"{event_type}: register version 1 first")
-            entry = EventType(event_type, aggregate_type, description, links=links)
+            entry = EventType(event_type, aggregate_type, description)
             self._types[event_type] = entry
-        elif links and links != entry.links:
-            raise ValueError(f"{event_type}: registered with links {list(entry.links)}, not {list(links)}")
         elif version <= len(entry.versions):
             if entry.versions[version - 1].schema == schema:
                 return
@@ -102,8 +86,6 @@ class EventTypeRegistry:
         entry.versions.append(SchemaVersion(version, schema, upcast_from_previous, validator, personal))
         if personal is not None:
             self.personal_types = self.personal_types | {event_type}
-        if entry.links:
-            self.linking_types = self.linking_types | {event_type}
         if description:
             entry.description = description
         self.current_versions[event_type] = version
@@ -120,10 +102,6 @@ class EventTypeRegistry:
     def personal_fields(self, event_type: str) -> PersonalFields | None:
         """The personal fields of the current version (encrypted on append)."""
         return self.get(event_type).current.personal
-
-    def links_of(self, event_type: str) -> tuple[str, ...]:
-        """The data fields naming the streams an event of this type links to."""
-        return self.get(event_type).links
 
     def validate(self, event_type: str, data: dict[str, Any]) -> int:
         """Check ``data`` against the current schema; return that version."""
@@ -156,7 +134,6 @@ class EventTypeRegistry:
                 "aggregate_type": t.aggregate_type,
                 "description": t.description,
                 "current_version": t.current.version,
-                "links": list(t.links),
                 "versions": [
                     {
                         "version": v.version,

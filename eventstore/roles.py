@@ -19,7 +19,6 @@ from psycopg import sql
 
 EVENTS = "events"
 SNAPSHOTS = "snapshots"
-EVENT_LINKS = "event_links"
 _DML = sql.SQL("SELECT, INSERT, UPDATE, DELETE")
 
 
@@ -67,7 +66,7 @@ def statements(
             f"{role} owns the tables; the application role must be another one (the owner keeps migrating)"
         )
     r, schema = sql.Identifier(role), sql.Identifier(db.schema)
-    events, links, snapshots = (sql.Identifier(db.schema, t) for t in (EVENTS, EVENT_LINKS, SNAPSHOTS))
+    events, snapshots = (sql.Identifier(db.schema, t) for t in (EVENTS, SNAPSHOTS))
     login = sql.SQL("ALTER ROLE {} LOGIN" if exists else "CREATE ROLE {} LOGIN").format(r)
     if password is not None:
         login = sql.SQL("{} PASSWORD {}").format(login, sql.Literal(password))
@@ -94,8 +93,6 @@ def statements(
         # them before).
         sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(events, r),
         sql.SQL("GRANT SELECT, INSERT ON TABLE {} TO {}").format(events, r),
-        sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(links, r),
-        sql.SQL("GRANT SELECT, INSERT ON TABLE {} TO {}").format(links, r),
         # Snapshots are derived data: written once, deletable, never changed.
         sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(snapshots, r),
         sql.SQL("GRANT SELECT, INSERT, DELETE ON TABLE {} TO {}").format(snapshots, r),

@@ -48,9 +48,6 @@ _INSERT_MANY = (
 class Dialect:
     # True when the driver returns UUID and aware datetime objects as they are.
     native_types = False
-    # True when an append's event_links rows go in its own statement
-    # (eventstore.links); else they are a second one in its transaction.
-    links_in_statement = False
     json_placeholder = "%s"
     row_placeholder = "(%s, %s, %s, %s, %s, %s)"
     one_row_select = "%s, %s, %s, %s, %s, %s, %s, %s, %s"
@@ -153,7 +150,6 @@ class Postgres(Dialect):
 
     check = _PG_CHECK
     native_types = True
-    links_in_statement = True
     json_placeholder = "%s::jsonb"
     row_placeholder = "(%s::uuid, %s, %s::int, %s::jsonb, %s::jsonb, %s::int)"
     one_row_select = "%s::uuid, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s"

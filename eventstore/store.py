@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 import orjson
 from django.db import IntegrityError, connections, router, transaction
 
-from eventstore import clock, hooks, links, personal, sealing, sql
+from eventstore import clock, hooks, personal, sealing, sql
 from eventstore.decoding import decode_rows
 from eventstore.errors import ConcurrencyError
 from eventstore.many import ManyStreamReads
@@ -93,16 +93,6 @@ class EventStore(ManyStreamReads, Snapshots):
             # together (one commit, and no key without its events).
             with transaction.atomic(using=self.using):
                 return self._append(aggregate_type, aggregate_id, events, expected_version)
-        linking = self.registry.linking_types
-        if (
-            linking
-            and not self._dialect.links_in_statement
-            and not self._connection.in_atomic_block
-            and any(e.event_type in linking for e in events)
-        ):
-            # SQLite: the links are a second statement; both commit or neither.
-            with transaction.atomic(using=self.using):
-                return self._append(aggregate_type, aggregate_id, events, expected_version)
         return self._append(aggregate_type, aggregate_id, events, expected_version)
 
     def _append(self, aggregate_type, aggregate_id, events, expected_version, keys=None) -> AppendResult:
@@ -112,18 +102,13 @@ class EventStore(ManyStreamReads, Snapshots):
             raise ValueError("expected_version must be 0 (new stream) or a stream version")
         validate = self.registry.validate
         personal_types = self.registry.personal_types
-        linking = self.registry.linking_types
         now = clock.now()
         # Events without metadata of their own share one dict (written once).
         shared = build_metadata(None, now)
         rows = []
-        linked: list[tuple[UUID, UUID]] = []
         for offset, event in enumerate(events, start=1):
             schema_version = validate(event.event_type, event.data)
             event_id, data = event.event_id, event.data
-            if linking and event.event_type in linking:
-                event_id = event_id or uuid4()  # the links name it
-                linked += links.named(self.registry.links_of(event.event_type), data, event_id)
             if event.event_type in personal_types and (
                 spec := self.registry.personal_fields(event.event_type)
             ):
@@ -144,12 +129,6 @@ class EventStore(ManyStreamReads, Snapshots):
         dialect = self._dialect
         if keys is None:
             query, params = dialect.append(aggregate_type, aggregate_id, rows, expected_version, now)
-            if linked and dialect.links_in_statement:
-                query, params = links.in_statement(query, params, linked)
-        elif linked:
-            raise ValueError(
-                "events with personal data and events linking to other streams: append them apart"
-            )
         else:
             query, params = sealing.append_statement(
                 dialect, aggregate_type, aggregate_id, rows, expected_version, now, keys
@@ -165,8 +144,6 @@ class EventStore(ManyStreamReads, Snapshots):
             if keys is not None and not sealing.still_valid(self.personal, keys):
                 raise sealing.KeysChanged()
             raise ConcurrencyError(aggregate_id, expected_version, self.stream_version(aggregate_id))
-        if linked and not dialect.links_in_statement:
-            links.write_after(dialect, connection, written, linked)
         if keys is not None and keys.new:
             connection.on_commit(lambda: sealing.appended(self.personal, keys))
         position, tx_id, _ = max(written)

@@ -25,5 +25,4 @@ def register_order_events(target=registry) -> None:
                     aggregate_type=aggregate_type,
                     description=getattr(cls, "event_description", None) or cls.description,
                     upcast_from_previous=getattr(cls, f"upcast_v{version - 1}") if version > 1 else None,
-                    links=getattr(cls, "links", ()),
                 )

@@ -1,7 +1,6 @@
 """One order's whole story: every event of the order and every stock event
-made for it (inventory events naming the order, linked to its stream),
-whatever request or workflow (correlation id) each came from, in the order
-they happened."""
+made for it (inventory events naming the order), whatever request or
+workflow (correlation id) each came from, in the order they happened."""
 
 from uuid import UUID
 
@@ -32,7 +31,7 @@ def stock_summary(event) -> str:
 
 @login_required
 def order_trace(request: HttpRequest, order_id: UUID) -> HttpResponse:
-    events = EventStore().load_linked(order_id)  # its stock events link to it (orders.catalog)
+    events = EventStore().load_with_related(order_id, related_type=INVENTORY_AGGREGATE, data_key="order_id")
     if not any(e.aggregate_id == order_id for e in events) or events[0].aggregate_type != "Order":
         raise Http404("No such order")
     with_usernames(events)

@@ -41,8 +41,6 @@ class OrderEvent:
     # Schemas of versions 1 .. schema_version-1; version k+1 upcasts with upcast_v<k>.
     previous_schemas: ClassVar[list] = []
     description: ClassVar[str] = ""
-    # Data fields naming another stream the event also belongs to (eventstore.links).
-    links: ClassVar[tuple[str, ...]] = ()
 
     def to_data(self) -> dict[str, Any]:
         return plain(self)

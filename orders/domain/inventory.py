@@ -64,7 +64,6 @@ _ORDER_UNITS = _object(
 class StockReserved(OrderEvent):
     event_type: ClassVar[str] = "StockReserved"
     description: ClassVar[str] = "Units were set aside for an order."
-    links: ClassVar[tuple[str, ...]] = ("order_id",)  # found in the order's trace
     schema: ClassVar[dict[str, Any]] = _ORDER_UNITS
     sku: str
     order_id: str
@@ -76,7 +75,6 @@ class StockReserved(OrderEvent):
 class ReservationRefused(OrderEvent):
     event_type: ClassVar[str] = "ReservationRefused"
     description: ClassVar[str] = "An order asked for more units than were available."
-    links: ClassVar[tuple[str, ...]] = ("order_id",)  # found in the order's trace
     schema: ClassVar[dict[str, Any]] = _object(
         {
             "sku": _SKU,
@@ -100,7 +98,6 @@ class StockReleased(OrderEvent):
     description: ClassVar[str] = (
         "An order's reserved units went back to available (cancelled, line removed or reduced)."
     )
-    links: ClassVar[tuple[str, ...]] = ("order_id",)  # found in the order's trace
     schema: ClassVar[dict[str, Any]] = _ORDER_UNITS
     sku: str
     order_id: str
@@ -112,7 +109,6 @@ class StockReleased(OrderEvent):
 class StockShipped(OrderEvent):
     event_type: ClassVar[str] = "StockShipped"
     description: ClassVar[str] = "An order's reserved units left the warehouse with it."
-    links: ClassVar[tuple[str, ...]] = ("order_id",)  # found in the order's trace
     schema: ClassVar[dict[str, Any]] = _ORDER_UNITS
     sku: str
     order_id: str

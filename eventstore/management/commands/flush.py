@@ -12,8 +12,7 @@ cannot flush the event store (it has no TRUNCATE or DELETE on ``events``).
 from django.core.management.commands import flush
 from django.db import connections, transaction
 
-# The event store's append-only tables.
-TABLES = ("events", "event_links")
+EVENTS = "events"
 
 PROMPT = """You have requested a flush of the database.
 This will IRREVERSIBLY DESTROY all data currently in the "%s" database,
@@ -39,12 +38,8 @@ class Command(flush.Command):
 
 
 def _lift_guards(connection) -> list[str]:
-    """Disable the triggers that refuse emptying the event store's tables;
-    return the statements that put them back."""
-    return [statement for table in TABLES for statement in _lift_guards_of(connection, table)]
-
-
-def _lift_guards_of(connection, table: str) -> list[str]:
+    """Disable the triggers that refuse emptying ``events``; return the
+    statements that put them back."""
     if connection.vendor == "postgresql":
         # Row triggers do not fire on TRUNCATE; only TRUNCATE triggers
         # (tgtype bit 5) stand in the way.
@@ -52,18 +47,18 @@ def _lift_guards_of(connection, table: str) -> list[str]:
             cursor.execute(
                 "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(%s)"
                 " AND NOT tgisinternal AND tgtype & 32 <> 0",
-                [table],
+                [EVENTS],
             )
             names = [name for (name,) in cursor.fetchall()]
         for name in names:
-            _execute(connection, f'ALTER TABLE {table} DISABLE TRIGGER "{name}"')
-        return [f'ALTER TABLE {table} ENABLE TRIGGER "{name}"' for name in names]
+            _execute(connection, f'ALTER TABLE {EVENTS} DISABLE TRIGGER "{name}"')
+        return [f'ALTER TABLE {EVENTS} ENABLE TRIGGER "{name}"' for name in names]
     if connection.vendor == "sqlite":
         # SQLite cannot disable a trigger: drop it and create it again from
         # the definition it was stored with.
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [EVENTS]
             )
             triggers = cursor.fetchall()
         for name, _ in triggers:
