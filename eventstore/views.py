@@ -83,9 +83,9 @@ def _id_range(value: str) -> tuple[UUID, UUID] | None:
 
 
 def _aggregate(qs, value: str):
-    """Events of the streams ``value`` names: by id or id prefix, or by a
-    name the apps resolve (a SKU, a customer id: eventstore.labels); and a
-    note when it names none of them."""
+    """Events of the streams ``value`` names: by id or id prefix, or by the
+    SKU in their first event (eventstore.labels); and a note when it names
+    none of them."""
     labelled = streams_labelled(value) if _LABEL.match(value) else []
     wanted = Q(aggregate_id__in=labelled)
     if span := _id_range(value):

@@ -23,7 +23,7 @@ def _is_int(value: object) -> bool:
 
 
 def check_sku(sku: object) -> str:
-    if not is_sku(sku):
+    if not isinstance(sku, str) or _SKU.fullmatch(sku) is None:
         raise InvalidOrderDataError("sku", "a short code of letters, digits, '-' and '_' (at most 40)")
     return sku
 
@@ -40,10 +40,6 @@ def check_price(price_cents: object) -> int:
             "price_cents", f"an integer number of cents from {MIN_PRICE_CENTS} to {MAX_PRICE_CENTS:,}"
         )
     return price_cents
-
-
-def is_sku(value: object) -> bool:
-    return isinstance(value, str) and _SKU.fullmatch(value) is not None
 
 
 def is_customer_id(value: object) -> bool:

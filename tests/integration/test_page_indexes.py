@@ -1,9 +1,11 @@
-"""The page filters stay index-friendly on PostgreSQL at any size: the
-order list's customer prefix (lower(customer_id) LIKE 'abc%')."""
+"""The new page filters stay index-friendly on PostgreSQL at any size: the
+order list's customer prefix (lower(customer_id) LIKE 'abc%') and finding a
+stream by the SKU in its first event (the audit trail)."""
 
 import pytest
 from django.db import connection, transaction
 
+from eventstore.labels import first_events_labelled
 from projections import selectors
 from projections.models import OrderSummary
 
@@ -29,3 +31,9 @@ def test_the_customer_prefix_filter_uses_the_lower_case_prefix_index():
 
     assert "order_list_customer_lower_idx" in found
     assert "~>=~ 'cust_1'" in found  # a range scan on the prefix, in lower case
+
+
+def test_finding_a_stream_by_its_sku_uses_the_label_index():
+    found = plan(first_events_labelled("widget-a").values("aggregate_id"))
+
+    assert "events_stream_label_idx" in found
