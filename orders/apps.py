@@ -9,32 +9,14 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         from config import rest
         from eventstore import labels
-        from orders import catalog, fulfilment, problems
+        from orders import audit_names, catalog, fulfilment, problems
         from projections.base import registry
 
         catalog.register_order_events()
-        labels.resolvers.append(customer_streams)
+        labels.resolvers.append(audit_names.customer_streams)
         rest.ERROR_MAPPERS.append(problems.order_problem)
         registry.register(fulfilment.FulfilmentProcessManager())
         post_migrate.connect(ensure_order_managers_group, sender=self)
-
-
-def customer_streams(label: str) -> list:
-    """For the audit trail's search: a customer id names the customer's own
-    stream (their erasures) and their orders' (the latest 100, from the
-    order list)."""
-    from eventstore import EventStore
-    from orders.domain import rules
-    from orders.domain.customer import customer_stream_id
-    from projections import selectors
-
-    if not rules.is_customer_id(label):
-        return []
-    streams = selectors.order_ids_of(label, limit=100)
-    own = customer_stream_id(label)
-    if EventStore().stream_version(own):  # forgotten at least once
-        streams.append(own)
-    return streams
 
 
 def ensure_order_managers_group(sender, using="default", **kwargs) -> None:
