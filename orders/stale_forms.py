@@ -13,8 +13,8 @@ from eventstore import EventStore, RecordedEvent
 from orders import commands
 from orders.domain.commuting import still_meant
 from orders.errors import StaleVersionError
+from orders.event_words import event_summary
 from orders.idempotency import IdempotencyKey
-from orders.templatetags.orders_ui import event_summary
 from orders.unit_of_work import CommandResult, stored_result
 
 # Changes the order goes through between one read and the next attempt: a

@@ -10,23 +10,8 @@ from django.shortcuts import render
 
 from eventstore import EventStore
 from orders.domain.inventory import INVENTORY_AGGREGATE
-from orders.templatetags.orders_ui import event_summary
+from orders.event_words import event_summary, stock_summary
 from orders.views import with_usernames
-
-
-def stock_summary(event) -> str:
-    """One line saying what a stock event did for the order."""
-    d = event.data
-    match event.event_type:
-        case "StockReserved":
-            return f"Stock reserved: {d['quantity']} \u00d7 {d['sku']}"
-        case "ReservationRefused":
-            return f"Out of stock: {d['sku']} (wanted {d['requested']}, {d['available']} available)"
-        case "StockReleased":
-            return f"Stock released: {d['quantity']} \u00d7 {d['sku']}"
-        case "StockShipped":
-            return f"Stock left the warehouse: {d['quantity']} \u00d7 {d['sku']}"
-    return "Stock changed"
 
 
 @login_required
