@@ -68,7 +68,8 @@ class AuditFilterForm(forms.Form):
         value = self.cleaned_data["aggregate_id"].strip()
         if value and not (_id_range(value) or _LABEL.match(value)):
             raise forms.ValidationError(
-                f"An id (or its first {MIN_ID_PREFIX} characters), or a SKU: letters, digits, - and _."
+                f"An id (or its first {MIN_ID_PREFIX} characters), a SKU or a customer id:"
+                " letters, digits, - _ . and :."
             )
         return value
 

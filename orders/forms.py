@@ -238,7 +238,9 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
         values = {
             key: (self[f"sku_{key}"].value() or "", self[f"quantity_{key}"].value()) for key in self.row_keys
         }
-        products = selectors.products_by_sku({sku.strip() for sku, _ in values.values() if sku})
+        # Only what can be a SKU is looked up (a NUL byte is no text to the database).
+        typed = {sku.strip() for sku, _ in values.values() if sku}
+        products = selectors.products_by_sku({sku for sku in typed if re.fullmatch(rules.SKU_PATTERN, sku)})
         rows = []
         for key, (sku, quantity) in values.items():
             errors = [

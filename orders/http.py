@@ -16,7 +16,7 @@ from config.rest import Problem
 from config.serializers import problem_responses
 from eventstore.metadata import message_context
 from orders import commands
-from orders.idempotency import IdempotencyKey, invalid_key_reason
+from orders.idempotency import IdempotencyKey, invalid_key_reason, target
 
 # Why the pages refuse a command to a signed-in user who is not an order manager.
 MANAGERS_ONLY = (
@@ -112,7 +112,7 @@ def idempotency_key(request: Request, if_match: int | None) -> IdempotencyKey | 
     if reason:
         raise Problem(400, "invalid-idempotency-key", "Invalid Idempotency-Key", f"Idempotency-Key {reason}.")
     return IdempotencyKey.for_request(
-        str(request.user.pk), key, request.method, request.path, request.data or None, if_match
+        str(request.user.pk), key, request.method, target(request), request.data or None, if_match
     )
 
 

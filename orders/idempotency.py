@@ -30,6 +30,17 @@ def invalid_key_reason(key: str) -> str | None:
     return None
 
 
+def target(request) -> str:
+    """What a request acts on, bound into its key's hash: its view and the
+    values its path named, so that an order id in capitals is the same
+    order (the path as sent, for a request no view resolved)."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return request.path
+    named = {name: str(value) for name, value in match.kwargs.items()}
+    return f"{match.view_name} {orjson.dumps(named, option=orjson.OPT_SORT_KEYS).decode()}"
+
+
 @dataclass(frozen=True)
 class IdempotencyKey:
     scope: str

@@ -44,6 +44,8 @@ def execute_from_page(
                 result = commands.execute(command, expected_version=version, idempotency_key=idempotency_key)
             return result, since
         except StaleVersionError as exc:
+            if exc.current is None:  # it lost a race to append: where the order is now
+                exc.current = EventStore(using="default").stream_version(order_id)
             if not exc.current or exc.current <= version:  # no such order, or a doctored page
                 raise
             # On the primary, where the command saw them (a replica may lag).

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from config import replicas
 from eventstore import EventStore
 from eventstore.metadata import message_context
-from orders import commands, line_check, prefill, prg
+from orders import commands, idempotency, line_check, prefill, prg
 from orders.domain import (
     Action,
     DomainError,
@@ -97,7 +97,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
                 with message_context(user_id=str(request.user.pk)):
                     result = commands.execute(
                         commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines, **details),
-                        idempotency_key=place_form.idempotency_key(request.user, request.path),
+                        idempotency_key=place_form.idempotency_key(request.user, idempotency.target(request)),
                     )
             except LinesRefusedError as exc:  # with every problem it found: each row shows its own
                 if exc.problems is not None:
@@ -345,7 +345,7 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
                     _command(action, order_id, form),
                     order_id,
                     expected,
-                    form.idempotency_key(request.user, request.path),
+                    form.idempotency_key(request.user, idempotency.target(request)),
                 )
         except StaleVersionError as exc:
             if not exc.current:  # no such order: nothing to go back to

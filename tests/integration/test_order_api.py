@@ -272,6 +272,23 @@ def test_idempotent_retry_returns_the_first_response_and_appends_nothing(manager
     assert event_count() == before
 
 
+def test_a_retry_naming_the_order_in_capitals_is_the_same_request(manager_api):
+    order = manager_api.place()["order_id"]
+    key = {"Idempotency-Key": "note-5c1d"}
+    first = manager_api.post(f"/api/orders/{order}/notes", {"text": "Gift wrap"}, headers=key)
+    before = event_count()
+
+    again = manager_api.post(f"/api/orders/{order.upper()}/notes", {"text": "Gift wrap"}, headers=key)
+
+    assert first.status_code == again.status_code == 200
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert event_count() == before
+    other = manager_api.post(
+        f"/api/orders/{manager_api.place()['order_id']}/notes", {"text": "Gift wrap"}, headers=key
+    )
+    assert assert_problem(other, 422)["type"] == "/problems/idempotency-key-reused"  # another order
+
+
 def test_idempotency_keys_are_per_user(manager_api, other):
     payload = {"customer_id": "cust_9", "items": [LINE_A]}
     manager_api.post("/api/orders/", payload, headers={"Idempotency-Key": "shared"})

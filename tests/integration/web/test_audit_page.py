@@ -184,7 +184,7 @@ def test_audit_pages_back_through_older_events(staff):
 @pytest.mark.parametrize(
     "params, error",
     [
-        ({"aggregate_id": "not a uuid!"}, "An id (or its first 8 characters), or a SKU"),
+        ({"aggregate_id": "not a uuid!"}, "An id (or its first 8 characters), a SKU or a customer id"),
         ({"since": "2025-13-01T00:00"}, "Enter a valid date/time."),
         ({"until": "tomorrow"}, "Enter a valid date/time."),
         ({"aggregate_type": "t" * 101}, "Ensure this value has at most 100 characters"),

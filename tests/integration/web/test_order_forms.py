@@ -7,9 +7,12 @@ appended."""
 
 import html
 import re
+import threading
+import time
 import uuid
 
 import pytest
+from django.db import transaction
 
 from eventstore import EventStore, GlobalPosition
 from eventstore.models import Event
@@ -326,6 +329,31 @@ def test_a_form_from_before_the_process_confirmed_the_order_still_goes_through(
     assert len(history) == 3 and history[2].version == 3
     shown = messages_shown(client.get(response["Location"]))
     assert f"{done} (Since you opened the page: Confirmed: stock reserved for every line.)" in shown
+
+
+@committed
+def test_a_form_that_loses_the_race_to_append_goes_past_the_winner(manager, other, run_in_threads):
+    """Another writer appends the same version while the form's INSERT waits
+    on it: the form is not told the order does not exist; it goes past."""
+    order = place_order(user=manager).order_id
+    settle()
+    client = login(manager)
+    holding = threading.Event()
+
+    def other_writer():
+        with transaction.atomic():
+            run_command(commands.AddNote(order, "from the phone"), user=other)
+            holding.set()
+            time.sleep(1.5)  # the form's INSERT of version 2 waits on this one meanwhile
+
+    def web_form():
+        holding.wait(10)
+        return client.post(f"/orders/{order}/note", {"version": "1", "text": "Gift wrap"})
+
+    _, response = run_in_threads(other_writer, web_form)
+
+    assert response.status_code == 302
+    assert [e.data.get("text") for e in EventStore().load(order)[1:]] == ["from the phone", "Gift wrap"]
 
 
 @committed

@@ -139,3 +139,18 @@ def test_a_discontinued_product_without_a_quantity_is_named_as_no_longer_sold(ma
     )
     assert "Line 1 needs correcting; nothing was placed." in visible_text(page)
     assert event_count() == 0
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("sku_a", "W\x00"), ("customer_id", "cust\x00"), ("quantity_a", "1\x00"), ("name", "A\x00")],
+)
+def test_a_nul_byte_anywhere_is_a_form_error_not_a_server_error(manager, field, value):
+    client = login(manager)
+    form = {**SHIPPING_FORM, "customer_id": "cust_nul", "sku_a": "WIDGET-A", "quantity_a": "1", field: value}
+    before = event_count()
+
+    for sent in (form, {**form, "add_line": "1"}):
+        response = client.post("/orders/", sent, follow=True)
+        assert response.status_code == 200, field
+    assert event_count() == before
