@@ -1,5 +1,5 @@
-"""Order, inventory and catalogue commands and their handlers: the only code that
-appends their events.
+"""Order, customer and catalogue commands and their handlers (the
+inventory's in orders.stock_commands): the only code that appends their events.
 
 The REST API, the web forms and the fulfilment process build a command and
 call ``execute``. Each handler loads one aggregate, calls one method on it
@@ -8,7 +8,6 @@ retries a lost race and records idempotency keys.
 """
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from uuid import UUID
@@ -18,22 +17,23 @@ from django.db import transaction
 
 from eventstore import ConcurrencyError
 from eventstore.personal import PersonalData
-from orders import metrics, unit_of_work
-from orders.domain import DuplicateOrderError, OrderAggregate, ProductNotFoundError
+from orders import erasure_guard, metrics, unit_of_work
+from orders.domain import DuplicateOrderError, OrderAggregate
 from orders.domain.pricing import as_request
 from orders.domain.product import product_id
 from orders.domain.shipping import Contact, ShippingAddress
+from orders.erasure_guard import DetailsFrom
 from orders.idempotency import IdempotencyKey
 from orders.repository import (
     CustomerRepository,
-    InventoryRepository,
     OrderRepository,
     ProductRepository,
-    Repository,
 )
+from orders.stock_commands import HANDLERS as STOCK_HANDLERS
+from orders.stock_commands import ReceiveStock, ReleaseStock, ReserveStock, ShipStock
 from orders.unit_of_work import CommandResult
 
-__all__ = ["CommandResult", "execute"]
+__all__ = ["CommandResult", "ReceiveStock", "ReleaseStock", "ReserveStock", "ShipStock", "execute"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class PlaceOrder:
     # The customer's details (personal data, stored encrypted): both or neither.
     contact: Contact | None = None
     shipping_address: ShippingAddress | None = None
+    # Whose file they were filled in from, as it was then (orders.erasure_guard).
+    details_from: DetailsFrom | None = None
     creates_stream: ClassVar[bool] = True
 
 
@@ -54,6 +56,7 @@ class PlaceOrder:
 class ChangeShippingAddress:
     order_id: UUID
     address: ShippingAddress
+    details_from: DetailsFrom | None = None  # the address the page showed (orders.erasure_guard)
 
 
 @dataclass(frozen=True)
@@ -120,30 +123,6 @@ class ConfirmOrder:
 
 
 @dataclass(frozen=True)
-class ReceiveStock:
-    sku: str
-    quantity: int
-
-
-@dataclass(frozen=True)
-class ReserveStock:
-    sku: str
-    order_id: UUID
-    quantity: int
-    reference: str
-
-
-@dataclass(frozen=True)
-class ReleaseStock:
-    """Release what the order holds of the SKU beyond ``keep`` units."""
-
-    sku: str
-    order_id: UUID
-    reference: str
-    keep: int = 0
-
-
-@dataclass(frozen=True)
 class AddProduct:
     sku: str
     name: str
@@ -176,31 +155,9 @@ class ReactivateProduct:
     sku: str
 
 
-@dataclass(frozen=True)
-class ShipStock:
-    sku: str
-    order_id: UUID
-    reference: str
-
-
 # -- handlers: load, decide, save ----------------------------------------------
 
-
-def _change(
-    repo: Repository, key, expected_version: int | None, decide: Callable[[Any], None], loaded=None
-) -> CommandResult:
-    """Load the aggregate at ``key`` (at ``expected_version`` if given)
-    unless given (``loaded``), let it decide, append what it decided."""
-    aggregate = repo.get(key, expected_version) if loaded is None else loaded
-    loaded = aggregate.version
-    decide(aggregate)
-    appended = repo.save(aggregate)
-    if appended is None:  # nothing to do: no event; the token names the stream's last one
-        head = repo.head(aggregate)
-        return CommandResult(aggregate.id, loaded, head.position, changed=False, tx_id=head.tx_id)
-    return CommandResult(
-        aggregate.id, appended.version, appended.position, created=loaded == 0, tx_id=appended.tx_id
-    )
+_change = unit_of_work.change
 
 
 def _catalogue(skus):
@@ -220,7 +177,8 @@ def place_order(cmd: PlaceOrder, expected_version: int | None) -> CommandResult:
         address=cmd.shipping_address,
     )
     try:
-        appended = OrderRepository().save(order)
+        with erasure_guard.checked(cmd.details_from if cmd.contact or cmd.shipping_address else None):
+            appended = OrderRepository().save(order)
     except ConcurrencyError as exc:
         raise DuplicateOrderError(f"order {cmd.order_id} already exists") from exc
     return CommandResult(order.id, appended.version, appended.position, created=True, tx_id=appended.tx_id)
@@ -278,53 +236,22 @@ def cancel_order(cmd: CancelOrder, expected_version: int | None) -> CommandResul
 
 
 def change_shipping_address(cmd: ChangeShippingAddress, expected_version: int | None) -> CommandResult:
-    return _change(
-        OrderRepository(),
-        cmd.order_id,
-        expected_version,
-        lambda order: order.change_shipping_address(cmd.address),
-    )
+    with erasure_guard.checked(cmd.details_from):
+        return _change(
+            OrderRepository(),
+            cmd.order_id,
+            expected_version,
+            lambda order: order.change_shipping_address(cmd.address),
+        )
 
 
 def forget_customer(cmd: ForgetCustomer, expected_version: int | None) -> CommandResult:
     """Delete the customer's data key (the erasure itself) and record it; in
     one transaction, so a lost race leaves the key for the retry to delete."""
     with transaction.atomic():
+        erasure_guard.lock(cmd.customer_id)  # after a command checking their details, or before it
         deleted = PersonalData().forget(cmd.customer_id)
         return _change(CustomerRepository(), cmd.customer_id, None, lambda c: c.forget(deleted))
-
-
-def receive_stock(cmd: ReceiveStock, expected_version: int | None) -> CommandResult:
-    """Stock of a product of the catalogue (a SKU it lacks is a typo); both read in one round trip."""
-    repo = InventoryRepository()
-    item, streams = repo.get_with(cmd.sku, expected_version, [product_id(cmd.sku)])
-    if cmd.sku not in ProductRepository(repo.store).catalogue([cmd.sku], streams):
-        raise ProductNotFoundError(cmd.sku)
-    return _change(repo, cmd.sku, expected_version, lambda item: item.receive(cmd.quantity), item)
-
-
-def reserve_stock(cmd: ReserveStock, expected_version: int | None) -> CommandResult:
-    return _change(
-        InventoryRepository(),
-        cmd.sku,
-        expected_version,
-        lambda item: item.reserve(cmd.order_id, cmd.quantity, cmd.reference),
-    )
-
-
-def release_stock(cmd: ReleaseStock, expected_version: int | None) -> CommandResult:
-    return _change(
-        InventoryRepository(),
-        cmd.sku,
-        expected_version,
-        lambda item: item.release(cmd.order_id, cmd.reference, cmd.keep),
-    )
-
-
-def ship_stock(cmd: ShipStock, expected_version: int | None) -> CommandResult:
-    return _change(
-        InventoryRepository(), cmd.sku, expected_version, lambda item: item.ship(cmd.order_id, cmd.reference)
-    )
 
 
 def add_product(cmd: AddProduct, expected_version: int | None) -> CommandResult:
@@ -363,10 +290,6 @@ HANDLERS: dict[type, unit_of_work.Handler] = {
     CancelOrder: cancel_order,
     ChangeShippingAddress: change_shipping_address,
     ForgetCustomer: forget_customer,
-    ReceiveStock: receive_stock,
-    ReserveStock: reserve_stock,
-    ReleaseStock: release_stock,
-    ShipStock: ship_stock,
     ChangeLineQuantity: change_line_quantity,
     RejectLine: reject_line,
     AddNote: add_note,
@@ -375,6 +298,7 @@ HANDLERS: dict[type, unit_of_work.Handler] = {
     RenameProduct: rename_product,
     DiscontinueProduct: discontinue_product,
     ReactivateProduct: reactivate_product,
+    **STOCK_HANDLERS,
 }
 
 

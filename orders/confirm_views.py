@@ -14,9 +14,10 @@ from django.views.decorators.http import require_GET
 
 from eventstore import EventStore
 from orders import prg
+from orders.command_views import CONFIRMED_ACTIONS, FORM_ANCHORS
 from orders.forms import new_form_key
 from orders.http import MANAGERS_ONLY, can_manage
-from orders.views import COMMAND_FORMS, CONFIRMED_ACTIONS, FORM_ANCHORS
+from orders.views import COMMAND_FORMS
 from projections import selectors
 
 

@@ -157,18 +157,25 @@ class CancelForm(VersionedForm):
 
 
 class ChangeAddressForm(VersionedForm, ShippingAddressFields):
+    # The address the page filled in: whose, as their file was then (orders.erasure_guard).
+    details_from = forms.CharField(required=False, widget=forms.HiddenInput)
+
     @classmethod
-    def starting_from(cls, shipping, version: int, history) -> "ChangeAddressForm":
+    def starting_from(cls, shipping, version: int, history, on_file: str | None) -> "ChangeAddressForm":
         """The form for an order at ``version`` (its ``history``, the events)
-        whose address is ``shipping`` (its order_shipping row): filled in with
-        it, so that one typo need not mean typing it all again. Not an erased
-        address, nor one the row has not caught up with: sent back unchanged,
-        it would undo a newer address without a conflict."""
+        whose address is ``shipping`` (its order_shipping row, read after
+        ``on_file``: orders.prefill's stamp of the customer's erasures, None
+        while their file lags behind the last one): filled in with it, so
+        that one typo need not mean typing it all again. Not an erased
+        address, nor one the row has not caught up with: sent back
+        unchanged, it would undo a newer address, or an erasure, without a
+        conflict."""
         initial: dict = {"version": version}
         given = [e.version for e in history if e.event_type in SHIPPING_EVENTS and e.version <= version]
         fresh = shipping is not None and given and shipping.version == given[-1]
-        if fresh and not shipping.erased and shipping.address_line1:
+        if fresh and on_file is not None and not shipping.erased and shipping.address_line1:
             initial |= {name: getattr(shipping, name) for name in ShippingAddressFields.base_fields}
+            initial["details_from"] = on_file
         return cls(initial=initial)
 
 

@@ -7,19 +7,18 @@ version). If they have been forgotten since, the details are erased
 everywhere else, and placing the order with them would bring them back:
 the form is refused and what it held of them is not kept. The stamp rides
 with the form wherever it is drawn again (a line added without JavaScript,
-a refused form kept for the page)."""
-
-import re
+a refused form kept for the page), and into the command, which checks it
+again where a forget cannot slip in between (orders.erasure_guard)."""
 
 from django.http import QueryDict
 
 from eventstore import EventStore
 from orders.domain.customer import customer_stream_id
+from orders.erasure_guard import DetailsFrom
 from orders.shipping_forms import PERSONAL_FIELD_NAMES
 from projections import consistency
 
 FIELD = "details_from"
-_STAMP = re.compile(r"([0-9]{1,9}):(.+)")
 
 
 def _erasures(customer_id: str):
@@ -36,18 +35,25 @@ def on_file(customer_id: str) -> str | None:
     last = _erasures(customer_id)
     if last is not None and not consistency.wait_for(("shipping_details",), last.global_position):
         return None
-    return f"{last.version if last else 0}:{customer_id}"
+    return DetailsFrom(customer_id, last.version if last else 0).stamp
 
 
 def forgotten_since(data: QueryDict) -> str | None:
     """The customer whose file filled in this form's details, if they have
     been forgotten since (None: typed by hand, or still on file)."""
-    stamp = _STAMP.fullmatch(data.get(FIELD, ""))
-    if stamp is None or not any(data.get(f) for f in PERSONAL_FIELD_NAMES):
+    stamp = sent_with(data)
+    if stamp is None:
         return None
-    version, customer_id = int(stamp.group(1)), stamp.group(2)
-    last = _erasures(customer_id)
-    return customer_id if last is not None and last.version > version else None
+    last = _erasures(stamp.customer_id)
+    return stamp.customer_id if last is not None and last.version > stamp.erasures else None
+
+
+def sent_with(data: QueryDict) -> DetailsFrom | None:
+    """Whose file filled in the details this form sends (None: it sends
+    none, or typed by hand)."""
+    if not any(data.get(f) for f in PERSONAL_FIELD_NAMES):
+        return None
+    return DetailsFrom.parse(data.get(FIELD))
 
 
 def refusal(customer_id: str, data: QueryDict) -> tuple[str, QueryDict]:

@@ -66,6 +66,23 @@ class CommandResult:
 Handler = Callable[[Any, int | None], CommandResult]
 
 
+def change(
+    repo: Any, key, expected_version: int | None, decide: Callable[[Any], None], loaded=None
+) -> CommandResult:
+    """Load the aggregate at ``key`` (at ``expected_version`` if given)
+    unless given (``loaded``), let it decide, append what it decided."""
+    aggregate = repo.get(key, expected_version) if loaded is None else loaded
+    loaded = aggregate.version
+    decide(aggregate)
+    appended = repo.save(aggregate)
+    if appended is None:  # nothing to do: no event; the token names the stream's last one
+        head = repo.head(aggregate)
+        return CommandResult(aggregate.id, loaded, head.position, changed=False, tx_id=head.tx_id)
+    return CommandResult(
+        aggregate.id, appended.version, appended.position, created=loaded == 0, tx_id=appended.tx_id
+    )
+
+
 def run(
     handler: Handler,
     command: Any,

@@ -4,6 +4,7 @@ import config.converters  # noqa: F401  (registers the "id" path converter)
 from orders import (
     api,
     catalogue_views,
+    command_views,
     confirm_views,
     customer_api,
     customer_views,
@@ -75,7 +76,7 @@ urlpatterns += [
     path("catalogue/suggest", catalogue_views.suggest, name="catalogue-suggest"),
     path("catalogue/<str:sku>/<str:action>", catalogue_views.product_command, name="catalogue-command"),
     path("orders/<id:order_id>/item-info", catalogue_views.item_info, name="order-item-info"),
-    path("orders/<id:order_id>/<str:action>", views.order_command, name="order-command"),
+    path("orders/<id:order_id>/<str:action>", command_views.order_command, name="order-command"),
     path("orders/<id:order_id>/<str:action>/confirm", confirm_views.confirm_command, name="order-confirm"),
     path("inventory/", inventory_views.inventory, name="inventory"),
     path("customers/<str:customer_id>/", customer_views.customer_detail, name="customer-detail"),

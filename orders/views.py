@@ -23,14 +23,11 @@ from orders import commands, idempotency, line_check, prefill, prg
 from orders.domain import (
     Action,
     DomainError,
-    InvalidOrderDataError,
     LinesRefusedError,
-    OrderNotFoundError,
-    PriceChangedError,
-    UnknownSkuError,
     actions,
 )
-from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
+from orders.erasure_guard import DetailsErasedError
+from orders.errors import IdempotencyKeyReusedError
 from orders.forms import (
     AddItemForm,
     CancelForm,
@@ -40,16 +37,12 @@ from orders.forms import (
     PlaceOrderForm,
     RemoveItemForm,
     ShipForm,
-    changed_prices,
-    price_change_message,
-    unknown_sku_message,
 )
 from orders.http import MANAGERS_ONLY, can_manage
 from orders.line_status import line_context, placed_message, remember_placed
 from orders.list_filters import PAGE_SIZES
 from orders.listing import list_query
 from orders.repository import OrderRepository
-from orders.stale_forms import execute_from_page, outcome_message
 from orders.stock_panel import stock_context
 from projections import consistency, selectors
 
@@ -94,6 +87,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
                     "contact": place_form.contact(),
                     "shipping_address": place_form.shipping_address(),
                 }
+                details["details_from"] = prefill.sent_with(sent)
                 with message_context(user_id=str(request.user.pk)):
                     result = commands.execute(
                         commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines, **details),
@@ -104,6 +98,9 @@ def order_list(request: HttpRequest) -> HttpResponse:
                     kept = line_check.kept(exc.problems)
                 else:
                     errors.append(str(exc))
+            except DetailsErasedError as exc:  # forgotten after the check above
+                why, sent = prefill.refusal(exc.customer_id, sent)
+                errors.append(why)
             except (DomainError, IdempotencyKeyReusedError) as exc:
                 errors.append(str(exc))
             else:
@@ -215,13 +212,15 @@ def detail_context(request, order_id: UUID) -> dict:
     if as_of is not None:
         replayed, upto = OrderRepository().get_at(order_id, as_of)
         as_of_state = {"order": replayed.state(), "events": len(upto)} if replayed.exists else {"order": None}
+    # The customer's file caught up with their last erasure before the address is read from it.
+    on_file = prefill.on_file(order.customer_id) if order else None
     shipping = selectors.order_shipping(order_id)
     forms_ = {
         "add": AddItemForm(initial={"version": version, "quantity": 1}),
         "ship": ShipForm(initial={"version": version}),
         "cancel": CancelForm(initial={"version": version}),
         "note": NoteForm(initial={"version": version}),
-        "address": ChangeAddressForm.starting_from(shipping, version, history),
+        "address": ChangeAddressForm.starting_from(shipping, version, history, on_file),
     }
     with_usernames(history)
     context = {
@@ -296,102 +295,6 @@ COMMAND_FORMS = {
     "address": ChangeAddressForm,
 }
 LINE_FORMS = ("remove", "quantity")  # forms on a line of the table: their errors show above it
-# Commands that destroy something: they run only from their confirmation page.
-CONFIRMED_ACTIONS = {"remove", "cancel"}
-
-
-def _command(action: str, order_id: UUID, form):
-    data = form.cleaned_data
-    if action == "add":
-        return commands.AddItem(order_id, data["sku"], data["quantity"], data["price"])
-    if action == "quantity":
-        return commands.ChangeLineQuantity(order_id, data["sku"], data["quantity"])
-    if action == "note":
-        return commands.AddNote(order_id, data["text"])
-    if action == "remove":
-        return commands.RemoveItem(order_id, data["sku"])
-    if action == "ship":
-        return commands.ShipOrder(order_id, data["carrier"] or None, data["tracking_number"] or None)
-    if action == "address":
-        return commands.ChangeShippingAddress(order_id, form.shipping_address())
-    return commands.CancelOrder(order_id, data["reason"])
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResponse:
-    """Run one command from its form, then redirect: to the order on
-    success, or back to the form (kept, with why it failed; see orders.prg).
-    A GET (a bookmarked or reloaded command address) shows the order."""
-    if action not in COMMAND_FORMS:
-        raise Http404
-    if request.method == "GET":
-        return redirect("order-detail", order_id=order_id)
-    if not can_manage(request.user):
-        raise PermissionDenied(MANAGERS_ONLY)
-    if action in CONFIRMED_ACTIONS and request.POST.get("confirmed") != "yes":
-        typed = request.POST.copy()
-        for name in prg.NOT_KEPT | {"form_key"}:
-            typed.pop(name, None)
-        return redirect(f"{reverse('order-confirm', args=[order_id, action])}?{typed.urlencode()}")
-    form = COMMAND_FORMS[action](request.POST)
-    errors, kept = [], {}
-    if form.is_valid():
-        expected = form.cleaned_data["version"]
-        try:
-            with message_context(user_id=str(request.user.pk)):
-                result, since = execute_from_page(
-                    action,
-                    _command(action, order_id, form),
-                    order_id,
-                    expected,
-                    form.idempotency_key(request.user, idempotency.target(request)),
-                )
-        except StaleVersionError as exc:
-            if not exc.current:  # no such order: nothing to go back to
-                raise Http404(f"order {order_id} does not exist") from None
-            kept["conflict_after"] = expected
-            if exc.current is None or exc.current <= expected:  # a doctored or mixed-up page
-                messages.error(
-                    request, f"This page is out of date (the order is at version {exc.current}); reload it."
-                )
-        except OrderNotFoundError as exc:
-            raise Http404(str(exc)) from None
-        except PriceChangedError as exc:  # the form shows the new price: sent again, it is charged
-            kept["prices"] = changed_prices(exc)
-            errors += [price_change_message(sku, change) for sku, change in kept["prices"].items()]
-        except UnknownSkuError as exc:  # typed in the wrong case, perhaps
-            errors += [unknown_sku_message(sku) for sku in exc.skus]
-        except (InvalidOrderDataError, DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
-            errors.append(str(exc).replace(f"order {order_id}", "this order"))  # on its own page
-        else:
-            messages.success(request, outcome_message(_DONE[action], result, since))
-            return redirect(f"{reverse('order-detail', args=[order_id])}?after={result.consistency_token}")
-    if "version" in form.errors:
-        messages.error(request, "This form is out of date or incomplete; reload the page and try again.")
-    subject = OrderRepository().customer_of(order_id) if action == "address" else None  # seals the address
-    token = prg.save(request, str(order_id), action, request.POST, errors, subject=subject, **kept)
-    return prg.redirect(reverse("order-detail", args=[order_id]), token, anchor=FORM_ANCHORS[action])
-
-
-FORM_ANCHORS = {
-    "add": "add-heading",
-    "remove": "lines-heading",
-    "ship": "ship-heading",
-    "cancel": "cancel-heading",
-    "quantity": "lines-heading",
-    "note": "note-heading",
-    "address": "address-heading",
-}
-_DONE = {
-    "add": "Item added.",
-    "remove": "Line removed.",
-    "ship": "Order shipped.",
-    "cancel": "Order cancelled.",
-    "quantity": "Quantity changed.",
-    "note": "Note added.",
-    "address": "Shipping address changed.",
-}
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from eventstore.models import Event
-from orders import commands
+from orders import commands, prefill
 from tests.integration.test_personal_data import columns_holding
 from tests.integration.web.pages import text
 from tests.support import LINE_A, SHIPPING_FORM, ApiClient, login, settle
@@ -121,6 +121,72 @@ def test_details_filled_in_from_a_customer_forgotten_before_the_form_is_sent_are
     typed = {name: value for name, value in form.items() if name != "details_from"}
     assert client.post("/orders/", typed).status_code == 302
     assert orders_placed() == placed + 1
+
+
+@pytest.mark.postgres
+def test_a_forget_between_the_form_s_check_and_its_command_is_caught_by_the_command(manager, monkeypatch):
+    """The command checks the stamp again in its own transaction, under the
+    lock forgetting takes: a forget committing after the view's check is
+    seen there."""
+    customers(manager, "cust_raced")
+    client = login(manager)
+    filled = text(client.get("/orders/customer-prefill", {"customer_id": "cust_raced"}))
+    stamp = re.search(r'name="details_from" value="([^"]+)"', filled).group(1)
+    form = {
+        **SHIPPING_FORM,
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "address_line1": "12 Analytical Row",
+        "details_from": stamp,
+        "customer_id": "cust_raced",
+        "sku_0": LINE_A["sku"],
+        "quantity_0": "1",
+    }
+    checked_in_the_view = prefill.forgotten_since
+
+    def then_another_request_forgets(data):
+        answer = checked_in_the_view(data)
+        commands.execute(commands.ForgetCustomer("cust_raced"))  # a staff user, meanwhile
+        return answer
+
+    monkeypatch.setattr(prefill, "forgotten_since", then_another_request_forgets)
+    placed = orders_placed()
+
+    refused_to = client.post("/orders/", form)
+
+    assert refused_to.status_code == 303 and orders_placed() == placed
+    page = client.get(refused_to["Location"]).content.decode()
+    assert "cust_raced was forgotten after their contact and address were filled in from the file" in page
+    settle()
+    assert columns_holding(["Ada Lovelace", "Analytical"]) == []
+
+
+@pytest.mark.postgres
+def test_the_change_address_form_does_not_bring_back_an_address_erased_after_the_page_showed_it(
+    manager, staff
+):
+    customers(manager, "cust_moving")
+    [order] = Event.objects.filter(event_type="OrderPlaced").values_list("aggregate_id", flat=True)
+    client = login(manager)
+    page = text(client.get(f"/orders/{order}/"))
+    drawn = re.search(r'id="address-heading".*?</form>', page, re.S).group(0)
+    fields = dict(re.findall(r'name="([a-z_0-9]+)"[^>]*value="([^"]*)"', drawn))
+    fields["country"] = "GB"
+    assert fields["address_line1"] == "12 Analytical Row" and fields["details_from"] == "0:cust_moving"
+    assert ApiClient(staff).post("/api/customers/cust_moving/forget").status_code == 200  # meanwhile
+    settle()
+    before = Event.objects.filter(aggregate_id=order).count()
+
+    response = client.post(f"/orders/{order}/address", {**fields, "postcode": "N1 9GV"})  # a typo fixed
+
+    assert response.status_code == 303 and Event.objects.filter(aggregate_id=order).count() == before
+    shown = client.get(response["Location"]).content.decode()
+    assert "cust_moving was forgotten after this page showed their details" in shown
+    assert "Analytical" not in shown
+    assert columns_holding(["Ada Lovelace", "Analytical"]) == []
+    # Now the page offers no address to send back: the customer's file is erased.
+    again = text(client.get(f"/orders/{order}/"))
+    assert "Analytical" not in re.search(r'id="address-heading".*?</form>', again, re.S).group(0)
 
 
 @pytest.mark.postgres
