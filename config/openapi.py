@@ -29,6 +29,9 @@ SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The one PATCH (a line's quantity) takes the same body as its PUT, field
+    # required: not drf-spectacular's "Patched" copy with every field optional.
+    "COMPONENT_SPLIT_PATCH": False,
     # config.converters: an order id in a path, in either case.
     "PATH_CONVERTER_OVERRIDES": {"id": {"type": "string", "format": "uuid"}},
     # The schema and its docs are public (credentials not even looked at); the operations are not.

@@ -163,7 +163,7 @@ class CustomerForgetApi(APIView):
         body = {
             "customer_id": customer_id,
             "forgotten": True,
-            "recorded": result.changed and not result.replayed,
+            "recorded": result.changed,  # a replay: as the first answer said
             "version": result.version,
             "position": result.position,
             "consistency_token": result.consistency_token,

@@ -218,3 +218,13 @@ def _by_path(ops: list[Operation]) -> dict[str, list[Operation]]:
     for op in ops:
         grouped.setdefault(op.path, []).append(op)
     return grouped
+
+
+def test_the_patch_of_a_line_documents_the_body_it_requires(schema):
+    """PATCH takes the same body as PUT, its field required: not a "Patched"
+    copy with every field optional, which a generated client would send empty."""
+    assert [name for name in schema["components"]["schemas"] if name.startswith("Patched")] == []
+    [path] = [p for p in schema["paths"] if p.startswith("/api/orders/") and p.endswith("/items/{sku}")]
+    body = schema["paths"][path]["patch"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert body["required"] is True and schema["components"]["schemas"][ref]["required"] == ["quantity"]

@@ -479,6 +479,18 @@ def test_a_forget_the_rules_refuse_is_shown_on_the_customer_page(staff, monkeypa
     assert PersonalDataKey.objects.filter(subject_id="cust_ada").exists()
 
 
+def test_a_forget_replayed_with_its_idempotency_key_answers_as_the_first_time(staff):
+    api = ApiClient(staff)
+    place(api, "cust_ada", ADA)
+    key = {"Idempotency-Key": "forget-ada-1"}
+    first = api.post("/api/customers/cust_ada/forget", headers=key)
+
+    replayed = api.post("/api/customers/cust_ada/forget", headers=key)
+
+    assert replayed["Idempotent-Replayed"] == "true"
+    assert replayed.json() == first.json() and first.json()["recorded"] is True
+
+
 def test_forgetting_again_answers_a_token_that_reads_can_wait_for(staff):
     api = ApiClient(staff)
     place(api, "cust_ada", ADA)
