@@ -7,11 +7,21 @@ from rest_framework import serializers
 from config.serializers import StrictCharField, StrictSerializer
 from orders.countries import is_country
 from orders.domain import rules
+from orders.domain.errors import InvalidOrderDataError
 from orders.domain.shipping import Contact, ShippingAddress
 
 
+def _printable(value: str | None) -> None:
+    """The domain's rule for personal text, checked here too, so that every
+    field that breaks it is reported at once, under its own path."""
+    try:
+        rules.check_personal_text("", value, len(value or ""), required=False)
+    except InvalidOrderDataError as exc:
+        raise serializers.ValidationError(exc.reason) from None
+
+
 def _text(max_length: int, **kwargs) -> StrictCharField:
-    return StrictCharField(max_length=max_length, trim_whitespace=True, **kwargs)
+    return StrictCharField(max_length=max_length, trim_whitespace=True, validators=[_printable], **kwargs)
 
 
 class StrictEmailField(serializers.EmailField):

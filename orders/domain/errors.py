@@ -15,7 +15,7 @@ class InvalidOrderDataError(DomainError, ValueError):
     code = "invalid-order-data"
 
     def __init__(self, field: str, message: str):
-        self.field = field
+        self.field, self.reason = field, message
         super().__init__(f"{field}: {message}")
 
 

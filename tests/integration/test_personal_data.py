@@ -442,6 +442,21 @@ def test_a_refused_form_keeps_personal_data_only_sealed_under_the_customers_key(
     assert web["email"] not in nobody.content.decode()
 
 
+def test_every_unprintable_personal_field_is_reported_under_its_own_path(staff):
+    body = {
+        "customer_id": "cust_tab",
+        "items": [LINE_A],
+        "contact": {"name": "Ada\tLovelace", "email": "ada@example.com"},
+        "shipping_address": {**ADA["shipping_address"], "line1": "12\tRow", "city": "Lon\u202edon"},
+    }
+    before = event_count()
+
+    problem = assert_problem(ApiClient(staff).post("/api/orders/", body), 400)
+
+    assert set(problem["errors"]) == {"contact.name", "shipping_address.line1", "shipping_address.city"}
+    assert event_count() == before
+
+
 def test_a_malformed_customer_id_is_refused_by_the_page_and_the_api_and_erases_nothing(staff):
     place(ApiClient(staff), "cust_ada", ADA)
     settle()  # the email filter's lookup key ("$lookup") exists now
