@@ -25,6 +25,7 @@ ATTEMPTS = 3
 # (the message travels in a cookie) nor a note's text.
 _IN_WORDS = {
     "NoteAdded": "a note was added",
+    "OrderCancelled": "the order was cancelled",
     "ShippingDetailsGiven": "the contact and shipping address were given",
     "ShippingAddressChanged": "the shipping address was changed",
 }
@@ -61,7 +62,15 @@ def execute_from_page(
 
 def went_past(events: list[RecordedEvent]) -> str:
     """The changes a form went past, in words."""
-    return "; ".join(_IN_WORDS.get(event.event_type) or event_summary(event) for event in events)
+    return "; ".join(_IN_WORDS.get(event.event_type) or _summary(event) for event in events)
+
+
+def _summary(event: RecordedEvent) -> str:
+    """What the history says of it, less what staff wrote (a price
+    override's reason): the message travels in a cookie."""
+    if "override_reason" in event.data:
+        event = event._replace(data={k: v for k, v in event.data.items() if k != "override_reason"})
+    return event_summary(event)
 
 
 def outcome_message(done: str, result: CommandResult, since: list[RecordedEvent]) -> str:

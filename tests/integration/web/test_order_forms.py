@@ -357,6 +357,25 @@ def test_a_form_that_loses_the_race_to_append_goes_past_the_winner(manager, othe
 
 
 @committed
+def test_what_a_form_went_past_is_said_without_what_staff_wrote(manager, other):
+    """The message travels in a cookie: a cancellation's reason and a price
+    override's stay on the order's page."""
+    order = place_order(user=manager).order_id
+    run_command(commands.AddItem(order, "EXTRA-9", 1, 250, "Loyal since 1998"), user=other)
+    run_command(commands.CancelOrder(order, "Wife found the receipt"), user=other)
+    settle()
+    client = login(manager)
+
+    response = client.post(f"/orders/{order}/note", {"version": "1", "text": "Gift wrap"})
+
+    assert response.status_code == 302
+    shown = messages_shown(client.get(response["Location"]))
+    assert "(Since you opened the page: Added 1 \u00d7 EXTRA-9 at €2.50; the order was cancelled.)" in shown
+    cookie = response.cookies["messages"].value
+    assert "receipt" not in cookie and "1998" not in cookie
+
+
+@committed
 def test_a_note_goes_through_whatever_changed_since_the_page_was_drawn(manager, other):
     order = place_order(lines=(WIDGET, GADGET), user=manager).order_id
     run_command(commands.AddItem(order, "EXTRA-9", 1, 300), user=other)  # after the page was opened at v1
