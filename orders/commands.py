@@ -19,6 +19,7 @@ from eventstore import ConcurrencyError
 from eventstore.personal import PersonalData
 from orders import erasure_guard, metrics, unit_of_work
 from orders.domain import DuplicateOrderError, OrderAggregate
+from orders.domain.errors import CustomerSpelledOtherwiseError
 from orders.domain.pricing import as_request
 from orders.domain.product import product_id
 from orders.domain.shipping import Contact, ShippingAddress
@@ -32,6 +33,7 @@ from orders.repository import (
 from orders.stock_commands import HANDLERS as STOCK_HANDLERS
 from orders.stock_commands import ReceiveStock, ReleaseStock, ReserveStock, ShipStock
 from orders.unit_of_work import CommandResult
+from projections import selectors
 
 __all__ = ["CommandResult", "ReceiveStock", "ReleaseStock", "ReserveStock", "ShipStock", "execute"]
 
@@ -248,6 +250,8 @@ def change_shipping_address(cmd: ChangeShippingAddress, expected_version: int | 
 def forget_customer(cmd: ForgetCustomer, expected_version: int | None) -> CommandResult:
     """Delete the customer's data key (the erasure itself) and record it; in
     one transaction, so a lost race leaves the key for the retry to delete."""
+    if (known := selectors.customer_spelled_otherwise(cmd.customer_id)) is not None:
+        raise CustomerSpelledOtherwiseError(cmd.customer_id, known)
     with transaction.atomic():
         erasure_guard.lock(cmd.customer_id)  # after a command checking their details, or before it
         deleted = PersonalData().forget(cmd.customer_id)

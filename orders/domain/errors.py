@@ -19,6 +19,20 @@ class InvalidOrderDataError(DomainError, ValueError):
         super().__init__(f"{field}: {message}")
 
 
+class CustomerSpelledOtherwiseError(DomainError):
+    """A customer id no one has, of a customer known in another case: a
+    typo, not someone to forget (ids are case-sensitive)."""
+
+    code = "customer-spelled-otherwise"
+
+    def __init__(self, customer_id: str, known: str):
+        self.customer_id, self.known = customer_id, known
+        super().__init__(
+            f"There is no customer {customer_id}, but there is {known} (customer ids are case-sensitive)."
+            f" Forget {known} if that is who asked."
+        )
+
+
 class OrderNotFoundError(DomainError):
     code = "order-not-found"
 

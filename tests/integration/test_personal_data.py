@@ -494,6 +494,20 @@ def test_a_forget_the_rules_refuse_is_shown_on_the_customer_page(staff, monkeypa
     assert PersonalDataKey.objects.filter(subject_id="cust_ada").exists()
 
 
+def test_forgetting_a_known_customer_s_id_in_another_case_is_refused_naming_them(staff):
+    api = ApiClient(staff)
+    place(api, "cust_ada", ADA)
+    settle()  # the customer is known to the read side
+    before = event_count()
+
+    problem = assert_problem(api.post("/api/customers/CUST_ADA/forget"), 409)
+
+    assert problem["type"] == "/problems/customer-spelled-otherwise"
+    assert problem["known_customer_id"] == "cust_ada"
+    assert event_count() == before and PersonalDataKey.objects.filter(subject_id="cust_ada").exists()
+    assert api.post("/api/customers/cust_nobody_ever/forget").json()["recorded"] is True  # in no case
+
+
 def test_a_forget_replayed_with_its_idempotency_key_answers_as_the_first_time(staff):
     api = ApiClient(staff)
     place(api, "cust_ada", ADA)
