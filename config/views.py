@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -20,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 
 from config.rest import JSONParser
-from config.serializers import problem_responses
+from config.serializers import StrictSerializer, problem_responses
 from eventstore.api import EventCatalogApi
 
 
@@ -88,6 +89,13 @@ class ThrottledLoginView(LoginView):
         return super().form_invalid(form)
 
 
+class TokenRequestSerializer(StrictSerializer, AuthTokenSerializer):
+    """A user's username and password (no other field)."""
+
+    class Meta:
+        ref_name = "TokenRequest"
+
+
 class AuthTokenApi(ObtainAuthToken):
     """POST {"username", "password"} -> {"token"}; send it as
     ``Authorization: Token <token>``."""
@@ -95,15 +103,14 @@ class AuthTokenApi(ObtainAuthToken):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
     parser_classes = [JSONParser]
+    serializer_class = TokenRequestSerializer
     # As DRF's empty list, but named, so the schema says no credentials are needed.
     permission_classes = [AllowAny]
 
     @extend_schema(
         operation_id="obtain_token",
         summary="Exchange a username and password for an API token",
-        request=inline_serializer(
-            "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
-        ),
+        request=TokenRequestSerializer,
         responses={
             200: inline_serializer("TokenResponse", {"token": serializers.CharField()}),
             # 401: an Authorization header with a token that is not valid (send none);

@@ -42,6 +42,14 @@ def test_bad_or_missing_credentials_are_400(manager, body):
     assert_problem(ApiClient().post(URL, body), 400)
 
 
+def test_a_field_the_endpoint_does_not_take_is_400_and_gets_no_token(manager):
+    body = {"username": "manager", "password": password_of("manager"), "remember_me": True}
+
+    problem = assert_problem(ApiClient().post(URL, body), 400)
+
+    assert problem["errors"] == {"remember_me": ["Unknown field."]}
+
+
 def test_malformed_json_is_400_too_large_413_another_content_type_415(manager):
     client = ApiClient()
 
