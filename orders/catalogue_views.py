@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from eventstore.metadata import message_context
-from orders import commands, idempotency
+from orders import commands
 from orders.catalogue_forms import AddProductForm, ProductPriceForm, ProductRenameForm, ProductStateForm
 from orders.domain import DomainError, ProductNotFoundError
 from orders.domain.product import MAX_NAME_LENGTH
@@ -31,7 +31,7 @@ def _run(request: HttpRequest, form, command, expected_version: int | None = Non
         return commands.execute(
             command,
             expected_version=expected_version,
-            idempotency_key=form.idempotency_key(request.user, idempotency.target(request)),
+            idempotency_key=form.idempotency_key(request),
         )
 
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from eventstore.metadata import message_context
-from orders import commands, idempotency, prg
+from orders import commands, prg
 from orders.domain import (
     DomainError,
     InvalidOrderDataError,
@@ -80,7 +80,7 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
                     _command(action, order_id, form),
                     order_id,
                     expected,
-                    form.idempotency_key(request.user, idempotency.target(request)),
+                    form.idempotency_key(request),
                 )
         except StaleVersionError as exc:
             if not exc.current:  # no such order: nothing to go back to

@@ -250,11 +250,17 @@ def change_shipping_address(cmd: ChangeShippingAddress, expected_version: int | 
 def forget_customer(cmd: ForgetCustomer, expected_version: int | None) -> CommandResult:
     """Delete the customer's data key (the erasure itself) and record it; in
     one transaction, so a lost race leaves the key for the retry to delete."""
-    if (known := selectors.customer_spelled_otherwise(cmd.customer_id)) is not None:
-        raise CustomerSpelledOtherwiseError(cmd.customer_id, known)
     with transaction.atomic():
         erasure_guard.lock(cmd.customer_id)  # after a command checking their details, or before it
-        deleted = PersonalData().forget(cmd.customer_id)
+        personal = PersonalData()
+        # Nothing of theirs here, and a known customer's id in another case: a typo.
+        if (
+            not personal.has_key(cmd.customer_id)
+            and not erasure_guard.erasures(cmd.customer_id)
+            and (known := selectors.customer_spelled_otherwise(cmd.customer_id)) is not None
+        ):
+            raise CustomerSpelledOtherwiseError(cmd.customer_id, known)
+        deleted = personal.forget(cmd.customer_id)
         return _change(CustomerRepository(), cmd.customer_id, None, lambda c: c.forget(deleted))
 
 

@@ -81,13 +81,13 @@ class OneTimeForm(forms.Form):
         """What the command was sent with (the key itself aside)."""
         return {k: v for k, v in self.cleaned_data.items() if k != "form_key"}
 
-    def idempotency_key(self, user, path: str) -> IdempotencyKey | None:
+    def idempotency_key(self, request) -> IdempotencyKey | None:
         """The form's one-time key as an idempotency key of this user's
         command (None when the form came without one)."""
         key = self.cleaned_data.get("form_key")
         if not key:
             return None
-        return IdempotencyKey.for_request(str(user.pk), f"form:{key}", "POST", path, self.command_data())
+        return IdempotencyKey.for_http(str(request.user.pk), f"form:{key}", request, self.command_data())
 
 
 class VersionedForm(OneTimeForm):

@@ -16,7 +16,7 @@ from config.rest import Problem
 from config.serializers import problem_responses
 from eventstore.metadata import message_context
 from orders import commands
-from orders.idempotency import IdempotencyKey, invalid_key_reason, target
+from orders.idempotency import IdempotencyKey, invalid_key_reason
 
 # Why the pages refuse a command to a signed-in user who is not an order manager.
 MANAGERS_ONLY = (
@@ -111,9 +111,7 @@ def idempotency_key(request: Request, if_match: int | None) -> IdempotencyKey | 
     reason = invalid_key_reason(key)
     if reason:
         raise Problem(400, "invalid-idempotency-key", "Invalid Idempotency-Key", f"Idempotency-Key {reason}.")
-    return IdempotencyKey.for_request(
-        str(request.user.pk), key, request.method, target(request), request.data or None, if_match
-    )
+    return IdempotencyKey.for_http(str(request.user.pk), key, request, request.data or None, if_match)
 
 
 def execute_for(request: Request, command, *, versioned: bool = True) -> commands.CommandResult:

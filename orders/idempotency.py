@@ -7,7 +7,7 @@ and expire after ``IDEMPOTENCY_KEY_TTL`` seconds (24 hours by default);
 """
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -46,11 +46,24 @@ class IdempotencyKey:
     scope: str
     key: str
     request_hash: str
+    # The same request's hash as keys were bound until 2026-12-07 (to the
+    # path as spelled): records written then are replayed too. They expire
+    # IDEMPOTENCY_KEY_TTL after that deploy; then this can go.
+    earlier_hash: str | None = None
 
     @classmethod
     def for_request(cls, scope: str, key: str, *parts: Any) -> "IdempotencyKey":
         digest = hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
         return cls(scope, key, digest)
+
+    @classmethod
+    def for_http(cls, scope: str, key: str, request, *parts: Any) -> "IdempotencyKey":
+        """The key of ``request`` (its method, what it acts on: ``target``)
+        and ``parts`` (its body, its If-Match)."""
+        earlier = cls.for_request(scope, key, request.method, request.path, *parts).request_hash
+        return replace(
+            cls.for_request(scope, key, request.method, target(request), *parts), earlier_hash=earlier
+        )
 
 
 def ttl() -> timedelta:
@@ -66,7 +79,7 @@ def lookup(idem: IdempotencyKey) -> dict[str, Any] | None:
     if record.expires_at <= timezone.now():
         record.delete()
         return None
-    if record.request_hash != idem.request_hash:
+    if record.request_hash not in (idem.request_hash, idem.earlier_hash):
         raise IdempotencyKeyReusedError(idem.key)
     return record.result
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from eventstore.metadata import message_context
-from orders import commands, idempotency, prg
+from orders import commands, prg
 from orders.domain import DomainError, ProductNotFoundError
 from orders.errors import ContentionError, IdempotencyKeyReusedError
 from orders.forms import ReceiveStockForm, did_you_mean
@@ -35,7 +35,7 @@ def inventory(request: HttpRequest) -> HttpResponse:
                 with message_context(user_id=str(request.user.pk)):
                     result = commands.execute(
                         commands.ReceiveStock(form.cleaned_data["sku"], form.cleaned_data["quantity"]),
-                        idempotency_key=form.idempotency_key(request.user, idempotency.target(request)),
+                        idempotency_key=form.idempotency_key(request),
                     )
             except ProductNotFoundError as exc:
                 errors.append(f"{exc}{did_you_mean(exc.sku)}")

@@ -28,12 +28,13 @@ def _erasures(customer_id: str):
     return events[-1] if events else None
 
 
-def on_file(customer_id: str) -> str | None:
+def on_file(customer_id: str, timeout: float | None = None) -> str | None:
     """The stamp for details read now from the customer's file, once that
-    file has caught up with their last erasure (None: it has not, in time:
-    the file may still hold what was erased)."""
+    file has caught up with their last erasure (None: it has not, within
+    ``timeout`` seconds, READ_YOUR_WRITES_TIMEOUT by default: the file may
+    still hold what was erased)."""
     last = _erasures(customer_id)
-    if last is not None and not consistency.wait_for(("shipping_details",), last.global_position):
+    if last is not None and not consistency.wait_for(("shipping_details",), last.global_position, timeout):
         return None
     return DetailsFrom(customer_id, last.version if last else 0).stamp
 
@@ -56,11 +57,31 @@ def sent_with(data: QueryDict) -> DetailsFrom | None:
     return DetailsFrom.parse(data.get(FIELD))
 
 
-def refusal(customer_id: str, data: QueryDict) -> tuple[str, QueryDict]:
-    """Why the form is refused, and what of it to keep (not their details)."""
+def not_theirs(data: QueryDict) -> str | None:
+    """The customer whose file filled in this form's details, when the form
+    places the order for someone else (their details would outlive their
+    erasure there)."""
+    stamp = sent_with(data)
+    if stamp is None or stamp.customer_id == (data.get("customer_id") or "").strip():
+        return None
+    return stamp.customer_id
+
+
+def refusal(customer_id: str, data: QueryDict, *, theirs: bool = False) -> tuple[str, QueryDict]:
+    """Why the form is refused (``customer_id`` was forgotten since, or,
+    ``theirs``, the order is for someone else), and what of it to keep (not
+    the details)."""
     kept = data.copy()
     for name in (*PERSONAL_FIELD_NAMES, FIELD):
         kept.pop(name, None)
+    if theirs:
+        ordered_for = (data.get("customer_id") or "").strip()
+        return (
+            f"The contact and address were filled in from {customer_id}'s file, but the order is for "
+            f"{ordered_for}: they were not used. Enter {ordered_for}'s own, or place the order for "
+            f"{customer_id}.",
+            kept,
+        )
     return (
         f"{customer_id} was forgotten after their contact and address were filled in from the file: "
         "those are erased and were not used. Ask the customer for them again.",

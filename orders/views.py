@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from config import replicas
 from eventstore import EventStore
 from eventstore.metadata import message_context
-from orders import commands, idempotency, line_check, prefill, prg
+from orders import commands, line_check, prefill, prg
 from orders.domain import (
     Action,
     DomainError,
@@ -80,6 +80,9 @@ def order_list(request: HttpRequest) -> HttpResponse:
         if (forgotten := prefill.forgotten_since(sent)) is not None:
             why, sent = prefill.refusal(forgotten, sent)
             errors.append(why)
+        elif (owner := prefill.not_theirs(sent)) is not None:
+            why, sent = prefill.refusal(owner, sent, theirs=True)
+            errors.append(why)
         elif place_form.is_valid():
             lines = place_form.cleaned_data["lines"]
             try:
@@ -91,7 +94,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
                 with message_context(user_id=str(request.user.pk)):
                     result = commands.execute(
                         commands.PlaceOrder(place_form.cleaned_data["customer_id"], lines, **details),
-                        idempotency_key=place_form.idempotency_key(request.user, idempotency.target(request)),
+                        idempotency_key=place_form.idempotency_key(request),
                     )
             except LinesRefusedError as exc:  # with every problem it found: each row shows its own
                 if exc.problems is not None:
@@ -213,7 +216,7 @@ def detail_context(request, order_id: UUID) -> dict:
         replayed, upto = OrderRepository().get_at(order_id, as_of)
         as_of_state = {"order": replayed.state(), "events": len(upto)} if replayed.exists else {"order": None}
     # The customer's file caught up with their last erasure before the address is read from it.
-    on_file = prefill.on_file(order.customer_id) if order else None
+    on_file = prefill.on_file(order.customer_id, timeout=0) if order else None  # a convenience: no wait
     shipping = selectors.order_shipping(order_id)
     forms_ = {
         "add": AddItemForm(initial={"version": version, "quantity": 1}),

@@ -289,6 +289,24 @@ def test_a_retry_naming_the_order_in_capitals_is_the_same_request(manager_api):
     assert assert_problem(other, 422)["type"] == "/problems/idempotency-key-reused"  # another order
 
 
+def test_a_key_recorded_before_keys_bound_the_target_is_replayed(manager_api, monkeypatch):
+    """Until 2026-12-07 a key's hash bound the path as spelled: a retry of a
+    request first sent then is still the same request."""
+    from orders import idempotency
+
+    order = manager_api.place()["order_id"]
+    key = {"Idempotency-Key": "note-before-deploy"}
+    with monkeypatch.context() as before_the_deploy:
+        before_the_deploy.setattr(idempotency, "target", lambda request: request.path)
+        first = manager_api.post(f"/api/orders/{order}/notes", {"text": "Gift wrap"}, headers=key)
+    count = event_count()
+
+    retry = manager_api.post(f"/api/orders/{order}/notes", {"text": "Gift wrap"}, headers=key)
+
+    assert retry.status_code == 200 and retry["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json() and event_count() == count
+
+
 def test_idempotency_keys_are_per_user(manager_api, other):
     payload = {"customer_id": "cust_9", "items": [LINE_A]}
     manager_api.post("/api/orders/", payload, headers={"Idempotency-Key": "shared"})

@@ -508,6 +508,19 @@ def test_forgetting_a_known_customer_s_id_in_another_case_is_refused_naming_them
     assert api.post("/api/customers/cust_nobody_ever/forget").json()["recorded"] is True  # in no case
 
 
+def test_a_customer_the_read_side_has_not_seen_yet_can_be_forgotten_beside_one_in_another_case(staff):
+    api = ApiClient(staff)
+    place(api, "cust_ada", ADA)
+    settle()
+    place(api, "CUST_ADA", GRACE)  # not projected yet: only the primary knows them
+
+    answer = api.post("/api/customers/CUST_ADA/forget")
+
+    assert answer.status_code == 200 and answer.json()["recorded"] is True
+    assert not PersonalDataKey.objects.filter(subject_id="CUST_ADA").exists()
+    assert PersonalDataKey.objects.filter(subject_id="cust_ada").exists()
+
+
 def test_a_forget_replayed_with_its_idempotency_key_answers_as_the_first_time(staff):
     api = ApiClient(staff)
     place(api, "cust_ada", ADA)

@@ -190,6 +190,33 @@ def test_the_change_address_form_does_not_bring_back_an_address_erased_after_the
 
 
 @pytest.mark.postgres
+def test_details_filled_in_from_one_customer_s_file_are_not_placed_for_another(manager):
+    """They would outlive that customer's erasure under the other's key."""
+    customers(manager, "cust_ada")
+    client = login(manager)
+    filled = text(client.get("/orders/customer-prefill", {"customer_id": "cust_ada"}))
+    stamp = re.search(r'name="details_from" value="([^"]+)"', filled).group(1)
+    form = {
+        **SHIPPING_FORM,
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "address_line1": "12 Analytical Row",
+        "details_from": stamp,
+        "customer_id": "cust_typo",  # changed after filling in
+        "sku_0": LINE_A["sku"],
+        "quantity_0": "1",
+    }
+    placed = orders_placed()
+
+    refused_to = client.post("/orders/", form)
+
+    assert refused_to.status_code == 303 and orders_placed() == placed
+    page = html.unescape(client.get(refused_to["Location"]).content.decode())
+    assert "filled in from cust_ada's file, but the order is for cust_typo: they were not used" in page
+    assert 'value="cust_typo"' in page and "Analytical" not in page
+
+
+@pytest.mark.postgres
 def test_details_filled_in_from_the_file_place_the_order_while_the_customer_is_on_file(manager):
     customers(manager, "cust_kept")
     client = login(manager)
