@@ -531,3 +531,43 @@ def test_a_line_rejected_for_stock_is_shown_on_the_order_page_without_a_green_ba
     assert page.locator("#order-total").inner_text() == "€39.98"
     assert page.locator("#order-status").inner_text() == "confirmed"
     shot(page, "order-line-rejected")
+
+
+@pytest.mark.reservations
+def test_the_stock_panel_does_not_reload_the_page_over_what_is_being_typed(
+    running, browser, transactional_db, manager
+):
+    stock_catalogue([("WIDGET-A", 1, 1999)])
+    commands.execute(commands.ReceiveStock("WIDGET-A", 10))
+    catalogue_projected("WIDGET-A")
+    _, page = sign_in(browser, running.base_url, manager)
+    form = page.locator("#place")
+    form.get_by_label("Customer", exact=True).fill("cust_typing")
+    fill_shipping(form)
+    row = form.locator("tr.line-row").nth(0)
+    row.get_by_label("SKU").fill("WIDGET-A")
+    row.get_by_label("Quantity").fill("1")
+    form.get_by_role("button", name="Place order").click()
+    page.wait_for_url(re.compile(r".*/orders/[0-9a-f-]{36}/"))
+    wait_for_stock(page)
+    # The panel as it was while the worker reserved (polling), asking now:
+    # the stock has settled, so the answer is a reload (HX-Refresh).
+    poll_again = """() => {
+        const panel = document.getElementById("reservation");
+        panel.setAttribute("hx-get", location.pathname + "reservation");
+        panel.setAttribute("hx-trigger", "every 1s");
+        panel.setAttribute("hx-swap", "outerHTML");
+        htmx.process(panel);
+    }"""
+
+    page.locator("#note-text").fill("Customer asked for gift wrap")
+    page.evaluate(poll_again)
+
+    page.locator("#stock-settled").wait_for(timeout=10_000)
+    assert page.locator("#note-text").input_value() == "Customer asked for gift wrap"
+    assert page.locator("#reservation[hx-trigger]").count() == 0  # it stopped asking
+    # With nothing typed, the page reloads as asked.
+    page.locator("#note-text").fill("")
+    page.evaluate("() => { window.notReloaded = true; }")
+    page.evaluate(poll_again)
+    page.wait_for_function("() => window.notReloaded === undefined", timeout=10_000)
