@@ -26,9 +26,25 @@ from projections import selectors
 from projections.order_events import SHIPPING_EVENTS
 
 sku_validator = RegexValidator(rules.SKU_PATTERN, "Letters, digits, '-' and '_' (at most 40).")
+
 customer_validator = RegexValidator(
     rules.CUSTOMER_ID_PATTERN, "Letters a-z and A-Z (no accents), digits and _.:- (at most 64)."
 )
+
+
+def quantity_field(maximum: int = rules.MAX_QUANTITY, **kwargs) -> forms.IntegerField:
+    """A number of units, refused in the shop's words (not Django's "Ensure this value ...")."""
+    return forms.IntegerField(
+        min_value=rules.MIN_QUANTITY,
+        max_value=maximum,
+        error_messages={
+            "min_value": f"The quantity is at least {rules.MIN_QUANTITY}.",
+            "max_value": f"The quantity is at most {maximum:,}.",
+            "invalid": "The quantity is a whole number.",
+        },
+        **kwargs,
+    )
+
 
 PLACE_ORDER_LINES = 3  # blank rows a new place-order form starts with
 form_key_validator = RegexValidator(r"^[0-9a-f]{32}$", "This form is damaged; reload the page.")
@@ -102,7 +118,7 @@ class AddItemForm(VersionedForm):
     for a changed price (``price_changes``) the form shows the new one."""
 
     sku = forms.CharField(label="SKU", max_length=40, validators=[sku_validator])
-    quantity = forms.IntegerField(min_value=rules.MIN_QUANTITY, max_value=rules.MAX_QUANTITY)
+    quantity = quantity_field()
     price, price_for = shown_price_fields()
 
     def __init__(self, *args, price_changes: dict | None = None, **kwargs):
@@ -134,7 +150,7 @@ def add_item_info(sku: str, lines, changes: dict | None = None) -> dict:
 
 class ChangeQuantityForm(VersionedForm):
     sku = forms.CharField(max_length=40, widget=forms.HiddenInput, validators=[sku_validator])
-    quantity = forms.IntegerField(min_value=rules.MIN_QUANTITY, max_value=rules.MAX_QUANTITY)
+    quantity = quantity_field()
 
 
 class NoteForm(VersionedForm):
@@ -226,9 +242,7 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
             self.fields[f"sku_{key}"] = forms.CharField(
                 label="SKU", max_length=40, required=False, validators=[sku_validator]
             )
-            self.fields[f"quantity_{key}"] = forms.IntegerField(
-                label="Quantity", required=False, min_value=rules.MIN_QUANTITY, max_value=rules.MAX_QUANTITY
-            )
+            self.fields[f"quantity_{key}"] = quantity_field(label="Quantity", required=False)
             self.fields[f"price_{key}"], self.fields[f"price_for_{key}"] = shown_price_fields()
 
     def clean_customer_id(self) -> str:
@@ -370,4 +384,4 @@ def did_you_mean(sku: str) -> str:
 
 class ReceiveStockForm(OneTimeForm):
     sku = forms.CharField(label="SKU", max_length=40, validators=[sku_validator])
-    quantity = forms.IntegerField(min_value=1, max_value=1_000_000)
+    quantity = quantity_field(maximum=1_000_000)

@@ -106,7 +106,7 @@ def test_refused_stock_receipt_goes_back_to_the_inventory_with_what_was_typed(ma
     page = refused(client, "/inventory/", {"sku": "WIDGET-A", "quantity": "0"}, shown_at="/inventory/")
 
     assert 'id="receive-sku" name="sku" required maxlength="40" value="WIDGET-A"' in text(page)
-    assert "Ensure this value is greater than or equal to 1." in text(page)
+    assert "The quantity is at least 1." in text(page)
     assert event_count() == 0
 
     done = client.post("/inventory/", {"sku": "WIDGET-A", "quantity": "5"})

@@ -531,10 +531,10 @@ def test_invalid_command_input_is_a_form_error_with_what_was_typed(manager):
     settle()
     client = login(manager)
     cases = [
-        ("add", {"sku": "NEW-1", "quantity": "0"}, "Ensure this value is greater than or equal to 1."),
-        ("add", {"sku": "NEW-1", "quantity": "10001"}, "Ensure this value is less than or equal to 10000."),
+        ("add", {"sku": "NEW-1", "quantity": "0"}, "The quantity is at least 1."),
+        ("add", {"sku": "NEW-1", "quantity": "10001"}, "The quantity is at most 10,000."),
         ("add", {"sku": "bad sku!", "quantity": "1"}, "Letters, digits, &#x27;-&#x27;"),
-        ("add", {"sku": "NEW-1", "quantity": "many"}, "Enter a whole number."),
+        ("add", {"sku": "NEW-1", "quantity": "many"}, "The quantity is a whole number."),
         ("cancel", {"reason": "   "}, "This field is required."),
         ("ship", {"carrier": "C" * 101}, TOO_LONG),
         ("ship", {"tracking_number": "T" * 101}, TOO_LONG),

@@ -67,7 +67,7 @@ def test_every_problem_on_every_row_is_shown_next_to_it_and_nothing_is_placed(ma
         "a": "SKU gadget-b is not in the catalogue; did you mean GADGET-B?",
         "b": "NEW-1 is no longer sold (discontinued).",
         "c": "Line 3 needs a quantity.",
-        "d": "SKU NO-SUCH is not in the catalogue. Ensure this value is greater than or equal to 1.",
+        "d": "SKU NO-SUCH is not in the catalogue. The quantity is at least 1.",
         "e": "The price of WIDGET-A changed from €19.99 to €21.99; check and submit again.",
         "f": over,
         "g": over,
