@@ -19,11 +19,12 @@ from orders.domain import (
     InvalidOrderDataError,
     OrderNotFoundError,
     PriceChangedError,
+    ProductDiscontinuedError,
     UnknownSkuError,
 )
 from orders.erasure_guard import DetailsErasedError, DetailsFrom
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
-from orders.forms import changed_prices, price_change_message, unknown_sku_message
+from orders.forms import changed_prices, discontinued_message, price_change_message, unknown_sku_message
 from orders.http import MANAGERS_ONLY, can_manage
 from orders.repository import OrderRepository
 from orders.shipping_forms import PERSONAL_FIELD_NAMES
@@ -97,6 +98,8 @@ def order_command(request: HttpRequest, order_id: UUID, action: str) -> HttpResp
             errors += [price_change_message(sku, change) for sku, change in kept["prices"].items()]
         except UnknownSkuError as exc:  # typed in the wrong case, perhaps
             errors += [unknown_sku_message(sku) for sku in exc.skus]
+        except ProductDiscontinuedError as exc:  # as the place-order form says it
+            errors += [discontinued_message(sku) for sku in exc.skus]
         except DetailsErasedError as exc:  # nothing of what it showed is kept
             errors.append(str(exc))
             sent = request.POST.copy()

@@ -332,7 +332,7 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
         if sku in self.refused_skus.get("unknown", ()):
             return unknown_sku_message(sku)
         if sku in self.refused_skus.get("discontinued", ()):
-            return f"{sku} is no longer sold (discontinued)."
+            return discontinued_message(sku)
         return None
 
     def lines_to_check(self) -> list[tuple[str, int | None]]:
@@ -385,3 +385,7 @@ def did_you_mean(sku: str) -> str:
 class ReceiveStockForm(OneTimeForm):
     sku = forms.CharField(label="SKU", max_length=40, validators=[sku_validator])
     quantity = quantity_field(maximum=1_000_000)
+
+
+def discontinued_message(sku: str) -> str:
+    return f"{sku} is no longer sold (discontinued)."

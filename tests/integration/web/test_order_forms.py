@@ -474,7 +474,7 @@ def test_adding_a_discontinued_sku_shows_the_rule_and_the_typed_values(manager):
     )
 
     body = text(page)
-    assert re.search(r'id="add-error">no longer sold \(discontinued\): NEW-1<', body)
+    assert re.search(r'id="add-error">NEW-1 is no longer sold \(discontinued\).<', body)
     assert (
         'id="add-sku" name="sku" required maxlength="40" list="add-skus" autocomplete="off" value="NEW-1"'
         in body
