@@ -3,6 +3,7 @@ discontinue/reactivate) and the order forms' helpers: a new line row of
 the place-order form, what a row or the add-item form shows of the SKU typed
 into it, and the SKU suggestions, from the read models."""
 
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django.contrib import messages
@@ -13,11 +14,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.money import format_money
+from eventstore import EventStore
 from eventstore.metadata import message_context
 from orders import commands
 from orders.catalogue_forms import AddProductForm, ProductPriceForm, ProductRenameForm, ProductStateForm
 from orders.domain import DomainError, ProductNotFoundError
-from orders.domain.product import MAX_NAME_LENGTH
+from orders.domain.product import MAX_NAME_LENGTH, product_id
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
 from orders.forms import add_item_info, new_form_key, sku_validator
 from orders.http import can_manage
@@ -99,36 +102,86 @@ def _product_command(action: str, sku: str, data: dict):
     return commands.ReactivateProduct(sku)
 
 
+# What another person's change does not bear on: a form from before it goes past it.
+_GOES_PAST = {
+    "price": {"ProductRenamed"},
+    "rename": {"ProductPriceChanged"},
+    "discontinue": {"ProductRenamed", "ProductPriceChanged"},
+    "reactivate": {"ProductRenamed", "ProductPriceChanged"},
+}
+_IN_WORDS = {
+    "ProductPriceChanged": lambda d: f"its price changed to {format_money(d['price_cents'])}",
+    "ProductRenamed": lambda d: f"it was renamed “{d['name']}”",
+    "ProductDiscontinued": lambda d: "it was discontinued",
+    "ProductReactivated": lambda d: "it is sold again",
+}
+ATTEMPTS = 3
+
+
+def _since(sku: str, version: int) -> list:
+    """The product's events after ``version`` (on the primary, where the command saw them)."""
+    return EventStore(using="default").load(product_id(sku), after_version=version)
+
+
+def _changes(events) -> str:
+    return "; ".join(
+        _IN_WORDS[e.event_type](e.data) if e.event_type in _IN_WORDS else e.event_type for e in events
+    )
+
+
 @login_required
 @require_POST
 def product_command(request: HttpRequest, sku: str, action: str) -> HttpResponse:
-    """One product command from a row of the catalogue page; back to the page."""
+    """One product command from a row of the catalogue page; back to the
+    page, as it was searched. A form from before another person's change
+    that does not bear on it (a rename, for a price) goes through."""
     if action not in PRODUCT_FORMS:
         raise Http404
     if not can_manage(request.user):
         raise PermissionDenied
     form = PRODUCT_FORMS[action](request.POST)
-    target = reverse("catalogue")
+    listing = {key: request.POST[key][:120] for key in ("q", "show") if request.POST.get(key)}
+    target = reverse("catalogue") + (f"?{urlencode(listing)}" if listing else "")
     if not form.is_valid():
         errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
         messages.error(request, f"{sku}: {errors}")
         return redirect(target)
-    try:
-        result = _run(
-            request, form, _product_command(action, sku, form.cleaned_data), form.cleaned_data["version"]
-        )
-    except ProductNotFoundError as exc:
-        raise Http404(str(exc)) from None
-    except StaleVersionError:
-        messages.error(
-            request, f"{sku} changed after you opened the page; nothing was changed. Review and retry."
-        )
-    except (DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
-        messages.error(request, f"{sku}: {exc}")
-    else:
-        messages.success(request, f"{_DONE[action]}: {sku}.")
-        return redirect(f"{target}?after={result.consistency_token}")
+    version, past = form.cleaned_data["version"], []
+    command = _product_command(action, sku, form.cleaned_data)
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            result = _run(request, form, command, version)
+        except ProductNotFoundError as exc:
+            raise Http404(str(exc)) from None
+        except StaleVersionError as exc:
+            newer = _since(sku, version) if exc.current and exc.current > version else []
+            if newer and attempt < ATTEMPTS and {e.event_type for e in newer} <= _GOES_PAST[action]:
+                past, version = past + newer, newer[-1].version
+                continue
+            typed = _typed(action, form.cleaned_data)
+            messages.error(
+                request,
+                f"{sku} changed after you opened the page"
+                + (f" ({_changes(newer)})" if newer else "")
+                + f"; nothing was changed{typed}. Review and retry.",
+            )
+        except (DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
+            messages.error(request, f"{sku}: {exc}")
+        else:
+            went_past = f" (Since you opened the page: {_changes(past)}.)" if past else ""
+            messages.success(request, f"{_DONE[action]}: {sku}.{went_past}")
+            return redirect(f"{target}{'&' if listing else '?'}after={result.consistency_token}")
+        break
     return redirect(target)
+
+
+def _typed(action: str, data: dict) -> str:
+    """What the form asked, so that it need not be remembered to retry."""
+    if action == "price":
+        return f" (you asked for {format_money(data['price'])})"
+    if action == "rename":
+        return f" (you asked for “{data['name']}”)"
+    return ""
 
 
 @login_required

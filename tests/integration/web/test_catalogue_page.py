@@ -49,7 +49,31 @@ def test_a_product_is_renamed_from_its_row_and_a_stale_row_changes_nothing(manag
     before = catalogue_event_count()
     stale = client.post(action, {**other_tab, "name": "Tea mug"}, follow=True)
 
-    assert "MUG-1 changed after you opened the page; nothing was changed." in messages_shown(stale)
+    assert (
+        "MUG-1 changed after you opened the page (it was renamed “Stoneware mug”); nothing was changed"
+        " (you asked for “Tea mug”). Review and retry."
+    ) in messages_shown(stale)
     assert catalogue_event_count() == before
     settle()
     assert shown_name(client.get("/catalogue/"), "MUG-1") == "Stoneware mug"
+
+
+def test_a_price_form_from_before_a_rename_goes_through_and_the_search_is_kept(manager, other):
+    add_product("MUG-1", 1250, "Mug")
+    settle()
+    client = login(manager)
+    page = text(client.get("/catalogue/", {"q": "mug"}))
+    form = re.search(r'<form method="post" action="(/catalogue/MUG-1/price)".*?</form>', page, re.S)
+    fields = dict(re.findall(r'name="([^"]+)"[^>]*?value="([^"]*)"', form.group(0)))
+    assert fields["q"] == "mug" and fields["version"] == "1"
+    someone_else = login(other)
+    rename_at, rename_fields = rename_form(someone_else.get("/catalogue/"), "MUG-1")
+    assert someone_else.post(rename_at, {**rename_fields, "name": "Big mug"}).status_code == 302
+
+    changed = client.post(form.group(1), {**fields, "price": "13.99"})
+
+    assert changed.status_code == 302 and changed["Location"].startswith("/catalogue/?q=mug&after=")
+    settle()
+    page = client.get(changed["Location"])
+    assert "Price changed: MUG-1. (Since you opened the page: it was renamed “Big mug”.)" in messages_shown(page)
+    assert "€13.99" in text(page) and shown_name(page, "MUG-1") == "Big mug"
