@@ -26,8 +26,9 @@
         quantity.value = "1"; // a product was picked: one of it, until told otherwise
       }
       var qty = parseInt((quantity || {}).value || "0", 10);
+      var most = parseInt((quantity || {}).max || "0", 10) || Infinity;
       var cell = row.querySelector(".line-total");
-      if (price !== "" && price !== undefined && qty > 0) {
+      if (price !== "" && price !== undefined && qty > 0 && qty <= most) { // a line the form would take
         var line = parseInt(price, 10) * qty;
         total += line;
         known = true;
@@ -51,7 +52,18 @@
     }
     update();
   });
+  // A row's errors from the last submission were about what it held then:
+  // once its SKU is changed and the lookup finds the product, they go (the
+  // server checks the row again when the form is sent).
+  function forget_old_errors(event) {
+    var row = event.detail.target && event.detail.target.closest ? event.detail.target.closest("tr.line-row") : null;
+    if (!row || !row.querySelector(".product-info[data-price-text]:not(.errorlist)")) return;
+    var sku = row.querySelector("input[name^='sku_']");
+    if (!sku || sku.value === sku.defaultValue) return;
+    row.querySelectorAll("td > .errorlist").forEach(function (old) { old.remove(); });
+    row.querySelectorAll("[aria-invalid]").forEach(function (input) { input.removeAttribute("aria-invalid"); });
+  }
   form.addEventListener("input", update);
-  document.body.addEventListener("htmx:afterSettle", update);
+  document.body.addEventListener("htmx:afterSettle", function (event) { forget_old_errors(event); update(); });
   update();
 })();

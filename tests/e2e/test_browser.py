@@ -571,3 +571,28 @@ def test_the_stock_panel_does_not_reload_the_page_over_what_is_being_typed(
     page.evaluate("() => { window.notReloaded = true; }")
     page.evaluate(poll_again)
     page.wait_for_function("() => window.notReloaded === undefined", timeout=10_000)
+
+
+def test_a_row_s_old_error_goes_once_its_sku_is_corrected(running, browser, transactional_db, manager):
+    stock_catalogue([("WIDGET-A", 1, 1999)])
+    catalogue_projected("WIDGET-A")
+    _, page = sign_in(browser, running.base_url, manager)
+    form = page.locator("#place")
+    form.get_by_label("Customer", exact=True).fill("cust_fixed")
+    fill_shipping(form)
+    row = form.locator("tr.line-row").nth(0)
+    row.get_by_label("SKU").fill("widget-a")
+    row.get_by_label("Quantity").fill("20000")
+    assert page.locator("#place-total").inner_text() == ""  # not a line the form would take
+    row.get_by_label("Quantity").fill("1")
+    form.get_by_role("button", name="Place order").click()
+    row = page.locator("#place tr.line-row").nth(0)
+    row.locator(".errorlist", has_text="did you mean WIDGET-A?").wait_for()
+
+    row.get_by_label("SKU").fill("WIDGET-A")
+    row.get_by_label("SKU").press("Tab")
+    row.locator(".line-product", has_text="Widget").wait_for()
+
+    assert row.locator("td > .errorlist").count() == 0
+    assert row.get_by_label("SKU").get_attribute("aria-invalid") is None
+    assert page.locator("#place-total").inner_text() == "€19.99"
