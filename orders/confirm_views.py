@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from eventstore import EventStore
 from orders import prg
 from orders.command_views import CONFIRMED_ACTIONS, FORM_ANCHORS
+from orders.domain.commuting import still_meant
 from orders.forms import new_form_key
 from orders.http import MANAGERS_ONLY, can_manage
 from orders.views import COMMAND_FORMS
@@ -39,6 +40,10 @@ def confirm_command(request: HttpRequest, order_id: UUID, action: str) -> HttpRe
         return prg.redirect(reverse("order-detail", args=[order_id]), token, anchor=FORM_ANCHORS[action])
     data = form.cleaned_data
     line = next((line for line in lines if line.sku == data.get("sku")), None)
+    # Changes since the order page was drawn that would stop the command
+    # (orders.stale_forms): said now, not after the confirmation.
+    since = EventStore(using="default").load(order_id, after_version=data["version"])
+    stopped_by = since if since and not still_meant(action, (e.event_type for e in since)) else []
     return render(
         request,
         "orders/confirm.html",
@@ -49,6 +54,7 @@ def confirm_command(request: HttpRequest, order_id: UUID, action: str) -> HttpRe
             "order": order,
             "line": line,
             "data": data,
+            "stopped_by": stopped_by,
             "form_key": new_form_key(),
             "closed_statuses": ("cancelled", "shipped"),  # the read model's word (the rules refuse)
         },

@@ -129,6 +129,29 @@ def test_confirming_a_change_to_a_closed_order_says_so_and_offers_no_button(mana
     assert event_count() == 2
 
 
+@committed
+def test_a_confirmation_from_an_out_of_date_page_says_what_changed_before_asking(manager, other):
+    """What would stop the command after the confirmation stops it at the
+    confirmation page; what would not (the process confirming the order)
+    still lets it be confirmed."""
+    from orders import commands
+    from tests.support import run_command
+
+    order = place_order(lines=(WIDGET, GADGET)).order_id
+    run_command(commands.AddNote(order, "Customer will collect on Friday"), user=other)
+    settle()
+    client = login(manager)
+
+    cancel = client.get(f"/orders/{order}/cancel/confirm", {"version": "1", "reason": "duplicate"})
+
+    assert "This order changed after you opened its page, so it was not cancelled" in text(cancel)
+    assert "Note: Customer will collect on Friday" in text(cancel)
+    assert 'method="post"' not in text(cancel).split('id="confirm"')[1]
+    current = client.get(f"/orders/{order}/cancel/confirm", {"version": "2", "reason": "duplicate"})
+    assert "Yes, cancel the order" in text(current) and "confirm-changed" not in text(current)
+    assert event_count() == 2
+
+
 def test_confirmation_pages_exist_only_for_destructive_commands_and_orders(manager):
     order = place_order(lines=(WIDGET, GADGET)).order_id
     client = login(manager)
