@@ -26,6 +26,7 @@ from orders.domain import (
     LinesRefusedError,
     actions,
 )
+from orders.domain.commuting import INDEPENDENT_OF
 from orders.erasure_guard import DetailsErasedError
 from orders.errors import IdempotencyKeyReusedError
 from orders.forms import (
@@ -270,8 +271,9 @@ def _show_kept_form(context: dict, kept: dict, conflict: list | None, current: i
         ]
     else:
         context["forms"][action] = form
-    if conflict:
-        context.update(conflict=conflict, conflict_action=action, version_now=current)
+    if conflict:  # what would not have stopped it alone is said to be so
+        passable = INDEPENDENT_OF.get(action, frozenset())
+        context.update(conflict=conflict, conflict_action=action, version_now=current, passable=passable)
     order = context["order"]
     if action not in (*LINE_FORMS, "note") and not context["is_open"]:
         # The order is closed: the regular forms are gone. Show what the user

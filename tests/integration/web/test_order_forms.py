@@ -357,6 +357,27 @@ def test_a_form_that_loses_the_race_to_append_goes_past_the_winner(manager, othe
 
 
 @committed
+def test_a_conflict_says_which_changes_alone_would_not_have_stopped_the_form(manager, other, settings):
+    order = confirmed_meanwhile(settings, manager)
+    run_command(commands.AddNote(order, "Call before shipping"), user=other)
+    settle()
+
+    page = refused(
+        login(manager),
+        f"/orders/{order}/ship",
+        {"version": "1", "carrier": "DHL"},
+        shown_at=f"/orders/{order}/",
+    )
+
+    banner = re.search(r'id="conflict".*?</div>', text(page), re.S).group(0)
+    items = re.findall(r"<li>(.*?)</li>", banner, re.S)
+    assert len(items) == 2
+    assert "Confirmed: stock reserved for every line" in items[0]
+    assert "(this alone would not have stopped it)" in items[0]
+    assert "Note: Call before shipping" in items[1] and "would not have stopped" not in items[1]
+
+
+@committed
 def test_what_a_form_went_past_is_said_without_what_staff_wrote(manager, other):
     """The message travels in a cookie: a cancellation's reason and a price
     override's stay on the order's page."""
