@@ -27,7 +27,7 @@ from orders.domain import (
     actions,
 )
 from orders.domain.commuting import INDEPENDENT_OF
-from orders.erasure_guard import DetailsErasedError
+from orders.erasure_guard import DetailsErasedError, erasures
 from orders.errors import IdempotencyKeyReusedError
 from orders.forms import (
     AddItemForm,
@@ -109,6 +109,11 @@ def order_list(request: HttpRequest) -> HttpResponse:
                 errors.append(str(exc))
             else:
                 remember_placed(request, result.order_id)
+                if details["contact"] and erasures(customer := place_form.cleaned_data["customer_id"]):
+                    messages.info(  # given again, or typed from memory? staff may want to know
+                        request,
+                        f"{customer} had been forgotten before: the contact and address given now are kept.",
+                    )
                 return redirect(
                     f"{reverse('order-detail', args=[result.order_id])}?after={result.consistency_token}"
                 )

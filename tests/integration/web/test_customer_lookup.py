@@ -119,8 +119,11 @@ def test_details_filled_in_from_a_customer_forgotten_before_the_form_is_sent_are
     assert columns_holding(["Ada Lovelace", "Analytical"]) == []  # ...not their details, anywhere
     # Given again by the customer (typed, not from the file), they are taken.
     typed = {name: value for name, value in form.items() if name != "details_from"}
-    assert client.post("/orders/", typed).status_code == 302
+    placed_again = client.post("/orders/", typed)
+    assert placed_again.status_code == 302
     assert orders_placed() == placed + 1
+    shown = html.unescape(client.get(placed_again["Location"]).content.decode())
+    assert "cust_gone had been forgotten before: the contact and address given now are kept." in shown
 
 
 @pytest.mark.postgres
