@@ -24,9 +24,11 @@ from orders.domain.product import MAX_NAME_LENGTH, product_id
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
 from orders.forms import add_item_info, new_form_key, sku_validator
 from orders.http import can_manage
+from orders.unit_of_work import stored_result
 from projections import consistency, selectors
 
 SUGGESTIONS = 20
+SHOW = {"active": True, "discontinued": False}  # the page's filter: what it shows, by word
 
 
 def _run(request: HttpRequest, form, command, expected_version: int | None = None):
@@ -59,9 +61,8 @@ def catalogue(request: HttpRequest) -> HttpResponse:
                 return redirect(f"{reverse('catalogue')}?after={result.consistency_token}")
     if after := request.GET.get("after"):
         consistency.wait_for_token(("products",), after)
-    q = request.GET.get("q", "").strip()[:120]
-    show = request.GET.get("show", "")
-    active = {"active": True, "discontinued": False}.get(show)
+    q, show = _listing_value("q", request.GET.get("q")), _listing_value("show", request.GET.get("show"))
+    active = SHOW.get(show)
     products = selectors.product_list(q or None, active, limit=500)
     return render(
         request,
@@ -110,6 +111,7 @@ _GOES_PAST = {
     "reactivate": {"ProductRenamed", "ProductPriceChanged"},
 }
 _IN_WORDS = {
+    "ProductAdded": lambda d: "it was added",
     "ProductPriceChanged": lambda d: f"its price changed to {format_money(d['price_cents'])}",
     "ProductRenamed": lambda d: f"it was renamed “{d['name']}”",
     "ProductDiscontinued": lambda d: "it was discontinued",
@@ -140,7 +142,7 @@ def product_command(request: HttpRequest, sku: str, action: str) -> HttpResponse
     if not can_manage(request.user):
         raise PermissionDenied
     form = PRODUCT_FORMS[action](request.POST)
-    listing = {key: request.POST[key][:120] for key in ("q", "show") if request.POST.get(key)}
+    listing = {key: value for key in ("q", "show") if (value := _listing_value(key, request.POST.get(key)))}
     target = reverse("catalogue") + (f"?{urlencode(listing)}" if listing else "")
     if not form.is_valid():
         errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
@@ -153,11 +155,15 @@ def product_command(request: HttpRequest, sku: str, action: str) -> HttpResponse
             result = _run(request, form, command, version)
         except ProductNotFoundError as exc:
             raise Http404(str(exc)) from None
-        except StaleVersionError as exc:
-            newer = _since(sku, version) if exc.current and exc.current > version else []
+        except StaleVersionError:
+            newer = _since(sku, version)  # also after a lost race, which names no version
             if newer and attempt < ATTEMPTS and {e.event_type for e in newer} <= _GOES_PAST[action]:
                 past, version = past + newer, newer[-1].version
                 continue
+            # This same form, sent twice, may be what changed the product.
+            if (result := stored_result(command, form.idempotency_key(request))) is not None:
+                messages.success(request, f"{_DONE[action]}: {sku}.")
+                return redirect(f"{target}{'&' if listing else '?'}after={result.consistency_token}")
             typed = _typed(action, form.cleaned_data)
             messages.error(
                 request,
@@ -173,6 +179,13 @@ def product_command(request: HttpRequest, sku: str, action: str) -> HttpResponse
             return redirect(f"{target}{'&' if listing else '?'}after={result.consistency_token}")
         break
     return redirect(target)
+
+
+def _listing_value(key: str, value: str | None) -> str:
+    """A search (``q``) or filter (``show``) of the page, as the page takes it."""
+    if key == "show":
+        return value if value in SHOW else ""
+    return (value or "").replace("\x00", "").strip()[:120]
 
 
 def _typed(action: str, data: dict) -> str:

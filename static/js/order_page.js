@@ -8,6 +8,9 @@
 
   function changed(field) {
     if (field.type === "hidden" || field.type === "submit" || field.type === "button") return false;
+    // "As of" only looks back: and the browser rewrites a datetime's value
+    // (…T10:00:00.000 reads …T10:00), so it never equals what it was drawn with.
+    if (field.type === "datetime-local") return false;
     if (field.type === "checkbox" || field.type === "radio") return field.checked !== field.defaultChecked;
     if (field.tagName === "SELECT") {
       return Array.prototype.some.call(field.options, function (o) { return o.selected !== o.defaultSelected; });
@@ -38,6 +41,7 @@
     link.textContent = "Reload the page";
     note.appendChild(link);
     note.appendChild(document.createTextNode(" to see what can be done now (what you typed and did not send would be lost)."));
+    quiet.classList.remove("htmx-request");
     quiet.insertBefore(note, quiet.children[1] || null);
     panel.replaceWith(quiet);
   });

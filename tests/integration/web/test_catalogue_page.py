@@ -78,3 +78,61 @@ def test_a_price_form_from_before_a_rename_goes_through_and_the_search_is_kept(m
     went_past = "Price changed: MUG-1. (Since you opened the page: it was renamed “Big mug”.)"
     assert went_past in messages_shown(page)
     assert "€13.99" in text(page) and shown_name(page, "MUG-1") == "Big mug"
+
+
+def row_form(page, sku: str, action: str) -> tuple[str, dict[str, str]]:
+    row = re.search(rf'<tr id="product-{sku}">(.*?)</tr>', text(page), re.S).group(1)
+    form = re.search(rf'<form method="post" action="([^"]*/{action})".*?</form>', row, re.S)
+    return form.group(1), dict(re.findall(r'name="([^"]+)"[^>]*?value="([^"]*)"', form.group(0)))
+
+
+def test_a_row_form_sent_twice_past_a_rename_says_it_was_done(manager, other, monkeypatch):
+    """A double click while another person renamed: the first request goes
+    past the rename and changes the price; the second, refused meanwhile,
+    finds its twin's answer instead of saying nothing was changed."""
+    from orders import catalogue_views, commands
+
+    add_product("MUG-1", 1250, "Mug")
+    settle()
+    client = login(manager)
+    at, fields = row_form(client.get("/catalogue/"), "MUG-1", "price")
+    someone = login(other)
+    rename_at, rename_fields = row_form(someone.get("/catalogue/"), "MUG-1", "rename")
+    assert someone.post(rename_at, {**rename_fields, "name": "Big mug"}).status_code == 302
+    seen: dict = {}
+    real_run, real_since = catalogue_views._run, catalogue_views._since
+
+    def run(request, form, command, version):
+        seen["key"], seen["command"] = form.idempotency_key(request), command
+        return real_run(request, form, command, version)
+
+    def since_after_the_twin_commits(sku, version):
+        if "twin" not in seen:  # the same form, sent again, goes past the rename first
+            seen["twin"] = commands.execute(seen["command"], expected_version=2, idempotency_key=seen["key"])
+            commands.execute(commands.RenameProduct("MUG-1", "Bigger mug"))  # and more since
+        return real_since(sku, version)
+
+    monkeypatch.setattr(catalogue_views, "_run", run)
+    monkeypatch.setattr(catalogue_views, "_since", since_after_the_twin_commits)
+
+    shown = messages_shown(client.post(at, {**fields, "price": "13.99"}, follow=True))
+
+    assert seen["twin"].changed and "Price changed: MUG-1." in shown and "nothing was changed" not in shown
+
+
+@pytest.mark.parametrize("listing", [{"q": "mu\x00g"}, {"show": "everything"}, {"q": "\x00"}])
+def test_a_search_the_page_cannot_take_is_not_carried_back_into_it(manager, listing):
+    add_product("MUG-1", 1250, "Mug")
+    settle()
+    client = login(manager)
+    at, fields = row_form(client.get("/catalogue/"), "MUG-1", "price")
+
+    changed = client.post(at, {**fields, "price": "13.99", **listing})
+
+    assert (
+        changed.status_code == 302
+        and "%00" not in changed["Location"]
+        and "everything" not in changed["Location"]
+    )
+    assert client.get(changed["Location"]).status_code == 200
+    assert client.get("/catalogue/", listing).status_code == 200
