@@ -53,11 +53,12 @@
     update();
   });
   // A row's errors from the last submission were about what it held then:
-  // once its SKU is changed and the lookup finds the product, they go (the
-  // server checks the row again when the form is sent).
+  // once its SKU is changed and the lookup finds a product on sale, they go
+  // (the server checks the whole row again when the form is sent).
   function forget_old_errors(event) {
     var row = event.detail.target && event.detail.target.closest ? event.detail.target.closest("tr.line-row") : null;
-    if (!row || !row.querySelector(".product-info[data-price-text]:not(.errorlist)")) return;
+    var found = row ? row.querySelector(".product-info:not(.errorlist)") : null;
+    if (!found || !found.dataset.price) return; // not found, or no longer sold: the errors stand
     var sku = row.querySelector("input[name^='sku_']");
     if (!sku || sku.value === sku.defaultValue) return;
     row.querySelectorAll("td > .errorlist").forEach(function (old) { old.remove(); });
