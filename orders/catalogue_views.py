@@ -20,8 +20,10 @@ from eventstore.metadata import message_context
 from orders import commands
 from orders.catalogue_forms import AddProductForm, ProductPriceForm, ProductRenameForm, ProductStateForm
 from orders.domain import DomainError, ProductNotFoundError
+from orders.domain.commuting import product_still_meant
 from orders.domain.product import MAX_NAME_LENGTH, product_id
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
+from orders.event_words import product_changes
 from orders.forms import add_item_info, new_form_key, sku_validator
 from orders.http import can_manage
 from orders.unit_of_work import stored_result
@@ -103,32 +105,12 @@ def _product_command(action: str, sku: str, data: dict):
     return commands.ReactivateProduct(sku)
 
 
-# What another person's change does not bear on: a form from before it goes past it.
-_GOES_PAST = {
-    "price": {"ProductRenamed"},
-    "rename": {"ProductPriceChanged"},
-    "discontinue": {"ProductRenamed", "ProductPriceChanged"},
-    "reactivate": {"ProductRenamed", "ProductPriceChanged"},
-}
-_IN_WORDS = {
-    "ProductAdded": lambda d: "it was added",
-    "ProductPriceChanged": lambda d: f"its price changed to {format_money(d['price_cents'])}",
-    "ProductRenamed": lambda d: f"it was renamed “{d['name']}”",
-    "ProductDiscontinued": lambda d: "it was discontinued",
-    "ProductReactivated": lambda d: "it is sold again",
-}
 ATTEMPTS = 3
 
 
 def _since(sku: str, version: int) -> list:
     """The product's events after ``version`` (on the primary, where the command saw them)."""
     return EventStore(using="default").load(product_id(sku), after_version=version)
-
-
-def _changes(events) -> str:
-    return "; ".join(
-        _IN_WORDS[e.event_type](e.data) if e.event_type in _IN_WORDS else e.event_type for e in events
-    )
 
 
 @login_required
@@ -157,7 +139,7 @@ def product_command(request: HttpRequest, sku: str, action: str) -> HttpResponse
             raise Http404(str(exc)) from None
         except StaleVersionError:
             newer = _since(sku, version)  # also after a lost race, which names no version
-            if newer and attempt < ATTEMPTS and {e.event_type for e in newer} <= _GOES_PAST[action]:
+            if newer and attempt < ATTEMPTS and product_still_meant(action, (e.event_type for e in newer)):
                 past, version = past + newer, newer[-1].version
                 continue
             # This same form, sent twice, may be what changed the product.
@@ -168,13 +150,13 @@ def product_command(request: HttpRequest, sku: str, action: str) -> HttpResponse
             messages.error(
                 request,
                 f"{sku} changed after you opened the page"
-                + (f" ({_changes(newer)})" if newer else "")
+                + (f" ({product_changes(newer)})" if newer else "")
                 + f"; nothing was changed{typed}. Review and retry.",
             )
         except (DomainError, ContentionError, IdempotencyKeyReusedError) as exc:
             messages.error(request, f"{sku}: {exc}")
         else:
-            went_past = f" (Since you opened the page: {_changes(past)}.)" if past else ""
+            went_past = f" (Since you opened the page: {product_changes(past)}.)" if past else ""
             messages.success(request, f"{_DONE[action]}: {sku}.{went_past}")
             return redirect(f"{target}{'&' if listing else '?'}after={result.consistency_token}")
         break

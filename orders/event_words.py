@@ -67,3 +67,20 @@ def stock_summary(event) -> str:
         case "StockShipped":
             return f"Stock left the warehouse: {d['quantity']} \u00d7 {d['sku']}"
     return "Stock changed"
+
+
+_PRODUCT_CHANGES = {
+    "ProductAdded": lambda d: "it was added",
+    "ProductPriceChanged": lambda d: f"its price changed to {cents(d['price_cents'])}",
+    "ProductRenamed": lambda d: f"it was renamed “{d['name']}”",
+    "ProductDiscontinued": lambda d: "it was discontinued",
+    "ProductReactivated": lambda d: "it is sold again",
+}
+
+
+def product_changes(events) -> str:
+    """What happened to a product, said of it ("it was renamed “Big mug”; ...")."""
+    return "; ".join(
+        _PRODUCT_CHANGES[e.event_type](e.data) if e.event_type in _PRODUCT_CHANGES else e.event_type
+        for e in events
+    )

@@ -44,3 +44,21 @@ def still_meant(action: str, since: Iterable[str]) -> bool:
     events of the types ``since`` were appended, still stands."""
     independent = INDEPENDENT_OF.get(action, frozenset())
     return all(event_type in independent for event_type in since)
+
+
+# The catalogue's row forms: a price is decided whatever the product is
+# called, and a name whatever it costs; taking a product off sale or back
+# on depends on neither.
+_PRODUCT_FACTS = frozenset({"ProductRenamed", "ProductPriceChanged"})
+PRODUCT_INDEPENDENT_OF: dict[str, frozenset[str]] = {
+    "price": frozenset({"ProductRenamed"}),
+    "rename": frozenset({"ProductPriceChanged"}),
+    "discontinue": _PRODUCT_FACTS,
+    "reactivate": _PRODUCT_FACTS,
+}
+
+
+def product_still_meant(action: str, since: Iterable[str]) -> bool:
+    """``still_meant`` for a catalogue row's ``action`` and a product's events."""
+    independent = PRODUCT_INDEPENDENT_OF.get(action, frozenset())
+    return all(event_type in independent for event_type in since)

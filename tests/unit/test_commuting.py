@@ -44,3 +44,15 @@ def test_a_closed_order_or_another_address_stops_the_forms_it_concerns():
 def test_an_unknown_form_goes_past_nothing():
     assert not still_meant("refund", ["NoteAdded"])
     assert still_meant("refund", [])
+
+
+def test_a_catalogue_row_goes_past_only_what_it_does_not_depend_on():
+    from orders.domain.commuting import product_still_meant
+
+    assert product_still_meant("price", ["ProductRenamed", "ProductRenamed"])
+    assert product_still_meant("rename", ["ProductPriceChanged"])
+    assert product_still_meant("discontinue", ["ProductRenamed", "ProductPriceChanged"])
+    assert not product_still_meant("price", ["ProductRenamed", "ProductPriceChanged"])
+    assert not product_still_meant("rename", ["ProductRenamed"])
+    assert not product_still_meant("reactivate", ["ProductDiscontinued"])
+    assert not product_still_meant("unknown", ["ProductRenamed"])

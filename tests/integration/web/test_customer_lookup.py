@@ -40,6 +40,24 @@ def customers(manager, *ids):
     settle()
 
 
+def filled_in_from_the_file(client, customer: str, *, ordered_for: str | None = None) -> dict:
+    """The place-order form with ``customer``'s contact and address filled in
+    from their file (its ``details_from`` stamp as the page drew it), for
+    ``ordered_for`` (the same customer unless given), one line."""
+    filled = text(client.get("/orders/customer-prefill", {"customer_id": customer}))
+    stamp = re.search(r'name="details_from" value="([^"]+)"', filled).group(1)
+    return {
+        **SHIPPING_FORM,
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "address_line1": "12 Analytical Row",
+        "details_from": stamp,
+        "customer_id": ordered_for or customer,
+        "sku_0": LINE_A["sku"],
+        "quantity_0": "1",
+    }
+
+
 def test_typing_a_customer_id_suggests_the_known_ones_and_offers_the_address_on_file(manager):
     customers(manager, "cust_ada", "cust_adam", "CUST_bob")
     client = login(manager)
@@ -93,19 +111,8 @@ def test_the_place_order_form_asks_for_the_lookup_as_the_customer_id_is_typed(ma
 def test_details_filled_in_from_a_customer_forgotten_before_the_form_is_sent_are_not_used(manager, staff):
     customers(manager, "cust_gone")
     client = login(manager)
-    filled = text(client.get("/orders/customer-prefill", {"customer_id": "cust_gone"}))
-    stamp = re.search(r'name="details_from" value="([^"]+)"', filled).group(1)
-    assert stamp == "0:cust_gone"  # never forgotten, yet
-    form = {
-        **SHIPPING_FORM,
-        "name": "Ada Lovelace",
-        "email": "ada@example.com",
-        "address_line1": "12 Analytical Row",
-        "details_from": stamp,
-        "customer_id": "cust_gone",
-        "sku_0": LINE_A["sku"],
-        "quantity_0": "1",
-    }
+    form = filled_in_from_the_file(client, "cust_gone")
+    assert form["details_from"] == "0:cust_gone"  # never forgotten, yet
     assert ApiClient(staff).post("/api/customers/cust_gone/forget").status_code == 200  # meanwhile
     settle()
     placed = orders_placed()
@@ -133,18 +140,7 @@ def test_a_forget_between_the_form_s_check_and_its_command_is_caught_by_the_comm
     seen there."""
     customers(manager, "cust_raced")
     client = login(manager)
-    filled = text(client.get("/orders/customer-prefill", {"customer_id": "cust_raced"}))
-    stamp = re.search(r'name="details_from" value="([^"]+)"', filled).group(1)
-    form = {
-        **SHIPPING_FORM,
-        "name": "Ada Lovelace",
-        "email": "ada@example.com",
-        "address_line1": "12 Analytical Row",
-        "details_from": stamp,
-        "customer_id": "cust_raced",
-        "sku_0": LINE_A["sku"],
-        "quantity_0": "1",
-    }
+    form = filled_in_from_the_file(client, "cust_raced")
     checked_in_the_view = prefill.forgotten_since
 
     def then_another_request_forgets(data):
@@ -197,18 +193,7 @@ def test_details_filled_in_from_one_customer_s_file_are_not_placed_for_another(m
     """They would outlive that customer's erasure under the other's key."""
     customers(manager, "cust_ada")
     client = login(manager)
-    filled = text(client.get("/orders/customer-prefill", {"customer_id": "cust_ada"}))
-    stamp = re.search(r'name="details_from" value="([^"]+)"', filled).group(1)
-    form = {
-        **SHIPPING_FORM,
-        "name": "Ada Lovelace",
-        "email": "ada@example.com",
-        "address_line1": "12 Analytical Row",
-        "details_from": stamp,
-        "customer_id": "cust_typo",  # changed after filling in
-        "sku_0": LINE_A["sku"],
-        "quantity_0": "1",
-    }
+    form = filled_in_from_the_file(client, "cust_ada", ordered_for="cust_typo")  # the id changed after
     placed = orders_placed()
 
     refused_to = client.post("/orders/", form)
