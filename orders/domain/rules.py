@@ -1,6 +1,7 @@
 """Limits every order obeys, and the checks of single values."""
 
 import re
+import unicodedata
 
 from orders.domain.errors import InvalidOrderDataError
 
@@ -59,15 +60,42 @@ def check_customer_id(customer_id: object) -> str:
 
 # Characters no text a person types holds: control characters (a bell, an
 # escape), line and paragraph separators, the bidirectional overrides and
-# isolates that make a name read differently from what it is, and invisible
-# spaces and marks that make two names look alike ("LAMP\u200b-1"). The
-# joiners scripts and emoji need (U+200C, U+200D) are kept. Line breaks and
-# tabs only where text may have several lines (a note).
+# isolates that make a name read differently from what it is, deprecated
+# format characters, and lone surrogates (no encoding can store them). Line
+# breaks and tabs only where text may have several lines (a note).
 _CONTROLS = (
-    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u206a-\u206f\ud800-\udfff"
 )
 _NOT_IN_A_LINE = re.compile(f"[{_CONTROLS}\t\n\r]")
 _NOT_IN_TEXT = re.compile(f"[{_CONTROLS}]")
+# Invisible characters that make text look blank or like other text
+# ("LAMP\u200b-1", a name of Hangul fillers): zero-width spaces, word
+# joiners and invisible operators, the soft hyphen, the Hangul fillers,
+# Khmer's invisible vowels, the Mongolian vowel separator, the braille blank,
+# interlinear annotation marks, and tag characters outside an emoji flag
+# (England's is a black flag, tags, and a cancel tag).
+_INVISIBLE = re.compile(
+    "[\u00ad\u115f\u1160\u17b4\u17b5\u180e\u200b\u2060-\u2064\u2800\u3164\ufeff\uffa0\ufff9-\ufffb"
+    "\U000e0000-\U000e007f]"
+)
+_FLAG = re.compile("\U0001f3f4[\U000e0030-\U000e0039\U000e0061-\U000e007a]{1,7}\U000e007f")
+# The joiners scripts and emoji need (ZWNJ in Persian and Indic words, ZWJ in
+# emoji sequences) belong between two such characters, never beside ASCII or
+# a space, where all they could do is hide.
+_STRAY_JOINER = re.compile(r"(?:^|(?<=[\x00-\x7f\s]))[\u200c\u200d]|[\u200c\u200d](?=[\x00-\x7f\s]|$)")
+# What draws nothing by itself: spaces, format characters, combining marks.
+_UNSEEN = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Mn", "Me"})
+
+
+def text_problem(text: str, *, lines: bool = False) -> str | None:
+    """Why ``text`` (stripped) is not text a person typed, or None when it is."""
+    if (_NOT_IN_TEXT if lines else _NOT_IN_A_LINE).search(text):
+        return "no control characters" if lines else "one line, without tabs or control characters"
+    if _INVISIBLE.search(_FLAG.sub("", text)) or _STRAY_JOINER.search(text):
+        return "no invisible characters"
+    if all(unicodedata.category(c) in _UNSEEN for c in text):
+        return "something to read, not only spaces or marks"
+    return None
 
 
 def check_text(
@@ -81,10 +109,10 @@ def check_text(
         return None
     if not isinstance(value, str) or len(value) > max_length or not value.strip():
         raise InvalidOrderDataError(field, f"text of at most {max_length} characters")
-    if (_NOT_IN_TEXT if lines else _NOT_IN_A_LINE).search(value.strip()):
-        why = "no control characters" if lines else "one line, without tabs or control characters"
+    text = value.strip()
+    if why := text_problem(text, lines=lines):
         raise InvalidOrderDataError(field, why)
-    return value.strip()
+    return text
 
 
 # -- the customer's contact and shipping details (personal data) -------------------
@@ -115,8 +143,8 @@ def check_personal_text(field: str, value: object, max_length: int, *, required:
     if not isinstance(value, str) or len(value.strip()) > max_length:
         raise InvalidOrderDataError(field, f"text of at most {max_length} characters")
     text = value.strip()
-    if not text.isprintable():
-        raise InvalidOrderDataError(field, "no control characters or line breaks")
+    if why := text_problem(text):
+        raise InvalidOrderDataError(field, why)
     if text == ERASED:
         raise InvalidOrderDataError(field, f"{ERASED} is not a value")
     return text

@@ -90,7 +90,7 @@ def test_a_trailing_newline_is_not_part_of_a_valid_value(check, value):
     assert check(value.rstrip("\n")) == value.rstrip("\n")
 
 
-@pytest.mark.parametrize("bad", ["\u0007", "\x1b[31m", "\u2028", "\u2066", "\x85", "\u200b", "\ufeff"])
+@pytest.mark.parametrize("bad", ["\u0007", "\x1b[31m", "\u2028", "\u2066", "\x85", "\u206e", "\ud800"])
 def test_free_text_refuses_control_characters_and_one_line_text_refuses_line_breaks(bad):
     text = f"ring {bad}twice"
     for check in (rules.check_text, lambda *a, **k: rules.check_text(*a, **k, lines=True)):
@@ -107,6 +107,50 @@ def test_free_text_refuses_control_characters_and_one_line_text_refuses_line_bre
     order.add_note("ring twice,\nthen knock")  # a note may have lines
     with pytest.raises(InvalidOrderDataError):
         order.cancel("customer\u202e asked")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "LAMP\u200b-1",  # a zero-width space
+        "LAMP\u00ad-1",  # a soft hyphen
+        "\u3164",  # a Hangul filler: a name that looks blank
+        "Ada\u2800",  # the braille blank
+        "\u115fAda",
+        "Ada\ufeff",
+        "LAMP\u200c-1",  # a joiner beside ASCII joins nothing
+        "\u200dAda",
+        "Ada\U000e0041",  # a tag character outside a flag
+    ],
+)
+def test_text_refuses_invisible_characters_that_make_it_look_like_other_text(bad):
+    for check in (rules.check_text, rules.check_personal_text):
+        with pytest.raises(InvalidOrderDataError, match="invisible") as err:
+            check("name", bad, 100, required=True)
+        assert err.value.field == "name"
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        "Shirin Ne\u2019mati \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # ZWNJ in a Persian word
+        "\u0915\u094d\u200d\u0937",  # ZWJ after a virama (Devanagari)
+        "\U0001f469\u200d\U0001f4bb Ada",  # an emoji ZWJ sequence
+        "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f supporters' club",  # England's flag
+        "Ada\u00a0Lovelace",  # a no-break space, as pasted from a web page
+        "\u6771\u4eac\u90fd\u3000\u6e2f\u533a",  # an ideographic space in a Japanese address
+        "\u05e9\u05dc\u05d5\u05dd \u200f12",  # a right-to-left mark before digits
+    ],
+)
+def test_names_and_addresses_keep_what_scripts_emoji_and_pasted_text_need(good):
+    assert rules.check_personal_text("name", good, 200, required=True) == good
+    assert rules.check_text("name", good, 200, required=True) == good
+
+
+def test_text_of_only_marks_or_spaces_is_refused():
+    for check in (rules.check_text, rules.check_personal_text):
+        with pytest.raises(InvalidOrderDataError, match="something to read"):
+            check("name", "\u0301\u00a0\u0301", 100, required=True)
 
 
 def test_an_order_has_at_most_100_lines():
