@@ -457,6 +457,40 @@ def test_every_unprintable_personal_field_is_reported_under_its_own_path(staff):
     assert event_count() == before
 
 
+def test_names_and_addresses_in_any_script_are_taken_and_invisible_ones_refused(staff):
+    api = ApiClient(staff)
+    shirin = {
+        # A Persian name with the zero-width non-joiner its words need; a
+        # Japanese address with an ideographic space; a pasted no-break space.
+        "contact": {
+            "name": "\u0634\u06cc\u0631\u06cc\u0646 \u0645\u06cc\u200c\u0632\u0627\u062f\u0647",
+            "email": "shirin@example.com",
+        },
+        "shipping_address": {
+            "line1": "\u6e2f\u533a\u829d\u516c\u5712\u3000\uff14\u4e01\u76ee",
+            "postcode": "105-0011",
+            "city": "T\u00f4ky\u00f4\u00a0Minato",
+            "country": "JP",
+        },
+    }
+    order = place(api, "cust_shirin", shirin)
+    assert api.get(f"/api/orders/{order}/state").json()["contact"] == shirin["contact"]
+
+    before = event_count()
+    blank = {
+        "contact": {**shirin["contact"], "name": "\u3164\u3164"},
+        "shipping_address": {**shirin["shipping_address"], "city": "Minato\u200b"},
+    }
+    problem = assert_problem(
+        api.post("/api/orders/", {"customer_id": "cust_blank", "items": [LINE_A], **blank}), 400
+    )
+    assert problem["errors"] == {
+        "contact.name": ["no invisible characters"],
+        "shipping_address.city": ["no invisible characters"],
+    }
+    assert event_count() == before
+
+
 def test_a_malformed_customer_id_is_refused_by_the_page_and_the_api_and_erases_nothing(staff):
     place(ApiClient(staff), "cust_ada", ADA)
     settle()  # the email filter's lookup key ("$lookup") exists now

@@ -136,7 +136,8 @@ def test_text_refuses_invisible_characters_that_make_it_look_like_other_text(bad
         "Shirin Ne\u2019mati \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  # ZWNJ in a Persian word
         "\u0915\u094d\u200d\u0937",  # ZWJ after a virama (Devanagari)
         "\U0001f469\u200d\U0001f4bb Ada",  # an emoji ZWJ sequence
-        "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f supporters' club",  # England's flag
+        # England's flag
+        "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f supporters' club",
         "Ada\u00a0Lovelace",  # a no-break space, as pasted from a web page
         "\u6771\u4eac\u90fd\u3000\u6e2f\u533a",  # an ideographic space in a Japanese address
         "\u05e9\u05dc\u05d5\u05dd \u200f12",  # a right-to-left mark before digits
