@@ -29,6 +29,13 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictRegexField(serializers.RegexField):
+    """A code that matches its pattern as sent: a string, not trimmed (the
+    schema's pattern is what is taken; " WIDGET-A" is not "WIDGET-A")."""
+
+    def __init__(self, regex, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(regex, **kwargs)
+
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")

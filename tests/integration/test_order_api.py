@@ -252,6 +252,21 @@ def test_field_errors_name_each_field(manager_api):
     assert event_count() == before
 
 
+def test_codes_are_taken_as_sent_not_trimmed_as_the_schema_patterns_say(manager_api):
+    before = event_count()
+    body = assert_problem(
+        manager_api.post(
+            "/api/orders/", {"customer_id": " cust_456", "items": [{**LINE_A, "sku": "WIDGET-A\t"}]}
+        ),
+        400,
+        "validation-error",
+    )
+    assert set(body["errors"]) == {"customer_id", "items[0].sku"}
+    assert event_count() == before
+    assert_problem(manager_api.get("/api/orders/", customer_id="cust_456 "), 400, "validation-error")
+    assert manager_api.get("/api/orders/", customer_id="cust_456").status_code == 200
+
+
 def test_idempotent_retry_returns_the_first_response_and_appends_nothing(manager_api):
     key = {"Idempotency-Key": "place-7f3a"}
     payload = {"customer_id": "cust_9", "items": [LINE_A]}
