@@ -331,7 +331,7 @@ def test_readme_screenshots_of_the_main_pages(running, browser, transactional_db
 
 def test_no_page_scrolls_sideways_on_a_phone(running, browser, transactional_db, staff):
     """At 375 px wide a table scrolls in its own frame, keeping its words
-    whole; the page itself never scrolls sideways."""
+    whole, and order lines stack; the page itself never scrolls sideways."""
     call_command("seed_demo", orders=8, stdout=io.StringIO())  # the worker projects it
     _, page = sign_in(browser, running.base_url, staff, viewport={"width": 375, "height": 800})
     wait_until(lambda: page.reload() and len(listed(page)) == 8, 60, "the demo orders in the list")
@@ -346,6 +346,21 @@ def test_no_page_scrolls_sideways_on_a_phone(running, browser, transactional_db,
     page.goto(f"{running.base_url}/orders/")
     total = page.locator("table tbody tr").first.locator("td").last
     assert total.evaluate("td => td.getClientRects()[0].height") < 40  # "€14.50" on one line
+
+    # Order lines stack as cards instead: nothing of a line is out of view.
+    def fits(selector):
+        return page.locator(selector).evaluate(
+            "el => { const w = el.closest('.table-wrap'); return w.scrollWidth <= w.clientWidth; }"
+        )
+
+    assert fits("#place-lines")
+    remove = page.locator("#place-lines .remove-line").first.bounding_box()
+    assert remove["x"] >= 0 and remove["x"] + remove["width"] <= 375, remove
+    assert page.locator("#place-lines td[data-label='Quantity']").first.is_visible()
+    page.goto(f"{running.base_url}/orders/{order}/")
+    assert fits("#lines")
+    stock = page.locator("#lines td.line-stock").first.bounding_box()
+    assert stock["x"] + stock["width"] <= 375, stock
 
 
 def test_staff_forget_a_customer_from_their_page_after_confirming(running, browser, transactional_db, staff):
