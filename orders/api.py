@@ -26,6 +26,7 @@ from orders.http import (
     CORRELATION_ID,
     ETAG,
     IDEMPOTENCY_KEY,
+    IDEMPOTENT_REPLAYED,
     LOCATION,
     CommandApi,
     run_command,
@@ -197,7 +198,7 @@ class OrderCollectionApi(CommandApi):
         operation_id="place_order",
         summary="Place an order",
         request=PlaceOrderInput,
-        parameters=[IDEMPOTENCY_KEY, CORRELATION_ID, ETAG, LOCATION],
+        parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, CORRELATION_ID, ETAG, LOCATION],
         responses={201: CommandResultSerializer, **problem_responses(400, 401, 403, 406, 409, 413, 415, 422)},
     )
     def post(self, request: Request) -> Response:

@@ -17,7 +17,9 @@ from orders.http import (
     COMMAND_ERRORS,
     COMMAND_PARAMETERS,
     CORRELATION_ID,
+    ETAG,
     IDEMPOTENCY_KEY,
+    IDEMPOTENT_REPLAYED,
     CommandApi,
     command_response,
     execute_for,
@@ -139,7 +141,7 @@ class CustomerForgetApi(APIView):
         "Forgetting again answers 200 and records nothing new; its position and consistency_token "
         "are the erasure's, usable as X-Min-Position. A malformed customer id is a 400.",
         request=None,
-        parameters=[IDEMPOTENCY_KEY, CORRELATION_ID],
+        parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, CORRELATION_ID, ETAG],
         responses={
             200: inline_serializer(
                 "CustomerForgottenResult",

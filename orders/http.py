@@ -78,7 +78,16 @@ ETAG = OpenApiParameter("ETag", str, OpenApiParameter.HEADER, response=[200, 201
 LOCATION = OpenApiParameter(
     "Location", str, OpenApiParameter.HEADER, response=[201], description="The new order"
 )
-COMMAND_PARAMETERS = [IF_MATCH, IDEMPOTENCY_KEY, CORRELATION_ID, ETAG]
+IDEMPOTENT_REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    str,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    enum=["true"],
+    description="Present (`true`) when this is the stored first answer to a request sent again with the "
+    "same Idempotency-Key: nothing was appended this time.",
+)
+COMMAND_PARAMETERS = [IF_MATCH, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, CORRELATION_ID, ETAG]
 COMMAND_ERRORS = problem_responses(400, 401, 403, 404, 406, 409, 412, 413, 415, 422)
 
 

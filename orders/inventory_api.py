@@ -18,6 +18,7 @@ from orders.http import (
     CORRELATION_ID,
     ETAG,
     IDEMPOTENCY_KEY,
+    IDEMPOTENT_REPLAYED,
     IF_MATCH,
     CommandApi,
     command_response,
@@ -37,7 +38,7 @@ class InventoryReceiveApi(CommandApi):
         operation_id="receive_stock",
         summary="Record units of a product of the catalogue arriving in the warehouse (404: not in it)",
         request=ReceiveStockInput,
-        parameters=[IF_MATCH, IDEMPOTENCY_KEY, CORRELATION_ID, ETAG],
+        parameters=[IF_MATCH, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, CORRELATION_ID, ETAG],
         responses={
             200: inline_serializer(
                 "StockReceipt",

@@ -4,7 +4,7 @@ and the products read model."""
 
 import re
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -25,7 +25,7 @@ from orders.http import (
     CORRELATION_ID,
     ETAG,
     IDEMPOTENCY_KEY,
-    LOCATION,
+    IDEMPOTENT_REPLAYED,
     CommandApi,
     command_response,
     execute_for,
@@ -36,6 +36,9 @@ from projections import selectors
 from projections.api import READ_PARAMETERS, consistent_read, position_headers, with_position
 
 PRODUCT_READ_MODELS = ("products",)
+PRODUCT_LOCATION = OpenApiParameter(
+    "Location", str, OpenApiParameter.HEADER, response=[201], description="The new product"
+)
 PRODUCT_ERRORS = problem_responses(400, 401, 403, 404, 406, 409, 412, 413, 415, 422)
 
 ProductCommandResult = inline_serializer(
@@ -167,7 +170,7 @@ class ProductCollectionApi(CommandApi):
         operation_id="add_product",
         summary="Add a product to the catalogue",
         request=AddProductInput,
-        parameters=[IDEMPOTENCY_KEY, CORRELATION_ID, ETAG, LOCATION],
+        parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, CORRELATION_ID, ETAG, PRODUCT_LOCATION],
         # Neither 404 nor 412: the product is new, and If-Match is not read.
         responses={201: ProductCommandResult, **problem_responses(400, 401, 403, 406, 409, 413, 415, 422)},
     )

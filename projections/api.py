@@ -51,7 +51,15 @@ CONSISTENCY_TOKEN = OpenApiParameter(
     description="How far the read models behind this answer have got, as a consistency token: it is at or "
     "past a command's consistency_token (compared as strings) once they include that command.",
 )
-READ_PARAMETERS = [MIN_POSITION, PROJECTION_POSITION, CONSISTENCY_TOKEN]
+LAGGING_RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    {"type": "integer", "minimum": 0},
+    OpenApiParameter.HEADER,
+    response=[503],
+    required=True,
+    description="Seconds to wait before sending the read again (X-Min-Position not reached in time).",
+)
+READ_PARAMETERS = [MIN_POSITION, PROJECTION_POSITION, CONSISTENCY_TOKEN, LAGGING_RETRY_AFTER]
 # Reads of the event log itself (an order's history, its state at a time).
 LOG_READ_PARAMETERS = [
     OpenApiParameter(

@@ -7,8 +7,10 @@ unknown id, a body that is not JSON or is too large, an Accept header it
 cannot meet, a malformed X-Correlation-ID, a stale If-Match) answer
 problem+json with a status that operation lists. The statuses these probes
 can provoke are listed exactly where they happen, so the schema neither
-misses one nor promises one that cannot come. A method that a path does not
-list answers 405 with an Allow header naming the documented ones.
+misses one nor promises one that cannot come. Each answer carries the
+headers its status declares as required, and declares each header of the
+API's own it carries. A method that a path does not list answers 405 with an
+Allow header naming the documented ones.
 
 An operation added later is probed as soon as the schema has it; a command
 whose unknown id should answer 404 needs a body it accepts in VALID_BODIES.
@@ -31,6 +33,17 @@ METHODS = ("get", "post", "put", "patch", "delete")
 # The statuses the probes below can provoke: an operation lists one of these
 # exactly when some probe made it answer that.
 PROBED = {400, 401, 403, 404, 406, 413, 415}
+# The headers the API sets on its answers (X-Correlation-ID, echoed on every
+# one, is described with the request header instead).
+API_HEADERS = (
+    "ETag",
+    "Location",
+    "Idempotent-Replayed",
+    "Retry-After",
+    "WWW-Authenticate",
+    "X-Consistency-Token",
+    "X-Projection-Position",
+)
 # A well-formed SKU or customer id that names nothing (a UUID path parameter gets a new UUID).
 UNKNOWN_KEY = "NO-SUCH-1"
 # A body each command with an id in its path accepts, so that the unknown id,
@@ -66,6 +79,9 @@ class Operation:
     @cached_property
     def headers(self) -> set[str]:
         return {p["name"] for p in self.spec.get("parameters", []) if p["in"] == "header"}
+
+    def response_headers(self, status: int) -> dict[str, dict]:
+        return self.spec["responses"].get(str(status), {}).get("headers", {})
 
     @property
     def anonymous_allowed(self) -> bool:
@@ -122,6 +138,16 @@ def problem_error(response) -> str | None:
     return None
 
 
+def header_errors(op: Operation, response) -> list[str]:
+    """How ``response``'s headers disagree with those its status declares."""
+    declared = op.response_headers(response.status_code)
+    missing = [name for name, spec in declared.items() if spec.get("required") and name not in response]
+    undeclared = [name for name in API_HEADERS if name in response and name not in declared]
+    return [f"without {name}, declared required" for name in missing] + [
+        f"with {name}, not declared" for name in undeclared
+    ]
+
+
 def probes(op: Operation, staff, reader):
     """(what, response, the status it must be or None) for each failure that applies."""
     api, staff_token = Client(), token_headers(staff)  # no session: credentials per request
@@ -165,6 +191,7 @@ def test_every_failure_a_client_can_cause_answers_a_documented_status(schema, st
                 failures.append(f"{op.name}: {what} answered {status}, not {expected}")
             if status >= 400 and (why := problem_error(response)):
                 failures.append(f"{op.name}: {what} answered {status} with {why}")
+            failures.extend(f"{op.name}: {what} answered {status} {e}" for e in header_errors(op, response))
         for status in sorted((op.documented ^ answered) & PROBED):
             if status in op.documented:
                 hint = " (add a body it accepts to VALID_BODIES?)" if status == 404 else ""
