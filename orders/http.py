@@ -16,6 +16,7 @@ from config.rest import Problem
 from config.serializers import problem_responses
 from eventstore.metadata import message_context
 from orders import commands
+from orders.domain import rules
 from orders.idempotency import IdempotencyKey, invalid_key_reason
 
 # Why the pages refuse a command to a signed-in user who is not an order manager.
@@ -96,6 +97,19 @@ def no_body(request: Request) -> None:
     a client that sends one expects it to mean something, and it would not."""
     if request.data or not isinstance(request.data, dict):  # not null, [], 0 or false either
         raise Problem(400, "validation-error", "Invalid request", "This command takes no body.")
+
+
+def check_path_sku(sku: str) -> None:
+    """Refuse (400) a command at a SKU path that is not a SKU: it names
+    something to create or change, not only something to find."""
+    if not re.fullmatch(rules.SKU_PATTERN, sku):
+        raise Problem(
+            400,
+            "validation-error",
+            "Invalid request",
+            "The SKU in the path is not a valid SKU.",
+            errors={"sku": ["Letters, digits, '-' and '_' (at most 40)."]},
+        )
 
 
 def expected_version(request: Request) -> int | None:

@@ -1,15 +1,12 @@
 """Stock over REST: receiving stock (a command on the SKU's inventory) and
 the stock levels (the inventory read model)."""
 
-import re
-
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.rest import Problem
 from config.serializers import StrictIntegerField, StrictRegexField, StrictSerializer, problem_responses
 from orders import commands
 from orders.domain import rules
@@ -21,6 +18,7 @@ from orders.http import (
     IDEMPOTENT_REPLAYED,
     IF_MATCH,
     CommandApi,
+    check_path_sku,
     command_response,
     execute_for,
 )
@@ -53,14 +51,7 @@ class InventoryReceiveApi(CommandApi):
         },
     )
     def post(self, request: Request, sku: str) -> Response:
-        if not re.fullmatch(rules.SKU_PATTERN, sku):
-            raise Problem(
-                400,
-                "validation-error",
-                "Invalid request",
-                "The SKU in the path is not a valid SKU.",
-                errors={"sku": ["Letters, digits, '-' and '_' (at most 40)."]},
-            )
+        check_path_sku(sku)
         data = self.ReceiveStockInput(data=request.data)
         data.is_valid(raise_exception=True)
         result = execute_for(request, commands.ReceiveStock(sku, data.validated_data["quantity"]))

@@ -2,8 +2,6 @@
 with the If-Match / Idempotency-Key / problem+json rules of every command)
 and the products read model."""
 
-import re
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -27,6 +25,7 @@ from orders.http import (
     IDEMPOTENCY_KEY,
     IDEMPOTENT_REPLAYED,
     CommandApi,
+    check_path_sku,
     command_response,
     execute_for,
     no_body,
@@ -85,17 +84,6 @@ def product_row(p) -> dict:
         "added_at": p.added_at.isoformat(),
         "updated_at": p.updated_at.isoformat(),
     }
-
-
-def _check_sku(sku: str) -> None:
-    if not re.fullmatch(rules.SKU_PATTERN, sku):
-        raise Problem(
-            400,
-            "validation-error",
-            "Invalid request",
-            "The SKU in the path is not a valid SKU.",
-            errors={"sku": ["Letters, digits, '-' and '_' (at most 40)."]},
-        )
 
 
 def _run(request: Request, command, *, location: str | None = None) -> Response:
@@ -190,7 +178,7 @@ class ProductDetailApi(APIView):
         responses={200: ProductSerializer, **problem_responses(400, 401, 404, 406, 503)},
     )
     def get(self, request: Request, sku: str) -> Response:
-        _check_sku(sku)
+        check_path_sku(sku)
         consistent_read(request, PRODUCT_READ_MODELS)
         found = selectors.product_get(sku)
         if found is None:
@@ -218,7 +206,7 @@ class ProductPriceApi(CommandApi):
         responses={200: ProductCommandResult, **PRODUCT_ERRORS},
     )
     def post(self, request: Request, sku: str) -> Response:
-        _check_sku(sku)
+        check_path_sku(sku)
         data = self.ChangePriceInput(data=request.data)
         data.is_valid(raise_exception=True)
         return _run(request, commands.ChangeProductPrice(sku, data.validated_data["price_cents"]))
@@ -243,7 +231,7 @@ class ProductRenameApi(CommandApi):
         responses={200: ProductCommandResult, **PRODUCT_ERRORS},
     )
     def post(self, request: Request, sku: str) -> Response:
-        _check_sku(sku)
+        check_path_sku(sku)
         data = self.RenameInput(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
@@ -254,7 +242,7 @@ class _ProductStateApi(CommandApi):
     command: type
 
     def post(self, request: Request, sku: str) -> Response:
-        _check_sku(sku)
+        check_path_sku(sku)
         no_body(request)
         return _run(request, self.command(sku))
 
