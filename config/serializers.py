@@ -84,6 +84,11 @@ class ProblemSerializer(serializers.Serializer):
     )
 
 
-def problem_responses(*codes: int) -> dict:
-    """OpenAPI responses: each status code answers problem+json."""
-    return {(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer) for code in codes}
+def problem_responses(*codes: int, described: dict[int, str] | None = None) -> dict:
+    """OpenAPI responses: each status code answers problem+json (``described``:
+    what some of them mean for this operation)."""
+    said = described or {}
+    return {
+        (code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemSerializer, description=said.get(code, ""))
+        for code in codes
+    }

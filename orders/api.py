@@ -149,6 +149,15 @@ def list_orders(request: Request) -> Response:
     return with_position(Response(body), ORDER_READ_MODELS)
 
 
+PLACE_ORDER_CONFLICTS = (
+    "The rules forbid it; nothing is placed. E.g. `/problems/price-changed` (a stated price is not "
+    "the catalogue's: `sku`, `current_price_cents`, `stated_price_cents`, `current_prices`), "
+    "`/problems/product-discontinued` (`skus`), or `/problems/customer-spelled-otherwise`: no customer "
+    "has `customer_id`, but a known customer has it in another case (customer ids are case-sensitive), "
+    "named in `known_customer_id`."
+)
+
+
 class OrderCollectionApi(CommandApi):
     """GET lists orders (read model); POST places one (command)."""
 
@@ -199,7 +208,12 @@ class OrderCollectionApi(CommandApi):
         summary="Place an order",
         request=PlaceOrderInput,
         parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, CORRELATION_ID, ETAG, LOCATION],
-        responses={201: CommandResultSerializer, **problem_responses(400, 401, 403, 406, 409, 413, 415, 422)},
+        responses={
+            201: CommandResultSerializer,
+            **problem_responses(
+                400, 401, 403, 406, 409, 413, 415, 422, described={409: PLACE_ORDER_CONFLICTS}
+            ),
+        },
     )
     def post(self, request: Request) -> Response:
         data = self.PlaceOrderInput(data=request.data)

@@ -17,9 +17,8 @@ from django.db import transaction
 
 from eventstore import ConcurrencyError
 from eventstore.personal import PersonalData
-from orders import erasure_guard, metrics, unit_of_work
+from orders import customer_ids, erasure_guard, metrics, unit_of_work
 from orders.domain import DuplicateOrderError, OrderAggregate
-from orders.domain.errors import CustomerSpelledOtherwiseError
 from orders.domain.pricing import as_request
 from orders.domain.product import product_id
 from orders.domain.shipping import Contact, ShippingAddress
@@ -33,7 +32,6 @@ from orders.repository import (
 from orders.stock_commands import HANDLERS as STOCK_HANDLERS
 from orders.stock_commands import ReceiveStock, ReleaseStock, ReserveStock, ShipStock
 from orders.unit_of_work import CommandResult
-from projections import selectors
 
 __all__ = ["CommandResult", "ReceiveStock", "ReleaseStock", "ReserveStock", "ShipStock", "execute"]
 
@@ -168,6 +166,8 @@ def _catalogue(skus):
 
 
 def place_order(cmd: PlaceOrder, expected_version: int | None) -> CommandResult:
+    # After the Idempotency-Key lookup (orders.unit_of_work): a replay is answered as before.
+    customer_ids.refuse_spelled_otherwise(cmd.customer_id, "Place the order for {known} if it is theirs.")
     order = OrderAggregate(cmd.order_id)  # a new stream: the append refuses one that exists
     requests = [as_request(item) for item in cmd.items]
     order.place(
@@ -253,13 +253,11 @@ def forget_customer(cmd: ForgetCustomer, expected_version: int | None) -> Comman
     with transaction.atomic():
         erasure_guard.lock(cmd.customer_id)  # after a command checking their details, or before it
         personal = PersonalData()
-        # Nothing of theirs here, and a known customer's id in another case: a typo.
-        if (
-            not personal.has_key(cmd.customer_id)
-            and not erasure_guard.erasures(cmd.customer_id)
-            and (known := selectors.customer_spelled_otherwise(cmd.customer_id)) is not None
-        ):
-            raise CustomerSpelledOtherwiseError(cmd.customer_id, known)
+        # Personal data sealed under this very id (its orders' details, or a
+        # form's kept while it was sent back) is erased, even if a known
+        # customer has the id in another case.
+        if not personal.has_key(cmd.customer_id):
+            customer_ids.refuse_spelled_otherwise(cmd.customer_id, "Forget {known} if that is who asked.")
         deleted = personal.forget(cmd.customer_id)
         return _change(CustomerRepository(), cmd.customer_id, None, lambda c: c.forget(deleted))
 

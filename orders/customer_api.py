@@ -130,6 +130,12 @@ class IsStaff(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated and request.user.is_staff)
 
 
+FORGET_CONFLICT = (
+    "Nothing is erased. `/problems/customer-spelled-otherwise`: no customer has this id, but a known "
+    "customer has it in another case (customer ids are case-sensitive), named in `known_customer_id`."
+)
+
+
 class CustomerForgetApi(APIView):
     permission_classes = [IsStaff]
 
@@ -155,7 +161,7 @@ class CustomerForgetApi(APIView):
                 },
             ),
             # 413/415: a body sent with an Idempotency-Key is read (it is part of the key).
-            **problem_responses(400, 401, 403, 406, 409, 413, 415, 422),
+            **problem_responses(400, 401, 403, 406, 409, 413, 415, 422, described={409: FORGET_CONFLICT}),
         },
     )
     def post(self, request: Request, customer_id: str) -> Response:

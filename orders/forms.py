@@ -13,6 +13,7 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from config.money import format_money
+from orders import customer_ids
 from orders.domain import LineRequest, rules
 from orders.domain.pricing import merged_over_limit
 from orders.idempotency import IdempotencyKey
@@ -247,7 +248,7 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
 
     def clean_customer_id(self) -> str:
         customer_id = self.cleaned_data["customer_id"]
-        if (known := selectors.customer_spelled_otherwise(customer_id)) is not None:
+        if (known := customer_ids.spelled_otherwise(customer_id)) is not None:
             raise forms.ValidationError(
                 f"There is no customer {customer_id}, but there is {known} (customer ids are "
                 f"case-sensitive): did you mean {known}?"

@@ -21,15 +21,16 @@ class InvalidOrderDataError(DomainError, ValueError):
 
 class CustomerSpelledOtherwiseError(DomainError):
     """A customer id no one has, of a customer known in another case: a
-    typo, not someone to forget (ids are case-sensitive)."""
+    typo, not a new customer nor someone to forget (ids are case-sensitive).
+    ``advice`` says what to do instead."""
 
     code = "customer-spelled-otherwise"
 
-    def __init__(self, customer_id: str, known: str):
+    def __init__(self, customer_id: str, known: str, advice: str = ""):
         self.customer_id, self.known = customer_id, known
         super().__init__(
             f"There is no customer {customer_id}, but there is {known} (customer ids are case-sensitive)."
-            f" Forget {known} if that is who asked."
+            + (f" {advice}" if advice else "")
         )
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from eventstore import EventStore
 from orders.domain.product import product_id
-from tests.support import LINE_A, LINE_B, ApiClient, assert_problem, event_count, login, password_of
+from projections import selectors
+from tests.support import LINE_A, LINE_B, ApiClient, assert_problem, event_count, login, password_of, settle
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("catalogue")]
 
@@ -124,6 +125,68 @@ def test_removing_the_last_line_is_409_and_a_missing_line_404(manager_api):
     assert_problem(manager_api.delete(f"/api/orders/{oid}/items/NOPE"), 404, "line-not-found")
     assert_problem(manager_api.delete(f"/api/orders/{oid}/items/not%20a%20sku"), 404, "line-not-found")
     assert event_count() == before
+
+
+def place_for(api: ApiClient, customer: str, headers=None):
+    return api.post("/api/orders/", {"customer_id": customer, "items": [LINE_A]}, headers)
+
+
+def placed_before_the_read_side_knew_better(monkeypatch, api: ApiClient, customer: str, headers=None):
+    """Place an order for ``customer`` as if the read side knew no customer
+    in another case yet (a race with that one's first order, or placed
+    before place-order refused such ids)."""
+    with monkeypatch.context() as unaware:
+        unaware.setattr(selectors, "customer_spelled_otherwise", lambda customer_id: None)
+        placed = place_for(api, customer, headers)
+    assert placed.status_code == 201, placed.content
+    return placed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_placing_for_a_known_customer_s_id_in_another_case_is_409_naming_them(manager_api):
+    manager_api.place("cust_ada")
+    settle()  # the customer is known to the read side
+    before = event_count()
+
+    problem = assert_problem(place_for(manager_api, "CUST_ADA"), 409, "customer-spelled-otherwise")
+
+    assert problem["known_customer_id"] == "cust_ada"
+    assert "There is no customer CUST_ADA, but there is cust_ada" in problem["detail"]
+    assert event_count() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_known_customer_s_exact_id_and_an_id_no_one_has_in_any_case_are_placed(manager_api, monkeypatch):
+    manager_api.place("cust_ada")
+    placed_before_the_read_side_knew_better(monkeypatch, manager_api, "CUST_ADA")
+    settle()  # both known: each is its own customer
+
+    for customer in ("cust_ada", "CUST_ADA", "cust_grace"):
+        assert place_for(manager_api, customer).status_code == 201, customer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_customer_forgotten_under_the_exact_id_is_no_typo(manager_api, staff):
+    assert ApiClient(staff).post("/api/customers/CUST_ADA/forget").json()["recorded"] is True
+    manager_api.place("cust_ada")
+    settle()
+
+    assert place_for(manager_api, "CUST_ADA").status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_placed_for_an_id_in_another_case_is_still_replayed_by_its_key(manager_api, monkeypatch):
+    manager_api.place("cust_ada")
+    settle()
+    key = {"Idempotency-Key": "place-ada-upper"}
+    first = placed_before_the_read_side_knew_better(monkeypatch, manager_api, "CUST_ADA", key)
+    before = event_count()  # the read side knows cust_ada, not yet CUST_ADA
+
+    again = place_for(manager_api, "CUST_ADA", key)
+
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json() and event_count() == before
+    assert_problem(place_for(manager_api, "CUST_ADA"), 409, "customer-spelled-otherwise")  # a new request
 
 
 def test_unknown_order_is_404_and_a_malformed_id_too(manager_api):
@@ -433,6 +496,10 @@ def test_openapi_schema_documents_headers_and_errors(manager_api, client):
     assert {"If-Match", "Idempotency-Key", "X-Correlation-ID"} <= headers
     assert {"200", "400", "401", "403", "404", "409", "412", "413", "415", "422"} <= set(ship["responses"])
     assert "application/problem+json" in ship["responses"]["409"]["content"]
+    conflicts = schema["paths"]["/api/orders/"]["post"]["responses"]["409"]
+    assert "application/problem+json" in conflicts["content"]
+    assert "/problems/customer-spelled-otherwise" in conflicts["description"]
+    assert "known_customer_id" in conflicts["description"]
     for path in ("/api/orders/{order_id}/events", "/api/orders/{order_id}/state"):
         read = schema["paths"][path]["get"]
         assert "X-Min-Position" in {p["name"] for p in read["parameters"] if p["in"] == "header"}

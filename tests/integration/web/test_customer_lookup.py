@@ -228,6 +228,10 @@ def test_a_known_customer_s_id_typed_in_another_case_is_not_taken_for_a_new_cust
     assert response.status_code == 303 and orders_placed() == placed
     page = html.unescape(text(client.get(response["Location"])))
     assert "There is no customer CUST_GRACE, but there is cust_Grace (customer ids are case-sen" in page
+    # The page kept what was typed, sealed under CUST_GRACE's key: that makes no customer.
+    assert client.post("/orders/", form).status_code == 303 and orders_placed() == placed
+    api = ApiClient(manager).post("/api/orders/", {"customer_id": "CUST_GRACE", "items": [LINE_A], **DETAILS})
+    assert api.status_code == 409 and api.json()["known_customer_id"] == "cust_Grace"
     assert client.post("/orders/", {**form, "customer_id": "cust_Grace"}).status_code == 302
     assert client.post("/orders/", {**form, "customer_id": "cust_new"}).status_code == 302  # a new one
     assert orders_placed() == placed + 2
