@@ -10,11 +10,12 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import Q, Sum
 from django.db.models.functions import Lower
 
 from eventstore.personal import PersonalData
+from eventstore.sql import dialect_for
 from projections.models import (
     CatalogueProduct,
     CustomerDetails,
@@ -258,16 +259,22 @@ def order_ids_of(customer_id: str, limit: int = 100) -> list[UUID]:
     return list(rows.values_list("order_id", flat=True)[:limit])
 
 
+# One prepared statement (every new customer's first order asks it): a row
+# per customer in each table, lower(customer_id) indexed in both; an erasure
+# recorded for an id that never ordered is not a customer.
+_SPELLED_OTHERWISE = (
+    "SELECT customer_id FROM customer_summary WHERE lower(customer_id) = lower(%s)"
+    " UNION SELECT customer_id FROM customer_details WHERE lower(customer_id) = lower(%s) AND NOT erased"
+    " LIMIT 10"
+)
+
+
 def customer_spelled_otherwise(customer_id: str) -> str | None:
     """A known customer (with orders, or details on file) whose id differs
     from ``customer_id`` only in case; None when there is none, or when
     ``customer_id`` itself is known. Customer ids are case-sensitive."""
-    known: set[str] = set()
-    # A row per customer, lower(customer_id) indexed; an erasure recorded for
-    # an id that never ordered is not a customer.
-    for rows in (CustomerSummary.objects, CustomerDetails.objects.filter(erased=False)):
-        same = rows.annotate(customer_lower=Lower("customer_id")).filter(customer_lower=customer_id.lower())
-        known.update(same.order_by().values_list("customer_id", flat=True)[:10])
+    db = connections[router.db_for_read(CustomerSummary) or "default"]
+    known = {row[0] for row in dialect_for(db).fetch(db, _SPELLED_OTHERWISE, [customer_id, customer_id])}
     return None if not known or customer_id in known else min(known)
 
 
