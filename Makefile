@@ -34,7 +34,8 @@ migrate: $(STAMP)
 
 # Without DATABASE_URL and REDIS_URL: SQLite, projections in-process, one
 # gunicorn. With both (in the environment or .env): web, Celery worker and
-# beat (Procfile) under honcho. HOST and PORT say where to listen.
+# beat (Procfile) under honcho. HOST and PORT say where to listen. Ctrl-C
+# stops them all (honcho then exits 130: not an error here).
 run: $(STAMP)
 	$(PY) manage.py init_pii_master_key
 	$(PY) manage.py migrate --noinput
@@ -43,7 +44,7 @@ run: $(STAMP)
 	@mkdir -p var "$(PROMETHEUS_MULTIPROC_DIR)" && rm -f "$(PROMETHEUS_MULTIPROC_DIR)"/*.db
 	@export PROMETHEUS_MULTIPROC_DIR="$(PROMETHEUS_MULTIPROC_DIR)"; \
 	if [ "$$($(PY) -m config.run_shape)" = services ]; then \
-		HOST=$(HOST) WEB_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile; \
+		HOST=$(HOST) WEB_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile || [ $$? -eq 130 ]; \
 	else \
 		$(PY) -m gunicorn -c config/gunicorn.py config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4; \
 	fi

@@ -38,6 +38,23 @@ def _task_finished(task_id=None, task=None, state=None, **kwargs) -> None:
     metrics.task_finished(task_id, task, state)
 
 
+@signals.worker_process_init.connect
+def _leave_the_workers_process_group(**kwargs) -> None:
+    """A pool process leaves its worker's process group. honcho (``make run``
+    on Ctrl-C) and other supervisors stop a worker with a SIGTERM to its
+    whole group: a pool process killed by it cuts its task short
+    (WorkerLostError and a traceback; the task is requeued), where the
+    worker alone finishes its tasks first (warm shutdown), then stops its
+    pool. The worker still signals its pool processes one by one (time
+    limits, revoke, cold shutdown), and they die with it (Celery sets
+    PR_SET_PDEATHSIG). SIGINT (Ctrl-C in a terminal) they ignore anyway.
+    The solo pool sends this signal in the worker itself, which stays put."""
+    from billiard.process import current_process
+
+    if current_process().name != "MainProcess":
+        os.setpgrp()
+
+
 @signals.worker_process_shutdown.connect
 def _pool_process_exited(pid=None, **kwargs) -> None:
     from config import metrics
