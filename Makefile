@@ -35,7 +35,9 @@ migrate: $(STAMP)
 # Without DATABASE_URL and REDIS_URL: SQLite, projections in-process, one
 # gunicorn. With both (in the environment or .env): web, Celery worker and
 # beat (Procfile) under honcho. HOST and PORT say where to listen. Ctrl-C
-# stops them all (honcho then exits 130: not an error here).
+# stops them all (honcho then exits 130: not an error here). honcho reads no
+# .env (-e /dev/null): it would put .env's values over the environment's,
+# and the processes read .env themselves, the environment winning.
 run: $(STAMP)
 	$(PY) manage.py init_pii_master_key
 	$(PY) manage.py migrate --noinput
@@ -44,7 +46,7 @@ run: $(STAMP)
 	@mkdir -p var "$(PROMETHEUS_MULTIPROC_DIR)" && rm -f "$(PROMETHEUS_MULTIPROC_DIR)"/*.db
 	@export PROMETHEUS_MULTIPROC_DIR="$(PROMETHEUS_MULTIPROC_DIR)"; \
 	if [ "$$($(PY) -m config.run_shape)" = services ]; then \
-		HOST=$(HOST) WEB_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile || [ $$? -eq 130 ]; \
+		HOST=$(HOST) WEB_PORT=$(PORT) $(VENV)/bin/honcho start -e /dev/null -f Procfile || [ $$? -eq 130 ]; \
 	else \
 		$(PY) -m gunicorn -c config/gunicorn.py config.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4; \
 	fi
