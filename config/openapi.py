@@ -18,8 +18,9 @@ success body is documented field by field; only an event's `data` and the event 
 Schemas are free-form.
 
 Two answers belong to no operation below: a method that a path does not list answers 405 with an \
-`Allow` header naming the methods it takes (OPTIONS, which describes the endpoint, is not part of \
-this contract), and a path that is not listed (an order id that is not a UUID, say) answers 404.
+`Allow` header naming the methods it takes (401 first, without credentials; OPTIONS, which describes \
+the endpoint, is not part of this contract), and a path that is not listed (an order id that is not \
+a UUID, say) answers 404.
 """
 
 # drf-spectacular's settings (config.settings.SPECTACULAR_SETTINGS).

@@ -30,9 +30,17 @@ THROTTLED_RETRY_AFTER = OpenApiParameter(
     response=[429],
     description="Seconds to wait before the throttle lets another attempt through (sent when known).",
 )
+CORRELATION_ID_ECHO = OpenApiParameter(
+    "X-Correlation-ID",
+    str,
+    OpenApiParameter.HEADER,
+    response=True,
+    description="The request's correlation id: its X-Correlation-ID as sent, or the one made for it "
+    "(absent only from the 400 that refuses a malformed one).",
+)
 # Declared only where an operation lists the status (drf-spectacular adds a
 # response header to the responses its ``response`` codes name).
-STATUS_HEADERS = [WWW_AUTHENTICATE, THROTTLED_RETRY_AFTER]
+STATUS_HEADERS = [WWW_AUTHENTICATE, THROTTLED_RETRY_AFTER, CORRELATION_ID_ECHO]
 
 
 class AutoSchema(openapi.AutoSchema):

@@ -33,9 +33,9 @@ METHODS = ("get", "post", "put", "patch", "delete")
 # The statuses the probes below can provoke: an operation lists one of these
 # exactly when some probe made it answer that.
 PROBED = {400, 401, 403, 404, 406, 413, 415}
-# The headers the API sets on its answers (X-Correlation-ID, echoed on every
-# one, is described with the request header instead).
+# The headers the API sets on its answers.
 API_HEADERS = (
+    "X-Correlation-ID",
     "ETag",
     "Location",
     "Idempotent-Replayed",
