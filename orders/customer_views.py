@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from eventstore.metadata import message_context
-from orders import commands, prefill, prg
+from orders import commands, customer_ids, prefill, prg
 from orders.countries import country_name
 from orders.domain import DomainError, rules
 from orders.errors import ContentionError
@@ -101,12 +101,16 @@ def customer_forget(request: HttpRequest, customer_id: str) -> HttpResponse:
 @require_GET
 def customer_lookup(request: HttpRequest) -> HttpResponse:
     """While a customer id is typed into the place-order form: the known
-    customers it may be (the field's suggestions), and, when it is one of
-    them exactly, an offer to fill in the contact and address on file."""
+    customers it may be (the field's suggestions); when it is one of them
+    exactly, an offer to fill in the contact and address on file; when it is
+    one of them in another case, what the form would say on sending it."""
     typed = (request.GET.get("customer_id") or "").strip()[:64]
-    known = selectors.customer_suggestions(typed) if rules.is_customer_id(typed) else []
+    valid = rules.is_customer_id(typed)
+    known = selectors.customer_suggestions(typed) if valid else []
     exact = next((c for c in known if c.customer_id == typed and c.address_line1), None)
-    return render(request, "orders/_customer_lookup.html", {"known": known, "exact": exact})
+    spelled = customer_ids.spelled_otherwise(typed) if valid and exact is None else None
+    context = {"known": known, "exact": exact, "typed": typed, "spelled_otherwise": spelled}
+    return render(request, "orders/_customer_lookup.html", context)
 
 
 @login_required

@@ -238,6 +238,16 @@ def test_a_known_customer_s_id_typed_in_another_case_is_not_taken_for_a_new_cust
 
 
 @pytest.mark.postgres
+def test_a_known_customer_s_id_typed_in_another_case_is_pointed_out_while_typed(manager):
+    customers(manager, "cust_ada")
+    client = login(manager)
+    typed = text(client.get("/orders/customer-lookup", {"customer_id": "CUST_ADA"}))
+    assert "There is no customer CUST_ADA, but there is cust_ada" in html.unescape(typed)
+    for exact_or_new in ("cust_ada", "cust_ad", "cust_bob"):
+        answer = text(client.get("/orders/customer-lookup", {"customer_id": exact_or_new}))
+        assert "customer-spelled-otherwise" not in answer, exact_or_new
+
+
 def test_the_file_is_not_offered_until_it_has_caught_up_with_an_erasure(manager, staff):
     customers(manager, "cust_lag")
     assert ApiClient(staff).post("/api/customers/cust_lag/forget").status_code == 200  # not yet projected
