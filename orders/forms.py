@@ -265,11 +265,8 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
         products = selectors.products_by_sku({sku for sku in typed if re.fullmatch(rules.SKU_PATTERN, sku)})
         rows = []
         for key, (sku, quantity) in values.items():
-            errors = [
-                *self[f"sku_{key}"].errors,
-                *self[f"quantity_{key}"].errors,
-                *self[f"price_{key}"].errors,
-            ]
+            # Under the SKU what is about the product; under the quantity, the quantity.
+            errors = [*self[f"sku_{key}"].errors, *self[f"price_{key}"].errors]
             product, change = products.get(sku.strip()), self.price_changes.get(sku.strip())
             rows.append(
                 {
@@ -280,7 +277,7 @@ class PlaceOrderForm(OneTimeForm, ShippingDetailsForm):
                     "price": change[1] if change else product and product.price_cents,
                     "looked_up": bool(sku),
                     "error": " ".join(errors),
-                    "quantity_invalid": bool(self[f"quantity_{key}"].errors),
+                    "quantity_error": " ".join(self[f"quantity_{key}"].errors),
                 }
             )
         return rows

@@ -52,17 +52,18 @@
     }
     update();
   });
-  // A row's errors from the last submission were about what it held then:
-  // once its SKU is changed and the lookup finds a product on sale, they go
-  // (the server checks the whole row again when the form is sent).
+  // A row's SKU errors from the last submission were about what it held
+  // then: once its SKU is changed and the lookup finds a product on sale,
+  // they go (the server checks the whole row again when the form is sent).
+  // Its quantity's stay: the quantity has not changed.
   function forget_old_errors(event) {
     var row = event.detail.target && event.detail.target.closest ? event.detail.target.closest("tr.line-row") : null;
     var found = row ? row.querySelector(".product-info:not(.errorlist)") : null;
     if (!found || !found.dataset.price) return; // not found, or no longer sold: the errors stand
     var sku = row.querySelector("input[name^='sku_']");
     if (!sku || sku.value === sku.defaultValue) return;
-    row.querySelectorAll("td > .errorlist").forEach(function (old) { old.remove(); });
-    row.querySelectorAll("[aria-invalid]").forEach(function (input) { input.removeAttribute("aria-invalid"); });
+    row.querySelectorAll("td.line-sku > .errorlist").forEach(function (old) { old.remove(); });
+    sku.removeAttribute("aria-invalid");
   }
   form.addEventListener("input", update);
   document.body.addEventListener("htmx:afterSettle", function (event) { forget_old_errors(event); update(); });

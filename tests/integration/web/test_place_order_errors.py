@@ -18,8 +18,13 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db, pytest.mark.usefixtur
 
 
 def row_errors(row: str) -> str:
-    found = re.search(r'<div class="errorlist">(.*?)</div>', row, re.S)
-    return found.group(1) if found else ""
+    """A row's errors, under its SKU first, then under its quantity."""
+    return " ".join(re.findall(r'<div class="errorlist">(.*?)</div>', row, re.S))
+
+
+def quantity_errors(row: str) -> str:
+    cell = re.search(r'<td data-label="Quantity">(.*?)</td>', row, re.S).group(1)
+    return " ".join(re.findall(r'<div class="errorlist">(.*?)</div>', cell, re.S))
 
 
 def typed(row: str, field: str) -> str:
@@ -72,6 +77,11 @@ def test_every_problem_on_every_row_is_shown_next_to_it_and_nothing_is_placed(ma
         "f": over,
         "g": over,
         "h": "",
+    }
+    # A quantity's own errors stand under the quantity, the product's under the SKU.
+    assert {key: quantity_errors(row) for key, row in rows.items() if quantity_errors(row)} == {
+        "c": "Line 3 needs a quantity.",
+        "d": "The quantity is at least 1.",
     }
     assert [(typed(row, "sku"), typed(row, "quantity")) for row in rows.values()] == [
         ("gadget-b", "1"),
