@@ -6,6 +6,7 @@ Errors are RFC 9457 problem details; ``problem_responses`` documents them in
 the OpenAPI schema.
 """
 
+import re
 from datetime import UTC
 
 from drf_spectacular.utils import OpenApiResponse
@@ -29,15 +30,17 @@ class StrictCharField(serializers.CharField):
 
 
 class StrictRegexField(serializers.RegexField):
-    """A code that matches its pattern as sent: a string, not trimmed (the
-    schema's pattern is what is taken; " WIDGET-A" is not "WIDGET-A")."""
+    """A code that matches its pattern as sent: a string, not trimmed, all of
+    it (the schema's pattern is what is taken; " WIDGET-A" is not
+    "WIDGET-A", and "$" does not let a final newline through)."""
 
     def __init__(self, regex, **kwargs):
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(regex, **kwargs)
+        self._whole = re.compile(regex) if isinstance(regex, str) else regex
 
     def to_internal_value(self, data):
-        if not isinstance(data, str):
+        if not isinstance(data, str) or self._whole.fullmatch(data) is None:
             self.fail("invalid")
         return super().to_internal_value(data)
 

@@ -326,7 +326,12 @@ def test_codes_are_taken_as_sent_not_trimmed_as_the_schema_patterns_say(manager_
     )
     assert set(body["errors"]) == {"customer_id", "items[0].sku"}
     assert event_count() == before
-    assert_problem(manager_api.get("/api/orders/", customer_id="cust_456 "), 400, "validation-error")
+    for padded in ("cust_456 ", "cust_456\n"):
+        assert_problem(manager_api.get("/api/orders/", customer_id=padded), 400, "validation-error")
+    newline = manager_api.post(
+        "/api/orders/", {"customer_id": "cust_456", "items": [{**LINE_A, "sku": "WIDGET-A\n"}]}
+    )
+    assert set(assert_problem(newline, 400, "validation-error")["errors"]) == {"items[0].sku"}
     assert manager_api.get("/api/orders/", customer_id="cust_456").status_code == 200
 
 
