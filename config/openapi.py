@@ -12,13 +12,13 @@ per-field `errors`), and each operation lists the statuses it can answer. Any op
 400 for a malformed `X-Correlation-ID`, 401 when credentials are needed and missing, or sent and \
 not valid, 406 when `Accept` names no JSON type, and 411 when a body comes without `Content-Length` \
 (chunked). Request bodies take only the fields their schema names; codes (SKUs, customer ids) are \
-taken as sent, not trimmed. Free text takes any script and emoji (with the joiners they need, between \
-two such characters) and refuses control characters, bidirectional overrides and invisible \
-characters that make it look blank or like other text (zero-width spaces, soft hyphens, Hangul \
-fillers); one-line text (names, addresses, reasons, carrier, tracking number) also refuses tabs and \
-line breaks, which notes and descriptions may hold. Every \
-success body is documented field by field; only an event's `data` and the event catalog's JSON \
-Schemas are free-form.
+taken as sent, not trimmed. Free text takes any script and emoji (with the invisible joiners, word \
+breaks, variation selectors and bidi marks they need, where they do something) and refuses control \
+characters, bidirectional overrides and invisible characters that make it look blank or like other \
+text (those beside ASCII, soft hyphens, Hangul fillers); one-line text (names, addresses, reasons, \
+carrier, tracking number) also refuses tabs and line breaks, which notes and descriptions may hold. \
+Every success body is documented field by field; only an event's `data` and the event catalog's \
+JSON Schemas are free-form.
 
 Two answers belong to no operation below: a method that a path does not list answers 405 with an \
 `Allow` header naming the methods it takes (401 first, without credentials; OPTIONS, which describes \

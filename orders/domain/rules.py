@@ -69,29 +69,62 @@ _CONTROLS = (
 _NOT_IN_A_LINE = re.compile(f"[{_CONTROLS}\t\n\r]")
 _NOT_IN_TEXT = re.compile(f"[{_CONTROLS}]")
 # Invisible characters that make text look blank or like other text
-# ("LAMP\u200b-1", a name of Hangul fillers): zero-width spaces, word
-# joiners and invisible operators, the soft hyphen, the Hangul fillers,
-# Khmer's invisible vowels, the Mongolian vowel separator, the braille blank,
-# interlinear annotation marks, and tag characters outside an emoji flag
+# ("LAMP\u00ad-1", a name of Hangul fillers): the soft hyphen, the Hangul
+# fillers, Khmer's invisible vowels, the braille blank, word joiners and
+# invisible operators, the byte order mark, interlinear annotation marks,
+# musical format characters, and tag characters outside an emoji flag
 # (England's is a black flag, tags, and a cancel tag).
 _INVISIBLE = re.compile(
-    "[\u00ad\u115f\u1160\u17b4\u17b5\u180e\u200b\u2060-\u2064\u2800\u3164\ufeff\uffa0\ufff9-\ufffb"
-    "\U000e0000-\U000e007f]"
+    "[\u00ad\u115f\u1160\u17b4\u17b5\u2060-\u2064\u2800\u3164\ufeff\uffa0\ufff9-\ufffb"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e007f]"
 )
 _FLAG = re.compile("\U0001f3f4[\U000e0030-\U000e0039\U000e0061-\U000e007a]{1,7}\U000e007f")
-# The joiners scripts and emoji need (ZWNJ in Persian and Indic words, ZWJ in
-# emoji sequences) belong between two such characters, never beside ASCII or
-# a space, where all they could do is hide.
-_STRAY_JOINER = re.compile(r"(?:^|(?<=[\x00-\x7f\s]))[\u200c\u200d]|[\u200c\u200d](?=[\x00-\x7f\s]|$)")
+# Invisible characters scripts and emoji need, each only where it does
+# something (beside ASCII or a space all they could do is hide):
+# - between two characters that are neither: the joiners (ZWNJ in Persian
+#   and Indic words, ZWJ in emoji sequences), the zero-width space (the word
+#   break of Thai, Khmer, Lao and Burmese), the combining grapheme joiner,
+#   and Mongolian's vowel separator and variation selectors;
+# - a joiner also right after a virama (Malayalam's chillu ends a word);
+# - a variation selector after a character that is neither, or in a keycap (1\ufe0f\u20e3);
+# - the bidi marks (LRM, RLM, ALM) in text that has right-to-left letters.
+_MODIFIERS = re.compile("[\u034f\u061c\u180b-\u180f\u200b-\u200f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+_BETWEEN = frozenset("\u034f\u180b\u180c\u180d\u180e\u180f\u200b\u200c\u200d")
+_JOINERS = frozenset("\u200c\u200d")
+_BIDI_MARKS = frozenset("\u061c\u200e\u200f")
+_KEYCAP_BASES = frozenset("0123456789#*")
+_VIRAMA = 9  # the canonical combining class of viramas
 # What draws nothing by itself: spaces, format characters, combining marks.
 _UNSEEN = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Mn", "Me"})
+
+
+def _plain(c: str) -> bool:
+    return c.isascii() or c.isspace()
+
+
+def _stray_modifier(text: str) -> bool:
+    """Whether an invisible character scripts or emoji need stands where it does nothing."""
+    for found in _MODIFIERS.finditer(text):
+        i, c = found.start(), found.group()
+        before, after = text[i - 1 : i], text[i + 1 : i + 2]
+        if c in _BIDI_MARKS:
+            fits = any(unicodedata.bidirectional(t) in ("R", "AL") for t in text)
+        elif c in _JOINERS and before and unicodedata.combining(before) == _VIRAMA:
+            fits = True
+        elif c in _BETWEEN:
+            fits = bool(before and after) and not _plain(before) and not _plain(after)
+        else:  # a variation selector
+            fits = bool(before) and (not _plain(before) or (before in _KEYCAP_BASES and after == "\u20e3"))
+        if not fits:
+            return True
+    return False
 
 
 def text_problem(text: str, *, lines: bool = False) -> str | None:
     """Why ``text`` (stripped) is not text a person typed, or None when it is."""
     if (_NOT_IN_TEXT if lines else _NOT_IN_A_LINE).search(text):
         return "no control characters" if lines else "one line, without tabs or control characters"
-    if _INVISIBLE.search(_FLAG.sub("", text)) or _STRAY_JOINER.search(text):
+    if _INVISIBLE.search(_FLAG.sub("", text)) or _stray_modifier(text):
         return "no invisible characters"
     if all(unicodedata.category(c) in _UNSEEN for c in text):
         return "something to read, not only spaces or marks"
@@ -152,7 +185,9 @@ def check_personal_text(field: str, value: object, max_length: int, *, required:
 
 def check_email(value: object) -> str:
     text = check_personal_text("email", value, MAX_EMAIL_LENGTH, required=True)
-    if _EMAIL.fullmatch(text) is None:
+    # No format or private-use character: an address is typed, and one that
+    # looks like another must not be another.
+    if _EMAIL.fullmatch(text) is None or any(unicodedata.category(c) in ("Cf", "Co") for c in text):
         raise InvalidOrderDataError("email", "an email address, like name@example.com")
     return text
 

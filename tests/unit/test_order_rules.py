@@ -121,6 +121,10 @@ def test_free_text_refuses_control_characters_and_one_line_text_refuses_line_bre
         "LAMP\u200c-1",  # a joiner beside ASCII joins nothing
         "\u200dAda",
         "Ada\U000e0041",  # a tag character outside a flag
+        "Ada\u200e",  # a left-to-right mark in text with nothing right-to-left
+        "Ada\ufe0f",  # a variation selector after ASCII
+        "Ada\u034f",  # a combining grapheme joiner after ASCII
+        "\u200b\u6771\u4eac",  # a zero-width space that breaks nothing
     ],
 )
 def test_text_refuses_invisible_characters_that_make_it_look_like_other_text(bad):
@@ -141,11 +145,24 @@ def test_text_refuses_invisible_characters_that_make_it_look_like_other_text(bad
         "Ada\u00a0Lovelace",  # a no-break space, as pasted from a web page
         "\u6771\u4eac\u90fd\u3000\u6e2f\u533a",  # an ideographic space in a Japanese address
         "\u05e9\u05dc\u05d5\u05dd \u200f12",  # a right-to-left mark before digits
+        # Khmer: the zero-width space is its word break
+        "\u1797\u17d2\u1793\u17c6\u1796\u17c1\u1789\u200b\u1780\u17d2\u179a\u17bb\u1784",
+        "\u0d05\u0d35\u0d28\u0d4d\u200d \u0d35\u0d28\u0d4d\u0d28\u0d41",  # a Malayalam chillu ends a word
+        "\u0dc1\u0dca\u200d\u0dbb\u0dd3",  # Sinhala's ZWJ after the virama
+        # a keycap, a rainbow flag, a skin tone
+        "1\ufe0f\u20e3 first, \U0001f3f3\ufe0f\u200d\U0001f308, \U0001f44d\U0001f3fd",
+        "\u845b\U000e0100\u57ce",  # an ideographic variation selector in a Japanese name
     ],
 )
 def test_names_and_addresses_keep_what_scripts_emoji_and_pasted_text_need(good):
     assert rules.check_personal_text("name", good, 200, required=True) == good
     assert rules.check_text("name", good, 200, required=True) == good
+
+
+def test_an_email_holds_no_invisible_character():
+    with pytest.raises(InvalidOrderDataError) as err:
+        rules.check_email("ada@example.com\u200e")
+    assert err.value.field == "email"
 
 
 def test_text_of_only_marks_or_spaces_is_refused():
