@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from config.rest import Problem
 from config.serializers import (
+    StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
     StrictRegexField,
@@ -154,7 +155,7 @@ PLACE_ORDER_CONFLICTS = (
     "the catalogue's: `sku`, `current_price_cents`, `stated_price_cents`, `current_prices`), "
     "`/problems/product-discontinued` (`skus`), or `/problems/customer-spelled-otherwise`: no customer "
     "has `customer_id`, but a known customer has it in another case (customer ids are case-sensitive), "
-    "named in `known_customer_id`."
+    "named in `known_customer_id`; send `new_customer: true` if it is another customer."
 )
 
 
@@ -175,6 +176,13 @@ class OrderCollectionApi(CommandApi):
         # an order without them cannot be shipped anywhere); both or neither.
         contact = ContactSerializer(required=False)
         shipping_address = ShippingAddressSerializer(required=False)
+        new_customer = StrictBooleanField(
+            required=False,
+            default=False,
+            help_text="true: customer_id is a new customer even though a known customer's id differs from "
+            "it only in case (for clients whose own ids are case-sensitive); otherwise that is refused "
+            "with 409 /problems/customer-spelled-otherwise.",
+        )
 
         def validate(self, data):
             if ("contact" in data) != ("shipping_address" in data):
@@ -221,7 +229,11 @@ class OrderCollectionApi(CommandApi):
         items = tuple(line_request(line) for line in data.validated_data["items"])
         check_override_allowed(request, items)
         details = details_of(data.validated_data)
-        return run_command(request, commands.PlaceOrder(data.validated_data["customer_id"], items, **details))
+        new_customer = data.validated_data["new_customer"]
+        command = commands.PlaceOrder(
+            data.validated_data["customer_id"], items, new_customer=new_customer, **details
+        )
+        return run_command(request, command)
 
 
 class OrderDetailApi(APIView):

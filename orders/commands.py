@@ -49,6 +49,8 @@ class PlaceOrder:
     shipping_address: ShippingAddress | None = None
     # Whose file they were filled in from, as it was then (orders.erasure_guard).
     details_from: DetailsFrom | None = None
+    # The writer says the id is a new customer's, though a known one differs only in case.
+    new_customer: bool = False
     creates_stream: ClassVar[bool] = True
 
 
@@ -167,7 +169,10 @@ def _catalogue(skus):
 
 def place_order(cmd: PlaceOrder, expected_version: int | None) -> CommandResult:
     # After the Idempotency-Key lookup (orders.unit_of_work): a replay is answered as before.
-    customer_ids.refuse_spelled_otherwise(cmd.customer_id, "Place the order for {known} if it is theirs.")
+    if not cmd.new_customer:
+        customer_ids.refuse_spelled_otherwise(
+            cmd.customer_id, "Place the order for {known} if it is theirs, or say it is a new customer."
+        )
     order = OrderAggregate(cmd.order_id)  # a new stream: the append refuses one that exists
     requests = [as_request(item) for item in cmd.items]
     order.place(

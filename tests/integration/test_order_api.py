@@ -156,6 +156,23 @@ def test_placing_for_a_known_customer_s_id_in_another_case_is_409_naming_them(ma
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_client_whose_ids_differ_only_in_case_says_the_id_is_a_new_customer(manager_api):
+    manager_api.place("cust_ada")
+    settle()
+    body = {"customer_id": "CUST_ADA", "items": [LINE_A]}
+    before = event_count()
+    assert_problem(manager_api.post("/api/orders/", {**body, "new_customer": "yes"}), 400, "validation-error")
+    assert_problem(manager_api.post("/api/orders/", {**body, "new_customer": False}), 409)
+    assert event_count() == before
+
+    placed = manager_api.post("/api/orders/", {**body, "new_customer": True})
+
+    assert placed.status_code == 201, placed.content
+    settle()
+    assert manager_api.get(f"/api/orders/{placed.json()['order_id']}").json()["customer_id"] == "CUST_ADA"
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_known_customer_s_exact_id_and_an_id_no_one_has_in_any_case_are_placed(manager_api, monkeypatch):
     manager_api.place("cust_ada")
     placed_before_the_read_side_knew_better(monkeypatch, manager_api, "CUST_ADA")
