@@ -141,9 +141,13 @@ class EventStore(ManyStreamReads, Snapshots):
                 raise ConcurrencyError(aggregate_id, expected_version) from exc
             raise
         if not written:
-            if keys is not None and not sealing.still_valid(self.personal, keys):
+            valid = keys is None or sealing.still_valid(self.personal, keys)  # first: it mends the cache
+            actual = self.stream_version(aggregate_id)
+            if not valid or (keys is not None and actual == expected_version):
+                # A key, or the database's master check, refused it (the
+                # check may have been written since): seal again.
                 raise sealing.KeysChanged()
-            raise ConcurrencyError(aggregate_id, expected_version, self.stream_version(aggregate_id))
+            raise ConcurrencyError(aggregate_id, expected_version, actual)
         if keys is not None and keys.new:
             connection.on_commit(lambda: sealing.appended(self.personal, keys))
         position, tx_id, _ = max(written)

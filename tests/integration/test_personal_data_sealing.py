@@ -7,6 +7,7 @@ import threading
 import uuid
 
 import pytest
+from django.db import connection
 
 from eventstore import NEW_STREAM, ConcurrencyError, EventStore, NewEvent, sealing, sql
 from eventstore.master_key import verify_master_key
@@ -152,6 +153,29 @@ def test_two_first_orders_of_a_new_customer_at_once_share_one_key(run_in_threads
 
     assert name_of(one) == name_of(two) == "Grace Hopper"
     assert key_of(one) == key_of(two) == PersonalDataKey.objects.get(subject_id="cust_grace").key_id
+
+
+def test_a_master_check_written_by_another_writer_after_the_append_refused_it_is_no_lost_race(monkeypatch):
+    # The first personal data of a database: this writer's append found no
+    # master check (so wrote nothing), and another writer stored the check
+    # before this one looked at why. The stream is where it expected: seal again.
+    from eventstore import master_key
+
+    PersonalData()._verify_once()  # this process counts the database as checked
+    with connection.cursor() as cursor:  # as before its first personal data
+        cursor.execute("DELETE FROM personal_data_master_check")
+    still_valid = sealing.still_valid
+
+    def checked_meanwhile(personal, keys):
+        master_key.ensure_master_check(personal.using, personal.ring)  # the other writer's
+        return still_valid(personal, keys)
+
+    monkeypatch.setattr(sealing, "still_valid", checked_meanwhile)
+
+    stream = give("cust_grace", "Grace Hopper")
+
+    assert name_of(stream) == "Grace Hopper"
+    assert key_of(stream) == PersonalDataKey.objects.get(subject_id="cust_grace").key_id
 
 
 def test_loading_a_stream_with_personal_fields_brings_its_keys_in_the_same_statement(monkeypatch):
