@@ -100,8 +100,8 @@ def no_body(request: Request) -> None:
 
 
 def check_path_sku(sku: str) -> None:
-    """Refuse (400) a command at a SKU path that is not a SKU: it names
-    something to create or change, not only something to find."""
+    """Refuse (400) a SKU in a product or stock path that is not a SKU
+    (a product may be created at it, so it is checked as input)."""
     if not re.fullmatch(rules.SKU_PATTERN, sku):
         raise Problem(
             400,
