@@ -65,7 +65,8 @@ def test_a_price_changed_after_the_form_showed_it_is_refused_then_charged_when_s
     assert "Prices changed since this form was shown; nothing was placed." in body
     widget_row, gadget_row = re.findall(r'<tr class="line-row".*?</tr>', body, re.S)
     assert WIDGET_CHANGED in widget_row and 'aria-invalid="true"' in widget_row
-    assert '<td class="num line-price" data-label="Unit price">€21.99</td>' in widget_row  # the new price, not the read model's
+    # The new price, not the read model's.
+    assert '<td class="num line-price" data-label="Unit price">€21.99</td>' in widget_row
     assert "price of" not in gadget_row
     again = {name: value for name, value in hidden_inputs(body).items() if name.startswith("price")}
     assert again == {
