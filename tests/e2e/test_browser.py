@@ -599,15 +599,21 @@ def test_a_row_s_old_error_goes_once_its_sku_is_corrected(running, browser, tran
     row.get_by_label("SKU").fill("widget-a")
     row.get_by_label("Quantity").fill("20000")
     assert page.locator("#place-total").inner_text() == ""  # not a line the form would take
-    row.get_by_label("Quantity").fill("1")
+    row.get_by_label("Quantity").fill("")  # sent without one: an error of the quantity's own
     form.get_by_role("button", name="Place order").click()
     row = page.locator("#place tr.line-row").nth(0)
-    row.locator(".errorlist", has_text="did you mean WIDGET-A?").wait_for()
+    row.locator("td.line-sku > .errorlist", has_text="did you mean WIDGET-A?").wait_for()
+    quantity_error = row.locator("td[data-label='Quantity'] > .errorlist", has_text="needs a quantity")
+    quantity_error.wait_for()
 
     row.get_by_label("SKU").fill("WIDGET-A")
     row.get_by_label("SKU").press("Tab")
     row.locator(".line-product", has_text="Widget").wait_for()
 
-    row.locator("td > .errorlist").wait_for(state="detached", timeout=5_000)  # once the swap settles
+    row.locator("td.line-sku > .errorlist").wait_for(state="detached", timeout=5_000)  # once the swap settles
     assert row.get_by_label("SKU").get_attribute("aria-invalid") is None
+    # The quantity is still missing: its error stays until it is given.
+    assert quantity_error.is_visible()
+    assert row.get_by_label("Quantity").get_attribute("aria-invalid") == "true"
+    row.get_by_label("Quantity").fill("1")
     assert page.locator("#place-total").inner_text() == "€19.99"
