@@ -10,8 +10,10 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
+from rest_framework.utils.mediatypes import _MediaType
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,23 @@ class Problem(Exception):
         self.extra = extra
         self.headers = headers or {}
         super().__init__(detail)
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """DRF's, except that a media range with ``q=0`` is one the client does
+    not accept (RFC 9110, 12.4.2), not a choice of last resort:
+    ``Accept: application/json;q=0`` is a 406."""
+
+    def get_accept_list(self, request):
+        return [media for media in super().get_accept_list(request) if not _refused(media)]
+
+
+def _refused(media: str) -> bool:
+    quality = _MediaType(media).params.get("q", "1")
+    try:
+        return float(quality) == 0
+    except ValueError:
+        return False  # not a quality DRF would read either: left to it
 
 
 class JSONParser(BaseParser):

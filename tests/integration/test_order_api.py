@@ -552,6 +552,13 @@ def test_the_schema_and_its_docs_are_public_and_answer_errors_as_json_problems(c
         assert problem["title"] == "Not acceptable"
 
 
+def test_a_media_type_with_quality_zero_is_not_acceptable(manager_api):
+    for refused in ("application/json;q=0", "application/json; q=0.000, text/html"):
+        assert_problem(manager_api.get("/api/orders/", headers={"Accept": refused}), 406)
+    for accepted in ("application/json;q=0.1", "*/*;q=0, application/json", "application/*"):
+        assert manager_api.get("/api/orders/", headers={"Accept": accepted}).status_code == 200, accepted
+
+
 def test_an_impossible_date_in_state_at_is_a_400(manager_api):
     oid = manager_api.place()["order_id"]
     for at in ("2026-13-01T00:00:00", "2026-02-30T00:00:00", "2026-01-01T00:00:00+25:00"):
