@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 from config.rest import Problem
 from config.serializers import (
     StrictBooleanField,
-    StrictCharField,
     StrictIntegerField,
     StrictRegexField,
     StrictSerializer,
@@ -47,6 +46,7 @@ from orders.shipping_serializers import (
     contact_json,
     details_of,
 )
+from orders.text_fields import text_field
 from projections import selectors
 from projections.api import READ_PARAMETERS, consistent_read, position_headers, with_position
 
@@ -81,7 +81,7 @@ class OrderListQuery(StrictSerializer):
     total_min = serializers.IntegerField(min_value=0, max_value=2**53, required=False)
     total_max = serializers.IntegerField(min_value=0, max_value=2**53, required=False)
     ordering = serializers.ChoiceField(choices=list(selectors.ORDERINGS), default="-placed_at")
-    cursor = serializers.CharField(max_length=500, required=False)
+    cursor = serializers.CharField(max_length=500, required=False, trim_whitespace=False)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
 
 
@@ -339,10 +339,8 @@ class OrderItemApi(CommandApi):
 
 class OrderShipApi(CommandApi):
     class ShipOrderInput(StrictSerializer):
-        carrier = StrictCharField(max_length=rules.MAX_CARRIER_LENGTH, required=False, allow_null=True)
-        tracking_number = StrictCharField(
-            max_length=rules.MAX_TRACKING_LENGTH, required=False, allow_null=True
-        )
+        carrier = text_field(rules.MAX_CARRIER_LENGTH, required=False, allow_null=True)
+        tracking_number = text_field(rules.MAX_TRACKING_LENGTH, required=False, allow_null=True)
 
     @extend_schema(
         operation_id="ship_order",
@@ -359,7 +357,7 @@ class OrderShipApi(CommandApi):
 
 class OrderNoteApi(CommandApi):
     class AddNoteInput(StrictSerializer):
-        text = StrictCharField(max_length=rules.MAX_NOTE_LENGTH)
+        text = text_field(rules.MAX_NOTE_LENGTH, lines=True)
 
     @extend_schema(
         operation_id="add_note",
@@ -376,7 +374,7 @@ class OrderNoteApi(CommandApi):
 
 class OrderCancelApi(CommandApi):
     class CancelOrderInput(StrictSerializer):
-        reason = StrictCharField(max_length=rules.MAX_REASON_LENGTH)
+        reason = text_field(rules.MAX_REASON_LENGTH)
 
     @extend_schema(
         operation_id="cancel_order",

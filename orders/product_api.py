@@ -10,7 +10,6 @@ from rest_framework.views import APIView
 
 from config.rest import Problem
 from config.serializers import (
-    StrictCharField,
     StrictIntegerField,
     StrictRegexField,
     StrictSerializer,
@@ -31,6 +30,7 @@ from orders.http import (
     no_body,
 )
 from orders.serializers import sku_field
+from orders.text_fields import text_field
 from projections import selectors
 from projections.api import READ_PARAMETERS, consistent_read, position_headers, with_position
 
@@ -116,9 +116,9 @@ class ProductCollectionApi(CommandApi):
 
     class AddProductInput(StrictSerializer):
         sku = sku_field()
-        name = StrictCharField(max_length=product.MAX_NAME_LENGTH)
-        description = StrictCharField(
-            max_length=product.MAX_DESCRIPTION_LENGTH, required=False, allow_blank=True, default=""
+        name = text_field(product.MAX_NAME_LENGTH)
+        description = text_field(
+            product.MAX_DESCRIPTION_LENGTH, lines=True, required=False, allow_blank=True, default=""
         )
         price_cents = _price_field()
         active = serializers.BooleanField(required=False, default=True)
@@ -214,9 +214,10 @@ class ProductPriceApi(CommandApi):
 
 class ProductRenameApi(CommandApi):
     class RenameInput(StrictSerializer):
-        name = StrictCharField(max_length=product.MAX_NAME_LENGTH)
-        description = StrictCharField(
-            max_length=product.MAX_DESCRIPTION_LENGTH,
+        name = text_field(product.MAX_NAME_LENGTH)
+        description = text_field(
+            product.MAX_DESCRIPTION_LENGTH,
+            lines=True,
             required=False,
             allow_blank=True,
             allow_null=True,

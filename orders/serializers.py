@@ -2,9 +2,10 @@
 
 from rest_framework import serializers
 
-from config.serializers import StrictCharField, StrictIntegerField, StrictRegexField, StrictSerializer
+from config.serializers import StrictIntegerField, StrictRegexField, StrictSerializer
 from orders.domain import LineRequest, rules
 from orders.shipping_serializers import ContactReadSerializer, ShippingAddressReadSerializer
+from orders.text_fields import text_field
 from projections import selectors
 
 # An order line's status in the order_lines read model.
@@ -33,8 +34,8 @@ class LineSerializer(StrictSerializer):
         "/problems/price-changed carrying the current price, unless a staff user gives "
         "price_override_reason, and then this price is charged.",
     )
-    price_override_reason = StrictCharField(
-        max_length=rules.MAX_REASON_LENGTH,
+    price_override_reason = text_field(
+        rules.MAX_REASON_LENGTH,
         required=False,
         allow_null=True,
         help_text="Staff only (others get 403): why this line is charged price_cents instead of the "

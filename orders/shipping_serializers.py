@@ -7,21 +7,12 @@ from rest_framework import serializers
 from config.serializers import StrictCharField, StrictSerializer
 from orders.countries import is_country
 from orders.domain import rules
-from orders.domain.errors import InvalidOrderDataError
 from orders.domain.shipping import Contact, ShippingAddress
-
-
-def _printable(value: str | None) -> None:
-    """The domain's rule for personal text, checked here too, so that every
-    field that breaks it is reported at once, under its own path."""
-    try:
-        rules.check_personal_text("", value, len(value or ""), required=False)
-    except InvalidOrderDataError as exc:
-        raise serializers.ValidationError(exc.reason) from None
+from orders.text_fields import email_rule, text_field
 
 
 def _text(max_length: int, **kwargs) -> StrictCharField:
-    return StrictCharField(max_length=max_length, trim_whitespace=True, validators=[_printable], **kwargs)
+    return text_field(max_length, personal=True, **kwargs)
 
 
 class StrictEmailField(serializers.EmailField):
@@ -33,7 +24,7 @@ class StrictEmailField(serializers.EmailField):
 
 class ContactSerializer(StrictSerializer):
     name = _text(rules.MAX_NAME_LENGTH)
-    email = StrictEmailField(max_length=rules.MAX_EMAIL_LENGTH)
+    email = StrictEmailField(max_length=rules.MAX_EMAIL_LENGTH, validators=[email_rule])
 
     @staticmethod
     def contact_of(data: dict) -> Contact:

@@ -61,10 +61,12 @@ def check_customer_id(customer_id: object) -> str:
 # Characters no text a person types holds: control characters (a bell, an
 # escape), line and paragraph separators, the bidirectional overrides and
 # isolates that make a name read differently from what it is, deprecated
-# format characters, and lone surrogates (no encoding can store them). Line
+# format characters, lone surrogates (no encoding can store them) and
+# noncharacters. Line
 # breaks and tabs only where text may have several lines (a note).
 _CONTROLS = (
     "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u206a-\u206f\ud800-\udfff"
+    "\ufffe\uffff"
 )
 _NOT_IN_A_LINE = re.compile(f"[{_CONTROLS}\t\n\r]")
 _NOT_IN_TEXT = re.compile(f"[{_CONTROLS}]")
@@ -72,19 +74,20 @@ _NOT_IN_TEXT = re.compile(f"[{_CONTROLS}]")
 # ("LAMP\u00ad-1", a name of Hangul fillers): the soft hyphen, the Hangul
 # fillers, Khmer's invisible vowels, the braille blank, word joiners and
 # invisible operators, the byte order mark, interlinear annotation marks,
-# musical format characters, and tag characters outside an emoji flag
+# shorthand and musical format characters, and tag characters outside an emoji flag
 # (England's is a black flag, tags, and a cancel tag).
 _INVISIBLE = re.compile(
     "[\u00ad\u115f\u1160\u17b4\u17b5\u2060-\u2064\u2800\u3164\ufeff\uffa0\ufff9-\ufffb"
-    "\U0001d173-\U0001d17a\U000e0000-\U000e007f]"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e007f]"
 )
 _FLAG = re.compile("\U0001f3f4[\U000e0030-\U000e0039\U000e0061-\U000e007a]{1,7}\U000e007f")
 # Invisible characters scripts and emoji need, each only where it does
 # something (beside ASCII or a space all they could do is hide):
-# - between two characters that are neither: the joiners (ZWNJ in Persian
-#   and Indic words, ZWJ in emoji sequences), the zero-width space (the word
-#   break of Thai, Khmer, Lao and Burmese), the combining grapheme joiner,
-#   and Mongolian's vowel separator and variation selectors;
+# - between two characters, one of them neither (ASCII nor a space): the
+#   joiners (ZWNJ in Persian and Indic words, ZWJ in emoji sequences), the
+#   zero-width space (the word break of Thai, Khmer, Lao and Burmese, also
+#   before digits or a Latin word), the combining grapheme joiner, and
+#   Mongolian's vowel separator and variation selectors;
 # - a joiner also right after a virama (Malayalam's chillu ends a word);
 # - a variation selector after a character that is neither, or in a keycap (1\ufe0f\u20e3);
 # - the bidi marks (LRM, RLM, ALM) in text that has right-to-left letters.
@@ -107,12 +110,12 @@ def _stray_modifier(text: str) -> bool:
     for found in _MODIFIERS.finditer(text):
         i, c = found.start(), found.group()
         before, after = text[i - 1 : i], text[i + 1 : i + 2]
-        if c in _BIDI_MARKS:
-            fits = any(unicodedata.bidirectional(t) in ("R", "AL") for t in text)
+        if c in _BIDI_MARKS:  # (RLM and ALM are right-to-left themselves: not counted)
+            fits = any(unicodedata.bidirectional(t) in ("R", "AL") for t in text if t not in _BIDI_MARKS)
         elif c in _JOINERS and before and unicodedata.combining(before) == _VIRAMA:
             fits = True
         elif c in _BETWEEN:
-            fits = bool(before and after) and not _plain(before) and not _plain(after)
+            fits = bool(before and after) and not (_plain(before) and _plain(after))
         else:  # a variation selector
             fits = bool(before) and (not _plain(before) or (before in _KEYCAP_BASES and after == "\u20e3"))
         if not fits:

@@ -5,6 +5,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -350,6 +351,48 @@ def test_codes_are_taken_as_sent_not_trimmed_as_the_schema_patterns_say(manager_
     )
     assert set(assert_problem(newline, 400, "validation-error")["errors"]) == {"items[0].sku"}
     assert manager_api.get("/api/orders/", customer_id="cust_456").status_code == 200
+
+
+def test_every_text_that_breaks_the_text_rules_is_a_400_under_its_own_path_at_once(staff):
+    api = ApiClient(staff)
+    oid = api.place()["order_id"]
+    before = event_count()
+    hidden = "Ada\u200bX"  # a zero-width space between ASCII letters
+    body = {
+        "customer_id": "cust_rules",
+        "items": [{**LINE_A, "price_override_reason": hidden}, {**LINE_B, "price_override_reason": hidden}],
+        "contact": {"name": "Ada\u200fLovelace", "email": "ada@example.com\u200f"},
+        "shipping_address": {"line1": "1 Row", "city": hidden, "country": "GB"},
+    }
+    problem = assert_problem(api.post("/api/orders/", body), 400, "validation-error")
+    assert set(problem["errors"]) == {
+        "items[0].price_override_reason",
+        "items[1].price_override_reason",
+        "contact.name",
+        "contact.email",
+        "shipping_address.city",
+    }
+    shipped = api.post(f"/api/orders/{oid}/ship", {"carrier": hidden, "tracking_number": hidden})
+    assert set(assert_problem(shipped, 400)["errors"]) == {"carrier", "tracking_number"}
+    product = api.post(
+        "/api/products/", {"sku": "LAMP-9", "name": hidden, "description": hidden, "price_cents": 1}
+    )
+    assert set(assert_problem(product, 400)["errors"]) == {"name", "description"}
+    assert api.post(f"/api/orders/{oid}/cancel", {"reason": "Changed my mind"}).status_code == 200
+    before = event_count()
+    # Read before the order's state: a 400 for the text, not a 409 for the cancelled order.
+    assert_problem(api.post(f"/api/orders/{oid}/cancel", {"reason": "\u202eAda"}), 400, "validation-error")
+    assert event_count() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cursor_is_taken_as_sent(manager_api):
+    manager_api.place("cust_1")
+    manager_api.place("cust_2")
+    settle()
+    cursor = parse_qs(urlsplit(manager_api.orders(limit=1)["next"]).query)["cursor"][0]
+    assert manager_api.get("/api/orders/", limit=1, cursor=cursor).status_code == 200
+    assert_problem(manager_api.get("/api/orders/", limit=1, cursor=cursor + "\n"), 400)
 
 
 def test_idempotent_retry_returns_the_first_response_and_appends_nothing(manager_api):

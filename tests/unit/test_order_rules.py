@@ -90,7 +90,9 @@ def test_a_trailing_newline_is_not_part_of_a_valid_value(check, value):
     assert check(value.rstrip("\n")) == value.rstrip("\n")
 
 
-@pytest.mark.parametrize("bad", ["\u0007", "\x1b[31m", "\u2028", "\u2066", "\x85", "\u206e", "\ud800"])
+@pytest.mark.parametrize(
+    "bad", ["\u0007", "\x1b[31m", "\u2028", "\u2066", "\x85", "\u206e", "\ud800", "\ufffe"]
+)
 def test_free_text_refuses_control_characters_and_one_line_text_refuses_line_breaks(bad):
     text = f"ring {bad}twice"
     for check in (rules.check_text, lambda *a, **k: rules.check_text(*a, **k, lines=True)):
@@ -125,6 +127,9 @@ def test_free_text_refuses_control_characters_and_one_line_text_refuses_line_bre
         "Ada\ufe0f",  # a variation selector after ASCII
         "Ada\u034f",  # a combining grapheme joiner after ASCII
         "\u200b\u6771\u4eac",  # a zero-width space that breaks nothing
+        "Ada\u200fLovelace",  # a right-to-left mark (itself right-to-left) in left-to-right text
+        "Ada\u061c",  # the Arabic letter mark, likewise
+        "Ada\U0001bca0",  # a shorthand format control
     ],
 )
 def test_text_refuses_invisible_characters_that_make_it_look_like_other_text(bad):
@@ -152,6 +157,8 @@ def test_text_refuses_invisible_characters_that_make_it_look_like_other_text(bad
         # a keycap, a rainbow flag, a skin tone
         "1\ufe0f\u20e3 first, \U0001f3f3\ufe0f\u200d\U0001f308, \U0001f44d\U0001f3fd",
         "\u845b\U000e0100\u57ce",  # an ideographic variation selector in a Japanese name
+        "\u0e23\u0e32\u0e04\u0e32\u200b100\u0e1a\u0e32\u0e17",  # Thai's word break before digits
+        "\u0e20\u0e32\u0e29\u0e32\u200b iPhone",  # and before a Latin word
     ],
 )
 def test_names_and_addresses_keep_what_scripts_emoji_and_pasted_text_need(good):
