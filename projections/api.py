@@ -35,11 +35,14 @@ MIN_POSITION = OpenApiParameter(
     "503 with Retry-After if they do not in time. The start of the log (0, or the token of zeros) "
     "needs no waiting.",
 )
+# The answers a read model gave (found, not found, not caught up in time):
+# not a refusal before it was asked (400, 401, 406).
+_READ_ANSWERS = [200, 404, 503]
 PROJECTION_POSITION = OpenApiParameter(
     "X-Projection-Position",
     int,
     OpenApiParameter.HEADER,
-    response=True,
+    response=_READ_ANSWERS,
     description="Deprecated: position of the last event the read models behind this answer have applied. "
     "Positions do not order the log; compare X-Consistency-Token instead.",
 )
@@ -47,7 +50,7 @@ CONSISTENCY_TOKEN = OpenApiParameter(
     "X-Consistency-Token",
     str,
     OpenApiParameter.HEADER,
-    response=True,
+    response=_READ_ANSWERS,
     description="How far the read models behind this answer have got, as a consistency token: it is at or "
     "past a command's consistency_token (compared as strings) once they include that command.",
 )

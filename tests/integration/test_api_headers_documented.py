@@ -161,3 +161,18 @@ def test_a_read_that_cannot_wait_for_its_position_carries_retry_after_as_declare
 
         assert lagging.status_code == 503, (op_id, lagging.content)
         assert_carried_as_declared(schema, op_id, lagging, "Retry-After", "X-Consistency-Token")
+
+
+def test_how_far_the_read_models_are_is_declared_only_on_what_they_answered(schema, staff):
+    """X-Consistency-Token and X-Projection-Position come with an answer the
+    read models gave (200, 404, 503), not with a refusal before they were
+    asked: a malformed query, missing credentials or an Accept it cannot meet."""
+    # The read-model reads (those of the log itself answer a bad X-Min-Position with them too).
+    reads = {op: spec for op, spec in operations(schema).items() if "503" in spec["responses"]}
+    assert {"list_orders", "get_order"} <= set(reads)
+    for op, spec in reads.items():
+        for status in spec["responses"]:
+            declared = set(headers_on(spec, status)) & {"X-Consistency-Token", "X-Projection-Position"}
+            assert bool(declared) == (status in ("200", "404", "503")), (op, status, declared)
+    refused = ApiClient(staff).get("/api/orders/", limit=0)
+    assert refused.status_code == 400 and "X-Consistency-Token" not in refused
