@@ -23,14 +23,18 @@ def _rule(check: Callable[[str], object]) -> Callable[[str | None], None]:
     return validate
 
 
+_ANY_LENGTH = 1 << 30
+
+
 def text_field(max_length: int, *, lines: bool = False, personal: bool = False, **kwargs) -> StrictCharField:
     """A string of at most ``max_length`` characters (stripped) that keeps
     the text rules: one line unless ``lines``; ``personal`` text (a name, an
     address) also may not read as the erased marker."""
+    # The field checks the length as sent; the rules, the rest.
     if personal:
-        rule = _rule(lambda v: rules.check_personal_text("", v, len(v), required=False))
+        rule = _rule(lambda v: rules.check_personal_text("", v, _ANY_LENGTH, required=False))
     else:
-        rule = _rule(lambda v: rules.check_text("", v, len(v), required=False, lines=lines))
+        rule = _rule(lambda v: rules.check_text("", v, _ANY_LENGTH, required=False, lines=lines))
     return StrictCharField(max_length=max_length, validators=[rule], **kwargs)
 
 

@@ -4,6 +4,7 @@ They never load aggregates or replay events."""
 import base64
 import binascii
 import difflib
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -316,6 +317,7 @@ def product_list(
     the start of the SKU or any part of the name, case-insensitively."""
     qs = CatalogueProduct.objects.order_by("sku")
     if q:
+        q = unicodedata.normalize("NFC", q)  # as names are stored (orders.domain.rules)
         qs = qs.filter(Q(sku__istartswith=q) | Q(name__icontains=q))
     if active is not None:
         qs = qs.filter(active=active)

@@ -123,6 +123,12 @@ def _stray_modifier(text: str) -> bool:
     return False
 
 
+def _composed(text: str) -> str:
+    """``text`` in Normalization Form C: "Cafe" + a combining acute accent is
+    stored as "Café", so it reads, matches and is searched as typed elsewhere."""
+    return unicodedata.normalize("NFC", text)
+
+
 def text_problem(text: str, *, lines: bool = False) -> str | None:
     """Why ``text`` (stripped) is not text a person typed, or None when it is."""
     if (_NOT_IN_TEXT if lines else _NOT_IN_A_LINE).search(text):
@@ -137,12 +143,14 @@ def text_problem(text: str, *, lines: bool = False) -> str | None:
 def check_text(
     field: str, value: object, max_length: int, *, required: bool, lines: bool = False
 ) -> str | None:
-    """Text of at most ``max_length`` characters (stripped), on one line
-    unless ``lines``."""
+    """Text of at most ``max_length`` characters (stripped, in Unicode's
+    composed form), on one line unless ``lines``."""
     if value is None or value == "":
         if required:
             raise InvalidOrderDataError(field, "required")
         return None
+    if isinstance(value, str):
+        value = _composed(value)
     if not isinstance(value, str) or len(value) > max_length or not value.strip():
         raise InvalidOrderDataError(field, f"text of at most {max_length} characters")
     text = value.strip()
@@ -171,11 +179,14 @@ _COUNTRY = re.compile(COUNTRY_PATTERN)
 
 
 def check_personal_text(field: str, value: object, max_length: int, *, required: bool) -> str | None:
-    """Printable text of at most ``max_length`` characters (stripped)."""
+    """Text a person typed of at most ``max_length`` characters (stripped,
+    in Unicode's composed form)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             raise InvalidOrderDataError(field, "required")
         return None
+    if isinstance(value, str):
+        value = _composed(value)
     if not isinstance(value, str) or len(value.strip()) > max_length:
         raise InvalidOrderDataError(field, f"text of at most {max_length} characters")
     text = value.strip()

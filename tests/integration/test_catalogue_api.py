@@ -110,6 +110,14 @@ def test_the_list_searches_sku_prefix_and_name_and_filters_sold_ones(api):
     assert api.get("/api/products/", limit=3).json()["next_after"] is None
 
 
+def test_a_name_typed_in_decomposed_form_is_stored_composed_and_found_either_way(api):
+    add(api, "CUP-1", name="Cafe\u0301 cup")  # "e" and a combining accent, as some keyboards send it
+
+    assert api.get("/api/products/CUP-1").json()["name"] == "Caf\u00e9 cup"
+    for typed in ("Caf\u00e9", "Cafe\u0301"):
+        assert [p["sku"] for p in api.get("/api/products/", q=typed).json()["results"]] == ["CUP-1"], typed
+
+
 def test_a_race_lost_under_if_match_names_the_product_not_its_stream(api, monkeypatch, run_in_threads):
     """Another writer changes the price between this command's load (at the
     If-Match version) and its append: 412, in the product's own words."""

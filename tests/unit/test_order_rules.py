@@ -166,6 +166,11 @@ def test_names_and_addresses_keep_what_scripts_emoji_and_pasted_text_need(good):
     assert rules.check_text("name", good, 200, required=True) == good
 
 
+def test_text_is_kept_in_unicode_s_composed_form():
+    assert rules.check_text("name", "Cafe\u0301 lamp", 100, required=True) == "Caf\u00e9 lamp"
+    assert rules.check_personal_text("name", " Jose\u0301 ", 100, required=True) == "Jos\u00e9"
+
+
 def test_an_email_holds_no_invisible_character():
     with pytest.raises(InvalidOrderDataError) as err:
         rules.check_email("ada@example.com\u200e")
