@@ -19,6 +19,7 @@ from eventstore import ConcurrencyError
 from eventstore.personal import PersonalData
 from orders import customer_ids, erasure_guard, metrics, unit_of_work
 from orders.domain import DuplicateOrderError, OrderAggregate
+from orders.domain.errors import SkuSpelledOtherwiseError
 from orders.domain.pricing import as_request
 from orders.domain.product import product_id
 from orders.domain.shipping import Contact, ShippingAddress
@@ -32,6 +33,7 @@ from orders.repository import (
 from orders.stock_commands import HANDLERS as STOCK_HANDLERS
 from orders.stock_commands import ReceiveStock, ReleaseStock, ReserveStock, ShipStock
 from orders.unit_of_work import CommandResult
+from projections import selectors
 
 __all__ = ["CommandResult", "ReceiveStock", "ReleaseStock", "ReserveStock", "ShipStock", "execute"]
 
@@ -268,12 +270,13 @@ def forget_customer(cmd: ForgetCustomer, expected_version: int | None) -> Comman
 
 
 def add_product(cmd: AddProduct, expected_version: int | None) -> CommandResult:
-    return _change(
-        ProductRepository(),
-        cmd.sku,
-        expected_version,
-        lambda p: p.add(cmd.name, cmd.price_cents, cmd.description, cmd.active),
-    )
+    def add(product) -> None:
+        # A new SKU only: one on sale already is refused as it exists.
+        if not product.exists and (known := selectors.product_sku_in_another_case(cmd.sku)):
+            raise SkuSpelledOtherwiseError(cmd.sku, known)
+        product.add(cmd.name, cmd.price_cents, cmd.description, cmd.active)
+
+    return _change(ProductRepository(), cmd.sku, expected_version, add)
 
 
 def change_product_price(cmd: ChangeProductPrice, expected_version: int | None) -> CommandResult:

@@ -14,13 +14,15 @@ from orders.domain import (
     RuleViolationError,
     UnknownSkuError,
 )
-from orders.domain.errors import CustomerSpelledOtherwiseError
+from orders.domain.errors import CustomerSpelledOtherwiseError, SkuSpelledOtherwiseError
 from orders.errors import ContentionError, IdempotencyKeyReusedError, StaleVersionError
 
 
 def order_problem(exc: Exception) -> Problem | None:
     if isinstance(exc, CustomerSpelledOtherwiseError):
         return Problem(409, exc.code, "Another customer's id", str(exc), known_customer_id=exc.known)
+    if isinstance(exc, SkuSpelledOtherwiseError):
+        return Problem(409, exc.code, "Another product's SKU", str(exc), known_sku=exc.known)
     if isinstance(exc, OrderNotFoundError):
         return Problem(404, "order-not-found", "Order not found", str(exc), order_id=str(exc.order_id))
     if isinstance(exc, ProductNotFoundError):

@@ -111,6 +111,13 @@ class ProductListQuery(StrictSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
 
 
+ADD_PRODUCT_CONFLICTS = (
+    "Nothing is added. `/problems/product-exists`: the catalogue has this SKU; "
+    "`/problems/sku-spelled-otherwise`: it has this SKU in another case (SKUs are case-sensitive), "
+    "named in `known_sku`."
+)
+
+
 class ProductCollectionApi(CommandApi):
     """GET lists the catalogue (read model); POST adds a product (command)."""
 
@@ -160,7 +167,12 @@ class ProductCollectionApi(CommandApi):
         request=AddProductInput,
         parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, CORRELATION_ID, ETAG, PRODUCT_LOCATION],
         # Neither 404 nor 412: the product is new, and If-Match is not read.
-        responses={201: ProductCommandResult, **problem_responses(400, 401, 403, 406, 409, 413, 415, 422)},
+        responses={
+            201: ProductCommandResult,
+            **problem_responses(
+                400, 401, 403, 406, 409, 413, 415, 422, described={409: ADD_PRODUCT_CONFLICTS}
+            ),
+        },
     )
     def post(self, request: Request) -> Response:
         data = self.AddProductInput(data=request.data)

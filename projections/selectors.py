@@ -326,12 +326,17 @@ def product_list(
     return list(qs[:limit])
 
 
+def product_sku_in_another_case(sku: str) -> str | None:
+    """The catalogue's SKU that is ``sku`` in another case (None if none)."""
+    same = CatalogueProduct.objects.filter(sku__iexact=sku).exclude(sku=sku)
+    return same.order_by("sku").values_list("sku", flat=True).first()
+
+
 def product_sku_like(sku: str) -> str | None:
     """The catalogue's SKU that ``sku`` was probably meant to be: the same in
     another case, else the closest of those starting alike (a letter left
     out or swapped: WIDGT-A, WIDEGT-A); None if nothing is that close."""
-    same = CatalogueProduct.objects.filter(sku__iexact=sku).exclude(sku=sku)
-    if (found := same.values_list("sku", flat=True).first()) is not None:
+    if (found := product_sku_in_another_case(sku)) is not None:
         return found
     alike = CatalogueProduct.objects.filter(sku__istartswith=sku[:2]).exclude(sku=sku)
     skus = {s.upper(): s for s in alike.order_by("sku").values_list("sku", flat=True)[:2000]}

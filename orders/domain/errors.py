@@ -34,6 +34,21 @@ class CustomerSpelledOtherwiseError(DomainError):
         )
 
 
+class SkuSpelledOtherwiseError(DomainError):
+    """A new product's SKU is a catalogue SKU in another case: almost
+    surely the same product typed otherwise (SKUs are case-sensitive, so
+    both would be sold, side by side)."""
+
+    code = "sku-spelled-otherwise"
+
+    def __init__(self, sku: str, known: str):
+        self.sku, self.known = sku, known
+        super().__init__(
+            f"The catalogue has {known}: {sku} differs from it only in case (SKUs are case-sensitive). "
+            f"Change {known} instead, or choose another SKU."
+        )
+
+
 class OrderNotFoundError(DomainError):
     code = "order-not-found"
 

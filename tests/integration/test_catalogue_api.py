@@ -62,6 +62,24 @@ def test_adding_a_product_answers_201_and_the_read_model_serves_it(api):
     }
 
 
+def test_a_new_sku_that_is_a_catalogue_sku_in_another_case_is_409_naming_it(api):
+    add(api, "LAMP-1")
+    before = event_count()
+
+    problem = assert_problem(
+        api.post("/api/products/", {"sku": "lamp-1", "name": "Desk lamp", "price_cents": 4550}),
+        409,
+        "sku-spelled-otherwise",
+    )
+
+    assert problem["known_sku"] == "LAMP-1" and "differs from it only in case" in problem["detail"]
+    assert event_count() == before
+    assert_problem(
+        api.post("/api/products/", {"sku": "LAMP-1", "name": "x", "price_cents": 1}), 409, "product-exists"
+    )
+    add(api, "LAMP-10")  # a SKU no product has in any case
+
+
 def test_price_rename_discontinue_and_reactivate_each_append_one_event(api):
     add(api)
     assert api.post("/api/products/LAMP-1/price", {"price_cents": 4990}).json()["version"] == 2

@@ -136,3 +136,18 @@ def test_a_search_the_page_cannot_take_is_not_carried_back_into_it(manager, list
     )
     assert client.get(changed["Location"]).status_code == 200
     assert client.get("/catalogue/", listing).status_code == 200
+
+
+def test_a_new_sku_typed_in_another_case_than_the_catalogue_s_is_refused_on_the_page(manager):
+    add_product("MUG-1", 1200, "Stoneware mug")
+    settle()
+    before = catalogue_event_count()
+
+    page = text(
+        login(manager).post(
+            "/catalogue/", {"sku": "mug-1", "name": "Mug", "price": "12.00", "description": ""}
+        )
+    )
+
+    assert "The catalogue has MUG-1: mug-1 differs from it only in case" in html.unescape(page)
+    assert catalogue_event_count() == before
