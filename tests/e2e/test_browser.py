@@ -90,7 +90,8 @@ def shot(page, name, readme: str | None = None, readme_full_page: bool = False):
 
 def wait_for_stock(page) -> None:
     """The stock panel polls while the worker reserves, then reloads the page."""
-    page.get_by_text("Stock is reserved for every line.").wait_for(timeout=60_000)
+    # exact: the "Order placed" message says so too when the worker was quicker than the page.
+    page.get_by_text("Stock is reserved for every line.", exact=True).wait_for(timeout=60_000)
 
 
 @pytest.mark.reservations
